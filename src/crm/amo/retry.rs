@@ -1,0 +1,35 @@
+//! Retry schedule: exponential backoff with a little jitter, capped.
+//!
+//! `AMOCRM_BIN_TEST_BACKOFF_MS` replaces the base delay (tests use it to ride out fault
+//! storms quickly); the 429 `retry_after` the server asks for is always honoured.
+
+use std::time::Duration;
+
+/// How many times a request is tried before giving up on transient failures.
+pub const MAX_ATTEMPTS: u32 = 7;
+
+fn base_ms() -> u64 {
+    std::env::var("AMOCRM_BIN_TEST_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500)
+}
+
+/// Delay before attempt `attempt + 1` (attempt counts from 1).
+pub fn backoff(attempt: u32) -> Duration {
+    let base = base_ms();
+    let exp = base.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+    let jitter = (std::process::id() as u64 * 7919 + attempt as u64 * 104729) % (base / 4 + 1);
+    Duration::from_millis((exp + jitter).min(30_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(2) > backoff(1));
+        assert!(backoff(30) <= Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,27 @@
+//! amocrm-bin: BILLmanager → amoCRM (Kommo) synchronisation.
+//!
+//! # Layers
+//! - [`rules`] reads and validates the one TOML rule file; everything the operator configures
+//!   lives there and every error names the line and key.
+//! - [`store`] is the only module that speaks SQL: OAuth tokens, bindings between BILLmanager
+//!   and amoCRM ids, the outbox of pushes that failed, the run journal and name caches.
+//! - [`crm`] talks to amoCRM over HTTP (reqwest blocking): OAuth with single-use refresh
+//!   rotation, pacing to 7 requests per second across every process that shares the store,
+//!   retries with backoff, typed errors.
+//! - [`lock`] holds the cross-process file locks (run lock, write lock, token lock).
+//! - The binary's `cli` module (not part of this library) parses arguments and prints; the
+//!   library never prints to stdout.
+//!
+//! # Invariants
+//! - A binding is written right after the amoCRM write that created the entity succeeded.
+//! - Nothing secret (tokens, client secret) reaches a log line, an error message or `--json`
+//!   output: secrets are [`secret::Secret`] values and the logger redacts known secrets.
+#![warn(missing_docs)]
+
+pub mod crm;
+pub mod exit;
+pub mod lock;
+pub mod log;
+pub mod rules;
+pub mod secret;
+pub mod store;

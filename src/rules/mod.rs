@@ -1,0 +1,183 @@
+//! The rule file: loading, strict parsing and whole-file validation.
+//!
+//! Loading happens in two passes (as ripgrep's low/high args): serde parses the TOML into
+//! [`schema::RuleFile`] with unknown keys denied, then [`validate`] collects every semantic
+//! problem with its key path so the operator sees them all at once. Relative paths are
+//! resolved against the rule file's directory, so a rule file and its store can travel
+//! together (the demo and tests rely on this).
+
+mod error;
+pub mod schema;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{Problem, RulesError};
+pub use schema::*;
+
+use crate::secret::Secret;
+
+/// The default rule-file path on a BILLmanager host.
+pub const DEFAULT_PATH: &str = "/usr/local/mgr5/etc/amocrm-bin.toml";
+
+/// A loaded, validated rule file.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// The parsed content, with relative paths already resolved.
+    pub file: RuleFile,
+}
+
+impl RuleSet {
+    /// Reads, parses and validates the rule file at `path`.
+    pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut set = Self::parse(&text, path)?;
+        set.resolve_paths();
+        warn_if_secret_exposed(path, &set.file);
+        Ok(set)
+    }
+
+    /// Parses and validates rule-file text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<RuleSet, RulesError> {
+        let de = toml::Deserializer::new(text);
+        let file: RuleFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = inner
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            RulesError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: if key == "." { String::new() } else { key },
+                message: inner.message().trim().to_string(),
+            }
+        })?;
+        let problems = validate::check(&file);
+        if !problems.is_empty() {
+            return Err(RulesError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(RuleSet {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.file.store.path);
+        if let Some(p) = self.file.log.path.as_mut() {
+            abs(p);
+        }
+        if let Some(p) = self.file.billmanager.dir.as_mut() {
+            abs(p);
+        }
+        if let Some(p) = self.file.amocrm.client_secret_file.as_mut() {
+            abs(p);
+        }
+    }
+
+    /// The integration's secret key, from wherever the rule file says it lives.
+    pub fn client_secret(&self) -> Result<Secret, RulesError> {
+        let a = &self.file.amocrm;
+        let invalid = |message: String| RulesError::Invalid {
+            path: self.path.clone(),
+            problems: vec![Problem {
+                key: "amocrm.client_secret".into(),
+                message,
+            }],
+        };
+        if let Some(s) = &a.client_secret {
+            return Ok(Secret::new(s.clone()));
+        }
+        if let Some(var) = &a.client_secret_env {
+            return match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
+                _ => Err(invalid(format!(
+                    "environment variable `{var}` (named by `client_secret_env`) is not set"
+                ))),
+            };
+        }
+        if let Some(file) = &a.client_secret_file {
+            return match std::fs::read_to_string(file) {
+                Ok(v) if !v.trim().is_empty() => {
+                    Ok(Secret::new(v.lines().next().unwrap_or("").trim().to_string()))
+                }
+                Ok(_) => Err(invalid(format!("file `{}` is empty", file.display()))),
+                Err(e) => Err(invalid(format!("cannot read `{}`: {e}", file.display()))),
+            };
+        }
+        Err(invalid(
+            "set one of `client_secret_env`, `client_secret_file` or `client_secret`".into(),
+        ))
+    }
+
+    /// A long-lived token, when the rule file names one; `None` means OAuth is used.
+    pub fn long_lived_token(&self) -> Result<Option<Secret>, RulesError> {
+        let Some(var) = &self.file.amocrm.long_lived_token_env else {
+            return Ok(None);
+        };
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim().to_string()))),
+            _ => Err(RulesError::Invalid {
+                path: self.path.clone(),
+                problems: vec![Problem {
+                    key: "amocrm.long_lived_token_env".into(),
+                    message: format!("environment variable `{var}` is not set"),
+                }],
+            }),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// A secret written inline in a file others can read is one `cat` away from leaking.
+fn warn_if_secret_exposed(path: &Path, file: &RuleFile) {
+    if file.amocrm.client_secret.is_none() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o004 != 0 {
+                crate::log::warn(&format!(
+                    "rule file `{}` holds `client_secret` and is world-readable: run `chmod 600 {}` \
+                     or move the secret to `client_secret_env`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

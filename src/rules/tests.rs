@@ -1,0 +1,87 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+[amocrm]
+base_url = "https://acme.amocrm.ru"
+client_id = "abc"
+client_secret_env = "AMO_SECRET"
+redirect_uri = "https://example.com/cb"
+
+[billmanager]
+source = "mgrctl"
+"#;
+
+fn parse(text: &str) -> Result<RuleSet, RulesError> {
+    RuleSet::parse(text, Path::new("rules.toml"))
+}
+
+#[test]
+fn minimal_file_parses_with_defaults() {
+    let r = parse(GOOD).unwrap();
+    assert_eq!(r.file.amocrm.rate_limit_rps, 7);
+    assert_eq!(r.file.billmanager.source, SourceKind::Mgrctl);
+    assert!(r.file.store.path.ends_with("amocrm-bin.db"));
+}
+
+#[test]
+fn unknown_key_names_line_key_and_expected() {
+    let text = GOOD.replace("client_id = \"abc\"", "client_id = \"abc\"\nclient_secert = \"x\"");
+    let err = parse(&text).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("rules.toml:5:"), "{msg}");
+    assert!(msg.contains("client_secert"), "{msg}");
+    assert!(msg.contains("expected one of"), "{msg}");
+}
+
+#[test]
+fn wrong_type_names_the_key_path() {
+    let text = GOOD.replace("redirect_uri = \"https://example.com/cb\"", "redirect_uri = \"https://example.com/cb\"\ntimeout_secs = \"ten\"");
+    let msg = parse(&text).unwrap_err().to_string();
+    assert!(msg.contains("key `amocrm.timeout_secs`"), "{msg}");
+    assert!(msg.starts_with("rules.toml:7:16:"), "{msg}");
+}
+
+#[test]
+fn plain_http_only_for_loopback() {
+    let text = GOOD.replace("https://acme.amocrm.ru", "http://acme.amocrm.ru");
+    let msg = parse(&text).unwrap_err().to_string();
+    assert!(msg.contains("must use https"), "{msg}");
+    let text = GOOD.replace("https://acme.amocrm.ru", "http://127.0.0.1:8080");
+    parse(&text).unwrap();
+}
+
+#[test]
+fn foreign_host_needs_explicit_allow() {
+    let text = GOOD.replace("https://acme.amocrm.ru", "https://evil.example.com");
+    let msg = parse(&text).unwrap_err().to_string();
+    assert!(msg.contains("not an amoCRM/Kommo account"), "{msg}");
+    let text = text.replace("client_id = \"abc\"", "client_id = \"abc\"\nallow_any_host = true");
+    parse(&text).unwrap();
+    for ok in ["https://x.kommo.com", "https://x.amocrm.com"] {
+        parse(&GOOD.replace("https://acme.amocrm.ru", ok)).unwrap();
+    }
+}
+
+#[test]
+fn all_problems_are_listed_at_once() {
+    let text = GOOD
+        .replace("source = \"mgrctl\"", "source = \"api\"")
+        .replace("client_id = \"abc\"", "client_id = \"\"");
+    let RulesError::Invalid { problems, .. } = parse(&text).unwrap_err() else {
+        panic!("expected Invalid");
+    };
+    let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["amocrm.client_id", "billmanager.url", "billmanager.user", "billmanager.password_env"]
+    );
+}
+
+#[test]
+fn secret_from_env_is_required_when_named() {
+    let r = parse(&GOOD.replace("AMO_SECRET", "AMO_SECRET_SURELY_UNSET_42")).unwrap();
+    let msg = r.client_secret().unwrap_err().to_string();
+    assert!(msg.contains("AMO_SECRET_SURELY_UNSET_42"), "{msg}");
+}

@@ -1,0 +1,132 @@
+//! Semantic checks that serde cannot express; all problems are collected, not just the first.
+
+use super::schema::{RuleFile, SourceKind};
+use super::Problem;
+
+/// Domains amoCRM and Kommo accounts live on.
+const AMO_DOMAINS: &[&str] = &[".amocrm.ru", ".amocrm.com", ".kommo.com"];
+
+/// Returns every problem in the file, in file order.
+pub fn check(file: &RuleFile) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, message: String| {
+        problems.push(Problem {
+            key: key.into(),
+            message,
+        })
+    };
+
+    let a = &file.amocrm;
+    match reqwest::Url::parse(&a.base_url) {
+        Err(e) => bad(
+            "amocrm.base_url",
+            format!("`{}` is not a URL ({e}); expected e.g. `https://mycompany.amocrm.ru`", a.base_url),
+        ),
+        Ok(url) => {
+            let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+            let loopback = is_loopback(&host);
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                bad(
+                    "amocrm.base_url",
+                    format!(
+                        "`{}` must use https (plain http is allowed only for loopback addresses such as the sandbox)",
+                        a.base_url
+                    ),
+                );
+            }
+            if !loopback && !a.allow_any_host && !AMO_DOMAINS.iter().any(|d| host.ends_with(d)) {
+                bad(
+                    "amocrm.base_url",
+                    format!(
+                        "host `{host}` is not an amoCRM/Kommo account (*.amocrm.ru, *.amocrm.com, *.kommo.com); \
+                         set `allow_any_host = true` if this is intended"
+                    ),
+                );
+            }
+            if url.path() != "/" && !url.path().is_empty() {
+                bad(
+                    "amocrm.base_url",
+                    format!("`{}` must be the account root without a path", a.base_url),
+                );
+            }
+        }
+    }
+    if a.client_id.trim().is_empty() {
+        bad("amocrm.client_id", "must not be empty: copy the Integration ID".into());
+    }
+    let secret_sources = [
+        a.client_secret.is_some(),
+        a.client_secret_env.is_some(),
+        a.client_secret_file.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if secret_sources > 1 {
+        bad(
+            "amocrm.client_secret",
+            "set only one of `client_secret`, `client_secret_env`, `client_secret_file`".into(),
+        );
+    }
+    if secret_sources == 0 && a.long_lived_token_env.is_none() {
+        bad(
+            "amocrm.client_secret_env",
+            "set `client_secret_env` (recommended), `client_secret_file` or `client_secret`".into(),
+        );
+    }
+    if reqwest::Url::parse(&a.redirect_uri).is_err() {
+        bad(
+            "amocrm.redirect_uri",
+            format!("`{}` is not a URL; copy it exactly from the integration settings", a.redirect_uri),
+        );
+    }
+    if a.rate_limit_rps == 0 || a.rate_limit_rps > 7 {
+        bad(
+            "amocrm.rate_limit_rps",
+            format!("{} is out of range: amoCRM allows 1..=7 requests per second", a.rate_limit_rps),
+        );
+    }
+    if a.timeout_secs == 0 {
+        bad("amocrm.timeout_secs", "must be at least 1".into());
+    }
+
+    let b = &file.billmanager;
+    match b.source {
+        SourceKind::Mgrctl => {}
+        SourceKind::Api => {
+            if b.url.is_none() {
+                bad("billmanager.url", "required when source = \"api\"".into());
+            }
+            if b.user.is_none() {
+                bad("billmanager.user", "required when source = \"api\"".into());
+            }
+            if b.password_env.is_none() {
+                bad("billmanager.password_env", "required when source = \"api\"".into());
+            }
+        }
+        SourceKind::Files => {
+            if b.dir.is_none() {
+                bad("billmanager.dir", "required when source = \"files\"".into());
+            }
+        }
+    }
+    if let Some(u) = &b.url {
+        if reqwest::Url::parse(u).is_err() {
+            bad("billmanager.url", format!("`{u}` is not a URL"));
+        }
+    }
+    if let Some(u) = &b.panel_url {
+        if reqwest::Url::parse(u).is_err() {
+            bad("billmanager.panel_url", format!("`{u}` is not a URL"));
+        }
+    }
+    problems
+}
+
+/// Loopback hosts may use plain http (the sandbox runs there).
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h == "localhost"
+        || h == "::1"
+        || h.parse::<std::net::Ipv4Addr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}

@@ -1,0 +1,206 @@
+//! Bindings: which amoCRM entity stands for which BILLmanager entity.
+//!
+//! A binding is one-to-one on each side (UNIQUE (kind, bm_id) and UNIQUE (kind, amo_id)), as
+//! vdirsyncer's status table. When several BILLmanager entities must share one amoCRM entity
+//! (a re-ordered trial bound to the existing lead, two payers with the same INN in one
+//! company), the extra ones get an [`Alias`] pointing at the BILLmanager entity that owns the
+//! binding, so the one-to-one invariant still holds and the reason is on record.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{now, Result, Store};
+
+/// One BILLmanager entity bound to one amoCRM entity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Binding {
+    /// `contact`, `company`, `lead`, … (the amoCRM entity kind).
+    pub kind: String,
+    /// The BILLmanager key, e.g. `user:17`, `payer:5`, `service:42`.
+    pub bm_id: String,
+    /// The amoCRM entity id.
+    pub amo_id: i64,
+    /// Hash of the last payload pushed; equal hash means nothing to update.
+    pub payload_hash: String,
+    /// Unix time of the last successful push.
+    pub synced_at: i64,
+}
+
+/// A BILLmanager entity represented by another BILLmanager entity's amoCRM entity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Alias {
+    /// Entity kind, as in [`Binding::kind`].
+    pub kind: String,
+    /// The aliased BILLmanager key.
+    pub bm_id: String,
+    /// The BILLmanager key that owns the binding.
+    pub target_id: String,
+    /// Why (shown by `bindings show`).
+    pub reason: String,
+}
+
+fn binding_from_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
+    Ok(Binding {
+        kind: r.get(0)?,
+        bm_id: r.get(1)?,
+        amo_id: r.get(2)?,
+        payload_hash: r.get(3)?,
+        synced_at: r.get(4)?,
+    })
+}
+
+const COLUMNS: &str = "kind, bm_id, amo_id, payload_hash, synced_at";
+
+impl Store {
+    /// The binding of a BILLmanager entity, following an alias if there is one.
+    pub fn binding(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
+        let direct = self.binding_exact(kind, bm_id)?;
+        if direct.is_some() {
+            return Ok(direct);
+        }
+        match self.alias(kind, bm_id)? {
+            Some(a) => self.binding_exact(kind, &a.target_id),
+            None => Ok(None),
+        }
+    }
+
+    fn binding_exact(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND bm_id = ?2"),
+                params![kind, bm_id],
+                binding_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err("read a binding", e))
+    }
+
+    /// The binding that points at an amoCRM entity.
+    pub fn binding_by_amo(&self, kind: &str, amo_id: i64) -> Result<Option<Binding>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND amo_id = ?2"),
+                params![kind, amo_id],
+                binding_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err("read a binding", e))
+    }
+
+    /// Records (or updates) a binding right after the amoCRM write succeeded.
+    ///
+    /// If another BILLmanager entity was bound to the same amoCRM entity (an operator merged
+    /// two contacts in amoCRM, say), the older binding becomes an alias of this one.
+    pub fn put_binding(&self, b: &Binding) -> Result<()> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.err("begin a transaction", e))?;
+        let previous: Option<String> = tx
+            .query_row(
+                "SELECT bm_id FROM bindings WHERE kind = ?1 AND amo_id = ?2 AND bm_id <> ?3",
+                params![b.kind, b.amo_id, b.bm_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err("read a binding", e))?;
+        if let Some(old) = previous {
+            tx.execute(
+                "DELETE FROM bindings WHERE kind = ?1 AND bm_id = ?2",
+                params![b.kind, old],
+            )
+            .map_err(|e| self.err("write a binding", e))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO aliases (kind, bm_id, target_id, reason, created_at)
+                 VALUES (?1, ?2, ?3, 'same amoCRM entity', ?4)",
+                params![b.kind, old, b.bm_id, now()],
+            )
+            .map_err(|e| self.err("write an alias", e))?;
+        }
+        tx.execute(
+            "INSERT INTO bindings (kind, bm_id, amo_id, payload_hash, synced_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(kind, bm_id) DO UPDATE SET amo_id = excluded.amo_id,
+                 payload_hash = excluded.payload_hash, synced_at = excluded.synced_at",
+            params![b.kind, b.bm_id, b.amo_id, b.payload_hash, b.synced_at],
+        )
+        .map_err(|e| self.err("write a binding", e))?;
+        tx.commit().map_err(|e| self.err("commit a binding", e))
+    }
+
+    /// All bindings of a kind (or of every kind), ordered by kind and BILLmanager key.
+    pub fn bindings(&self, kind: Option<&str>) -> Result<Vec<Binding>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM bindings WHERE ?1 IS NULL OR kind = ?1 ORDER BY kind, bm_id"
+            ))
+            .map_err(|e| self.err("list bindings", e))?;
+        let rows = stmt
+            .query_map(params![kind], binding_from_row)
+            .map_err(|e| self.err("list bindings", e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err("list bindings", e))
+    }
+
+    /// Number of bindings per kind.
+    pub fn binding_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, COUNT(*) FROM bindings GROUP BY kind ORDER BY kind")
+            .map_err(|e| self.err("count bindings", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err("count bindings", e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err("count bindings", e))
+    }
+
+    /// Removes a binding (and aliases to it); the next sync searches amoCRM again.
+    pub fn forget_binding(&self, kind: &str, bm_id: &str) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM bindings WHERE kind = ?1 AND bm_id = ?2",
+                params![kind, bm_id],
+            )
+            .map_err(|e| self.err("delete a binding", e))?;
+        self.conn
+            .execute(
+                "DELETE FROM aliases WHERE kind = ?1 AND (bm_id = ?2 OR target_id = ?2)",
+                params![kind, bm_id],
+            )
+            .map_err(|e| self.err("delete an alias", e))?;
+        Ok(n > 0)
+    }
+
+    /// The alias of a BILLmanager entity, if it is represented by another one.
+    pub fn alias(&self, kind: &str, bm_id: &str) -> Result<Option<Alias>> {
+        self.conn
+            .query_row(
+                "SELECT kind, bm_id, target_id, reason FROM aliases WHERE kind = ?1 AND bm_id = ?2",
+                params![kind, bm_id],
+                |r| {
+                    Ok(Alias {
+                        kind: r.get(0)?,
+                        bm_id: r.get(1)?,
+                        target_id: r.get(2)?,
+                        reason: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err("read an alias", e))
+    }
+
+    /// Makes `bm_id` share the amoCRM entity of `target_id`.
+    pub fn put_alias(&self, kind: &str, bm_id: &str, target_id: &str, reason: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO aliases (kind, bm_id, target_id, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind, bm_id, target_id, reason, now()],
+            )
+            .map(drop)
+            .map_err(|e| self.err("write an alias", e))
+    }
+}
