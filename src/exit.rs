@@ -119,6 +119,9 @@ fn as_classified<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn
     if let Some(x) = e.downcast_ref::<crate::store::StoreError>() {
         return Some(x);
     }
+    if let Some(x) = e.downcast_ref::<crate::billing::BillingError>() {
+        return Some(x);
+    }
     if let Some(x) = e.downcast_ref::<crate::lock::LockHeld>() {
         return Some(x);
     }

@@ -18,6 +18,7 @@
 //!   output: secrets are [`secret::Secret`] values and the logger redacts known secrets.
 #![warn(missing_docs)]
 
+pub mod billing;
 pub mod crm;
 pub mod exit;
 pub mod lock;

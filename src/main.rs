@@ -1,1 +1,8 @@
-fn main() {}
+//! `amocrm-bin`: a switchboard. Parsing, dispatch and error reporting live in `cli`; the
+//! work lives in the `amocrm_bin` library.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,31 @@
+//! Reading BILLmanager: the [`BillingSource`] trait and its implementations.
+//!
+//! The engine never knows how BILLmanager is read; it asks a `BillingSource`. Three
+//! implementations exist, chosen by `[billmanager] source`: `mgrctl` (a subprocess on the
+//! panel host), `api` (the HTTP API) and `files` (a directory of JSON documents in
+//! BILLmanager's own shapes, for the demo, dry runs and tests). All three parse the same
+//! envelope (`docs/billmanager.md` §3).
+
+mod error;
+pub mod model;
+
+pub use error::BillingError;
+pub use model::{Attrs, Client, Payer, PayerKind, Service, ServiceStatus, User};
+
+/// Where BILLmanager data comes from.
+pub trait BillingSource {
+    /// A client with its users; `BillingError::NotFound` when there is no such client.
+    fn client(&self, id: &str) -> Result<Client, BillingError>;
+    /// A payer.
+    fn payer(&self, id: &str) -> Result<Payer, BillingError>;
+    /// The payers of a client (may be empty).
+    fn payers_of(&self, client_id: &str) -> Result<Vec<Payer>, BillingError>;
+    /// A service.
+    fn service(&self, id: &str) -> Result<Service, BillingError>;
+    /// The services of a client (to find re-orders of the same product).
+    fn services_of(&self, client_id: &str) -> Result<Vec<Service>, BillingError>;
+    /// Ids of clients registered on or after `since` (backfill), in ascending id order.
+    fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// Ids of services created on or after `since` (backfill), in ascending id order.
+    fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+}

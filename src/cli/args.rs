@@ -1,0 +1,140 @@
+//! Argument definitions. Each subcommand's doc comment is its `--help` text.
+
+use std::path::PathBuf;
+
+use amocrm_bin::log::Level;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Sync BILLmanager clients, payers and services into amoCRM (Kommo).
+///
+/// Exit codes: 0 ok; 1 partial (some items failed and were queued); 2 usage or rule-file
+/// error; 3 authorization needed (run `auth`); 4 amoCRM rejected the data; 5 amoCRM or
+/// BILLmanager unreachable after retries; 6 another run holds the lock.
+#[derive(Debug, Parser)]
+#[command(name = "amocrm-bin", version, propagate_version = true)]
+pub struct Cli {
+    /// The rule file.
+    #[arg(
+        long,
+        global = true,
+        env = "AMOCRM_BIN_CONFIG",
+        default_value = amocrm_bin::rules::DEFAULT_PATH,
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Machine-readable output on stdout (diagnostics stay on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The stderr verbosity the flags ask for.
+    pub fn level(&self) -> Level {
+        match (self.quiet, self.verbose) {
+            (true, _) => Level::Quiet,
+            (_, 0) => Level::Normal,
+            (_, 1) => Level::Verbose,
+            _ => Level::Debug,
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Authorize against amoCRM, show the authorization, or refresh it.
+    ///
+    /// Examples:
+    ///   amocrm-bin auth --code def50200...   exchange the one-time code (valid 20 minutes)
+    ///   amocrm-bin auth --status             account, expiry, refresh token present?
+    ///   amocrm-bin auth --refresh            rotate now (cron: keeps the 3-month window alive)
+    Auth(AuthArgs),
+    /// Sync one BILLmanager entity into amoCRM now.
+    ///
+    /// Examples:
+    ///   amocrm-bin sync --entity contact --elid 17
+    ///   amocrm-bin sync --entity lead --elid 42 --dry-run
+    Sync(SyncArgs),
+    /// Send everything created since a date (cron, first run, recovery).
+    ///
+    /// Example: amocrm-bin backfill --since 2024-01-01
+    Backfill(BackfillArgs),
+    /// Re-send stored call events amoCRM has not acknowledged.
+    ///
+    /// Example: amocrm-bin replay-calls --days 3
+    ReplayCalls(ReplayArgs),
+}
+
+/// `auth` options.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AuthArgs {
+    /// The one-time authorization code from the integration's settings.
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+    /// Show the stored authorization (never the tokens).
+    #[arg(long)]
+    pub status: bool,
+    /// Refresh the token pair now.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// Which kind of amoCRM entity to sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntityArg {
+    /// A BILLmanager service/order → an amoCRM lead.
+    Lead,
+    /// A BILLmanager client (and its users) → amoCRM contacts.
+    Contact,
+    /// A BILLmanager payer → an amoCRM company.
+    Company,
+}
+
+/// `sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Entity kind.
+    #[arg(long, value_enum)]
+    pub entity: EntityArg,
+    /// BILLmanager id of the entity.
+    #[arg(long, value_name = "N")]
+    pub elid: String,
+    /// Print the plan without writing to amoCRM.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `backfill` options.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// First creation date to send (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: String,
+    /// Only this kind.
+    #[arg(long, value_enum)]
+    pub entity: Option<EntityArg>,
+    /// Print the plan without writing to amoCRM.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `replay-calls` options.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// How many days back.
+    #[arg(long, value_name = "N")]
+    pub days: u32,
+}

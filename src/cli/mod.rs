@@ -1,0 +1,130 @@
+//! The command line: clap definitions, the legacy `--command` form, dispatch, and the one
+//! place where errors become text and exit codes.
+//!
+//! Output rule: data goes to stdout (JSON with `--json`), diagnostics to stderr. In hook mode
+//! nothing but the panel's XML may reach stdout.
+
+mod args;
+mod auth;
+mod context;
+mod pending;
+
+use std::process::ExitCode;
+
+use amocrm_bin::exit::{classify, ExitStatus};
+use amocrm_bin::log;
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// Rewrites the legacy form `--command sync --entity lead --elid 42` (what BILLmanager's
+/// `amocrm_bin.py` was called with) into `sync --entity lead --elid 42`.
+pub fn rewrite_legacy(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut command = None;
+    let mut iter = args.into_iter();
+    if let Some(bin) = iter.next() {
+        out.push(bin);
+    }
+    let mut rest = Vec::new();
+    while let Some(a) = iter.next() {
+        if a == "--command" {
+            command = iter.next();
+        } else if let Some(v) = a.strip_prefix("--command=") {
+            command = Some(v.to_string());
+        } else {
+            rest.push(a);
+        }
+    }
+    match command {
+        Some(c) => {
+            // Global flags may stay before the subcommand; clap accepts them after it too.
+            out.push(c);
+            out.extend(rest);
+        }
+        None => out.extend(rest),
+    }
+    out
+}
+
+/// Parses arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let args = rewrite_legacy(std::env::args().collect());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { ExitStatus::Usage.code() } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.json;
+    log::set_level(cli.level(), true);
+    match run(cli) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(err) => report(&err, json),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match &cli.command {
+        Command::Auth(a) => auth::exec(&cli, a),
+        Command::Sync(_) => pending::exec("sync", "#3"),
+        Command::Backfill(_) => pending::exec("backfill", "#4"),
+        Command::ReplayCalls(_) => pending::exec("replay-calls", "#6"),
+    }
+}
+
+/// Prints `error: …`, the cause chain and the advice; returns the classified exit code.
+fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    let (status, hint) = classify(err);
+    let status = if status == ExitStatus::Ok { ExitStatus::Partial } else { status };
+    let message = log::redact(&format!("{err}"));
+    let mut causes = Vec::new();
+    for cause in err.chain().skip(1) {
+        let text = log::redact(&cause.to_string());
+        if !message.contains(&text) {
+            causes.push(text);
+        }
+    }
+    eprintln!("error: {message}");
+    for c in &causes {
+        eprintln!("  caused by: {c}");
+    }
+    if let Some(h) = &hint {
+        eprintln!("hint: {}", log::redact(h));
+    }
+    if json {
+        let v = serde_json::json!({
+            "ok": false,
+            "exit_code": status.code(),
+            "error": message,
+            "causes": causes,
+            "hint": hint.map(|h| log::redact(&h)),
+        });
+        println!("{v}");
+    }
+    ExitCode::from(status.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_legacy;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn legacy_command_form_becomes_a_subcommand() {
+        assert_eq!(
+            rewrite_legacy(v("amocrm-bin --command sync --entity lead --elid 42")),
+            v("amocrm-bin sync --entity lead --elid 42")
+        );
+        assert_eq!(
+            rewrite_legacy(v("amocrm-bin -v --command=sync --entity lead --elid 42")),
+            v("amocrm-bin sync -v --entity lead --elid 42")
+        );
+        assert_eq!(rewrite_legacy(v("amocrm-bin auth --status")), v("amocrm-bin auth --status"));
+    }
+}
