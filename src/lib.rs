@@ -20,6 +20,7 @@
 
 pub mod billing;
 pub mod crm;
+pub mod engine;
 pub mod exit;
 pub mod lock;
 pub mod log;

@@ -53,7 +53,9 @@ pub fn account(store: &Store, call: &Call) -> Response {
                     .collect();
                 embedded.insert("users_groups".into(), Value::Array(groups));
             }
-            "is_api_filter_enabled" => body["is_api_filter_enabled"] = json!(a.is_api_filter_enabled),
+            "is_api_filter_enabled" => {
+                body["is_api_filter_enabled"] = json!(a.is_api_filter_enabled)
+            }
             "datetime_settings" => {
                 body["datetime_settings"] = json!({
                     "date_pattern": "d.m.Y H:i",
@@ -134,7 +136,11 @@ fn render_status(store: &Store, call: &Call, p: &SeedPipeline, s: &SeedStatus) -
 }
 
 fn render_pipeline(store: &Store, call: &Call, p: &SeedPipeline) -> Value {
-    let statuses: Vec<Value> = p.statuses.iter().map(|s| render_status(store, call, p, s)).collect();
+    let statuses: Vec<Value> = p
+        .statuses
+        .iter()
+        .map(|s| render_status(store, call, p, s))
+        .collect();
     json!({
         "id": p.id,
         "name": p.name,
@@ -149,7 +155,12 @@ fn render_pipeline(store: &Store, call: &Call, p: &SeedPipeline) -> Value {
 }
 
 pub fn pipelines(store: &Store, call: &Call) -> Response {
-    let items: Vec<Value> = store.seed.pipelines.iter().map(|p| render_pipeline(store, call, p)).collect();
+    let items: Vec<Value> = store
+        .seed
+        .pipelines
+        .iter()
+        .map(|p| render_pipeline(store, call, p))
+        .collect();
     hal::ok(&json!({
         "_total_items": items.len(),
         "_links": hal::link(call.href("leads/pipelines")),
@@ -168,7 +179,11 @@ pub fn statuses(store: &Store, call: &Call, pipeline_id: i64) -> Response {
     let Some(p) = store.seed.pipeline(pipeline_id) else {
         return hal::no_content();
     };
-    let items: Vec<Value> = p.statuses.iter().map(|s| render_status(store, call, p, s)).collect();
+    let items: Vec<Value> = p
+        .statuses
+        .iter()
+        .map(|s| render_status(store, call, p, s))
+        .collect();
     hal::ok(&json!({
         "_total_items": items.len(),
         "_links": hal::link(call.href(&format!("leads/pipelines/{pipeline_id}/statuses"))),
@@ -177,7 +192,11 @@ pub fn statuses(store: &Store, call: &Call, pipeline_id: i64) -> Response {
 }
 
 pub fn status(store: &Store, call: &Call, pipeline_id: i64, id: i64) -> Response {
-    match store.seed.pipeline(pipeline_id).and_then(|p| Some((p, p.status(id)?))) {
+    match store
+        .seed
+        .pipeline(pipeline_id)
+        .and_then(|p| Some((p, p.status(id)?)))
+    {
         Some((p, s)) => hal::ok(&render_status(store, call, p, s)),
         None => hal::no_content(),
     }

@@ -16,7 +16,13 @@ use crate::validation::{
 pub type CfChange = (i64, Option<Vec<CfVal>>);
 
 /// Validates a `custom_fields_values` array found at `prefix`.
-pub fn parse(fields: &FieldIndex, kind: Kind, v: &Value, prefix: &str, errs: &mut Errs) -> Vec<CfChange> {
+pub fn parse(
+    fields: &FieldIndex,
+    kind: Kind,
+    v: &Value,
+    prefix: &str,
+    errs: &mut Errs,
+) -> Vec<CfChange> {
     let Some(items) = v.as_array() else {
         errs.invalid_type(prefix, "array");
         return Vec::new();
@@ -51,7 +57,11 @@ pub fn count_values(v: &Value) -> usize {
     v.as_array().map_or(0, |items| {
         items
             .iter()
-            .map(|i| i.get("values").and_then(Value::as_array).map_or(0, Vec::len))
+            .map(|i| {
+                i.get("values")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            })
             .sum()
     })
 }
@@ -116,14 +126,18 @@ fn resolve_field<'f>(
 
 fn parse_values(def: &SeedField, vals: &[Value], p: &str, errs: &mut Errs) -> Option<Vec<CfVal>> {
     let before = errs.list.len();
-    let single = matches!(def.field_type, FieldType::Select | FieldType::Radiobutton | FieldType::Checkbox);
+    let single = matches!(
+        def.field_type,
+        FieldType::Select | FieldType::Radiobutton | FieldType::Checkbox
+    );
     if single && vals.len() > 1 {
         errs.too_many(p, 1);
     }
     let mut out: Vec<CfVal> = Vec::new();
     for (m, v) in vals.iter().enumerate() {
         if let Some(val) = parse_value(def, v, &join(p, &m.to_string()), errs) {
-            let dup = def.field_type == FieldType::Multiselect && out.iter().any(|o| o.enum_id == val.enum_id);
+            let dup = def.field_type == FieldType::Multiselect
+                && out.iter().any(|o| o.enum_id == val.enum_id);
             if !dup {
                 out.push(val);
             }
@@ -132,7 +146,12 @@ fn parse_values(def: &SeedField, vals: &[Value], p: &str, errs: &mut Errs) -> Op
     (errs.list.len() == before).then_some(out)
 }
 
-fn enum_of<'a>(def: &'a SeedField, obj: &Map<String, Value>, p: &str, errs: &mut Errs) -> Option<&'a SeedEnum> {
+fn enum_of<'a>(
+    def: &'a SeedField,
+    obj: &Map<String, Value>,
+    p: &str,
+    errs: &mut Errs,
+) -> Option<&'a SeedEnum> {
     let mut found: Option<&SeedEnum> = None;
     let mut seen = false;
     for key in ["enum_id", "enum_code", "value"] {
@@ -142,11 +161,15 @@ fn enum_of<'a>(def: &'a SeedField, obj: &Map<String, Value>, p: &str, errs: &mut
         }
         seen = true;
         let hit = match key {
-            "enum_id" => v.as_i64().and_then(|id| def.enums.iter().find(|e| e.id == id)),
+            "enum_id" => v
+                .as_i64()
+                .and_then(|id| def.enums.iter().find(|e| e.id == id)),
             "enum_code" => v
                 .as_str()
                 .and_then(|c| def.enums.iter().find(|e| e.code.as_deref() == Some(c))),
-            _ => v.as_str().and_then(|s| def.enums.iter().find(|e| e.value == s)),
+            _ => v
+                .as_str()
+                .and_then(|s| def.enums.iter().find(|e| e.value == s)),
         };
         match (hit, found) {
             (None, _) => {
@@ -161,7 +184,11 @@ fn enum_of<'a>(def: &'a SeedField, obj: &Map<String, Value>, p: &str, errs: &mut
         }
     }
     if !seen {
-        let key = if def.field_type == FieldType::Multitext { "enum_code" } else { "value" };
+        let key = if def.field_type == FieldType::Multitext {
+            "enum_code"
+        } else {
+            "value"
+        };
         errs.add(MISSING, join(p, key));
     }
     found
@@ -203,7 +230,13 @@ fn parse_value(def: &SeedField, v: &Value, p: &str, errs: &mut Errs) -> Option<C
         errs.add(MISSING, vp);
         return None;
     }
-    let plain = |value: Value| Some(CfVal { value, enum_id: None, enum_code: None });
+    let plain = |value: Value| {
+        Some(CfVal {
+            value,
+            enum_id: None,
+            enum_code: None,
+        })
+    };
     let raw = raw.unwrap_or(&Value::Null);
     match def.field_type {
         FieldType::Text | FieldType::Textarea | FieldType::Streetaddress => match raw {
@@ -217,7 +250,9 @@ fn parse_value(def: &SeedField, v: &Value, p: &str, errs: &mut Errs) -> Option<C
         FieldType::Numeric => {
             let txt = match raw {
                 Value::Number(n) => Some(n.to_string()),
-                Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => Some(s.trim().to_string()),
+                Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+                    Some(s.trim().to_string())
+                }
                 _ => None,
             };
             match txt {

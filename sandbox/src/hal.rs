@@ -33,7 +33,11 @@ pub fn problem_body(status: u16, detail: &str) -> Value {
 }
 
 pub fn problem(status: u16, detail: &str) -> Response {
-    Response::new(status, PROBLEM, problem_body(status, detail).to_string().into_bytes())
+    Response::new(
+        status,
+        PROBLEM,
+        problem_body(status, detail).to_string().into_bytes(),
+    )
 }
 
 pub fn bad_request(detail: &str) -> Response {
@@ -122,7 +126,13 @@ impl Origin<'_> {
 }
 
 /// A HAL list page, or 204 when the page is empty.
-pub fn list_page(origin: &Origin, paging: &Paging, has_more: bool, key: &str, items: Vec<Value>) -> Response {
+pub fn list_page(
+    origin: &Origin,
+    paging: &Paging,
+    has_more: bool,
+    key: &str,
+    items: Vec<Value>,
+) -> Response {
     if items.is_empty() {
         return no_content();
     }

@@ -65,8 +65,14 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
     let mut head_len = 0;
     read_line(&mut reader, &mut line, &mut head_len)?;
     let mut parts = line.split_whitespace();
-    let method = parts.next().ok_or_else(|| bad("empty request line"))?.to_string();
-    let target = parts.next().ok_or_else(|| bad("no request target"))?.to_string();
+    let method = parts
+        .next()
+        .ok_or_else(|| bad("empty request line"))?
+        .to_string();
+    let target = parts
+        .next()
+        .ok_or_else(|| bad("no request target"))?
+        .to_string();
     let mut headers = Vec::new();
     loop {
         read_line(&mut reader, &mut line, &mut head_len)?;
@@ -92,7 +98,8 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
         .header("expect")
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
     {
-        (&*reader.get_ref()).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        let mut w: &TcpStream = reader.get_ref();
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let chunked = req
         .header("transfer-encoding")
@@ -116,7 +123,10 @@ fn read_line<R: BufRead>(r: &mut R, line: &mut String, total: &mut usize) -> io:
     line.clear();
     let n = r.read_line(line)?;
     if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     *total += n;
     if *total > MAX_HEAD {

@@ -92,14 +92,26 @@ impl OAuth {
             refresh: HashMap::new(),
         };
         for code in preset_codes {
-            oauth.codes.insert(code.clone(), Code { issued_at: now, used: false });
+            oauth.codes.insert(
+                code.clone(),
+                Code {
+                    issued_at: now,
+                    used: false,
+                },
+            );
         }
         oauth
     }
 
     pub fn issue_code(&mut self, now: i64) -> String {
         let code = format!("def50200{}", ids::random_hex(96));
-        self.codes.insert(code.clone(), Code { issued_at: now, used: false });
+        self.codes.insert(
+            code.clone(),
+            Code {
+                issued_at: now,
+                used: false,
+            },
+        );
         code
     }
 
@@ -143,7 +155,10 @@ impl OAuth {
     /// Checks `Authorization: Bearer …`; Err carries the 401 detail.
     pub fn check_bearer(&self, header: Option<&str>, now: i64) -> Result<(), &'static str> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or("Authorization header is missing")?;
         match self.access.get(token) {
@@ -175,7 +190,13 @@ impl OAuth {
     }
 
     /// `POST /oauth2/access_token`.
-    pub fn token_endpoint(&mut self, req: &Request, api_domain: &str, now: i64, fx: &mut GrantEffects) -> Response {
+    pub fn token_endpoint(
+        &mut self,
+        req: &Request,
+        api_domain: &str,
+        now: i64,
+        fx: &mut GrantEffects,
+    ) -> Response {
         let p = params(req);
         let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
         let grant = get("grant_type");
@@ -202,7 +223,9 @@ impl OAuth {
             }
             match self.codes.get_mut(code) {
                 None => return oauth_error(400, "Cannot decrypt the authorization code"),
-                Some(c) if c.used => return oauth_error(400, "Authorization code has been revoked"),
+                Some(c) if c.used => {
+                    return oauth_error(400, "Authorization code has been revoked")
+                }
                 Some(c) if now - c.issued_at > CODE_TTL_SECS => {
                     return oauth_error(400, "Authorization code has expired")
                 }
@@ -230,7 +253,8 @@ impl OAuth {
         let ttl = self.client.access_ttl;
         let access_token = self.issue_access(api_domain, now, ttl);
         let refresh_token = format!("def50200{}", ids::random_hex(160));
-        self.refresh.insert(refresh_token.clone(), RefreshState::Active);
+        self.refresh
+            .insert(refresh_token.clone(), RefreshState::Active);
         let body = json!({
             "token_type": "Bearer",
             "expires_in": ttl,
@@ -253,7 +277,10 @@ impl OAuth {
         let mut body = Map::new();
         body.insert("id".into(), json!(self.client.account_id));
         body.insert("subdomain".into(), json!(self.client.subdomain));
-        body.insert("domain".into(), json!(format!("{}.amocrm.ru", self.client.subdomain)));
+        body.insert(
+            "domain".into(),
+            json!(format!("{}.amocrm.ru", self.client.subdomain)),
+        );
         body.insert("top_level_domain".into(), json!("ru"));
         Response::new(200, JSON, Value::Object(body).to_string().into_bytes())
     }

@@ -64,9 +64,7 @@ impl Query {
             .get(&format!("{key}[from]"))
             .or_else(|| self.get(key))
             .and_then(|v| v.parse().ok());
-        let to = self
-            .get(&format!("{key}[to]"))
-            .and_then(|v| v.parse().ok());
+        let to = self.get(&format!("{key}[to]")).and_then(|v| v.parse().ok());
         (from.is_some() || to.is_some()).then_some((from, to))
     }
 
@@ -91,13 +89,30 @@ impl Query {
         out
     }
 
+    /// Groups `prefix[key]=v`, `prefix[key][]=v` and `prefix[key][N]=v` by key.
+    pub fn groups_flat(&self, prefix: &str) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in &self.pairs {
+            let Some(rest) = k.strip_prefix(prefix).and_then(|r| r.strip_prefix('[')) else {
+                continue;
+            };
+            let Some((key, tail)) = rest.split_once(']') else {
+                continue;
+            };
+            let tail_ok = tail.is_empty()
+                || (tail.starts_with('[')
+                    && tail.ends_with(']')
+                    && tail[1..tail.len() - 1].bytes().all(|b| b.is_ascii_digit()));
+            if tail_ok {
+                out.entry(key.to_string()).or_default().push(v.clone());
+            }
+        }
+        out
+    }
+
     /// `with=a,b` as a list.
     pub fn with(&self) -> Vec<String> {
         self.list("with")
-    }
-
-    pub fn has_with(&self, what: &str) -> bool {
-        self.with().iter().any(|w| w == what)
     }
 
     /// `order[field]=asc|desc` → (field, descending).

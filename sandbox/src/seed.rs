@@ -137,7 +137,10 @@ impl FieldType {
     pub fn has_enums(self) -> bool {
         matches!(
             self,
-            FieldType::Select | FieldType::Multiselect | FieldType::Radiobutton | FieldType::Multitext
+            FieldType::Select
+                | FieldType::Multiselect
+                | FieldType::Radiobutton
+                | FieldType::Multitext
         )
     }
 }
@@ -183,7 +186,10 @@ impl Seed {
     }
 
     pub fn main_pipeline(&self) -> Option<&SeedPipeline> {
-        self.pipelines.iter().find(|p| p.is_main).or(self.pipelines.first())
+        self.pipelines
+            .iter()
+            .find(|p| p.is_main)
+            .or(self.pipelines.first())
     }
 }
 
@@ -204,6 +210,9 @@ impl SeedPipeline {
     }
 
     pub fn unsorted_stage(&self) -> Option<i64> {
-        self.statuses.iter().find(|s| s.status_type == 1).map(|s| s.id)
+        self.statuses
+            .iter()
+            .find(|s| s.status_type == 1)
+            .map(|s| s.id)
     }
 }

@@ -30,10 +30,19 @@ impl Default for Seed {
             users: vec![
                 user(504141, "Anna Admin", "anna@example.com", true, true),
                 user(504142, "Boris Seller", "boris@example.com", false, true),
-                user(504143, "Svetlana Senior", "svetlana@example.com", false, true),
+                user(
+                    504143,
+                    "Svetlana Senior",
+                    "svetlana@example.com",
+                    false,
+                    true,
+                ),
                 user(504144, "Ivan Inactive", "ivan@example.com", false, false),
             ],
-            groups: vec![SeedGroup { id: 0, name: "Отдел продаж".into() }],
+            groups: vec![SeedGroup {
+                id: 0,
+                name: "Отдел продаж".into(),
+            }],
             task_types: vec![
                 task_type(1, "Связаться", "FOLLOW_UP"),
                 task_type(2, "Встреча", "MEETING"),
@@ -165,10 +174,26 @@ fn api_only(mut f: SeedField) -> SeedField {
 fn contact_fields() -> Vec<SeedField> {
     use FieldType::*;
     vec![
-        with_enums(field(271301, "Phone", Some("PHONE"), Multitext, 4), 451001, &PHONE_ENUMS, true),
-        with_enums(field(271303, "Email", Some("EMAIL"), Multitext, 6), 451011, &EMAIL_ENUMS, true),
-        field(271305, "Position", Some("POSITION"), Text, 2),
-        api_only(field(271316, "BILLmanager client id", Some("BM_CLIENT_ID"), Numeric, 510)),
+        with_enums(
+            field(271301, "Phone", Some("PHONE"), Multitext, 4),
+            451001,
+            &PHONE_ENUMS,
+            true,
+        ),
+        with_enums(
+            field(271303, "Email", Some("EMAIL"), Multitext, 6),
+            451011,
+            &EMAIL_ENUMS,
+            true,
+        ),
+        field(271305, "Position", Some("POSITION"), Text, 8),
+        api_only(field(
+            271316,
+            "BILLmanager client id",
+            Some("BM_CLIENT_ID"),
+            Numeric,
+            510,
+        )),
         with_enums(
             field(271317, "Country", None, Select, 520),
             451021,
@@ -184,11 +209,27 @@ fn contact_fields() -> Vec<SeedField> {
 fn company_fields() -> Vec<SeedField> {
     use FieldType::*;
     vec![
-        with_enums(field(271401, "Phone", Some("PHONE"), Multitext, 4), 451101, &PHONE_ENUMS, true),
-        with_enums(field(271403, "Email", Some("EMAIL"), Multitext, 6), 451111, &EMAIL_ENUMS, true),
+        with_enums(
+            field(271401, "Phone", Some("PHONE"), Multitext, 4),
+            451101,
+            &PHONE_ENUMS,
+            true,
+        ),
+        with_enums(
+            field(271403, "Email", Some("EMAIL"), Multitext, 6),
+            451111,
+            &EMAIL_ENUMS,
+            true,
+        ),
         field(271410, "INN", Some("INN"), Text, 510),
         field(271411, "KPP", Some("KPP"), Text, 520),
-        api_only(field(271412, "BILLmanager payer id", Some("BM_PAYER_ID"), Numeric, 530)),
+        api_only(field(
+            271412,
+            "BILLmanager payer id",
+            Some("BM_PAYER_ID"),
+            Numeric,
+            530,
+        )),
         field(271413, "Legal address", None, Textarea, 540),
     ]
 }
@@ -196,11 +237,26 @@ fn company_fields() -> Vec<SeedField> {
 fn lead_fields() -> Vec<SeedField> {
     use FieldType::*;
     vec![
-        api_only(field(294471, "BILLmanager service id", Some("BM_SERVICE_ID"), Numeric, 510)),
+        api_only(field(
+            294471,
+            "BILLmanager service id",
+            Some("BM_SERVICE_ID"),
+            Numeric,
+            510,
+        )),
         with_enums(
             field(294472, "Product", None, Select, 520),
             452001,
-            &["VPS-1", "VPS-2", "VPS-3", "Dedicated", "Hosting-Start", "Hosting-Pro", "Domain", "SSL"],
+            &[
+                "VPS-1",
+                "VPS-2",
+                "VPS-3",
+                "Dedicated",
+                "Hosting-Start",
+                "Hosting-Pro",
+                "Domain",
+                "SSL",
+            ],
             false,
         ),
         with_enums(

@@ -92,7 +92,13 @@ mod tests {
 
     #[test]
     fn labels_replace_ids() {
-        assert_eq!(route_label("POST", "/api/v4/leads/77/link"), "POST /api/v4/leads/{id}/link");
-        assert_eq!(route_label("GET", "/api/v4/contacts"), "GET /api/v4/contacts");
+        assert_eq!(
+            route_label("POST", "/api/v4/leads/77/link"),
+            "POST /api/v4/leads/{id}/link"
+        );
+        assert_eq!(
+            route_label("GET", "/api/v4/contacts"),
+            "GET /api/v4/contacts"
+        );
     }
 }

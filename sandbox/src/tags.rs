@@ -27,7 +27,13 @@ pub struct TagOps {
 }
 
 /// Parses `[{id}|{name}]` at `prefix`.
-pub fn parse_refs(store: &Store, kind: Kind, v: &Value, prefix: &str, errs: &mut Errs) -> Vec<TagRef> {
+pub fn parse_refs(
+    store: &Store,
+    kind: Kind,
+    v: &Value,
+    prefix: &str,
+    errs: &mut Errs,
+) -> Vec<TagRef> {
     let Some(items) = v.as_array() else {
         errs.invalid_type(prefix, "array");
         return Vec::new();
@@ -51,7 +57,9 @@ pub fn parse_refs(store: &Store, kind: Kind, v: &Value, prefix: &str, errs: &mut
                     errs.add(NOT_SUPPORTED, join(&p, "id"));
                 }
             }
-            (None, Some(name)) if !name.trim().is_empty() => out.push(TagRef::Name(name.trim().to_string(), color)),
+            (None, Some(name)) if !name.trim().is_empty() => {
+                out.push(TagRef::Name(name.trim().to_string(), color))
+            }
             (None, Some(_)) => errs.add(validation::NOT_BLANK, join(&p, "name")),
             (None, None) => {
                 if !obj.contains_key("id") && !obj.contains_key("name") {
@@ -117,7 +125,11 @@ pub fn list(store: &Store, call: &Call, kind: Kind) -> Response {
         .values()
         .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&t.id)))
         .filter(|t| name.as_ref().is_none_or(|n| t.name.to_lowercase() == *n))
-        .filter(|t| query.as_ref().is_none_or(|s| t.name.to_lowercase().contains(s.as_str())))
+        .filter(|t| {
+            query
+                .as_ref()
+                .is_none_or(|s| t.name.to_lowercase().contains(s.as_str()))
+        })
         .collect();
     let (page, more) = paging.slice(&all);
     let items = page.iter().map(|t| render(t)).collect();
@@ -138,11 +150,19 @@ pub fn create(store: &mut Store, call: &Call, kind: Kind) -> Response {
         match item.as_object() {
             None => errs.invalid_type("", "object"),
             Some(obj) => {
-                check_keys(obj, &["name", "color", "request_id"], &["id"], "", &mut errs);
+                check_keys(
+                    obj,
+                    &["name", "color", "request_id"],
+                    &["id"],
+                    "",
+                    &mut errs,
+                );
                 let name = validation::get_str(obj, "name", "", &mut errs);
                 let color = validation::get_str(obj, "color", "", &mut errs);
                 match name {
-                    Some(n) if !n.trim().is_empty() => accepted.push((rid.clone(), n.trim().to_string(), color)),
+                    Some(n) if !n.trim().is_empty() => {
+                        accepted.push((rid.clone(), n.trim().to_string(), color))
+                    }
                     Some(_) => errs.add(validation::NOT_BLANK, "name"),
                     None if !obj.contains_key("name") => errs.add(MISSING, "name"),
                     None => {}

@@ -54,7 +54,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (hour, min, sec) = (digits(&s[11..13])?, digits(&s[14..16])?, digits(&s[17..19])?);
+    let (hour, min, sec) = (
+        digits(&s[11..13])?,
+        digits(&s[14..16])?,
+        digits(&s[17..19])?,
+    );
     if hour > 23 || min > 59 || sec > 60 {
         return None;
     }
@@ -88,9 +92,15 @@ mod tests {
 
     #[test]
     fn parses_offsets_and_dates() {
-        assert_eq!(parse_rfc3339("2026-01-01T00:00:00+03:00"), Some(1_767_214_800));
+        assert_eq!(
+            parse_rfc3339("2026-01-01T00:00:00+03:00"),
+            Some(1_767_214_800)
+        );
         assert_eq!(parse_rfc3339("2026-01-01T00:00:00Z"), Some(1_767_225_600));
-        assert_eq!(parse_rfc3339("2026-01-01T00:00:00.123Z"), Some(1_767_225_600));
+        assert_eq!(
+            parse_rfc3339("2026-01-01T00:00:00.123Z"),
+            Some(1_767_225_600)
+        );
         assert_eq!(parse_rfc3339("2026-01-01"), Some(1_767_225_600));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2026-02-30"), None);

@@ -81,7 +81,13 @@ pub fn join(prefix: &str, key: &str) -> String {
 
 /// Reports every key of `obj` not in `allowed` (keys in `ignored` are accepted and
 /// dropped: read-only fields a client may echo back from a GET).
-pub fn check_keys(obj: &Map<String, Value>, allowed: &[&str], ignored: &[&str], prefix: &str, errs: &mut Errs) {
+pub fn check_keys(
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+    ignored: &[&str],
+    prefix: &str,
+    errs: &mut Errs,
+) {
     for key in obj.keys() {
         if !allowed.contains(&key.as_str()) && !ignored.contains(&key.as_str()) {
             errs.add(NOT_EXPECTED, join(prefix, key));
@@ -90,7 +96,12 @@ pub fn check_keys(obj: &Map<String, Value>, allowed: &[&str], ignored: &[&str], 
 }
 
 /// A present non-null value, reporting `null` as NotNullable.
-pub fn present<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str, errs: &mut Errs) -> Option<&'a Value> {
+pub fn present<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    errs: &mut Errs,
+) -> Option<&'a Value> {
     match obj.get(key) {
         None => None,
         Some(Value::Null) => {
@@ -110,7 +121,12 @@ pub fn get_int(obj: &Map<String, Value>, key: &str, prefix: &str, errs: &mut Err
     n
 }
 
-pub fn get_str(obj: &Map<String, Value>, key: &str, prefix: &str, errs: &mut Errs) -> Option<String> {
+pub fn get_str(
+    obj: &Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    errs: &mut Errs,
+) -> Option<String> {
     let v = present(obj, key, prefix, errs)?;
     match v.as_str() {
         Some(s) => Some(s.to_string()),
@@ -121,7 +137,12 @@ pub fn get_str(obj: &Map<String, Value>, key: &str, prefix: &str, errs: &mut Err
     }
 }
 
-pub fn get_bool(obj: &Map<String, Value>, key: &str, prefix: &str, errs: &mut Errs) -> Option<bool> {
+pub fn get_bool(
+    obj: &Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    errs: &mut Errs,
+) -> Option<bool> {
     let v = present(obj, key, prefix, errs)?;
     let b = v.as_bool();
     if b.is_none() {

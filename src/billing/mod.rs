@@ -6,11 +6,29 @@
 //! BILLmanager's own shapes, for the demo, dry runs and tests). All three parse the same
 //! envelope (`docs/billmanager.md` §3).
 
+mod api;
+pub mod convert;
+pub mod envelope;
 mod error;
+mod files;
+mod mgrctl;
 pub mod model;
+mod open;
+mod reader;
+mod transport;
+pub mod values;
 
+#[cfg(test)]
+mod tests;
+
+pub use api::{ApiSource, ApiTransport};
 pub use error::BillingError;
+pub use files::{FilesSource, FilesTransport};
+pub use mgrctl::{MgrctlSource, MgrctlTransport};
 pub use model::{Attrs, Client, Payer, PayerKind, Service, ServiceStatus, User};
+pub use open::open;
+pub use reader::PanelReader;
+pub use transport::{Params, Transport};
 
 /// Where BILLmanager data comes from.
 pub trait BillingSource {

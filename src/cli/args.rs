@@ -71,6 +71,13 @@ pub enum Command {
     ///
     /// Example: amocrm-bin backfill --since 2024-01-01
     Backfill(BackfillArgs),
+    /// List, show or forget bindings between BILLmanager and amoCRM entities.
+    ///
+    /// Examples:
+    ///   amocrm-bin bindings list --entity lead
+    ///   amocrm-bin bindings show --entity lead --elid 42
+    ///   amocrm-bin bindings forget --entity contact --elid 17
+    Bindings(BindingsArgs),
     /// Re-send stored call events amoCRM has not acknowledged.
     ///
     /// Example: amocrm-bin replay-calls --days 3
@@ -137,4 +144,40 @@ pub struct ReplayArgs {
     /// How many days back.
     #[arg(long, value_name = "N")]
     pub days: u32,
+}
+
+/// `bindings` options.
+#[derive(Debug, Args)]
+pub struct BindingsArgs {
+    #[command(subcommand)]
+    pub command: BindingsCommand,
+}
+
+/// `bindings` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BindingsCommand {
+    /// Every binding (of one kind).
+    List {
+        /// Only this kind.
+        #[arg(long, value_enum)]
+        entity: Option<EntityArg>,
+    },
+    /// One binding, with its amoCRM link.
+    Show {
+        /// Entity kind.
+        #[arg(long, value_enum)]
+        entity: EntityArg,
+        /// BILLmanager id (user id for contacts, payer id or INN for companies, service id for leads).
+        #[arg(long, value_name = "N")]
+        elid: String,
+    },
+    /// Drop a binding: the next sync searches amoCRM again (after a manual merge, say).
+    Forget {
+        /// Entity kind.
+        #[arg(long, value_enum)]
+        entity: EntityArg,
+        /// BILLmanager id.
+        #[arg(long, value_name = "N")]
+        elid: String,
+    },
 }

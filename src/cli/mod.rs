@@ -6,8 +6,11 @@
 
 mod args;
 mod auth;
+mod bindings;
 mod context;
+mod output;
 mod pending;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -69,7 +72,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Auth(a) => auth::exec(&cli, a),
-        Command::Sync(_) => pending::exec("sync", "#3"),
+        Command::Sync(a) => sync::exec(&cli, a),
+        Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(_) => pending::exec("backfill", "#4"),
         Command::ReplayCalls(_) => pending::exec("replay-calls", "#6"),
     }

@@ -1,6 +1,70 @@
-//! Talking to amoCRM: the HTTP client ([`amo`]) and its typed errors.
+//! Talking to amoCRM: the [`Crm`] trait the engine uses, its amoCRM implementation
+//! ([`amo`]) and typed errors.
+//!
+//! The engine builds amoCRM-shaped JSON payloads (that is domain knowledge of amoCRM's data
+//! model) but never sees HTTP: paths, verbs, paging, batching into chunks and splitting a
+//! rejected batch are the implementation's business.
 
 pub mod amo;
+mod dictionaries;
 mod error;
 
+use serde_json::Value;
+
+pub use dictionaries::{Dictionaries, EnumDef, FieldDef, PipelineDef, StatusDef, UserDef};
 pub use error::{CrmError, FieldError, ItemErrors};
+
+use crate::rules::EntityKind;
+
+/// Which of our items became which amoCRM entity (matched by `request_id`, never by position).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The `request_id` we sent (a BILLmanager key).
+    pub request_id: String,
+    /// The new amoCRM id.
+    pub id: i64,
+}
+
+/// Result of a batch write: what succeeded and which items amoCRM rejected.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Created entities (empty for updates).
+    pub created: Vec<Created>,
+    /// `request_id`s that were applied (creates and updates).
+    pub applied: Vec<String>,
+    /// Items amoCRM rejected, with field paths.
+    pub rejected: Vec<ItemErrors>,
+}
+
+/// A link to make between two entities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The entity the link starts from (of the kind passed to [`Crm::link`]).
+    pub from_id: i64,
+    /// The kind it links to.
+    pub to_kind: EntityKind,
+    /// The id it links to.
+    pub to_id: i64,
+    /// Mark a contact as the lead's main contact.
+    pub is_main: bool,
+}
+
+/// The amoCRM operations the sync engine needs.
+pub trait Crm {
+    /// Fields, pipelines, users of the account.
+    fn dictionaries(&self) -> Result<Dictionaries, CrmError>;
+    /// Full-text search (`query`); the caller verifies matches (amoCRM searches every field).
+    fn search(&self, kind: EntityKind, query: &str) -> Result<Vec<Value>, CrmError>;
+    /// One entity by id; `None` when it no longer exists.
+    fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError>;
+    /// Creates entities; each item must carry a unique `request_id`.
+    fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
+    /// Updates entities; each item must carry `id` and `request_id`.
+    fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
+    /// Links entities of `kind` to others.
+    fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError>;
+    /// Walks every entity of a kind (250 per page), for pre-loading lookups in bulk.
+    fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;
+    /// Requests made so far (for summaries and the benchmark).
+    fn requests(&self) -> amo::RequestStats;
+}

@@ -6,6 +6,7 @@
 //! resolved against the rule file's directory, so a rule file and its store can travel
 //! together (the demo and tests rely on this).
 
+pub mod condition;
 mod error;
 pub mod schema;
 mod validate;

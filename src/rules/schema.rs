@@ -22,6 +22,237 @@ pub struct RuleFile {
     /// The log file (hook runs write only there).
     #[serde(default)]
     pub log: LogSection,
+    /// General sync behaviour.
+    #[serde(default)]
+    pub sync: SyncSection,
+    /// Conditions that stop an entity from being created in amoCRM.
+    #[serde(default)]
+    pub skip: Vec<SkipRule>,
+    /// Tags added when a condition holds.
+    #[serde(default)]
+    pub tags: Vec<TagRule>,
+    /// Custom-field mapping per amoCRM entity.
+    #[serde(default)]
+    pub fields: FieldsSection,
+    /// Pipeline and status for new leads; the first rule whose `when` holds wins.
+    #[serde(default)]
+    pub pipelines: Vec<PipelineRule>,
+}
+
+/// `[sync]`: what is sent and how it is shaped.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Entities created before this date (YYYY-MM-DD) are not sent.
+    pub since: Option<chrono::NaiveDate>,
+    /// A re-order of the same product by the same client within this many days joins the
+    /// existing lead instead of creating a new one (e.g. a re-ordered trial).
+    #[serde(default = "default_timeout_days")]
+    pub new_purchase_timeout_days: u32,
+    /// Tags every synced entity gets.
+    #[serde(default = "default_tags")]
+    pub default_tags: Vec<String>,
+    /// Default responsible user for new entities: name, e-mail or numeric id.
+    pub responsible: Option<String>,
+    /// Country for phones written without one (`RU`: 8… and 9… become +7…).
+    #[serde(default = "default_country")]
+    pub default_country: String,
+    /// Lead name template; `{service.product}`-style placeholders name attributes.
+    #[serde(default = "default_lead_name")]
+    pub lead_name: String,
+    /// Also make companies of individual payers (profiletype 1); off: only legal
+    /// entities and sole proprietors become companies, as BILLmanager's own module does.
+    #[serde(default)]
+    pub individual_payers_as_companies: bool,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection {
+            since: None,
+            new_purchase_timeout_days: default_timeout_days(),
+            default_tags: default_tags(),
+            responsible: None,
+            default_country: default_country(),
+            lead_name: default_lead_name(),
+            individual_payers_as_companies: false,
+        }
+    }
+}
+
+fn default_timeout_days() -> u32 {
+    90
+}
+fn default_tags() -> Vec<String> {
+    vec!["BILL".into()]
+}
+fn default_country() -> String {
+    "RU".into()
+}
+fn default_lead_name() -> String {
+    "{service.product} #{service.id}".into()
+}
+
+/// The amoCRM entity kinds rules apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    /// amoCRM contact ← BILLmanager client user.
+    Contact,
+    /// amoCRM company ← BILLmanager payer.
+    Company,
+    /// amoCRM lead ← BILLmanager service.
+    Lead,
+}
+
+impl EntityKind {
+    /// The name used in bindings, messages and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Contact => "contact",
+            EntityKind::Company => "company",
+            EntityKind::Lead => "lead",
+        }
+    }
+
+    /// The amoCRM API collection (`contacts`, `companies`, `leads`).
+    pub fn collection(self) -> &'static str {
+        match self {
+            EntityKind::Contact => "contacts",
+            EntityKind::Company => "companies",
+            EntityKind::Lead => "leads",
+        }
+    }
+}
+
+/// A condition table: every key (an attribute such as `service.product`) must match.
+pub type When = std::collections::BTreeMap<String, Condition>;
+
+/// What one attribute must be: a value, a list of alternatives, or an operator table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Condition {
+    /// Equal to this value (strings compare exactly, numbers numerically).
+    Value(toml::Value),
+    /// One of an operator table's tests (all that are given must hold).
+    Ops(Ops),
+}
+
+/// `{ gt = 1000 }`, `{ matches = "^VPS" }`, `{ in = [...] }`, `{ exists = true }`, …
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ops {
+    /// Equal.
+    pub eq: Option<toml::Value>,
+    /// Not equal.
+    pub ne: Option<toml::Value>,
+    /// Greater than (numbers, or ISO dates as text).
+    pub gt: Option<toml::Value>,
+    /// Greater or equal.
+    pub ge: Option<toml::Value>,
+    /// Less than.
+    pub lt: Option<toml::Value>,
+    /// Less or equal.
+    pub le: Option<toml::Value>,
+    /// Regular expression the text must match.
+    pub matches: Option<String>,
+    /// One of these values.
+    #[serde(rename = "in")]
+    pub any_of: Option<Vec<toml::Value>>,
+    /// None of these values.
+    pub not_in: Option<Vec<toml::Value>>,
+    /// The attribute is present and non-empty (true) or absent/empty (false).
+    pub exists: Option<bool>,
+}
+
+/// `[[skip]]`: do not create the entity when `when` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRule {
+    /// Which kind it applies to.
+    pub entity: EntityKind,
+    /// Shown in the plan and the summary.
+    pub reason: String,
+    /// The condition.
+    pub when: When,
+}
+
+/// `[[tags]]`: add `tag` when `when` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRule {
+    /// Which kind it applies to.
+    pub entity: EntityKind,
+    /// The tag name.
+    pub tag: String,
+    /// The condition (empty: always).
+    #[serde(default)]
+    pub when: When,
+}
+
+/// `[fields.contact]`, `[fields.company]`, `[fields.lead]`: amoCRM field (id, code or
+/// name) → BILLmanager attribute.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsSection {
+    /// Contact fields.
+    #[serde(default)]
+    pub contact: std::collections::BTreeMap<String, FieldSource>,
+    /// Company fields.
+    #[serde(default)]
+    pub company: std::collections::BTreeMap<String, FieldSource>,
+    /// Lead fields.
+    #[serde(default)]
+    pub lead: std::collections::BTreeMap<String, FieldSource>,
+}
+
+impl FieldsSection {
+    /// The mapping of one kind.
+    pub fn of(&self, kind: EntityKind) -> &std::collections::BTreeMap<String, FieldSource> {
+        match kind {
+            EntityKind::Contact => &self.contact,
+            EntityKind::Company => &self.company,
+            EntityKind::Lead => &self.lead,
+        }
+    }
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FieldSource {
+    /// An attribute path, e.g. `"service.product"`.
+    Attribute(String),
+    /// A table with options.
+    Detailed(FieldSpec),
+}
+
+/// `{ from = "user.phone", enum = "WORK" }` or `{ value = "BILLmanager" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Attribute path.
+    pub from: Option<String>,
+    /// A constant instead of an attribute.
+    pub value: Option<toml::Value>,
+    /// Enum code for multitext fields (`WORK`, `MOB`, …).
+    #[serde(rename = "enum")]
+    pub enum_code: Option<String>,
+}
+
+/// `[[pipelines]]`: where new leads go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineRule {
+    /// The condition (empty: always; put such a rule last as the default).
+    #[serde(default)]
+    pub when: When,
+    /// Pipeline name or id.
+    pub pipeline: String,
+    /// Status name or id within the pipeline.
+    pub status: String,
+    /// Responsible user (name, e-mail or id); overrides `[sync] responsible`.
+    pub responsible: Option<String>,
 }
 
 /// `[amocrm]`: the account and the integration's OAuth credentials.

@@ -120,7 +120,74 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             bad("billmanager.panel_url", format!("`{u}` is not a URL"));
         }
     }
+    check_rules(file, &mut problems);
     problems
+}
+
+fn check_rules(file: &RuleFile, problems: &mut Vec<Problem>) {
+    use super::condition::{check as check_when, PREFIXES};
+    for (i, r) in file.skip.iter().enumerate() {
+        check_when(&r.when, &format!("skip[{i}]"), problems);
+        if r.when.is_empty() {
+            problems.push(Problem {
+                key: format!("skip[{i}].when"),
+                message: "an empty condition would skip every entity; give at least one attribute".into(),
+            });
+        }
+    }
+    for (i, r) in file.tags.iter().enumerate() {
+        check_when(&r.when, &format!("tags[{i}]"), problems);
+        if r.tag.trim().is_empty() {
+            problems.push(Problem {
+                key: format!("tags[{i}].tag"),
+                message: "must not be empty".into(),
+            });
+        }
+    }
+    for (i, r) in file.pipelines.iter().enumerate() {
+        check_when(&r.when, &format!("pipelines[{i}]"), problems);
+    }
+    for kind in ["contact", "company", "lead"] {
+        let map = match kind {
+            "contact" => &file.fields.contact,
+            "company" => &file.fields.company,
+            _ => &file.fields.lead,
+        };
+        for (field, source) in map {
+            let key = format!("fields.{kind}.\"{field}\"");
+            let from = match source {
+                super::FieldSource::Attribute(a) => Some(a.as_str()),
+                super::FieldSource::Detailed(d) => {
+                    if d.from.is_some() == d.value.is_some() {
+                        problems.push(Problem {
+                            key: key.clone(),
+                            message: "give exactly one of `from` (an attribute) or `value` (a constant)".into(),
+                        });
+                    }
+                    d.from.as_deref()
+                }
+            };
+            if let Some(a) = from {
+                let prefix = a.split('.').next().unwrap_or("");
+                if !a.contains('.') || !PREFIXES.contains(&prefix) {
+                    problems.push(Problem {
+                        key,
+                        message: format!(
+                            "attribute `{a}` must start with one of {} followed by a dot",
+                            PREFIXES.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    let lead_name = &file.sync.lead_name;
+    if lead_name.trim().is_empty() {
+        problems.push(Problem {
+            key: "sync.lead_name".into(),
+            message: "must not be empty".into(),
+        });
+    }
 }
 
 /// Loopback hosts may use plain http (the sandbox runs there).

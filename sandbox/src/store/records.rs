@@ -119,7 +119,6 @@ pub struct Note {
 
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub seq: u64,
     pub id: String,
     pub event_type: String,
     /// Singular: lead, contact, company, task.

@@ -75,10 +75,6 @@ impl Store {
         self.ents[kind.idx()].get(&id)
     }
 
-    pub fn exists(&self, node: Node) -> bool {
-        self.get(node.0, node.1).is_some()
-    }
-
     /// Stores an entity, refreshing its search data and the phone index.
     pub fn put(&mut self, mut e: Entity) {
         let node = e.node();
@@ -111,7 +107,10 @@ impl Store {
         }
         let new_entity = task.entity;
         if let Some(node) = new_entity {
-            self.tasks_by_entity.entry(node).or_default().insert(task.id);
+            self.tasks_by_entity
+                .entry(node)
+                .or_default()
+                .insert(task.id);
         }
         self.tasks.insert(task.id, task);
         for node in [old_entity, new_entity].into_iter().flatten() {
@@ -139,7 +138,10 @@ impl Store {
 
     pub fn put_note(&mut self, note: Note) {
         if !self.notes.contains_key(&note.id) {
-            self.notes_by_entity.entry(note.entity).or_default().push(note.id);
+            self.notes_by_entity
+                .entry(note.entity)
+                .or_default()
+                .push(note.id);
         }
         self.notes.insert(note.id, note);
     }
@@ -156,7 +158,6 @@ impl Store {
     ) {
         let seq = self.events.len() as u64 + 1;
         self.events.push(Event {
-            seq,
             id: format!("01sbx{seq:021}"),
             event_type: event_type.to_string(),
             entity_type: entity.0,

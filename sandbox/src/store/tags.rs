@@ -53,7 +53,9 @@ impl Tags {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let color = (kind == Kind::Lead).then(|| color.map(str::to_string)).flatten();
+        let color = (kind == Kind::Lead)
+            .then(|| color.map(str::to_string))
+            .flatten();
         let dict = &mut self.dicts[kind.idx()];
         dict.by_name.insert(name.to_lowercase(), id);
         dict.by_id.insert(

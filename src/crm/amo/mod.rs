@@ -1,9 +1,11 @@
 //! The amoCRM API v4 over reqwest blocking.
 
+mod api;
 mod client;
 pub mod oauth;
 pub mod pace;
 pub mod retry;
 
+pub use api::{AmoCrm, CHUNK};
 pub use client::{describe_transport, validation_items, AmoClient, ClientConfig, RequestStats};
 pub use oauth::{Credentials, TokenSource};

@@ -1,0 +1,20 @@
+//! How one BILLmanager function call travels: the only part that differs between sources.
+//!
+//! mgrctl, the HTTP API and a fixture directory all answer the same call (`func` plus
+//! `key=value` parameters) with the same JSON document, so [`super::reader::PanelReader`]
+//! does the parsing, caching and conversion once and a source only moves bytes.
+
+use super::error::BillingError;
+
+/// One call's parameters, in the order they are sent (without `out=json`, which every
+/// transport adds itself).
+pub type Params<'a> = [(&'a str, &'a str)];
+
+/// Moves one call to BILLmanager and back.
+pub trait Transport {
+    /// The raw answer of `func` with `params` (a JSON document, maybe an error document).
+    ///
+    /// Errors here are about the way there (cannot run, cannot connect, timed out); an
+    /// error *document* is returned as bytes and classified by the envelope parser.
+    fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError>;
+}

@@ -1,0 +1,66 @@
+//! Rendering run reports: a readable plan/summary for humans, JSON for `--json`.
+
+use amocrm_bin::crm::amo::RequestStats;
+use amocrm_bin::engine::{Action, Report};
+use serde_json::json;
+
+use super::Cli;
+
+/// The JSON summary (also stored in the run journal).
+pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value {
+    json!({
+        "dry_run": report.dry_run,
+        "counts": report.counts(),
+        "requests": stats,
+        "exit_code": report.exit_status().code(),
+    })
+}
+
+/// Prints the report: every entity with its action, reason and (with -v or in a dry run)
+/// the fields sent.
+pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Result<()> {
+    if cli.json {
+        let mut v = summary_json(report, stats);
+        v["ok"] = json!(report.exit_status() == amocrm_bin::exit::ExitStatus::Ok);
+        v["outcomes"] = serde_json::to_value(&report.outcomes)?;
+        println!("{}", amocrm_bin::log::redact(&v.to_string()));
+        return Ok(());
+    }
+    let detailed = report.dry_run || cli.verbose > 0;
+    for o in &report.outcomes {
+        let verb = match (report.dry_run, o.action) {
+            (true, Action::Created) => "would create",
+            (true, Action::Updated) => "would update",
+            (_, Action::Created) => "created",
+            (_, Action::Updated) => "updated",
+            (_, Action::Unchanged) => "unchanged",
+            (_, Action::Skipped) => "skipped",
+            (_, Action::Joined) => "joined",
+            (_, Action::Failed) => "FAILED",
+        };
+        let id = o.amo_id.map(|i| format!(" → amoCRM {} {i}", o.kind.as_str())).unwrap_or_default();
+        println!("{:<7} {:<22} {verb}{id}: {}", o.kind.as_str(), o.key, o.detail);
+        if detailed {
+            for (field, value) in &o.changes {
+                println!("          {field} = {value}");
+            }
+        }
+        for w in &o.warnings {
+            println!("          warning: {w}");
+        }
+    }
+    if !cli.quiet {
+        let counts = report.counts();
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(k, c)| {
+                format!(
+                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed",
+                    k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
+                )
+            })
+            .collect();
+        eprintln!("{}; {} requests ({} writes, {} × 429)", parts.join("; "), stats.requests, stats.writes, stats.status_429);
+    }
+    Ok(())
+}

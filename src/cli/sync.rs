@@ -1,0 +1,60 @@
+//! `sync --entity KIND --elid N`: one BILLmanager entity now.
+
+use amocrm_bin::crm::amo::AmoCrm;
+use amocrm_bin::engine::Engine;
+use amocrm_bin::exit::ExitStatus;
+use amocrm_bin::rules::EntityKind;
+
+use super::args::{EntityArg, SyncArgs};
+use super::{context, output, Cli};
+
+/// Maps the CLI's entity argument to the library's kind.
+pub fn kind(e: EntityArg) -> EntityKind {
+    match e {
+        EntityArg::Lead => EntityKind::Lead,
+        EntityArg::Contact => EntityKind::Contact,
+        EntityArg::Company => EntityKind::Company,
+    }
+}
+
+/// Runs `sync`.
+pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
+    let rules = context::rules(cli)?;
+    let store = context::store(&rules)?;
+    let kind = kind(args.entity);
+    let elid = args.elid.trim();
+    let run = store.start_run("sync")?;
+    let result = (|| -> anyhow::Result<(amocrm_bin::engine::Report, amocrm_bin::crm::amo::RequestStats)> {
+        let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+        let crm = AmoCrm::new(context::client(&rules, &store, true)?);
+        let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
+        let outcome = engine.sync(kind, elid);
+        let report = engine.report();
+        use amocrm_bin::crm::Crm as _;
+        let stats = crm.requests();
+        outcome.map(|_| (report, stats))
+    })();
+    match result {
+        Ok((report, stats)) => {
+            let status = report.exit_status();
+            if status != ExitStatus::Ok && !args.dry_run {
+                // Nothing is lost: the next drain or sync retries it.
+                store.outbox_failed(kind.as_str(), elid, "sync failed; see the run journal", false, 10)?;
+            } else if !args.dry_run {
+                store.outbox_clear(kind.as_str(), elid)?;
+            }
+            output::report(cli, &report, &stats)?;
+            store.finish_run(run, status.code() as i32, &output::summary_json(&report, &stats).to_string())?;
+            Ok(status)
+        }
+        Err(e) => {
+            let (status, _) = amocrm_bin::exit::classify(&e);
+            // Queue transient failures (amoCRM down, token trouble); not bad arguments.
+            if !args.dry_run && matches!(status, ExitStatus::Unreachable | ExitStatus::AuthNeeded | ExitStatus::Rejected | ExitStatus::Locked) {
+                store.outbox_failed(kind.as_str(), elid, &amocrm_bin::log::redact(&format!("{e}")), false, 10)?;
+            }
+            store.finish_run(run, status.code() as i32, "{}")?;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Payers → amoCRM companies. Payers with the same INN (one organisation paying for several
+//! clients) share one company: their binding key is the INN.
+
+use serde_json::{json, Value};
+
+use super::payload::{custom_fields, hash, tags, tags_to_add};
+use super::plan::{Op, Plan};
+use super::upsert::Desired;
+use super::{facts, phone, Engine};
+use crate::billing::{Client, Payer};
+use crate::rules::condition::{holds, Facts};
+use crate::rules::EntityKind;
+
+/// The binding key of a payer's company.
+pub fn company_key(payer: &Payer) -> String {
+    match payer.inn.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+        Some(inn) => format!("inn:{inn}"),
+        None => format!("payer:{}", payer.id),
+    }
+}
+
+impl Engine<'_> {
+    /// Syncs the company of a payer; returns its amoCRM id when it exists (or was created).
+    pub(super) fn sync_company(&self, client: &Client, payer: &Payer, _root: bool) -> anyhow::Result<Option<i64>> {
+        let key = company_key(payer);
+        let mut f = Facts::new();
+        facts::client(&mut f, client);
+        facts::payer(&mut f, payer);
+        if let Some(r) = self.rules.file.skip.iter().find(|r| r.entity == EntityKind::Company && holds(&r.when, &f)) {
+            let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
+            let plan = Plan {
+                kind: EntityKind::Company,
+                key: key.clone(),
+                op: existing.map(Op::Keep).unwrap_or_else(|| Op::Skip(r.reason.clone())),
+                hash: String::new(),
+                links: vec![],
+                changes: vec![],
+                warnings: vec![],
+            };
+            let ids = self.run_plans(EntityKind::Company, vec![plan])?;
+            return Ok(ids.get(&key).copied());
+        }
+        let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Company, &f);
+        let mut multitext = Vec::new();
+        let sync = &self.rules.file.sync;
+        if let (Some(p), Some(def)) = (
+            payer.phone.as_deref().and_then(|p| phone::normalize(p, &sync.default_country)),
+            self.resolved.standard(EntityKind::Company, "PHONE"),
+        ) {
+            fields.insert(0, json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}));
+            multitext.push((def.id, true));
+        }
+        if let (Some(e), Some(def)) = (
+            payer.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')),
+            self.resolved.standard(EntityKind::Company, "EMAIL"),
+        ) {
+            fields.insert(0, json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}));
+            multitext.push((def.id, false));
+        }
+        let mut payload = json!({
+            "name": payer.name.trim(),
+            "custom_fields_values": fields,
+            "tags_to_add": tags_to_add(&tags(self.rules, EntityKind::Company, &f)),
+            "request_id": key,
+        });
+        if let Some(r) = self.resolved.responsible {
+            payload["responsible_user_id"] = Value::from(r);
+        }
+        let h = hash(&payload);
+        let desired = Desired {
+            kind: EntityKind::Company,
+            key: key.clone(),
+            payload,
+            hash: h,
+            links: vec![],
+            warnings,
+            multitext,
+            links_on_create: true,
+            create_only: vec!["responsible_user_id", "request_id"],
+        };
+        let (inn, name) = (payer.inn.clone(), payer.name.clone());
+        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
+        let ids = self.run_plans(EntityKind::Company, vec![plan])?;
+        if !self.dry_run && key != format!("payer:{}", payer.id) {
+            // `bindings show --entity company --elid <payer>` finds the INN-keyed binding.
+            self.store.put_alias("company", &format!("payer:{}", payer.id), &key, "same INN")?;
+        }
+        Ok(ids.get(&key).copied())
+    }
+}

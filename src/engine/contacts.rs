@@ -1,0 +1,132 @@
+//! Client users → amoCRM contacts.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::payload::{custom_fields, hash, tags, tags_to_add};
+use super::plan::{Op, Plan};
+use super::upsert::Desired;
+use super::{facts, phone, Engine};
+use crate::billing::{Client, Payer, User};
+use crate::rules::condition::{holds, Facts};
+use crate::rules::EntityKind;
+
+impl Engine<'_> {
+    /// Facts for a contact: the client, the user and the client's payer.
+    pub(super) fn contact_facts(&self, client: &Client, user: &User, payer: Option<&Payer>) -> Facts {
+        let mut f = Facts::new();
+        facts::client(&mut f, client);
+        if let Some(p) = payer {
+            facts::payer(&mut f, p);
+        }
+        facts::user(&mut f, user);
+        f
+    }
+
+    /// Syncs every user of a client as a contact linked to `company`; returns user id → contact id.
+    pub(super) fn sync_contacts(
+        &self,
+        client: &Client,
+        payer: Option<&Payer>,
+        company: Option<i64>,
+        root: bool,
+    ) -> anyhow::Result<BTreeMap<String, i64>> {
+        let mut plans = Vec::new();
+        for user in &client.users {
+            plans.push(self.plan_contact(client, user, payer, company, root)?);
+        }
+        let ids = self.run_plans(EntityKind::Contact, plans)?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("user:").map(|u| (u.to_string(), v)))
+            .collect())
+    }
+
+    fn plan_contact(
+        &self,
+        client: &Client,
+        user: &User,
+        payer: Option<&Payer>,
+        company: Option<i64>,
+        root: bool,
+    ) -> anyhow::Result<Plan> {
+        let key = format!("user:{}", user.id);
+        let f = self.contact_facts(client, user, payer);
+        let sync = &self.rules.file.sync;
+        let skip = self
+            .rules
+            .file
+            .skip
+            .iter()
+            .find(|r| r.entity == EntityKind::Contact && holds(&r.when, &f))
+            .map(|r| r.reason.clone())
+            .or_else(|| {
+                let since = sync.since?;
+                let reg = client.registered_at?;
+                (root && reg.date() < since).then(|| format!("client registered {} before [sync] since = {since}", reg.date()))
+            });
+        if let Some(reason) = skip {
+            // A skipped contact that is already bound still serves its leads.
+            let op = match self.store.binding("contact", &key)? {
+                Some(b) => Op::Keep(b.amo_id),
+                None => Op::Skip(reason),
+            };
+            return Ok(Plan {
+                kind: EntityKind::Contact,
+                key,
+                op,
+                hash: String::new(),
+                links: vec![],
+                changes: vec![],
+                warnings: vec![],
+            });
+        }
+        let phone = user.phone.as_deref().and_then(|p| phone::normalize(p, &sync.default_country));
+        let email = user.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@'));
+        let name = [user.realname.trim(), email.as_deref().unwrap_or(""), phone.as_deref().unwrap_or("")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map(String::from)
+            .unwrap_or_else(|| format!("Client {}", client.id));
+        let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Contact, &f);
+        let mut multitext = Vec::new();
+        if let (Some(p), Some(def)) = (&phone, self.resolved.standard(EntityKind::Contact, "PHONE")) {
+            fields.insert(0, json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}));
+            multitext.push((def.id, true));
+        }
+        if let (Some(e), Some(def)) = (&email, self.resolved.standard(EntityKind::Contact, "EMAIL")) {
+            fields.insert(0, json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}));
+            multitext.push((def.id, false));
+        }
+        let mut payload = json!({
+            "name": name,
+            "custom_fields_values": fields,
+            "tags_to_add": tags_to_add(&tags(self.rules, EntityKind::Contact, &f)),
+            "request_id": key,
+        });
+        let mut words = user.realname.split_whitespace();
+        if let (Some(first), Some(_)) = (words.next(), user.realname.split_whitespace().nth(1)) {
+            payload["first_name"] = Value::from(first);
+            payload["last_name"] = Value::from(words.collect::<Vec<_>>().join(" "));
+        }
+        if let Some(r) = self.resolved.responsible {
+            payload["responsible_user_id"] = Value::from(r);
+        }
+        let links: Vec<(EntityKind, i64, bool)> = company.map(|c| vec![(EntityKind::Company, c, false)]).unwrap_or_default();
+        let h = hash(&json!([payload, company]));
+        let desired = Desired {
+            kind: EntityKind::Contact,
+            key: key.clone(),
+            payload,
+            hash: h,
+            links,
+            warnings,
+            multitext,
+            links_on_create: true,
+            create_only: vec!["responsible_user_id", "request_id"],
+        };
+        let (p, e) = (phone.clone(), email.clone());
+        self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))
+    }
+}

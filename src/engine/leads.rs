@@ -1,0 +1,167 @@
+//! Services → amoCRM leads, in the pipeline and status the rules pick, linked to the contact
+//! that ordered the service and to the payer's company.
+
+use serde_json::{json, Value};
+
+use super::payload::{custom_fields, hash, tags, tags_to_add};
+use super::plan::{Op, Plan};
+use super::upsert::Desired;
+use super::{facts, Engine};
+use crate::billing::{Client, Payer, Service};
+use crate::rules::condition::{holds, Facts};
+use crate::rules::EntityKind;
+
+impl Engine<'_> {
+    /// Syncs a service's lead, and first the contact and company it links to.
+    pub(super) fn sync_service(&self, service: &Service, root: bool) -> anyhow::Result<Option<i64>> {
+        let client = self.billing.client(&service.client_id)?;
+        let payers = self.billing.payers_of(&client.id)?;
+        let payer: Option<Payer> = match &service.payer_id {
+            Some(pid) => payers.iter().find(|p| &p.id == pid).cloned().or(self.billing.payer(pid).ok()),
+            None => self.company_payer(&payers).cloned(),
+        };
+        let user = service
+            .user_id
+            .as_ref()
+            .and_then(|u| client.users.iter().find(|x| &x.id == u))
+            .or(client.users.first())
+            .cloned();
+        let key = format!("service:{}", service.id);
+        let mut f = Facts::new();
+        facts::client(&mut f, &client);
+        if let Some(p) = &payer {
+            facts::payer(&mut f, p);
+        }
+        if let Some(u) = &user {
+            facts::user(&mut f, u);
+        }
+        facts::service(&mut f, service);
+
+        // Bound leads are kept up to date whatever the creation rules say.
+        let bound = self.store.binding("lead", &key)?;
+        if bound.is_none() {
+            if let Some(plan) = self.lead_not_created(service, &client, &f, root)? {
+                let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
+                return Ok(ids.get(&key).copied());
+            }
+        }
+        let company = match &payer {
+            Some(p) if self.rules.file.sync.individual_payers_as_companies || p.kind != crate::billing::PayerKind::Individual => {
+                self.sync_company(&client, p, false)?
+            }
+            _ => None,
+        };
+        let contacts = self.sync_contacts(&client, payer.as_ref(), company, false)?;
+        let contact = user.as_ref().and_then(|u| contacts.get(&u.id).copied());
+        let plan = self.plan_lead(service, &key, &f, contact, company)?;
+        let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
+        Ok(ids.get(&key).copied())
+    }
+
+    /// Why no lead is created for an unbound service (skip rule, since date, re-order).
+    fn lead_not_created(&self, service: &Service, client: &Client, f: &Facts, root: bool) -> anyhow::Result<Option<Plan>> {
+        let key = format!("service:{}", service.id);
+        let plan = |op| Plan {
+            kind: EntityKind::Lead,
+            key: key.clone(),
+            op,
+            hash: String::new(),
+            links: vec![],
+            changes: vec![],
+            warnings: vec![],
+        };
+        if let Some(r) = self.rules.file.skip.iter().find(|r| r.entity == EntityKind::Lead && holds(&r.when, f)) {
+            return Ok(Some(plan(Op::Skip(r.reason.clone()))));
+        }
+        if let (Some(since), Some(created), true) = (self.rules.file.sync.since, service.created_at, root) {
+            if created.date() < since {
+                return Ok(Some(plan(Op::Skip(format!(
+                    "service created {} before [sync] since = {since}",
+                    created.date()
+                )))));
+            }
+        }
+        // A re-order of the same product within the timeout joins the earlier lead.
+        let days = self.rules.file.sync.new_purchase_timeout_days as i64;
+        if days > 0 {
+            if let Some(created) = service.created_at {
+                let mut earlier: Vec<Service> = self
+                    .billing
+                    .services_of(&client.id)?
+                    .into_iter()
+                    .filter(|s| s.id != service.id && s.product == service.product)
+                    .filter(|s| s.created_at.map(|c| c <= created && (created - c).num_days() <= days).unwrap_or(false))
+                    .collect();
+                earlier.sort_by_key(|s| s.created_at);
+                for s in earlier.iter().rev() {
+                    if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
+                        let age = service.created_at.zip(s.created_at).map(|(a, b)| (a - b).num_days()).unwrap_or(0);
+                        return Ok(Some(plan(Op::Join {
+                            id: b.amo_id,
+                            target: b.bm_id.clone(),
+                            reason: format!(
+                                "re-order of {} {age} days after service {} (within new_purchase_timeout_days = {days}): joined its lead",
+                                service.product, s.id
+                            ),
+                        })));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn plan_lead(&self, service: &Service, key: &str, f: &Facts, contact: Option<i64>, company: Option<i64>) -> anyhow::Result<Plan> {
+        let (fields, warnings) = custom_fields(&self.resolved, EntityKind::Lead, f);
+        let name = facts::render(&self.rules.file.sync.lead_name, f);
+        let mut payload = json!({
+            "name": if name.is_empty() { format!("Service #{}", service.id) } else { name },
+            "custom_fields_values": fields,
+            "tags_to_add": tags_to_add(&tags(self.rules, EntityKind::Lead, f)),
+            "request_id": key,
+        });
+        if let Some(cost) = service.cost {
+            payload["price"] = Value::from(cost.round() as i64);
+        }
+        let target = self.resolved.pipelines.iter().find(|p| holds(&p.when, f));
+        let (pipeline, status) = match target {
+            Some(t) => (Some(t.pipeline_id), Some(t.status_id)),
+            None => self.resolved.default_pipeline().map(|(p, s)| (Some(p), Some(s))).unwrap_or((None, None)),
+        };
+        if let (Some(p), Some(s)) = (pipeline, status) {
+            payload["pipeline_id"] = Value::from(p);
+            payload["status_id"] = Value::from(s);
+        }
+        if let Some(r) = target.and_then(|t| t.responsible).or(self.resolved.responsible) {
+            payload["responsible_user_id"] = Value::from(r);
+        }
+        let mut embedded = serde_json::Map::new();
+        let mut links = Vec::new();
+        if let Some(c) = contact {
+            embedded.insert("contacts".into(), json!([{"id": c, "is_main": true}]));
+            links.push((EntityKind::Contact, c, true));
+        }
+        if let Some(c) = company {
+            embedded.insert("companies".into(), json!([{"id": c}]));
+            links.push((EntityKind::Company, c, false));
+        }
+        if !embedded.is_empty() {
+            payload["_embedded"] = Value::Object(embedded);
+        }
+        let h = hash(&json!([payload, contact, company]));
+        let desired = Desired {
+            kind: EntityKind::Lead,
+            key: key.to_string(),
+            payload,
+            hash: h,
+            // On create, `_embedded` links them; on update, missing links are added.
+            links,
+            warnings,
+            multitext: vec![],
+            links_on_create: false,
+            create_only: vec!["responsible_user_id", "request_id", "pipeline_id", "status_id", "_embedded"],
+        };
+        let id = service.id.clone();
+        self.upsert(desired, &|| self.find_by_marker(EntityKind::Lead, "service.id", &id))
+    }
+}

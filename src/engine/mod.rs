@@ -1,0 +1,154 @@
+//! The sync engine: BILLmanager entities in, amoCRM entities out, following the rules.
+//!
+//! It knows neither clap, nor HTTP, nor how BILLmanager is read: it works through
+//! [`BillingSource`] and [`Crm`], and keeps its memory in the [`Store`].
+//!
+//! # Terminology
+//! - *key*: a BILLmanager entity as bindings name it: `user:17` (→ contact), `payer:5` or
+//!   `inn:7701234567` (→ company; payers with the same INN share one company),
+//!   `service:42` (→ lead).
+//! - *plan*: what to do with one entity ([`plan::Op`]): create, update, keep, skip, join.
+//!
+//! # Order
+//! A lead needs its contact and company, a contact needs its company: so a sync resolves
+//! the company first, then the contacts, then the lead, applying each step before planning
+//! the next (the next step needs the ids the previous one created).
+
+mod companies;
+mod contacts;
+mod diff;
+pub mod facts;
+mod leads;
+mod lookup;
+pub mod payload;
+pub mod phone;
+pub mod plan;
+mod upsert;
+pub mod report;
+pub mod resolve;
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use crate::billing::{BillingSource, Client, Payer, PayerKind};
+use crate::crm::Crm;
+use crate::lock::{lock_within, LockKind};
+use crate::rules::{EntityKind, RuleSet};
+use crate::store::Store;
+
+pub use report::{Action, Outcome, Report};
+pub use resolve::Resolved;
+
+/// The engine for one run.
+pub struct Engine<'a> {
+    rules: &'a RuleSet,
+    store: &'a Store,
+    crm: &'a dyn Crm,
+    billing: &'a dyn BillingSource,
+    resolved: Resolved,
+    dry_run: bool,
+    report: RefCell<Report>,
+}
+
+impl<'a> Engine<'a> {
+    /// Resolves the rule file's names against the account (exit 2 on unknown names).
+    pub fn new(
+        rules: &'a RuleSet,
+        store: &'a Store,
+        crm: &'a dyn Crm,
+        billing: &'a dyn BillingSource,
+        dry_run: bool,
+    ) -> anyhow::Result<Engine<'a>> {
+        let dict = resolve::dictionaries(store, crm, &rules.file.amocrm.base_url)?;
+        let resolved = resolve::resolve(rules, dict)?;
+        Ok(Engine {
+            rules,
+            store,
+            crm,
+            billing,
+            resolved,
+            dry_run,
+            report: RefCell::new(Report { dry_run, outcomes: Vec::new() }),
+        })
+    }
+
+    /// The outcomes so far.
+    pub fn report(&self) -> Report {
+        self.report.borrow().clone()
+    }
+
+    /// Syncs one BILLmanager entity (and what it depends on).
+    pub fn sync(&self, kind: EntityKind, elid: &str) -> anyhow::Result<()> {
+        // Creating is serialised across processes: check binding → search → create → bind
+        // must not interleave with another process doing the same for the same entity.
+        let _lock = if self.dry_run {
+            None
+        } else {
+            Some(lock_within(self.store.path(), LockKind::Write, "sync", Duration::from_secs(300))?)
+        };
+        match kind {
+            EntityKind::Contact => {
+                let client = self.billing.client(elid)?;
+                let payers = self.billing.payers_of(&client.id)?;
+                self.sync_client(&client, &payers, true)?;
+            }
+            EntityKind::Company => {
+                let payer = self.billing.payer(elid)?;
+                let client = self.billing.client(&payer.client_id)?;
+                let company = self.sync_company(&client, &payer, true)?;
+                // Contacts of the payer's client join the company.
+                self.sync_contacts(&client, Some(&payer), company, false)?;
+            }
+            EntityKind::Lead => {
+                let service = self.billing.service(elid)?;
+                self.sync_service(&service, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The payer that represents a client as a company, if any.
+    fn company_payer<'p>(&self, payers: &'p [Payer]) -> Option<&'p Payer> {
+        let all = self.rules.file.sync.individual_payers_as_companies;
+        payers.iter().find(|p| all || p.kind != PayerKind::Individual)
+    }
+
+    /// Company first, then every user of the client as a contact; returns user id → contact id.
+    fn sync_client(&self, client: &Client, payers: &[Payer], root: bool) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+        let payer = self.company_payer(payers);
+        let company = match payer {
+            Some(p) => self.sync_company(client, p, false)?,
+            None => None,
+        };
+        self.sync_contacts(client, payer.or(payers.first()), company, root)
+    }
+
+    fn record(&self, outcomes: Vec<Outcome>) {
+        let mut r = self.report.borrow_mut();
+        for o in outcomes {
+            r.push(o);
+        }
+    }
+
+    /// Applies plans (or records them as planned in a dry run); returns key → id.
+    fn run_plans(&self, kind: EntityKind, plans: Vec<plan::Plan>) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+        if self.dry_run {
+            let mut ids = std::collections::BTreeMap::new();
+            let outcomes = plans
+                .iter()
+                .map(|p| {
+                    let o = p.dry_outcome();
+                    if let Some(id) = o.amo_id {
+                        ids.insert(p.key.clone(), id);
+                    }
+                    o
+                })
+                .collect();
+            self.record(outcomes);
+            return Ok(ids);
+        }
+        let (ids, outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        self.record(outcomes);
+        Ok(ids)
+    }
+}

@@ -1,0 +1,116 @@
+//! What a run did, entity by entity: for the human summary, `--json`, the journal and the
+//! exit code.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::exit::ExitStatus;
+use crate::rules::EntityKind;
+
+/// What happened (or, in a dry run, would happen) to one entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Created in amoCRM.
+    Created,
+    /// An existing amoCRM entity was updated (or adopted after a search found it).
+    Updated,
+    /// Nothing changed since the last push.
+    Unchanged,
+    /// A rule says not to send it.
+    Skipped,
+    /// Joined an existing entity (re-order within the timeout, same INN).
+    Joined,
+    /// amoCRM rejected it or it could not be sent; queued in the outbox.
+    Failed,
+}
+
+/// One entity's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// amoCRM kind.
+    pub kind: EntityKind,
+    /// BILLmanager key (`user:17`, `payer:5`, `service:42`).
+    pub key: String,
+    /// What happened.
+    pub action: Action,
+    /// amoCRM id, when known.
+    pub amo_id: Option<i64>,
+    /// Why (skip reason, match reason, error with field path).
+    pub detail: String,
+    /// Field-by-field values sent (or to be sent in a dry run).
+    pub changes: Vec<(String, String)>,
+    /// Mapping problems (fields left out).
+    pub warnings: Vec<String>,
+    /// The failure was amoCRM rejecting the data (exit 4) rather than unreachable (exit 5).
+    #[serde(skip)]
+    pub rejected: bool,
+}
+
+/// All outcomes of a run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Report {
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Outcomes in the order they were decided.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Per-kind counts.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Created.
+    pub created: u64,
+    /// Updated.
+    pub updated: u64,
+    /// Unchanged.
+    pub unchanged: u64,
+    /// Skipped by rules.
+    pub skipped: u64,
+    /// Joined to an existing entity.
+    pub joined: u64,
+    /// Failed and queued.
+    pub failed: u64,
+}
+
+impl Report {
+    /// Records an outcome, replacing an earlier one for the same entity.
+    pub fn push(&mut self, o: Outcome) {
+        if let Some(prev) = self.outcomes.iter_mut().find(|x| x.kind == o.kind && x.key == o.key) {
+            *prev = o;
+        } else {
+            self.outcomes.push(o);
+        }
+    }
+
+    /// Counts per kind.
+    pub fn counts(&self) -> BTreeMap<EntityKind, Counts> {
+        let mut m: BTreeMap<EntityKind, Counts> = BTreeMap::new();
+        for o in &self.outcomes {
+            let c = m.entry(o.kind).or_default();
+            match o.action {
+                Action::Created => c.created += 1,
+                Action::Updated => c.updated += 1,
+                Action::Unchanged => c.unchanged += 1,
+                Action::Skipped => c.skipped += 1,
+                Action::Joined => c.joined += 1,
+                Action::Failed => c.failed += 1,
+            }
+        }
+        m
+    }
+
+    /// Exit status: 0 when nothing failed; for one failed entity its class (4 rejected,
+    /// 5 unreachable); 1 when some of several failed.
+    pub fn exit_status(&self) -> ExitStatus {
+        let failed: Vec<&Outcome> = self.outcomes.iter().filter(|o| o.action == Action::Failed).collect();
+        if failed.is_empty() {
+            return ExitStatus::Ok;
+        }
+        if failed.len() == self.outcomes.len() {
+            return if failed.iter().all(|o| o.rejected) { ExitStatus::Rejected } else { ExitStatus::Unreachable };
+        }
+        ExitStatus::Partial
+    }
+}

@@ -1,0 +1,214 @@
+//! Turning names in the rule file into amoCRM ids, once per run.
+//!
+//! The rule file says `pipeline = "Sales"`, `"Product" = "service.product"`,
+//! `responsible = "boris@example.com"`; amoCRM wants ids. The account's dictionaries are
+//! read through the [`Crm`] (cached in the store for an hour, so hook-driven syncs do not
+//! re-read them every time) and every name is resolved up front: a name that does not exist
+//! is a rule-file error (exit 2) naming the key and the names that do exist.
+
+use std::collections::BTreeMap;
+
+use crate::crm::{Crm, Dictionaries, FieldDef};
+use crate::rules::condition::scalar_text;
+use crate::rules::{EntityKind, FieldSource, Problem, RuleSet, RulesError, When};
+use crate::store::Store;
+
+/// Seconds the dictionaries stay cached.
+pub const DICTIONARY_TTL: i64 = 3600;
+
+/// One mapped custom field.
+#[derive(Debug, Clone)]
+pub struct MappedField {
+    /// The key as written in the rule file (for messages).
+    pub key: String,
+    /// The amoCRM field.
+    pub def: FieldDef,
+    /// Attribute path, when the value comes from BILLmanager.
+    pub from: Option<String>,
+    /// Constant value, when given instead.
+    pub constant: Option<String>,
+    /// Enum code for multitext values.
+    pub enum_code: Option<String>,
+}
+
+/// A pipeline rule with ids.
+#[derive(Debug, Clone)]
+pub struct PipelineTarget {
+    /// The condition.
+    pub when: When,
+    /// Pipeline id.
+    pub pipeline_id: i64,
+    /// Status id.
+    pub status_id: i64,
+    /// Responsible user id, if the rule names one.
+    pub responsible: Option<i64>,
+}
+
+/// The rule file with every amoCRM name resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The dictionaries used.
+    pub dict: Dictionaries,
+    /// Mapped fields per kind.
+    pub fields: BTreeMap<EntityKind, Vec<MappedField>>,
+    /// Pipeline rules in order.
+    pub pipelines: Vec<PipelineTarget>,
+    /// Default responsible user for new entities.
+    pub responsible: Option<i64>,
+}
+
+impl Resolved {
+    /// The standard PHONE or EMAIL field of a kind, if the account has it.
+    pub fn standard(&self, kind: EntityKind, code: &str) -> Option<&FieldDef> {
+        self.dict
+            .fields
+            .get(kind.as_str())
+            .and_then(|fs| fs.iter().find(|f| f.code.as_deref() == Some(code)))
+    }
+
+    /// The main pipeline and its first ordinary status (where amoCRM puts leads by default).
+    pub fn default_pipeline(&self) -> Option<(i64, i64)> {
+        let p = self.dict.pipelines.iter().find(|p| p.is_main).or(self.dict.pipelines.first())?;
+        let status = p.statuses.iter().find(|s| s.id != 142 && s.id != 143)?;
+        Some((p.id, status.id))
+    }
+}
+
+/// Reads the dictionaries (from the store cache when fresh).
+pub fn dictionaries(store: &Store, crm: &dyn Crm, base_url: &str) -> anyhow::Result<Dictionaries> {
+    if let Some(text) = store.cache_get("dictionaries", base_url, DICTIONARY_TTL)? {
+        if let Ok(d) = serde_json::from_str(&text) {
+            return Ok(d);
+        }
+    }
+    let d = crm.dictionaries()?;
+    store.cache_put("dictionaries", base_url, &serde_json::to_string(&d)?)?;
+    Ok(d)
+}
+
+fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef> {
+    if let Ok(id) = key.parse::<i64>() {
+        return fields.iter().find(|f| f.id == id);
+    }
+    fields
+        .iter()
+        .find(|f| f.code.as_deref() == Some(key))
+        .or_else(|| fields.iter().find(|f| f.name.eq_ignore_ascii_case(key)))
+        .or_else(|| fields.iter().find(|f| f.name.to_lowercase() == key.to_lowercase()))
+}
+
+/// Finds a user by id, e-mail or name.
+pub fn find_user(dict: &Dictionaries, key: &str) -> Result<i64, String> {
+    let key = key.trim();
+    if let Ok(id) = key.parse::<i64>() {
+        if dict.users.is_empty() || dict.users.iter().any(|u| u.id == id && u.active) {
+            return Ok(id);
+        }
+    }
+    let hit = dict.users.iter().find(|u| {
+        u.email.as_deref().map(|e| e.eq_ignore_ascii_case(key)).unwrap_or(false)
+            || u.name.to_lowercase() == key.to_lowercase()
+            || u.id.to_string() == key
+    });
+    match hit {
+        Some(u) if u.active => Ok(u.id),
+        Some(u) => Err(format!("user `{}` (id {}) is deactivated in amoCRM; choose an active user", u.name, u.id)),
+        None => Err(format!(
+            "no amoCRM user `{key}`; known users: {}",
+            dict.users.iter().filter(|u| u.active).map(|u| format!("{} <{}>", u.name, u.email.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// Resolves every name in the rule file; all problems are reported at once.
+pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesError> {
+    let f = &rules.file;
+    let mut problems = Vec::new();
+    let mut fields = BTreeMap::new();
+    for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
+        let defs = dict.fields.get(kind.as_str()).cloned().unwrap_or_default();
+        let mut mapped = Vec::new();
+        for (key, source) in f.fields.of(kind) {
+            let Some(def) = find_field(&defs, key) else {
+                problems.push(Problem {
+                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
+                    message: format!(
+                        "no amoCRM {} field with id, code or name `{key}`; known fields: {}",
+                        kind.as_str(),
+                        defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+                continue;
+            };
+            let (from, constant, enum_code) = match source {
+                FieldSource::Attribute(a) => (Some(a.clone()), None, None),
+                FieldSource::Detailed(d) => (d.from.clone(), d.value.as_ref().and_then(scalar_text), d.enum_code.clone()),
+            };
+            mapped.push(MappedField { key: key.clone(), def: def.clone(), from, constant, enum_code });
+        }
+        fields.insert(kind, mapped);
+    }
+    let mut pipelines = Vec::new();
+    for (i, p) in f.pipelines.iter().enumerate() {
+        let pipe = p
+            .pipeline
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| dict.pipelines.iter().find(|x| x.id == id))
+            .or_else(|| dict.pipelines.iter().find(|x| x.name.to_lowercase() == p.pipeline.to_lowercase()));
+        let Some(pipe) = pipe else {
+            problems.push(Problem {
+                key: format!("pipelines[{i}].pipeline"),
+                message: format!(
+                    "no amoCRM pipeline `{}`; known pipelines: {}",
+                    p.pipeline,
+                    dict.pipelines.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+            continue;
+        };
+        let status = p
+            .status
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| pipe.statuses.iter().find(|s| s.id == id))
+            .or_else(|| pipe.statuses.iter().find(|s| s.name.to_lowercase() == p.status.to_lowercase()));
+        let Some(status) = status else {
+            problems.push(Problem {
+                key: format!("pipelines[{i}].status"),
+                message: format!(
+                    "pipeline `{}` has no status `{}`; its statuses: {}",
+                    pipe.name,
+                    p.status,
+                    pipe.statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+            continue;
+        };
+        let responsible = match &p.responsible {
+            Some(r) => match find_user(&dict, r) {
+                Ok(id) => Some(id),
+                Err(message) => {
+                    problems.push(Problem { key: format!("pipelines[{i}].responsible"), message });
+                    None
+                }
+            },
+            None => None,
+        };
+        pipelines.push(PipelineTarget { when: p.when.clone(), pipeline_id: pipe.id, status_id: status.id, responsible });
+    }
+    let responsible = match &f.sync.responsible {
+        Some(r) => match find_user(&dict, r) {
+            Ok(id) => Some(id),
+            Err(message) => {
+                problems.push(Problem { key: "sync.responsible".into(), message });
+                None
+            }
+        },
+        None => None,
+    };
+    if !problems.is_empty() {
+        return Err(RulesError::Invalid { path: rules.path.clone(), problems });
+    }
+    Ok(Resolved { dict, fields, pipelines, responsible })
+}

@@ -1,0 +1,135 @@
+//! The decision every entity goes through: bound and unchanged → keep; bound and changed →
+//! update what differs; unbound → look it up in amoCRM and adopt it, or create it.
+
+use serde_json::Value;
+
+use super::diff::update_body;
+use super::plan::{Op, Plan};
+use super::Engine;
+use crate::rules::EntityKind;
+use crate::store::Binding;
+
+/// Everything needed to decide about one entity.
+pub struct Desired {
+    /// amoCRM kind.
+    pub kind: EntityKind,
+    /// BILLmanager key.
+    pub key: String,
+    /// The create payload (with `request_id`).
+    pub payload: Value,
+    /// Hash of the desired state, including link targets.
+    pub hash: String,
+    /// Links the entity must have: (kind, id, is_main).
+    pub links: Vec<(EntityKind, i64, bool)>,
+    /// Mapping problems.
+    pub warnings: Vec<String>,
+    /// Multi-value fields to merge: (field id, is phone).
+    pub multitext: Vec<(i64, bool)>,
+    /// Keys only sent on create (responsible, pipeline, status, `_embedded`).
+    pub create_only: Vec<&'static str>,
+    /// Whether links are made by separate requests after a create (contacts) or are part of
+    /// the create payload (leads' `_embedded`).
+    pub links_on_create: bool,
+}
+
+fn has_link(remote: &Value, kind: EntityKind, id: i64) -> bool {
+    remote
+        .pointer(&format!("/_embedded/{}", kind.collection()))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().any(|x| x.get("id").and_then(Value::as_i64) == Some(id)))
+        .unwrap_or(false)
+}
+
+impl Engine<'_> {
+    /// Plans one entity. `find` looks it up in amoCRM when there is no binding.
+    pub(super) fn upsert(
+        &self,
+        d: Desired,
+        find: &dyn Fn() -> anyhow::Result<Option<(Value, String)>>,
+    ) -> anyhow::Result<Plan> {
+        let names = |id: i64| self.field_name(d.kind, id);
+        let mut plan = Plan {
+            kind: d.kind,
+            key: d.key.clone(),
+            op: Op::Keep(0),
+            hash: d.hash.clone(),
+            links: Vec::new(),
+            changes: Vec::new(),
+            warnings: d.warnings.clone(),
+        };
+        let mut found = None;
+        if let Some(b) = self.store.binding(d.kind.as_str(), &d.key)? {
+            if b.payload_hash == d.hash {
+                plan.op = Op::Keep(b.amo_id);
+                return Ok(plan);
+            }
+            match self.crm.get(d.kind, b.amo_id)? {
+                Some(remote) => found = Some((remote, None)),
+                None => {
+                    // Deleted in amoCRM: forget it and start over (search, then create).
+                    if !self.dry_run {
+                        self.store.forget_binding(d.kind.as_str(), &b.bm_id)?;
+                    }
+                }
+            }
+        }
+        if found.is_none() {
+            if let Some((remote, reason)) = find()? {
+                found = Some((remote, Some(reason)));
+            }
+        }
+        let Some((remote, adopted)) = found else {
+            plan.changes = super::diff::create_changes(&d.payload, &names);
+            if d.links_on_create {
+                plan.links = d.links;
+            }
+            plan.op = Op::Create(d.payload);
+            return Ok(plan);
+        };
+        let id = remote.get("id").and_then(Value::as_i64).unwrap_or(0);
+        let mut desired = d.payload.clone();
+        if let Some(obj) = desired.as_object_mut() {
+            for k in &d.create_only {
+                obj.remove(*k);
+            }
+        }
+        let (mut body, changes) = update_body(&desired, &remote, &d.multitext);
+        plan.changes = changes
+            .into_iter()
+            .map(|(k, v)| match k.strip_prefix("field ").and_then(|i| i.parse::<i64>().ok()) {
+                Some(fid) => (names(fid), v),
+                None => (k, v),
+            })
+            .collect();
+        plan.links = d.links.into_iter().filter(|(k, to, _)| !has_link(&remote, *k, *to)).collect();
+        if body.is_empty() && plan.links.is_empty() {
+            // amoCRM already holds what we would send: just remember that.
+            if !self.dry_run {
+                self.store.put_binding(&Binding {
+                    kind: d.kind.as_str().into(),
+                    bm_id: d.key.clone(),
+                    amo_id: id,
+                    payload_hash: d.hash,
+                    synced_at: crate::store::now(),
+                })?;
+            }
+            plan.op = Op::Keep(id);
+            return Ok(plan);
+        }
+        body.insert("id".into(), Value::from(id));
+        body.insert("request_id".into(), Value::from(d.key.clone()));
+        plan.op = Op::Update { id, body: Value::Object(body), adopted };
+        Ok(plan)
+    }
+
+    /// A field's display name for plans.
+    pub(super) fn field_name(&self, kind: EntityKind, id: i64) -> String {
+        self.resolved
+            .dict
+            .fields
+            .get(kind.as_str())
+            .and_then(|fs| fs.iter().find(|f| f.id == id))
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| format!("field {id}"))
+    }
+}
