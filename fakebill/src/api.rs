@@ -119,6 +119,10 @@ fn serve(stream: TcpStream, state: &State) {
         respond(&stream, "503 Service Unavailable", "text/html", page);
         return;
     }
+    if req.method != "GET" && req.method != "POST" {
+        respond(&stream, "405 Method Not Allowed", "text/plain", "GET or POST\n");
+        return;
+    }
     if req.path() != "/billmgr" {
         respond(&stream, "404 Not Found", "text/plain", "not found\n");
         return;

@@ -24,6 +24,7 @@ pub struct MgrctlTransport {
     program: PathBuf,
     manager: String,
     timeout: Duration,
+    env: Vec<(String, String)>,
 }
 
 /// The `mgrctl` source.
@@ -32,15 +33,29 @@ pub type MgrctlSource = PanelReader<MgrctlTransport>;
 impl PanelReader<MgrctlTransport> {
     /// A source running `program -m manager ...`, each call limited to `timeout`.
     pub fn mgrctl(program: &Path, manager: &str, timeout: Duration) -> MgrctlSource {
-        PanelReader::new(MgrctlTransport {
-            program: program.to_path_buf(),
-            manager: manager.to_string(),
-            timeout,
-        })
+        PanelReader::new(MgrctlTransport::new(program, manager, timeout))
     }
 }
 
 impl MgrctlTransport {
+    /// Runs `program -m manager ...`, each call limited to `timeout`.
+    pub fn new(program: &Path, manager: &str, timeout: Duration) -> Self {
+        MgrctlTransport {
+            program: program.to_path_buf(),
+            manager: manager.to_string(),
+            timeout,
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable for the child (tests point `fake-mgrctl` at fixtures
+    /// this way without touching the test process's own environment). Never use it for
+    /// secrets: mgrctl needs none.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     fn command_line(&self, func: &str, params: &Params<'_>) -> String {
         let mut words = vec![self.program.display().to_string(), "-m".into()];
         words.push(self.manager.clone());
@@ -56,6 +71,7 @@ impl Transport for MgrctlTransport {
         let mut cmd = Command::new(&self.program);
         cmd.arg("-m").arg(&self.manager).arg(func);
         cmd.args(params.iter().map(|(k, v)| format!("{k}={v}")));
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.arg("out=json")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,1 +1,9 @@
+//! One integration test binary (fewer link steps on a 2-core CI): every test drives the real
+//! `amocrm-bin` binary against the in-process amoCRM sandbox and the fixture BILLmanager.
 
+mod support;
+
+mod auth;
+mod cli;
+mod rules_errors;
+mod sync;

@@ -1,0 +1,90 @@
+//! Test harness: a sandbox per test, a temp directory with a rule file pointing at it, and a
+//! hermetic command builder for the real binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sandbox::{Sandbox, SandboxConfig};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A test world: sandbox + rule file + store in a temp dir.
+pub struct World {
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+    pub rules: PathBuf,
+}
+
+/// The client secret the sandbox expects (tests grep outputs for it).
+pub const SECRET: &str = "sandbox-client-secret";
+
+impl World {
+    /// Default sandbox, the example rule file with the demo BILLmanager data.
+    pub fn new() -> World {
+        Self::with(SandboxConfig::default(), |r| r)
+    }
+
+    /// A sandbox built from `cfg`, and the example rules passed through `edit`.
+    pub fn with(cfg: SandboxConfig, edit: impl FnOnce(String) -> String) -> World {
+        let sandbox = Sandbox::start(cfg).expect("sandbox starts");
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(root().join("examples/rules.toml")).unwrap();
+        let text = text
+            .replace("https://mycompany.amocrm.ru", &sandbox.base_url())
+            .replace("client_id = \"00000000-0000-0000-0000-000000000000\"", "client_id = \"sandbox-client-id\"")
+            .replace("https://billing.example.com/amocrm/callback", "https://example.com/amocrm/callback")
+            .replace("dir = \"billmanager\"", &format!("dir = {:?}", root().join("examples/billmanager").display().to_string()));
+        let text = edit(text);
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(&rules, text).unwrap();
+        World { sandbox, dir, rules }
+    }
+
+    /// The binary with a scrubbed environment pointing at this world.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AMOCRM_BIN_CONFIG", &self.rules)
+            .env("AMOCRM_CLIENT_SECRET", SECRET)
+            .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Runs `auth --code` with a fresh code; panics unless it succeeds.
+    pub fn authorize(&self) {
+        let code = self.sandbox.issue_code();
+        self.cmd().args(["auth", "--code", &code]).assert().success();
+    }
+
+    /// The store path.
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("amocrm-bin.db")
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Reads the store's tokens with plain SQLite (what a thief with the file would see).
+pub fn stored_tokens(store: &Path) -> (String, String) {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.query_row("SELECT access_token, refresh_token FROM oauth_tokens", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+}

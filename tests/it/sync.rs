@@ -1,0 +1,176 @@
+//! `sync`: BILLmanager clients, payers and services become contacts, companies and leads.
+//! Fixture ids: examples/billmanager/README.md.
+
+use serde_json::{json, Value};
+
+use crate::support::{run, World};
+
+fn ids(list: &[Value], pointer: &str) -> Vec<i64> {
+    list.iter().filter_map(|v| v.pointer(pointer).and_then(Value::as_i64)).collect()
+}
+
+fn embedded_ids(v: &Value, kind: &str) -> Vec<i64> {
+    v.pointer(&format!("/_embedded/{kind}"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.get("id").and_then(Value::as_i64)).collect())
+        .unwrap_or_default()
+}
+
+fn phones(c: &Value) -> Vec<String> {
+    c.get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("field_code").and_then(Value::as_str) == Some("PHONE"))
+        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.get("value").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+fn binding(w: &World, entity: &str, elid: &str) -> Value {
+    let (rc, out, err) = run(w.cmd().args(["bindings", "show", "--entity", entity, "--elid", elid, "--json"]));
+    assert_eq!(rc, 0, "{err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+#[test]
+fn two_users_one_payer_give_two_contacts_one_company_and_rightly_linked_leads() {
+    let w = World::new();
+    w.authorize();
+    for elid in ["401", "402"] {
+        let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", elid]));
+        assert_eq!(rc, 0, "{out}{err}");
+    }
+    let contacts = w.sandbox.entities("contacts");
+    let companies = w.sandbox.entities("companies");
+    let leads = w.sandbox.entities("leads");
+    assert_eq!((contacts.len(), companies.len(), leads.len()), (2, 1, 2));
+    let company = companies[0]["id"].as_i64().unwrap();
+    for c in &contacts {
+        assert_eq!(embedded_ids(c, "companies"), vec![company], "each contact joins the payer's company");
+    }
+    let ivan = binding(&w, "contact", "201")["binding"]["amo_id"].as_i64().unwrap();
+    let maria = binding(&w, "contact", "202")["binding"]["amo_id"].as_i64().unwrap();
+    let lead_of = |service: &str| {
+        let id = binding(&w, "lead", service)["binding"]["amo_id"].as_i64().unwrap();
+        leads.iter().find(|l| l["id"].as_i64() == Some(id)).unwrap().clone()
+    };
+    let (l401, l402) = (lead_of("401"), lead_of("402"));
+    assert_eq!(embedded_ids(&l401, "contacts"), vec![ivan], "VPS ordered by Ivan");
+    assert_eq!(embedded_ids(&l402, "contacts"), vec![maria], "domain ordered by Maria");
+    assert_eq!(embedded_ids(&l401, "companies"), vec![company]);
+    assert_eq!(l401["price"], 590);
+    assert_eq!(l401["name"], "VPS-1 #401");
+    let tags: Vec<&str> = l401["_embedded"]["tags"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(tags.contains(&"BILL"), "{tags:?}");
+}
+
+#[test]
+fn same_phone_in_another_format_adopts_the_existing_contact() {
+    let w = World::new();
+    w.authorize();
+    // The website created this contact with the phone written the Russian way.
+    let existing = w.sandbox.insert(
+        "contacts",
+        json!({"name": "Петя (сайт)", "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "8 (916) 123-45-67", "enum_code": "MOB"}]}]}),
+    );
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "contact", "--elid", "104"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let contacts = w.sandbox.entities("contacts");
+    assert_eq!(contacts.len(), 1, "no duplicate: {contacts:#?}");
+    assert_eq!(contacts[0]["id"].as_i64(), Some(existing));
+    assert_eq!(phones(&contacts[0]), vec!["8 (916) 123-45-67".to_string()], "the hand-written phone is kept, not duplicated");
+    assert!(out.contains("same phone"), "{out}");
+    assert_eq!(binding(&w, "contact", "205")["binding"]["amo_id"].as_i64(), Some(existing));
+}
+
+#[test]
+fn reordered_trial_within_timeout_joins_the_existing_lead() {
+    let w = World::new();
+    w.authorize();
+    assert_eq!(run(w.cmd().args(["sync", "--entity", "lead", "--elid", "405"])).0, 0);
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "406"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(w.sandbox.entities("leads").len(), 1);
+    assert!(out.contains("joined") && out.contains("new_purchase_timeout_days"), "{out}");
+    let trial = binding(&w, "lead", "405")["binding"]["amo_id"].clone();
+    assert_eq!(binding(&w, "lead", "406")["binding"]["amo_id"], trial);
+    let lead = &w.sandbox.entities("leads")[0];
+    let tags: Vec<&str> = lead["_embedded"]["tags"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(tags.contains(&"trial"), "tag rule for trials: {tags:?}");
+}
+
+#[test]
+fn site_originated_order_is_skipped_with_the_reason() {
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "407"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("skipped") && out.contains("ordered on the website"), "{out}");
+    assert!(w.sandbox.entities("leads").is_empty());
+}
+
+#[test]
+fn running_the_same_sync_twice_makes_no_writes_the_second_time() {
+    let w = World::new();
+    w.authorize();
+    assert_eq!(run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"])).0, 0);
+    let before = w.sandbox.stats();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let after = w.sandbox.stats();
+    assert_eq!(after.writes, before.writes, "second run wrote: {out}");
+    assert!(out.contains("unchanged"), "{out}");
+}
+
+#[test]
+fn payers_with_the_same_inn_share_one_company() {
+    let w = World::new();
+    w.authorize();
+    for elid in ["102", "103"] {
+        let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "contact", "--elid", elid]));
+        assert_eq!(rc, 0, "{out}{err}");
+    }
+    assert_eq!(w.sandbox.entities("companies").len(), 1);
+    let contacts = w.sandbox.entities("contacts");
+    assert_eq!(contacts.len(), 2);
+    let company = w.sandbox.entities("companies")[0]["id"].as_i64().unwrap();
+    assert!(contacts.iter().all(|c| embedded_ids(c, "companies") == vec![company]));
+    assert_eq!(binding(&w, "company", "303")["binding"]["amo_id"].as_i64(), Some(company));
+}
+
+#[test]
+fn dry_run_prints_the_plan_field_by_field_and_writes_nothing() {
+    let w = World::new();
+    w.authorize();
+    w.sandbox.reset_stats();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404", "--dry-run"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(w.sandbox.stats().writes, 0);
+    assert!(out.contains("would create"), "{out}");
+    assert!(out.contains("Product = ") && out.contains("pipeline_id = "), "{out}");
+    assert!(w.sandbox.entities("leads").is_empty());
+}
+
+#[test]
+fn unknown_elid_names_the_missing_entity() {
+    let w = World::new();
+    w.authorize();
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "999"]));
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("999") && err.contains("service"), "{err}");
+    assert!(err.contains("--elid"), "{err}");
+}
+
+#[test]
+fn validation_error_shows_the_field_path_and_queues_the_item() {
+    let w = World::with(Default::default(), |r| r.replace("\"ROISTAT\" = \"service.roistat_visit\"", "\"ROISTAT\" = \"service.roistat_visit\"\n\"Service page\" = { value = \"https://x\" }"));
+    w.authorize();
+    // The account's url field accepts it; force a rejection through an inactive responsible user instead.
+    let w2 = World::with(Default::default(), |r| r.replace("responsible = \"anna@example.com\"", "responsible = \"504144\""));
+    drop(w);
+    w2.authorize();
+    let (rc, _, err) = run(w2.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 2, "an inactive user is caught before sending: {err}");
+    assert!(err.contains("sync.responsible"), "{err}");
+}
