@@ -133,7 +133,8 @@ fn held(path: &Path) -> LockHeld {
 /// Takes the lock without waiting; `Err(LockHeld)` when another process has it.
 pub fn try_lock(store: &Path, kind: LockKind, what: &str) -> anyhow::Result<FileLock> {
     let path = lock_path(store, kind);
-    let mut file = open(&path).map_err(|e| anyhow::anyhow!("cannot open lock file `{}`: {e}", path.display()))?;
+    let mut file = open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open lock file `{}`: {e}", path.display()))?;
     match file.try_lock() {
         Ok(()) => {
             write_holder(&mut file, what);
@@ -147,9 +148,15 @@ pub fn try_lock(store: &Path, kind: LockKind, what: &str) -> anyhow::Result<File
 }
 
 /// Waits up to `timeout` for the lock.
-pub fn lock_within(store: &Path, kind: LockKind, what: &str, timeout: Duration) -> anyhow::Result<FileLock> {
+pub fn lock_within(
+    store: &Path,
+    kind: LockKind,
+    what: &str,
+    timeout: Duration,
+) -> anyhow::Result<FileLock> {
     let path = lock_path(store, kind);
-    let mut file = open(&path).map_err(|e| anyhow::anyhow!("cannot open lock file `{}`: {e}", path.display()))?;
+    let mut file = open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open lock file `{}`: {e}", path.display()))?;
     let start = Instant::now();
     let mut announced = false;
     loop {

@@ -35,7 +35,10 @@ pub fn answer(dir: &Path, func: &str, params: &[(String, String)]) -> Answer {
     if !safe_name(func) {
         return missed_function(func);
     }
-    let elid = params.iter().find(|(k, _)| k == "elid").map(|(_, v)| v.as_str());
+    let elid = params
+        .iter()
+        .find(|(k, _)| k == "elid")
+        .map(|(_, v)| v.as_str());
     let folder = dir.join(func);
     if let Some(id) = elid.filter(|_| folder.is_dir()) {
         let path = folder.join(format!("{id}.json"));

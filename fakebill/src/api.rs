@@ -120,7 +120,12 @@ fn serve(stream: TcpStream, state: &State) {
         return;
     }
     if req.method != "GET" && req.method != "POST" {
-        respond(&stream, "405 Method Not Allowed", "text/plain", "GET or POST\n");
+        respond(
+            &stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET or POST\n",
+        );
         return;
     }
     if req.path() != "/billmgr" {

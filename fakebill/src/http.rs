@@ -39,7 +39,10 @@ pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
     reader.read_line(&mut line)?;
     let mut words = line.split_whitespace();
     let (Some(method), Some(target)) = (words.next(), words.next()) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad request line"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad request line",
+        ));
     };
     let (method, target) = (method.to_string(), target.to_string());
     let mut length = 0usize;

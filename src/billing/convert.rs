@@ -108,7 +108,9 @@ pub fn payer(attrs: Attrs) -> Result<Payer, String> {
 
 /// A service from an `item` list row.
 pub fn service(attrs: Attrs) -> Result<Service, String> {
-    let id = row_id(&attrs).ok_or("a service row has no `id`")?.to_string();
+    let id = row_id(&attrs)
+        .ok_or("a service row has no `id`")?
+        .to_string();
     let client_id = owner(&attrs)
         .ok_or_else(|| format!("service {id} has no `account`"))?
         .to_string();

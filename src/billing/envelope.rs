@@ -203,7 +203,11 @@ fn panel_error(err: &Value, call: &Call<'_>) -> BillingError {
     }
     BillingError::Panel {
         func: call.func.to_string(),
-        kind: if kind.is_empty() { "unknown".into() } else { kind },
+        kind: if kind.is_empty() {
+            "unknown".into()
+        } else {
+            kind
+        },
         detail: msg,
     }
 }

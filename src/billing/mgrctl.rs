@@ -85,11 +85,10 @@ impl Transport for MgrctlTransport {
         })?;
         let out = drain(child.stdout.take());
         let err = drain(child.stderr.take());
-        let status = wait(&mut child, self.timeout).map_err(|detail| {
-            BillingError::Unreachable {
+        let status =
+            wait(&mut child, self.timeout).map_err(|detail| BillingError::Unreachable {
                 detail: format!("`{shown}` {detail}"),
-            }
-        })?;
+            })?;
         let stdout = out.join().unwrap_or_default();
         let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default())
             .trim()

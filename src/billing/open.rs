@@ -22,12 +22,21 @@ pub fn open(section: &BillingSection) -> Result<Box<dyn BillingSource>, BillingE
             timeout,
         )),
         SourceKind::Files => {
-            let dir = section.dir.as_deref().ok_or_else(|| missing("dir", "files"))?;
+            let dir = section
+                .dir
+                .as_deref()
+                .ok_or_else(|| missing("dir", "files"))?;
             Box::new(FilesSource::open(dir)?)
         }
         SourceKind::Api => {
-            let url = section.url.as_deref().ok_or_else(|| missing("url", "api"))?;
-            let user = section.user.as_deref().ok_or_else(|| missing("user", "api"))?;
+            let url = section
+                .url
+                .as_deref()
+                .ok_or_else(|| missing("url", "api"))?;
+            let user = section
+                .user
+                .as_deref()
+                .ok_or_else(|| missing("user", "api"))?;
             let var = section
                 .password_env
                 .as_deref()

@@ -76,14 +76,23 @@ impl<T: Transport> PanelReader<T> {
         self.calls.load(Ordering::Relaxed)
     }
 
-    fn fetch(&self, call: &Call<'_>, params: &[(&str, &str)]) -> Result<envelope::Doc, BillingError> {
+    fn fetch(
+        &self,
+        call: &Call<'_>,
+        params: &[(&str, &str)],
+    ) -> Result<envelope::Doc, BillingError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let bytes = self.transport.fetch(call.func, params)?;
         envelope::parse(&bytes, call)
     }
 
     /// Rows of list `func` that `filter` keeps, from the cache when possible.
-    fn rows(&self, func: &str, entity: &'static str, filter: Filter<'_>) -> Result<Rows, BillingError> {
+    fn rows(
+        &self,
+        func: &str,
+        entity: &'static str,
+        filter: Filter<'_>,
+    ) -> Result<Rows, BillingError> {
         let key = match filter.param() {
             Some((k, v)) => format!("{func}?{k}={v}"),
             None => func.to_string(),
@@ -115,7 +124,9 @@ impl<T: Transport> PanelReader<T> {
             return Some(hit.clone());
         }
         if let Some(all) = lists.get(func) {
-            return Some(Arc::new(all.iter().filter(|r| filter.keeps(r)).cloned().collect()));
+            return Some(Arc::new(
+                all.iter().filter(|r| filter.keeps(r)).cloned().collect(),
+            ));
         }
         if let Filter::Id(_) = filter {
             let prefix = format!("{func}?");
@@ -163,10 +174,13 @@ impl<T: Transport> PanelReader<T> {
         conv: fn(Attrs) -> Result<V, String>,
     ) -> Result<V, BillingError> {
         let rows = self.rows(func, entity, Filter::Id(id))?;
-        let row = rows.first().cloned().ok_or_else(|| BillingError::NotFound {
-            entity,
-            id: id.to_string(),
-        })?;
+        let row = rows
+            .first()
+            .cloned()
+            .ok_or_else(|| BillingError::NotFound {
+                entity,
+                id: id.to_string(),
+            })?;
         conv(row).map_err(|detail| malformed(func, detail))
     }
 
@@ -195,7 +209,9 @@ impl<T: Transport> PanelReader<T> {
         let mut undated = 0;
         let mut ids: Vec<String> = Vec::new();
         for row in rows.iter() {
-            let Some(id) = convert::row_id(row) else { continue };
+            let Some(id) = convert::row_id(row) else {
+                continue;
+            };
             match super::values::first(row, names).and_then(super::values::datetime) {
                 Some(t) if t.date() >= since => ids.push(id.to_string()),
                 Some(_) => {}

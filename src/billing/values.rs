@@ -87,7 +87,9 @@ pub fn payer_kind(s: Option<&str>) -> Option<PayerKind> {
         return Some(PayerKind::Company);
     };
     match s.trim().to_lowercase().as_str() {
-        "1" | "individual" | "person" | "физическое лицо" => Some(PayerKind::Individual),
+        "1" | "individual" | "person" | "физическое лицо" => {
+            Some(PayerKind::Individual)
+        }
         "2" | "company" | "legal" | "юридическое лицо" => Some(PayerKind::Company),
         "3" | "sole_proprietor" | "entrepreneur" | "индивидуальный предприниматель" => {
             Some(PayerKind::SoleProprietor)

@@ -37,8 +37,14 @@ fn status(cli: &Cli, store: &amocrm_bin::store::Store, what: &str) -> anyhow::Re
     let Some(t) = store.tokens()? else {
         return Err(Failure::new(
             ExitStatus::AuthNeeded,
-            format!("not authorized: store `{}` holds no amoCRM tokens", store.path().display()),
-            Some("run `amocrm-bin auth --code CODE` with the code from the integration's Keys tab".into()),
+            format!(
+                "not authorized: store `{}` holds no amoCRM tokens",
+                store.path().display()
+            ),
+            Some(
+                "run `amocrm-bin auth --code CODE` with the code from the integration's Keys tab"
+                    .into(),
+            ),
         )
         .into());
     };
@@ -70,13 +76,21 @@ fn status(cli: &Cli, store: &amocrm_bin::store::Store, what: &str) -> anyhow::Re
         println!("{what}: account {account} at {}", t.base_url);
         let left = t.expires_at - now;
         if left > 0 {
-            println!("access token valid until {expires} ({}h {}m left)", left / 3600, (left % 3600) / 60);
+            println!(
+                "access token valid until {expires} ({}h {}m left)",
+                left / 3600,
+                (left % 3600) / 60
+            );
         } else {
             println!("access token expired at {expires} (it is refreshed automatically on the next call)");
         }
         println!(
             "refresh token: {}",
-            if t.refresh_token.is_some() { "present" } else { "absent" }
+            if t.refresh_token.is_some() {
+                "present"
+            } else {
+                "absent"
+            }
         );
     }
     Ok(ExitStatus::Ok)

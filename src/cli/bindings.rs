@@ -11,7 +11,9 @@ use super::{context, Cli};
 fn keys(kind: amocrm_bin::rules::EntityKind, elid: &str) -> Vec<String> {
     match kind {
         amocrm_bin::rules::EntityKind::Contact => vec![format!("user:{elid}")],
-        amocrm_bin::rules::EntityKind::Company => vec![format!("payer:{elid}"), format!("inn:{elid}")],
+        amocrm_bin::rules::EntityKind::Company => {
+            vec![format!("payer:{elid}"), format!("inn:{elid}")]
+        }
         amocrm_bin::rules::EntityKind::Lead => vec![format!("service:{elid}")],
     }
 }
@@ -27,7 +29,13 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
                 println!("{}", json!({"ok": true, "bindings": list}));
             } else {
                 for b in &list {
-                    println!("{:<8} {:<24} amoCRM {:<10} synced {}", b.kind, b.bm_id, b.amo_id, stamp(b.synced_at));
+                    println!(
+                        "{:<8} {:<24} amoCRM {:<10} synced {}",
+                        b.kind,
+                        b.bm_id,
+                        b.amo_id,
+                        stamp(b.synced_at)
+                    );
                 }
                 eprintln!("{} binding(s)", list.len());
             }
@@ -56,23 +64,41 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
                 if cli.json {
                     println!("{}", json!({"ok": true, "forgotten": b}));
                 } else {
-                    println!("forgot {} {} (amoCRM {}); the next sync looks it up again", b.kind, b.bm_id, b.amo_id);
+                    println!(
+                        "forgot {} {} (amoCRM {}); the next sync looks it up again",
+                        b.kind, b.bm_id, b.amo_id
+                    );
                 }
                 return Ok(ExitStatus::Ok);
             }
-            let url = format!("{}/{}/detail/{}", rules.file.amocrm.base_url.trim_end_matches('/'), match k {
-                amocrm_bin::rules::EntityKind::Lead => "leads",
-                amocrm_bin::rules::EntityKind::Contact => "contacts",
-                amocrm_bin::rules::EntityKind::Company => "companies",
-            }, b.amo_id);
+            let url = format!(
+                "{}/{}/detail/{}",
+                rules.file.amocrm.base_url.trim_end_matches('/'),
+                match k {
+                    amocrm_bin::rules::EntityKind::Lead => "leads",
+                    amocrm_bin::rules::EntityKind::Contact => "contacts",
+                    amocrm_bin::rules::EntityKind::Company => "companies",
+                },
+                b.amo_id
+            );
             if cli.json {
-                println!("{}", json!({"ok": true, "binding": b, "alias": alias, "url": url}));
+                println!(
+                    "{}",
+                    json!({"ok": true, "binding": b, "alias": alias, "url": url})
+                );
             } else {
                 println!("{} {} → amoCRM {} {}", b.kind, key, b.kind, b.amo_id);
                 if let Some(a) = alias {
-                    println!("  shares the amoCRM entity of {} ({})", a.target_id, a.reason);
+                    println!(
+                        "  shares the amoCRM entity of {} ({})",
+                        a.target_id, a.reason
+                    );
                 }
-                println!("  synced {}; payload hash {}", stamp(b.synced_at), b.payload_hash);
+                println!(
+                    "  synced {}; payload hash {}",
+                    stamp(b.synced_at),
+                    b.payload_hash
+                );
                 println!("  {url}");
             }
             Ok(ExitStatus::Ok)
@@ -81,5 +107,7 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn stamp(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
 }

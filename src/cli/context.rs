@@ -26,7 +26,11 @@ pub fn store(rules: &RuleSet) -> anyhow::Result<Store> {
 
 /// The amoCRM client. The client secret is resolved only when `need_secret` (reading the
 /// status must work on a host where the secret's variable is not set).
-pub fn client<'a>(rules: &RuleSet, store: &'a Store, need_secret: bool) -> anyhow::Result<AmoClient<'a>> {
+pub fn client<'a>(
+    rules: &RuleSet,
+    store: &'a Store,
+    need_secret: bool,
+) -> anyhow::Result<AmoClient<'a>> {
     let a = &rules.file.amocrm;
     let source = match rules.long_lived_token()? {
         Some(t) => TokenSource::LongLived(t),

@@ -56,7 +56,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { ExitStatus::Usage.code() } else { 0 };
+            let code = if e.use_stderr() {
+                ExitStatus::Usage.code()
+            } else {
+                0
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -82,7 +86,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 /// Prints `error: …`, the cause chain and the advice; returns the classified exit code.
 fn report(err: &anyhow::Error, json: bool) -> ExitCode {
     let (status, hint) = classify(err);
-    let status = if status == ExitStatus::Ok { ExitStatus::Partial } else { status };
+    let status = if status == ExitStatus::Ok {
+        ExitStatus::Partial
+    } else {
+        status
+    };
     let message = log::redact(&format!("{err}"));
     let mut causes = Vec::new();
     for cause in err.chain().skip(1) {
@@ -129,6 +137,9 @@ mod tests {
             rewrite_legacy(v("amocrm-bin -v --command=sync --entity lead --elid 42")),
             v("amocrm-bin sync -v --entity lead --elid 42")
         );
-        assert_eq!(rewrite_legacy(v("amocrm-bin auth --status")), v("amocrm-bin auth --status"));
+        assert_eq!(
+            rewrite_legacy(v("amocrm-bin auth --status")),
+            v("amocrm-bin auth --status")
+        );
     }
 }

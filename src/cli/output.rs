@@ -21,7 +21,7 @@ pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value 
 pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Result<()> {
     if cli.json {
         let mut v = summary_json(report, stats);
-        v["ok"] = json!(report.exit_status() == amocrm_bin::exit::ExitStatus::Ok);
+        v["ok"] = json!(report.outcomes.iter().all(|o| o.action != Action::Failed));
         v["outcomes"] = serde_json::to_value(&report.outcomes)?;
         println!("{}", amocrm_bin::log::redact(&v.to_string()));
         return Ok(());
@@ -38,8 +38,16 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             (_, Action::Joined) => "joined",
             (_, Action::Failed) => "FAILED",
         };
-        let id = o.amo_id.map(|i| format!(" → amoCRM {} {i}", o.kind.as_str())).unwrap_or_default();
-        println!("{:<7} {:<22} {verb}{id}: {}", o.kind.as_str(), o.key, o.detail);
+        let id = o
+            .amo_id
+            .map(|i| format!(" → amoCRM {} {i}", o.kind.as_str()))
+            .unwrap_or_default();
+        println!(
+            "{:<7} {:<22} {verb}{id}: {}",
+            o.kind.as_str(),
+            o.key,
+            o.detail
+        );
         if detailed {
             for (field, value) in &o.changes {
                 println!("          {field} = {value}");
@@ -51,16 +59,23 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
     }
     if !cli.quiet {
         let counts = report.counts();
-        let parts: Vec<String> = counts
-            .iter()
-            .map(|(k, c)| {
-                format!(
+        let parts: Vec<String> =
+            counts
+                .iter()
+                .map(|(k, c)| {
+                    format!(
                     "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed",
                     k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
                 )
-            })
-            .collect();
-        eprintln!("{}; {} requests ({} writes, {} × 429)", parts.join("; "), stats.requests, stats.writes, stats.status_429);
+                })
+                .collect();
+        eprintln!(
+            "{}; {} requests ({} writes, {} × 429)",
+            parts.join("; "),
+            stats.requests,
+            stats.writes,
+            stats.status_429
+        );
     }
     Ok(())
 }

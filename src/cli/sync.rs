@@ -36,22 +36,48 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
     })();
     match result {
         Ok((report, stats)) => {
-            let status = report.exit_status();
+            let status = report.entity_exit_status();
+            if report.has_rejections() {
+                // A rejected option or field may mean our cached dictionaries are stale.
+                store.cache_clear("dictionaries")?;
+            }
             if status != ExitStatus::Ok && !args.dry_run {
                 // Nothing is lost: the next drain or sync retries it.
-                store.outbox_failed(kind.as_str(), elid, "sync failed; see the run journal", false, 10)?;
+                store.outbox_failed(
+                    kind.as_str(),
+                    elid,
+                    "sync failed; see the run journal",
+                    false,
+                    10,
+                )?;
             } else if !args.dry_run {
                 store.outbox_clear(kind.as_str(), elid)?;
             }
             output::report(cli, &report, &stats)?;
-            store.finish_run(run, status.code() as i32, &output::summary_json(&report, &stats).to_string())?;
+            let mut summary = output::summary_json(&report, &stats);
+            summary["exit_code"] = status.code().into();
+            store.finish_run(run, status.code() as i32, &summary.to_string())?;
             Ok(status)
         }
         Err(e) => {
             let (status, _) = amocrm_bin::exit::classify(&e);
             // Queue transient failures (amoCRM down, token trouble); not bad arguments.
-            if !args.dry_run && matches!(status, ExitStatus::Unreachable | ExitStatus::AuthNeeded | ExitStatus::Rejected | ExitStatus::Locked) {
-                store.outbox_failed(kind.as_str(), elid, &amocrm_bin::log::redact(&format!("{e}")), false, 10)?;
+            if !args.dry_run
+                && matches!(
+                    status,
+                    ExitStatus::Unreachable
+                        | ExitStatus::AuthNeeded
+                        | ExitStatus::Rejected
+                        | ExitStatus::Locked
+                )
+            {
+                store.outbox_failed(
+                    kind.as_str(),
+                    elid,
+                    &amocrm_bin::log::redact(&format!("{e}")),
+                    false,
+                    10,
+                )?;
             }
             store.finish_run(run, status.code() as i32, "{}")?;
             Err(e)

@@ -13,7 +13,12 @@ use crate::rules::EntityKind;
 
 /// The binding key of a payer's company.
 pub fn company_key(payer: &Payer) -> String {
-    match payer.inn.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+    match payer
+        .inn
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
         Some(inn) => format!("inn:{inn}"),
         None => format!("payer:{}", payer.id),
     }
@@ -21,17 +26,30 @@ pub fn company_key(payer: &Payer) -> String {
 
 impl Engine<'_> {
     /// Syncs the company of a payer; returns its amoCRM id when it exists (or was created).
-    pub(super) fn sync_company(&self, client: &Client, payer: &Payer, _root: bool) -> anyhow::Result<Option<i64>> {
+    pub(super) fn sync_company(
+        &self,
+        client: &Client,
+        payer: &Payer,
+        _root: bool,
+    ) -> anyhow::Result<Option<i64>> {
         let key = company_key(payer);
         let mut f = Facts::new();
         facts::client(&mut f, client);
         facts::payer(&mut f, payer);
-        if let Some(r) = self.rules.file.skip.iter().find(|r| r.entity == EntityKind::Company && holds(&r.when, &f)) {
+        if let Some(r) = self
+            .rules
+            .file
+            .skip
+            .iter()
+            .find(|r| r.entity == EntityKind::Company && holds(&r.when, &f))
+        {
             let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
             let plan = Plan {
                 kind: EntityKind::Company,
                 key: key.clone(),
-                op: existing.map(Op::Keep).unwrap_or_else(|| Op::Skip(r.reason.clone())),
+                op: existing
+                    .map(Op::Keep)
+                    .unwrap_or_else(|| Op::Skip(r.reason.clone())),
                 hash: String::new(),
                 links: vec![],
                 changes: vec![],
@@ -44,17 +62,30 @@ impl Engine<'_> {
         let mut multitext = Vec::new();
         let sync = &self.rules.file.sync;
         if let (Some(p), Some(def)) = (
-            payer.phone.as_deref().and_then(|p| phone::normalize(p, &sync.default_country)),
+            payer
+                .phone
+                .as_deref()
+                .and_then(|p| phone::normalize(p, &sync.default_country)),
             self.resolved.standard(EntityKind::Company, "PHONE"),
         ) {
-            fields.insert(0, json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}));
+            fields.insert(
+                0,
+                json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}),
+            );
             multitext.push((def.id, true));
         }
         if let (Some(e), Some(def)) = (
-            payer.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@')),
+            payer
+                .email
+                .as_deref()
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| e.contains('@')),
             self.resolved.standard(EntityKind::Company, "EMAIL"),
         ) {
-            fields.insert(0, json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}));
+            fields.insert(
+                0,
+                json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}),
+            );
             multitext.push((def.id, false));
         }
         let mut payload = json!({
@@ -83,7 +114,8 @@ impl Engine<'_> {
         let ids = self.run_plans(EntityKind::Company, vec![plan])?;
         if !self.dry_run && key != format!("payer:{}", payer.id) {
             // `bindings show --entity company --elid <payer>` finds the INN-keyed binding.
-            self.store.put_alias("company", &format!("payer:{}", payer.id), &key, "same INN")?;
+            self.store
+                .put_alias("company", &format!("payer:{}", payer.id), &key, "same INN")?;
         }
         Ok(ids.get(&key).copied())
     }

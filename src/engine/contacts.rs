@@ -14,7 +14,12 @@ use crate::rules::EntityKind;
 
 impl Engine<'_> {
     /// Facts for a contact: the client, the user and the client's payer.
-    pub(super) fn contact_facts(&self, client: &Client, user: &User, payer: Option<&Payer>) -> Facts {
+    pub(super) fn contact_facts(
+        &self,
+        client: &Client,
+        user: &User,
+        payer: Option<&Payer>,
+    ) -> Facts {
         let mut f = Facts::new();
         facts::client(&mut f, client);
         if let Some(p) = payer {
@@ -64,7 +69,12 @@ impl Engine<'_> {
             .or_else(|| {
                 let since = sync.since?;
                 let reg = client.registered_at?;
-                (root && reg.date() < since).then(|| format!("client registered {} before [sync] since = {since}", reg.date()))
+                (root && reg.date() < since).then(|| {
+                    format!(
+                        "client registered {} before [sync] since = {since}",
+                        reg.date()
+                    )
+                })
             });
         if let Some(reason) = skip {
             // A skipped contact that is already bound still serves its leads.
@@ -82,21 +92,40 @@ impl Engine<'_> {
                 warnings: vec![],
             });
         }
-        let phone = user.phone.as_deref().and_then(|p| phone::normalize(p, &sync.default_country));
-        let email = user.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| e.contains('@'));
-        let name = [user.realname.trim(), email.as_deref().unwrap_or(""), phone.as_deref().unwrap_or("")]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .map(String::from)
-            .unwrap_or_else(|| format!("Client {}", client.id));
+        let phone = user
+            .phone
+            .as_deref()
+            .and_then(|p| phone::normalize(p, &sync.default_country));
+        let email = user
+            .email
+            .as_deref()
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| e.contains('@'));
+        let name = [
+            user.realname.trim(),
+            email.as_deref().unwrap_or(""),
+            phone.as_deref().unwrap_or(""),
+        ]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .map(String::from)
+        .unwrap_or_else(|| format!("Client {}", client.id));
         let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Contact, &f);
         let mut multitext = Vec::new();
-        if let (Some(p), Some(def)) = (&phone, self.resolved.standard(EntityKind::Contact, "PHONE")) {
-            fields.insert(0, json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}));
+        if let (Some(p), Some(def)) = (&phone, self.resolved.standard(EntityKind::Contact, "PHONE"))
+        {
+            fields.insert(
+                0,
+                json!({"field_id": def.id, "values": [{"value": p, "enum_code": "WORK"}]}),
+            );
             multitext.push((def.id, true));
         }
-        if let (Some(e), Some(def)) = (&email, self.resolved.standard(EntityKind::Contact, "EMAIL")) {
-            fields.insert(0, json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}));
+        if let (Some(e), Some(def)) = (&email, self.resolved.standard(EntityKind::Contact, "EMAIL"))
+        {
+            fields.insert(
+                0,
+                json!({"field_id": def.id, "values": [{"value": e, "enum_code": "WORK"}]}),
+            );
             multitext.push((def.id, false));
         }
         let mut payload = json!({
@@ -113,7 +142,9 @@ impl Engine<'_> {
         if let Some(r) = self.resolved.responsible {
             payload["responsible_user_id"] = Value::from(r);
         }
-        let links: Vec<(EntityKind, i64, bool)> = company.map(|c| vec![(EntityKind::Company, c, false)]).unwrap_or_default();
+        let links: Vec<(EntityKind, i64, bool)> = company
+            .map(|c| vec![(EntityKind::Company, c, false)])
+            .unwrap_or_default();
         let h = hash(&json!([payload, company]));
         let desired = Desired {
             kind: EntityKind::Contact,

@@ -17,7 +17,11 @@ fn scalar(v: &Value) -> String {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => {
             let f = n.as_f64().unwrap_or(0.0);
-            if f.fract() == 0.0 { format!("{}", f as i64) } else { f.to_string() }
+            if f.fract() == 0.0 {
+                format!("{}", f as i64)
+            } else {
+                f.to_string()
+            }
         }
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
@@ -43,7 +47,11 @@ fn same_value(multitext_phone: bool, a: &str, b: &str) -> bool {
 /// The PATCH body fields (without `id`/`request_id`) and the changes they make.
 ///
 /// `multitext` lists `(field_id, is_phone)` of fields whose values are merged.
-pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -> (Map<String, Value>, Vec<(String, String)>) {
+pub fn update_body(
+    desired: &Value,
+    remote: &Value,
+    multitext: &[(i64, bool)],
+) -> (Map<String, Value>, Vec<(String, String)>) {
     let mut body = Map::new();
     let mut changes = Vec::new();
     for key in COMPARED {
@@ -56,9 +64,20 @@ pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -
         }
     }
     let mut fields = Vec::new();
-    for f in desired.get("custom_fields_values").and_then(Value::as_array).into_iter().flatten() {
-        let Some(id) = f.get("field_id").and_then(Value::as_i64) else { continue };
-        let ours = f.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+    for f in desired
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(id) = f.get("field_id").and_then(Value::as_i64) else {
+            continue;
+        };
+        let ours = f
+            .get("values")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let theirs = remote_values(remote, id, None);
         if let Some((_, is_phone)) = multitext.iter().find(|(fid, _)| *fid == id) {
             let mut merged: Vec<Value> = theirs
@@ -76,7 +95,13 @@ pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -
             let mut added = Vec::new();
             for o in &ours {
                 let ov = scalar(o.get("value").unwrap_or(&Value::Null));
-                if !theirs.iter().any(|t| same_value(*is_phone, &scalar(t.get("value").unwrap_or(&Value::Null)), &ov)) {
+                if !theirs.iter().any(|t| {
+                    same_value(
+                        *is_phone,
+                        &scalar(t.get("value").unwrap_or(&Value::Null)),
+                        &ov,
+                    )
+                }) {
                     merged.push(o.clone());
                     added.push(ov);
                 }
@@ -89,7 +114,13 @@ pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -
             let want: Vec<String> = ours.iter().map(value_key).collect();
             let have: Vec<String> = theirs
                 .iter()
-                .map(|v| if want.iter().any(|w| w.starts_with('#')) { format!("#{}", v.get("enum_id").cloned().unwrap_or(Value::Null)) } else { value_key(v) })
+                .map(|v| {
+                    if want.iter().any(|w| w.starts_with('#')) {
+                        format!("#{}", v.get("enum_id").cloned().unwrap_or(Value::Null))
+                    } else {
+                        value_key(v)
+                    }
+                })
                 .collect();
             if want != have {
                 fields.push(f.clone());
@@ -112,11 +143,26 @@ pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|t| t.get("name").and_then(Value::as_str).map(|n| !have_tags.contains(&n.to_lowercase())).unwrap_or(false))
+        .filter(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .map(|n| !have_tags.contains(&n.to_lowercase()))
+                .unwrap_or(false)
+        })
         .cloned()
         .collect();
     if !missing.is_empty() {
-        changes.push(("tags".into(), format!("+ {}", missing.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).collect::<Vec<_>>().join(", "))));
+        changes.push((
+            "tags".into(),
+            format!(
+                "+ {}",
+                missing
+                    .iter()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
         body.insert("tags_to_add".into(), Value::Array(missing));
     }
     (body, changes)
@@ -125,18 +171,38 @@ pub fn update_body(desired: &Value, remote: &Value, multitext: &[(i64, bool)]) -
 /// The field-by-field summary of a create payload.
 pub fn create_changes(desired: &Value, names: &dyn Fn(i64) -> String) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for key in COMPARED.iter().chain(["pipeline_id", "status_id", "responsible_user_id"].iter()) {
+    for key in COMPARED
+        .iter()
+        .chain(["pipeline_id", "status_id", "responsible_user_id"].iter())
+    {
         if let Some(v) = desired.get(*key) {
             out.push((key.to_string(), scalar(v)));
         }
     }
-    for f in desired.get("custom_fields_values").and_then(Value::as_array).into_iter().flatten() {
+    for f in desired
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let id = f.get("field_id").and_then(Value::as_i64).unwrap_or(0);
-        let vals: Vec<String> = f.get("values").and_then(Value::as_array).into_iter().flatten().map(value_key).collect();
+        let vals: Vec<String> = f
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(value_key)
+            .collect();
         out.push((names(id), vals.join(", ")));
     }
     if let Some(tags) = desired.get("tags_to_add").and_then(Value::as_array) {
-        out.push(("tags".into(), tags.iter().filter_map(|t| t.get("name").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")));
+        out.push((
+            "tags".into(),
+            tags.iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
     }
     out
 }

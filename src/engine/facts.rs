@@ -39,7 +39,11 @@ pub fn user(f: &mut Facts, u: &User) {
     put(f, "user.realname", Some(u.realname.clone()));
     put(f, "user.email", u.email.clone());
     put(f, "user.phone", u.phone.clone());
-    put(f, "user.marketing_consent", u.marketing_consent.map(|b| b.to_string()));
+    put(
+        f,
+        "user.marketing_consent",
+        u.marketing_consent.map(|b| b.to_string()),
+    );
 }
 
 /// Adds `payer.*`.

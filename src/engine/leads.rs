@@ -13,11 +13,19 @@ use crate::rules::EntityKind;
 
 impl Engine<'_> {
     /// Syncs a service's lead, and first the contact and company it links to.
-    pub(super) fn sync_service(&self, service: &Service, root: bool) -> anyhow::Result<Option<i64>> {
+    pub(super) fn sync_service(
+        &self,
+        service: &Service,
+        root: bool,
+    ) -> anyhow::Result<Option<i64>> {
         let client = self.billing.client(&service.client_id)?;
         let payers = self.billing.payers_of(&client.id)?;
         let payer: Option<Payer> = match &service.payer_id {
-            Some(pid) => payers.iter().find(|p| &p.id == pid).cloned().or(self.billing.payer(pid).ok()),
+            Some(pid) => payers
+                .iter()
+                .find(|p| &p.id == pid)
+                .cloned()
+                .or(self.billing.payer(pid).ok()),
             None => self.company_payer(&payers).cloned(),
         };
         let user = service
@@ -46,7 +54,10 @@ impl Engine<'_> {
             }
         }
         let company = match &payer {
-            Some(p) if self.rules.file.sync.individual_payers_as_companies || p.kind != crate::billing::PayerKind::Individual => {
+            Some(p)
+                if self.rules.file.sync.individual_payers_as_companies
+                    || p.kind != crate::billing::PayerKind::Individual =>
+            {
                 self.sync_company(&client, p, false)?
             }
             _ => None,
@@ -59,7 +70,13 @@ impl Engine<'_> {
     }
 
     /// Why no lead is created for an unbound service (skip rule, since date, re-order).
-    fn lead_not_created(&self, service: &Service, client: &Client, f: &Facts, root: bool) -> anyhow::Result<Option<Plan>> {
+    fn lead_not_created(
+        &self,
+        service: &Service,
+        client: &Client,
+        f: &Facts,
+        root: bool,
+    ) -> anyhow::Result<Option<Plan>> {
         let key = format!("service:{}", service.id);
         let plan = |op| Plan {
             kind: EntityKind::Lead,
@@ -70,10 +87,18 @@ impl Engine<'_> {
             changes: vec![],
             warnings: vec![],
         };
-        if let Some(r) = self.rules.file.skip.iter().find(|r| r.entity == EntityKind::Lead && holds(&r.when, f)) {
+        if let Some(r) = self
+            .rules
+            .file
+            .skip
+            .iter()
+            .find(|r| r.entity == EntityKind::Lead && holds(&r.when, f))
+        {
             return Ok(Some(plan(Op::Skip(r.reason.clone()))));
         }
-        if let (Some(since), Some(created), true) = (self.rules.file.sync.since, service.created_at, root) {
+        if let (Some(since), Some(created), true) =
+            (self.rules.file.sync.since, service.created_at, root)
+        {
             if created.date() < since {
                 return Ok(Some(plan(Op::Skip(format!(
                     "service created {} before [sync] since = {since}",
@@ -90,12 +115,20 @@ impl Engine<'_> {
                     .services_of(&client.id)?
                     .into_iter()
                     .filter(|s| s.id != service.id && s.product == service.product)
-                    .filter(|s| s.created_at.map(|c| c <= created && (created - c).num_days() <= days).unwrap_or(false))
+                    .filter(|s| {
+                        s.created_at
+                            .map(|c| c <= created && (created - c).num_days() <= days)
+                            .unwrap_or(false)
+                    })
                     .collect();
                 earlier.sort_by_key(|s| s.created_at);
                 for s in earlier.iter().rev() {
                     if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
-                        let age = service.created_at.zip(s.created_at).map(|(a, b)| (a - b).num_days()).unwrap_or(0);
+                        let age = service
+                            .created_at
+                            .zip(s.created_at)
+                            .map(|(a, b)| (a - b).num_days())
+                            .unwrap_or(0);
                         return Ok(Some(plan(Op::Join {
                             id: b.amo_id,
                             target: b.bm_id.clone(),
@@ -111,7 +144,14 @@ impl Engine<'_> {
         Ok(None)
     }
 
-    fn plan_lead(&self, service: &Service, key: &str, f: &Facts, contact: Option<i64>, company: Option<i64>) -> anyhow::Result<Plan> {
+    fn plan_lead(
+        &self,
+        service: &Service,
+        key: &str,
+        f: &Facts,
+        contact: Option<i64>,
+        company: Option<i64>,
+    ) -> anyhow::Result<Plan> {
         let (fields, warnings) = custom_fields(&self.resolved, EntityKind::Lead, f);
         let name = facts::render(&self.rules.file.sync.lead_name, f);
         let mut payload = json!({
@@ -126,13 +166,20 @@ impl Engine<'_> {
         let target = self.resolved.pipelines.iter().find(|p| holds(&p.when, f));
         let (pipeline, status) = match target {
             Some(t) => (Some(t.pipeline_id), Some(t.status_id)),
-            None => self.resolved.default_pipeline().map(|(p, s)| (Some(p), Some(s))).unwrap_or((None, None)),
+            None => self
+                .resolved
+                .default_pipeline()
+                .map(|(p, s)| (Some(p), Some(s)))
+                .unwrap_or((None, None)),
         };
         if let (Some(p), Some(s)) = (pipeline, status) {
             payload["pipeline_id"] = Value::from(p);
             payload["status_id"] = Value::from(s);
         }
-        if let Some(r) = target.and_then(|t| t.responsible).or(self.resolved.responsible) {
+        if let Some(r) = target
+            .and_then(|t| t.responsible)
+            .or(self.resolved.responsible)
+        {
             payload["responsible_user_id"] = Value::from(r);
         }
         let mut embedded = serde_json::Map::new();
@@ -159,9 +206,17 @@ impl Engine<'_> {
             warnings,
             multitext: vec![],
             links_on_create: false,
-            create_only: vec!["responsible_user_id", "request_id", "pipeline_id", "status_id", "_embedded"],
+            create_only: vec![
+                "responsible_user_id",
+                "request_id",
+                "pipeline_id",
+                "status_id",
+                "_embedded",
+            ],
         };
         let id = service.id.clone();
-        self.upsert(desired, &|| self.find_by_marker(EntityKind::Lead, "service.id", &id))
+        self.upsert(desired, &|| {
+            self.find_by_marker(EntityKind::Lead, "service.id", &id)
+        })
     }
 }

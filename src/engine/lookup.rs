@@ -30,16 +30,30 @@ fn oldest(mut hits: Vec<Value>) -> Option<Value> {
 
 impl Engine<'_> {
     /// A contact with this phone or e-mail; the reason says which matched.
-    pub(super) fn find_contact(&self, phone_e164: Option<&str>, email: Option<&str>) -> anyhow::Result<Option<(Value, String)>> {
-        let phone_field = self.resolved.standard(EntityKind::Contact, "PHONE").map(|f| f.id);
-        let email_field = self.resolved.standard(EntityKind::Contact, "EMAIL").map(|f| f.id);
+    pub(super) fn find_contact(
+        &self,
+        phone_e164: Option<&str>,
+        email: Option<&str>,
+    ) -> anyhow::Result<Option<(Value, String)>> {
+        let phone_field = self
+            .resolved
+            .standard(EntityKind::Contact, "PHONE")
+            .map(|f| f.id);
+        let email_field = self
+            .resolved
+            .standard(EntityKind::Contact, "EMAIL")
+            .map(|f| f.id);
         if let (Some(p), Some(fid)) = (phone_e164, phone_field) {
             let key = phone::search_key(p);
             let hits: Vec<Value> = self
                 .crm
                 .search(EntityKind::Contact, &key)?
                 .into_iter()
-                .filter(|c| texts(&remote_values(c, fid, Some("PHONE"))).iter().any(|v| phone::same(v, p)))
+                .filter(|c| {
+                    texts(&remote_values(c, fid, Some("PHONE")))
+                        .iter()
+                        .any(|v| phone::same(v, p))
+                })
                 .collect();
             if let Some(c) = oldest(hits) {
                 return Ok(Some((c, format!("same phone {p}"))));
@@ -50,7 +64,11 @@ impl Engine<'_> {
                 .crm
                 .search(EntityKind::Contact, e)?
                 .into_iter()
-                .filter(|c| texts(&remote_values(c, fid, Some("EMAIL"))).iter().any(|v| v.trim().eq_ignore_ascii_case(e)))
+                .filter(|c| {
+                    texts(&remote_values(c, fid, Some("EMAIL")))
+                        .iter()
+                        .any(|v| v.trim().eq_ignore_ascii_case(e))
+                })
                 .collect();
             if let Some(c) = oldest(hits) {
                 return Ok(Some((c, format!("same e-mail {e}"))));
@@ -60,7 +78,11 @@ impl Engine<'_> {
     }
 
     /// A company with this INN (in any field) or, without an INN, this exact name.
-    pub(super) fn find_company(&self, inn: Option<&str>, name: &str) -> anyhow::Result<Option<(Value, String)>> {
+    pub(super) fn find_company(
+        &self,
+        inn: Option<&str>,
+        name: &str,
+    ) -> anyhow::Result<Option<(Value, String)>> {
         if let Some(inn) = inn.filter(|i| !i.trim().is_empty()) {
             let hits: Vec<Value> = self
                 .crm
@@ -71,7 +93,16 @@ impl Engine<'_> {
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .any(|f| texts(f.get("values").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])).iter().any(|v| v.trim() == inn))
+                        .any(|f| {
+                            texts(
+                                f.get("values")
+                                    .and_then(Value::as_array)
+                                    .map(Vec::as_slice)
+                                    .unwrap_or(&[]),
+                            )
+                            .iter()
+                            .any(|v| v.trim() == inn)
+                        })
                 })
                 .collect();
             return Ok(oldest(hits).map(|c| (c, format!("same INN {inn}"))));
@@ -83,13 +114,23 @@ impl Engine<'_> {
             .crm
             .search(EntityKind::Company, name)?
             .into_iter()
-            .filter(|c| c.get("name").and_then(Value::as_str).map(|n| n.trim().eq_ignore_ascii_case(name.trim())).unwrap_or(false))
+            .filter(|c| {
+                c.get("name")
+                    .and_then(Value::as_str)
+                    .map(|n| n.trim().eq_ignore_ascii_case(name.trim()))
+                    .unwrap_or(false)
+            })
             .collect();
         Ok(oldest(hits).map(|c| (c, format!("same name {name}"))))
     }
 
     /// An entity whose mapped BILLmanager-id field holds `bm_id` (an interrupted run's orphan).
-    pub(super) fn find_by_marker(&self, kind: EntityKind, attr: &str, bm_id: &str) -> anyhow::Result<Option<(Value, String)>> {
+    pub(super) fn find_by_marker(
+        &self,
+        kind: EntityKind,
+        attr: &str,
+        bm_id: &str,
+    ) -> anyhow::Result<Option<(Value, String)>> {
         let Some(field) = self
             .resolved
             .fields
@@ -105,7 +146,11 @@ impl Engine<'_> {
             .crm
             .search(kind, bm_id)?
             .into_iter()
-            .filter(|e| texts(&remote_values(e, fid, None)).iter().any(|v| v.trim() == bm_id))
+            .filter(|e| {
+                texts(&remote_values(e, fid, None))
+                    .iter()
+                    .any(|v| v.trim() == bm_id)
+            })
             .collect();
         Ok(oldest(hits).map(|e| (e, format!("its `{}` field holds {bm_id}", field.key))))
     }

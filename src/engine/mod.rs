@@ -23,9 +23,9 @@ mod lookup;
 pub mod payload;
 pub mod phone;
 pub mod plan;
-mod upsert;
 pub mod report;
 pub mod resolve;
+mod upsert;
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -68,7 +68,10 @@ impl<'a> Engine<'a> {
             billing,
             resolved,
             dry_run,
-            report: RefCell::new(Report { dry_run, outcomes: Vec::new() }),
+            report: RefCell::new(Report {
+                dry_run,
+                outcomes: Vec::new(),
+            }),
         })
     }
 
@@ -84,7 +87,12 @@ impl<'a> Engine<'a> {
         let _lock = if self.dry_run {
             None
         } else {
-            Some(lock_within(self.store.path(), LockKind::Write, "sync", Duration::from_secs(300))?)
+            Some(lock_within(
+                self.store.path(),
+                LockKind::Write,
+                "sync",
+                Duration::from_secs(300),
+            )?)
         };
         match kind {
             EntityKind::Contact => {
@@ -110,11 +118,18 @@ impl<'a> Engine<'a> {
     /// The payer that represents a client as a company, if any.
     fn company_payer<'p>(&self, payers: &'p [Payer]) -> Option<&'p Payer> {
         let all = self.rules.file.sync.individual_payers_as_companies;
-        payers.iter().find(|p| all || p.kind != PayerKind::Individual)
+        payers
+            .iter()
+            .find(|p| all || p.kind != PayerKind::Individual)
     }
 
     /// Company first, then every user of the client as a contact; returns user id → contact id.
-    fn sync_client(&self, client: &Client, payers: &[Payer], root: bool) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+    fn sync_client(
+        &self,
+        client: &Client,
+        payers: &[Payer],
+        root: bool,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
         let payer = self.company_payer(payers);
         let company = match payer {
             Some(p) => self.sync_company(client, p, false)?,
@@ -131,7 +146,11 @@ impl<'a> Engine<'a> {
     }
 
     /// Applies plans (or records them as planned in a dry run); returns key → id.
-    fn run_plans(&self, kind: EntityKind, plans: Vec<plan::Plan>) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+    fn run_plans(
+        &self,
+        kind: EntityKind,
+        plans: Vec<plan::Plan>,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
         if self.dry_run {
             let mut ids = std::collections::BTreeMap::new();
             let outcomes = plans

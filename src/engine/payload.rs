@@ -13,7 +13,11 @@ use crate::rules::{EntityKind, RuleSet};
 ///
 /// Empty text gives `Ok(None)` (the field is left alone, never cleared: operators may have
 /// filled it by hand). A value the type cannot take is an `Err` naming why.
-pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Result<Option<Value>, String> {
+pub fn field_values(
+    def: &FieldDef,
+    raw: &str,
+    enum_code: Option<&str>,
+) -> Result<Option<Value>, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
@@ -22,7 +26,11 @@ pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Resul
         def.enums
             .iter()
             .find(|e| e.value == text)
-            .or_else(|| def.enums.iter().find(|e| e.value.to_lowercase() == text.to_lowercase()))
+            .or_else(|| {
+                def.enums
+                    .iter()
+                    .find(|e| e.value.to_lowercase() == text.to_lowercase())
+            })
             .map(|e| e.id)
     };
     let v = match def.field_type.as_str() {
@@ -38,7 +46,9 @@ pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Resul
             let b = parse_bool(raw).ok_or_else(|| format!("`{raw}` is not yes/no"))?;
             json!([{ "value": b }])
         }
-        "date" | "date_time" | "birthday" => json!([{ "value": unix_time(raw).ok_or_else(|| format!("`{raw}` is not a date"))? }]),
+        "date" | "date_time" | "birthday" => {
+            json!([{ "value": unix_time(raw).ok_or_else(|| format!("`{raw}` is not a date"))? }])
+        }
         "url" => {
             if !(raw.starts_with("http://") || raw.starts_with("https://")) {
                 return Err(format!("`{raw}` is not an http(s) URL"));
@@ -47,7 +57,11 @@ pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Resul
         }
         "select" | "radiobutton" | "category" => {
             let id = enum_by_text(raw).ok_or_else(|| {
-                format!("`{raw}` is not an option of `{}` (options: {})", def.name, options(def))
+                format!(
+                    "`{raw}` is not an option of `{}` (options: {})",
+                    def.name,
+                    options(def)
+                )
             })?;
             json!([{ "enum_id": id }])
         }
@@ -55,7 +69,11 @@ pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Resul
             let mut out = Vec::new();
             for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let id = enum_by_text(part).ok_or_else(|| {
-                    format!("`{part}` is not an option of `{}` (options: {})", def.name, options(def))
+                    format!(
+                        "`{part}` is not an option of `{}` (options: {})",
+                        def.name,
+                        options(def)
+                    )
                 })?;
                 out.push(json!({ "enum_id": id }));
             }
@@ -68,7 +86,11 @@ pub fn field_values(def: &FieldDef, raw: &str, enum_code: Option<&str>) -> Resul
 }
 
 fn options(def: &FieldDef) -> String {
-    def.enums.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ")
+    def.enums
+        .iter()
+        .map(|e| e.value.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn trim_number(n: f64) -> String {
@@ -94,7 +116,11 @@ pub fn unix_time(raw: &str) -> Option<i64> {
 }
 
 /// The mapped custom fields of one entity, plus the mapping problems met (skipped fields).
-pub fn custom_fields(resolved: &Resolved, kind: EntityKind, facts: &Facts) -> (Vec<Value>, Vec<String>) {
+pub fn custom_fields(
+    resolved: &Resolved,
+    kind: EntityKind,
+    facts: &Facts,
+) -> (Vec<Value>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for m in resolved.fields.get(&kind).into_iter().flatten() {
@@ -165,9 +191,21 @@ mod tests {
             code: None,
             field_type: t.into(),
             enums: vec![
-                EnumDef { id: 10, value: "VPS-1".into(), code: None },
-                EnumDef { id: 11, value: "Backup".into(), code: None },
-                EnumDef { id: 12, value: "Extra IP".into(), code: None },
+                EnumDef {
+                    id: 10,
+                    value: "VPS-1".into(),
+                    code: None,
+                },
+                EnumDef {
+                    id: 11,
+                    value: "Backup".into(),
+                    code: None,
+                },
+                EnumDef {
+                    id: 12,
+                    value: "Extra IP".into(),
+                    code: None,
+                },
             ],
         }
     }
@@ -180,21 +218,43 @@ mod tests {
             ("numeric", "12,5", json!([{"value": "12.5"}])),
             ("checkbox", "on", json!([{"value": true}])),
             ("date", "2024-03-01", json!([{"value": 1709251200}])),
-            ("date_time", "2024-03-01 12:00", json!([{"value": 1709294400}])),
-            ("url", "https://x.example/1", json!([{"value": "https://x.example/1"}])),
+            (
+                "date_time",
+                "2024-03-01 12:00",
+                json!([{"value": 1709294400}]),
+            ),
+            (
+                "url",
+                "https://x.example/1",
+                json!([{"value": "https://x.example/1"}]),
+            ),
             ("select", "vps-1", json!([{"enum_id": 10}])),
             ("radiobutton", "VPS-1", json!([{"enum_id": 10}])),
-            ("multiselect", "Backup, Extra IP", json!([{"enum_id": 11}, {"enum_id": 12}])),
-            ("multitext", "+79161234567", json!([{"value": "+79161234567", "enum_code": "WORK"}])),
+            (
+                "multiselect",
+                "Backup, Extra IP",
+                json!([{"enum_id": 11}, {"enum_id": 12}]),
+            ),
+            (
+                "multitext",
+                "+79161234567",
+                json!([{"value": "+79161234567", "enum_code": "WORK"}]),
+            ),
         ];
         for (t, raw, want) in cases {
-            assert_eq!(field_values(&def(t), raw, None).unwrap().unwrap(), *want, "{t} {raw}");
+            assert_eq!(
+                field_values(&def(t), raw, None).unwrap().unwrap(),
+                *want,
+                "{t} {raw}"
+            );
         }
     }
 
     #[test]
     fn bad_values_are_explained_and_empty_is_left_alone() {
-        assert!(field_values(&def("numeric"), "abc", None).unwrap_err().contains("not a number"));
+        assert!(field_values(&def("numeric"), "abc", None)
+            .unwrap_err()
+            .contains("not a number"));
         let e = field_values(&def("select"), "VPS-9", None).unwrap_err();
         assert!(e.contains("VPS-9") && e.contains("VPS-1"), "{e}");
         assert!(field_values(&def("url"), "example.com", None).is_err());
@@ -203,7 +263,10 @@ mod tests {
 
     #[test]
     fn hash_is_order_independent_for_objects() {
-        assert_eq!(hash(&json!({"a": 1, "b": 2})), hash(&json!({"b": 2, "a": 1})));
+        assert_eq!(
+            hash(&json!({"a": 1, "b": 2})),
+            hash(&json!({"b": 2, "a": 1}))
+        );
         assert_ne!(hash(&json!({"a": 1})), hash(&json!({"a": 2})));
     }
 }

@@ -27,7 +27,10 @@ pub fn normalize(raw: &str, default_country: &str) -> Option<String> {
         return None;
     }
     if trimmed.starts_with('+') || trimmed.starts_with("00") {
-        let d = digits.strip_prefix("00").filter(|_| trimmed.starts_with("00")).unwrap_or(&digits);
+        let d = digits
+            .strip_prefix("00")
+            .filter(|_| trimmed.starts_with("00"))
+            .unwrap_or(&digits);
         return Some(format!("+{d}"));
     }
     let Some((cc, trunk)) = country(default_country) else {
@@ -36,7 +39,9 @@ pub fn normalize(raw: &str, default_country: &str) -> Option<String> {
     if cc == "7" {
         // Russia/Kazakhstan: 8XXXXXXXXXX, 7XXXXXXXXXX, XXXXXXXXXX (10 digits).
         return Some(match digits.len() {
-            11 if digits.starts_with('8') || digits.starts_with('7') => format!("+7{}", &digits[1..]),
+            11 if digits.starts_with('8') || digits.starts_with('7') => {
+                format!("+7{}", &digits[1..])
+            }
             10 => format!("+7{digits}"),
             _ => format!("+{digits}"),
         });
@@ -69,17 +74,39 @@ mod tests {
 
     #[test]
     fn russian_formats_become_plus_seven() {
-        for raw in ["8 (916) 123-45-67", "+7 916 123 45 67", "79161234567", "9161234567", "8-916-123-45-67"] {
-            assert_eq!(normalize(raw, "RU").as_deref(), Some("+79161234567"), "{raw}");
+        for raw in [
+            "8 (916) 123-45-67",
+            "+7 916 123 45 67",
+            "79161234567",
+            "9161234567",
+            "8-916-123-45-67",
+        ] {
+            assert_eq!(
+                normalize(raw, "RU").as_deref(),
+                Some("+79161234567"),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn international_and_other_countries() {
-        assert_eq!(normalize("+49 30 1234567", "RU").as_deref(), Some("+49301234567"));
-        assert_eq!(normalize("0049 30 1234567", "RU").as_deref(), Some("+49301234567"));
-        assert_eq!(normalize("030 1234567", "DE").as_deref(), Some("+49301234567"));
-        assert_eq!(normalize("80291234567", "BY").as_deref(), Some("+375291234567"));
+        assert_eq!(
+            normalize("+49 30 1234567", "RU").as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            normalize("0049 30 1234567", "RU").as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            normalize("030 1234567", "DE").as_deref(),
+            Some("+49301234567")
+        );
+        assert_eq!(
+            normalize("80291234567", "BY").as_deref(),
+            Some("+375291234567")
+        );
         assert_eq!(normalize("12-34", "RU"), None);
     }
 

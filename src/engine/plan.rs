@@ -84,9 +84,16 @@ impl Plan {
             Op::Update { id, adopted, .. } => self.outcome(
                 Action::Updated,
                 Some(*id),
-                adopted.clone().map(|a| format!("would adopt existing: {a}")).unwrap_or_else(|| "would update".into()),
+                adopted
+                    .clone()
+                    .map(|a| format!("would adopt existing: {a}"))
+                    .unwrap_or_else(|| "would update".into()),
             ),
-            Op::Keep(id) => self.outcome(Action::Unchanged, Some(*id), "no change since last push".into()),
+            Op::Keep(id) => self.outcome(
+                Action::Unchanged,
+                Some(*id),
+                "no change since last push".into(),
+            ),
             Op::Skip(r) => self.outcome(Action::Skipped, None, r.clone()),
             Op::Join { id, reason, .. } => self.outcome(Action::Joined, Some(*id), reason.clone()),
         }
@@ -95,7 +102,12 @@ impl Plan {
 
 /// Applies plans of one kind in batches; returns key → amoCRM id for every entity that
 /// exists afterwards, and the outcomes.
-pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -> anyhow::Result<(BTreeMap<String, i64>, Vec<Outcome>)> {
+pub fn apply(
+    store: &Store,
+    crm: &dyn Crm,
+    kind: EntityKind,
+    plans: Vec<Plan>,
+) -> anyhow::Result<(BTreeMap<String, i64>, Vec<Outcome>)> {
     let mut ids = BTreeMap::new();
     let mut outcomes = Vec::new();
     let mut creates = Vec::new();
@@ -107,7 +119,11 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
             Op::Update { body, .. } => updates.push(body.clone()),
             Op::Keep(id) => {
                 ids.insert(p.key.clone(), *id);
-                outcomes.push(p.outcome(Action::Unchanged, Some(*id), "no change since last push".into()));
+                outcomes.push(p.outcome(
+                    Action::Unchanged,
+                    Some(*id),
+                    "no change since last push".into(),
+                ));
             }
             Op::Skip(r) => outcomes.push(p.outcome(Action::Skipped, None, r.clone())),
             Op::Join { id, target, reason } => {
@@ -138,7 +154,7 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
         }
     };
     if !creates.is_empty() {
-        let keys: Vec<String> = creates.iter().map(|c| rid(c)).collect();
+        let keys: Vec<String> = creates.iter().map(rid).collect();
         match crm.create(kind, creates) {
             Ok(res) => {
                 for c in &res.created {
@@ -154,7 +170,7 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
         }
     }
     if !updates.is_empty() {
-        let keys: Vec<String> = updates.iter().map(|c| rid(c)).collect();
+        let keys: Vec<String> = updates.iter().map(rid).collect();
         match crm.update(kind, updates) {
             Ok(res) => {
                 for key in &res.applied {
@@ -162,7 +178,10 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
                         if let Op::Update { id, adopted, .. } = &p.op {
                             bind(key, *id)?;
                             ids.insert(key.clone(), *id);
-                            let detail = adopted.clone().map(|a| format!("adopted existing: {a}")).unwrap_or_else(|| "updated".into());
+                            let detail = adopted
+                                .clone()
+                                .map(|a| format!("adopted existing: {a}"))
+                                .unwrap_or_else(|| "updated".into());
                             outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
                         }
                     }
@@ -178,7 +197,12 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
         if matches!(p.op, Op::Create(_) | Op::Update { .. }) {
             if let Some(id) = ids.get(&p.key) {
                 for (to_kind, to_id, is_main) in &p.links {
-                    links.push(Link { from_id: *id, to_kind: *to_kind, to_id: *to_id, is_main: *is_main });
+                    links.push(Link {
+                        from_id: *id,
+                        to_kind: *to_kind,
+                        to_id: *to_id,
+                        is_main: *is_main,
+                    });
                 }
             }
         }
@@ -190,7 +214,10 @@ pub fn apply(store: &Store, crm: &dyn Crm, kind: EntityKind, plans: Vec<Plan>) -
 }
 
 fn rid(v: &Value) -> String {
-    v.get("request_id").and_then(Value::as_str).unwrap_or("").to_string()
+    v.get("request_id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn rejections(items: &[crate::crm::ItemErrors]) -> Vec<(String, String, bool)> {
@@ -203,23 +230,36 @@ fn rejections(items: &[crate::crm::ItemErrors]) -> Vec<(String, String, bool)> {
                 .map(|e| format!("field `{}`: {} ({})", e.path, e.detail, e.code))
                 .collect::<Vec<_>>()
                 .join("; ");
-            (i.request_id.clone(), format!("amoCRM rejected it: {detail}"), true)
+            (
+                i.request_id.clone(),
+                format!("amoCRM rejected it: {detail}"),
+                true,
+            )
         })
         .collect()
 }
 
 /// A whole batch failed: fatal errors stop the run, others fail each item.
 fn all_failed(keys: &[String], e: &CrmError) -> anyhow::Result<Vec<(String, String, bool)>> {
-    if matches!(e, CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired) {
+    if matches!(
+        e,
+        CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
+    ) {
         return Err(anyhow::anyhow!("{e}")).map_err(|_| anyhow::Error::new(clone_fatal(e)));
     }
     let rejected = matches!(e, CrmError::Validation { .. } | CrmError::Http { .. });
-    Ok(keys.iter().map(|k| (k.clone(), crate::log::redact(&e.to_string()), rejected)).collect())
+    Ok(keys
+        .iter()
+        .map(|k| (k.clone(), crate::log::redact(&e.to_string()), rejected))
+        .collect())
 }
 
 fn clone_fatal(e: &CrmError) -> CrmError {
     match e {
-        CrmError::AuthNeeded { detail, advice } => CrmError::AuthNeeded { detail: detail.clone(), advice: advice.clone() },
+        CrmError::AuthNeeded { detail, advice } => CrmError::AuthNeeded {
+            detail: detail.clone(),
+            advice: advice.clone(),
+        },
         CrmError::PaymentRequired => CrmError::PaymentRequired,
         _ => CrmError::Blocked,
     }

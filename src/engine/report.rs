@@ -77,7 +77,11 @@ pub struct Counts {
 impl Report {
     /// Records an outcome, replacing an earlier one for the same entity.
     pub fn push(&mut self, o: Outcome) {
-        if let Some(prev) = self.outcomes.iter_mut().find(|x| x.kind == o.kind && x.key == o.key) {
+        if let Some(prev) = self
+            .outcomes
+            .iter_mut()
+            .find(|x| x.kind == o.kind && x.key == o.key)
+        {
             *prev = o;
         } else {
             self.outcomes.push(o);
@@ -101,16 +105,35 @@ impl Report {
         m
     }
 
-    /// Exit status: 0 when nothing failed; for one failed entity its class (4 rejected,
-    /// 5 unreachable); 1 when some of several failed.
+    /// Exit status of a batch run (backfill, drain): 0 when nothing failed, 1 (partial)
+    /// when some items failed and were queued.
     pub fn exit_status(&self) -> ExitStatus {
-        let failed: Vec<&Outcome> = self.outcomes.iter().filter(|o| o.action == Action::Failed).collect();
-        if failed.is_empty() {
-            return ExitStatus::Ok;
+        if self.outcomes.iter().any(|o| o.action == Action::Failed) {
+            ExitStatus::Partial
+        } else {
+            ExitStatus::Ok
         }
-        if failed.len() == self.outcomes.len() {
-            return if failed.iter().all(|o| o.rejected) { ExitStatus::Rejected } else { ExitStatus::Unreachable };
+    }
+
+    /// Exit status of a single-entity sync: the failure's class (4 rejected by amoCRM,
+    /// 5 not sent), because the operator asked for exactly this entity.
+    pub fn entity_exit_status(&self) -> ExitStatus {
+        let failed: Vec<&Outcome> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.action == Action::Failed)
+            .collect();
+        match failed.is_empty() {
+            true => ExitStatus::Ok,
+            false if failed.iter().all(|o| o.rejected) => ExitStatus::Rejected,
+            false => ExitStatus::Unreachable,
         }
-        ExitStatus::Partial
+    }
+
+    /// Whether amoCRM rejected something (stale dictionaries are a common cause).
+    pub fn has_rejections(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|o| o.action == Action::Failed && o.rejected)
     }
 }

@@ -68,7 +68,12 @@ impl Resolved {
 
     /// The main pipeline and its first ordinary status (where amoCRM puts leads by default).
     pub fn default_pipeline(&self) -> Option<(i64, i64)> {
-        let p = self.dict.pipelines.iter().find(|p| p.is_main).or(self.dict.pipelines.first())?;
+        let p = self
+            .dict
+            .pipelines
+            .iter()
+            .find(|p| p.is_main)
+            .or(self.dict.pipelines.first())?;
         let status = p.statuses.iter().find(|s| s.id != 142 && s.id != 143)?;
         Some((p.id, status.id))
     }
@@ -94,7 +99,11 @@ fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef> {
         .iter()
         .find(|f| f.code.as_deref() == Some(key))
         .or_else(|| fields.iter().find(|f| f.name.eq_ignore_ascii_case(key)))
-        .or_else(|| fields.iter().find(|f| f.name.to_lowercase() == key.to_lowercase()))
+        .or_else(|| {
+            fields
+                .iter()
+                .find(|f| f.name.to_lowercase() == key.to_lowercase())
+        })
 }
 
 /// Finds a user by id, e-mail or name.
@@ -106,16 +115,27 @@ pub fn find_user(dict: &Dictionaries, key: &str) -> Result<i64, String> {
         }
     }
     let hit = dict.users.iter().find(|u| {
-        u.email.as_deref().map(|e| e.eq_ignore_ascii_case(key)).unwrap_or(false)
+        u.email
+            .as_deref()
+            .map(|e| e.eq_ignore_ascii_case(key))
+            .unwrap_or(false)
             || u.name.to_lowercase() == key.to_lowercase()
             || u.id.to_string() == key
     });
     match hit {
         Some(u) if u.active => Ok(u.id),
-        Some(u) => Err(format!("user `{}` (id {}) is deactivated in amoCRM; choose an active user", u.name, u.id)),
+        Some(u) => Err(format!(
+            "user `{}` (id {}) is deactivated in amoCRM; choose an active user",
+            u.name, u.id
+        )),
         None => Err(format!(
             "no amoCRM user `{key}`; known users: {}",
-            dict.users.iter().filter(|u| u.active).map(|u| format!("{} <{}>", u.name, u.email.as_deref().unwrap_or("-"))).collect::<Vec<_>>().join(", ")
+            dict.users
+                .iter()
+                .filter(|u| u.active)
+                .map(|u| format!("{} <{}>", u.name, u.email.as_deref().unwrap_or("-")))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -135,16 +155,29 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                     message: format!(
                         "no amoCRM {} field with id, code or name `{key}`; known fields: {}",
                         kind.as_str(),
-                        defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                        defs.iter()
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
                 continue;
             };
             let (from, constant, enum_code) = match source {
                 FieldSource::Attribute(a) => (Some(a.clone()), None, None),
-                FieldSource::Detailed(d) => (d.from.clone(), d.value.as_ref().and_then(scalar_text), d.enum_code.clone()),
+                FieldSource::Detailed(d) => (
+                    d.from.clone(),
+                    d.value.as_ref().and_then(scalar_text),
+                    d.enum_code.clone(),
+                ),
             };
-            mapped.push(MappedField { key: key.clone(), def: def.clone(), from, constant, enum_code });
+            mapped.push(MappedField {
+                key: key.clone(),
+                def: def.clone(),
+                from,
+                constant,
+                enum_code,
+            });
         }
         fields.insert(kind, mapped);
     }
@@ -155,14 +188,22 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
             .parse::<i64>()
             .ok()
             .and_then(|id| dict.pipelines.iter().find(|x| x.id == id))
-            .or_else(|| dict.pipelines.iter().find(|x| x.name.to_lowercase() == p.pipeline.to_lowercase()));
+            .or_else(|| {
+                dict.pipelines
+                    .iter()
+                    .find(|x| x.name.to_lowercase() == p.pipeline.to_lowercase())
+            });
         let Some(pipe) = pipe else {
             problems.push(Problem {
                 key: format!("pipelines[{i}].pipeline"),
                 message: format!(
                     "no amoCRM pipeline `{}`; known pipelines: {}",
                     p.pipeline,
-                    dict.pipelines.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                    dict.pipelines
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
             continue;
@@ -172,7 +213,11 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
             .parse::<i64>()
             .ok()
             .and_then(|id| pipe.statuses.iter().find(|s| s.id == id))
-            .or_else(|| pipe.statuses.iter().find(|s| s.name.to_lowercase() == p.status.to_lowercase()));
+            .or_else(|| {
+                pipe.statuses
+                    .iter()
+                    .find(|s| s.name.to_lowercase() == p.status.to_lowercase())
+            });
         let Some(status) = status else {
             problems.push(Problem {
                 key: format!("pipelines[{i}].status"),
@@ -180,7 +225,11 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                     "pipeline `{}` has no status `{}`; its statuses: {}",
                     pipe.name,
                     p.status,
-                    pipe.statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    pipe.statuses
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
             continue;
@@ -189,26 +238,45 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
             Some(r) => match find_user(&dict, r) {
                 Ok(id) => Some(id),
                 Err(message) => {
-                    problems.push(Problem { key: format!("pipelines[{i}].responsible"), message });
+                    problems.push(Problem {
+                        key: format!("pipelines[{i}].responsible"),
+                        message,
+                    });
                     None
                 }
             },
             None => None,
         };
-        pipelines.push(PipelineTarget { when: p.when.clone(), pipeline_id: pipe.id, status_id: status.id, responsible });
+        pipelines.push(PipelineTarget {
+            when: p.when.clone(),
+            pipeline_id: pipe.id,
+            status_id: status.id,
+            responsible,
+        });
     }
     let responsible = match &f.sync.responsible {
         Some(r) => match find_user(&dict, r) {
             Ok(id) => Some(id),
             Err(message) => {
-                problems.push(Problem { key: "sync.responsible".into(), message });
+                problems.push(Problem {
+                    key: "sync.responsible".into(),
+                    message,
+                });
                 None
             }
         },
         None => None,
     };
     if !problems.is_empty() {
-        return Err(RulesError::Invalid { path: rules.path.clone(), problems });
+        return Err(RulesError::Invalid {
+            path: rules.path.clone(),
+            problems,
+        });
     }
-    Ok(Resolved { dict, fields, pipelines, responsible })
+    Ok(Resolved {
+        dict,
+        fields,
+        pipelines,
+        responsible,
+    })
 }

@@ -36,7 +36,10 @@ fn has_link(remote: &Value, kind: EntityKind, id: i64) -> bool {
     remote
         .pointer(&format!("/_embedded/{}", kind.collection()))
         .and_then(Value::as_array)
-        .map(|a| a.iter().any(|x| x.get("id").and_then(Value::as_i64) == Some(id)))
+        .map(|a| {
+            a.iter()
+                .any(|x| x.get("id").and_then(Value::as_i64) == Some(id))
+        })
         .unwrap_or(false)
 }
 
@@ -96,12 +99,18 @@ impl Engine<'_> {
         let (mut body, changes) = update_body(&desired, &remote, &d.multitext);
         plan.changes = changes
             .into_iter()
-            .map(|(k, v)| match k.strip_prefix("field ").and_then(|i| i.parse::<i64>().ok()) {
-                Some(fid) => (names(fid), v),
-                None => (k, v),
-            })
+            .map(
+                |(k, v)| match k.strip_prefix("field ").and_then(|i| i.parse::<i64>().ok()) {
+                    Some(fid) => (names(fid), v),
+                    None => (k, v),
+                },
+            )
             .collect();
-        plan.links = d.links.into_iter().filter(|(k, to, _)| !has_link(&remote, *k, *to)).collect();
+        plan.links = d
+            .links
+            .into_iter()
+            .filter(|(k, to, _)| !has_link(&remote, *k, *to))
+            .collect();
         if body.is_empty() && plan.links.is_empty() {
             // amoCRM already holds what we would send: just remember that.
             if !self.dry_run {
@@ -118,7 +127,11 @@ impl Engine<'_> {
         }
         body.insert("id".into(), Value::from(id));
         body.insert("request_id".into(), Value::from(d.key.clone()));
-        plan.op = Op::Update { id, body: Value::Object(body), adopted };
+        plan.op = Op::Update {
+            id,
+            body: Value::Object(body),
+            adopted,
+        };
         Ok(plan)
     }
 

@@ -20,7 +20,8 @@ pub const PREFIXES: &[&str] = &["client", "user", "payer", "service"];
 
 /// Whether every condition of `when` holds.
 pub fn holds(when: &When, facts: &Facts) -> bool {
-    when.iter().all(|(key, cond)| matches(cond, facts.get(key).map(String::as_str)))
+    when.iter()
+        .all(|(key, cond)| matches(cond, facts.get(key).map(String::as_str)))
 }
 
 fn matches(cond: &Condition, fact: Option<&str>) -> bool {
@@ -149,10 +150,10 @@ pub fn check(when: &When, at: &str, problems: &mut Vec<super::Problem>) {
                 ),
             });
         }
-        if let Condition::Ops(Ops {
-            matches: Some(re), ..
-        }) = cond
-        {
+        if let Some(re) = match cond {
+            Condition::Ops(ops) => ops.matches.as_ref(),
+            Condition::Value(_) => None,
+        } {
             if let Err(e) = Regex::new(re) {
                 problems.push(super::Problem {
                     key: format!("{at}.when.\"{key}\".matches"),
@@ -176,7 +177,10 @@ mod tests {
     }
 
     fn facts(pairs: &[(&str, &str)]) -> Facts {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -191,15 +195,27 @@ mod tests {
             (r#"when = { "service.product" = "VPS-2" }"#, true),
             (r#"when = { "service.product" = ["VPS-1", "VPS-2"] }"#, true),
             (r#"when = { "service.cost" = { gt = 1000 } }"#, true),
-            (r#"when = { "service.cost" = { gt = 1000, lt = 1400 } }"#, false),
+            (
+                r#"when = { "service.cost" = { gt = 1000, lt = 1400 } }"#,
+                false,
+            ),
             (r#"when = { "service.cost" = 1490 }"#, true),
-            (r#"when = { "service.product" = { matches = "^VPS" } }"#, true),
+            (
+                r#"when = { "service.product" = { matches = "^VPS" } }"#,
+                true,
+            ),
             (r#"when = { "service.trial" = false }"#, true),
             (r#"when = { "service.source" = { exists = false } }"#, true),
             (r#"when = { "service.source" = "site" }"#, false),
             (r#"when = { "service.source" = { ne = "site" } }"#, true),
-            (r#"when = { "client.country" = { not_in = ["Russia"] } }"#, false),
-            (r#"when = { "client.country" = { in = ["Russia", "Belarus"] }, "service.product" = "VPS-2" }"#, true),
+            (
+                r#"when = { "client.country" = { not_in = ["Russia"] } }"#,
+                false,
+            ),
+            (
+                r#"when = { "client.country" = { in = ["Russia", "Belarus"] }, "service.product" = "VPS-2" }"#,
+                true,
+            ),
             (r#"when = {}"#, true),
         ];
         for (text, want) in cases {
@@ -210,7 +226,11 @@ mod tests {
     #[test]
     fn check_reports_bad_prefix_and_regex() {
         let mut p = Vec::new();
-        check(&when(r#"when = { "product" = "x", "service.name" = { matches = "(" } }"#), "skip[0]", &mut p);
+        check(
+            &when(r#"when = { "product" = "x", "service.name" = { matches = "(" } }"#),
+            "skip[0]",
+            &mut p,
+        );
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].key, "skip[0].when.\"product\"");
         assert_eq!(p[1].key, "skip[0].when.\"service.name\".matches");

@@ -67,7 +67,12 @@ impl fmt::Display for RulesError {
                 f.write_str(message)
             }
             RulesError::Invalid { path, problems } => {
-                write!(f, "rule file `{}` has {} problem(s):", path.display(), problems.len())?;
+                write!(
+                    f,
+                    "rule file `{}` has {} problem(s):",
+                    path.display(),
+                    problems.len()
+                )?;
                 for p in problems {
                     write!(f, "\n  - `{}`: {}", p.key, p.message)?;
                 }

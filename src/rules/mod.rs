@@ -120,9 +120,9 @@ impl RuleSet {
         }
         if let Some(file) = &a.client_secret_file {
             return match std::fs::read_to_string(file) {
-                Ok(v) if !v.trim().is_empty() => {
-                    Ok(Secret::new(v.lines().next().unwrap_or("").trim().to_string()))
-                }
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(
+                    v.lines().next().unwrap_or("").trim().to_string(),
+                )),
                 Ok(_) => Err(invalid(format!("file `{}` is empty", file.display()))),
                 Err(e) => Err(invalid(format!("cannot read `{}`: {e}", file.display()))),
             };
@@ -155,7 +155,12 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 

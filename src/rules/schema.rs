@@ -94,7 +94,9 @@ fn default_lead_name() -> String {
 }
 
 /// The amoCRM entity kinds rules apply to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityKind {
     /// amoCRM contact ← BILLmanager client user.
@@ -135,7 +137,7 @@ pub enum Condition {
     /// Equal to this value (strings compare exactly, numbers numerically).
     Value(toml::Value),
     /// One of an operator table's tests (all that are given must hold).
-    Ops(Ops),
+    Ops(Box<Ops>),
 }
 
 /// `{ gt = 1000 }`, `{ matches = "^VPS" }`, `{ in = [...] }`, `{ exists = true }`, …

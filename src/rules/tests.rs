@@ -27,7 +27,10 @@ fn minimal_file_parses_with_defaults() {
 
 #[test]
 fn unknown_key_names_line_key_and_expected() {
-    let text = GOOD.replace("client_id = \"abc\"", "client_id = \"abc\"\nclient_secert = \"x\"");
+    let text = GOOD.replace(
+        "client_id = \"abc\"",
+        "client_id = \"abc\"\nclient_secert = \"x\"",
+    );
     let err = parse(&text).unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with("rules.toml:5:"), "{msg}");
@@ -37,7 +40,10 @@ fn unknown_key_names_line_key_and_expected() {
 
 #[test]
 fn wrong_type_names_the_key_path() {
-    let text = GOOD.replace("redirect_uri = \"https://example.com/cb\"", "redirect_uri = \"https://example.com/cb\"\ntimeout_secs = \"ten\"");
+    let text = GOOD.replace(
+        "redirect_uri = \"https://example.com/cb\"",
+        "redirect_uri = \"https://example.com/cb\"\ntimeout_secs = \"ten\"",
+    );
     let msg = parse(&text).unwrap_err().to_string();
     assert!(msg.contains("key `amocrm.timeout_secs`"), "{msg}");
     assert!(msg.starts_with("rules.toml:7:16:"), "{msg}");
@@ -57,7 +63,10 @@ fn foreign_host_needs_explicit_allow() {
     let text = GOOD.replace("https://acme.amocrm.ru", "https://evil.example.com");
     let msg = parse(&text).unwrap_err().to_string();
     assert!(msg.contains("not an amoCRM/Kommo account"), "{msg}");
-    let text = text.replace("client_id = \"abc\"", "client_id = \"abc\"\nallow_any_host = true");
+    let text = text.replace(
+        "client_id = \"abc\"",
+        "client_id = \"abc\"\nallow_any_host = true",
+    );
     parse(&text).unwrap();
     for ok in ["https://x.kommo.com", "https://x.amocrm.com"] {
         parse(&GOOD.replace("https://acme.amocrm.ru", ok)).unwrap();
@@ -75,7 +84,12 @@ fn all_problems_are_listed_at_once() {
     let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["amocrm.client_id", "billmanager.url", "billmanager.user", "billmanager.password_env"]
+        [
+            "amocrm.client_id",
+            "billmanager.url",
+            "billmanager.user",
+            "billmanager.password_env"
+        ]
     );
 }
 

@@ -20,7 +20,10 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
     match reqwest::Url::parse(&a.base_url) {
         Err(e) => bad(
             "amocrm.base_url",
-            format!("`{}` is not a URL ({e}); expected e.g. `https://mycompany.amocrm.ru`", a.base_url),
+            format!(
+                "`{}` is not a URL ({e}); expected e.g. `https://mycompany.amocrm.ru`",
+                a.base_url
+            ),
         ),
         Ok(url) => {
             let host = url.host_str().unwrap_or("").to_ascii_lowercase();
@@ -52,7 +55,10 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
         }
     }
     if a.client_id.trim().is_empty() {
-        bad("amocrm.client_id", "must not be empty: copy the Integration ID".into());
+        bad(
+            "amocrm.client_id",
+            "must not be empty: copy the Integration ID".into(),
+        );
     }
     let secret_sources = [
         a.client_secret.is_some(),
@@ -77,13 +83,19 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
     if reqwest::Url::parse(&a.redirect_uri).is_err() {
         bad(
             "amocrm.redirect_uri",
-            format!("`{}` is not a URL; copy it exactly from the integration settings", a.redirect_uri),
+            format!(
+                "`{}` is not a URL; copy it exactly from the integration settings",
+                a.redirect_uri
+            ),
         );
     }
     if a.rate_limit_rps == 0 || a.rate_limit_rps > 7 {
         bad(
             "amocrm.rate_limit_rps",
-            format!("{} is out of range: amoCRM allows 1..=7 requests per second", a.rate_limit_rps),
+            format!(
+                "{} is out of range: amoCRM allows 1..=7 requests per second",
+                a.rate_limit_rps
+            ),
         );
     }
     if a.timeout_secs == 0 {
@@ -101,7 +113,10 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
                 bad("billmanager.user", "required when source = \"api\"".into());
             }
             if b.password_env.is_none() {
-                bad("billmanager.password_env", "required when source = \"api\"".into());
+                bad(
+                    "billmanager.password_env",
+                    "required when source = \"api\"".into(),
+                );
             }
         }
         SourceKind::Files => {
@@ -131,7 +146,8 @@ fn check_rules(file: &RuleFile, problems: &mut Vec<Problem>) {
         if r.when.is_empty() {
             problems.push(Problem {
                 key: format!("skip[{i}].when"),
-                message: "an empty condition would skip every entity; give at least one attribute".into(),
+                message: "an empty condition would skip every entity; give at least one attribute"
+                    .into(),
             });
         }
     }
@@ -161,7 +177,9 @@ fn check_rules(file: &RuleFile, problems: &mut Vec<Problem>) {
                     if d.from.is_some() == d.value.is_some() {
                         problems.push(Problem {
                             key: key.clone(),
-                            message: "give exactly one of `from` (an attribute) or `value` (a constant)".into(),
+                            message:
+                                "give exactly one of `from` (an attribute) or `value` (a constant)"
+                                    .into(),
                         });
                     }
                     d.from.as_deref()
@@ -195,5 +213,7 @@ pub fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h == "localhost"
         || h == "::1"
-        || h.parse::<std::net::Ipv4Addr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || h.parse::<std::net::Ipv4Addr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }

@@ -60,13 +60,16 @@ impl Classify for StoreError {
             Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
                 format!("another process keeps `{p}` busy; retry when it finishes (see `amocrm-bin status`)")
             }
-            Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) | Some(rusqlite::ErrorCode::PermissionDenied) => {
+            Some(rusqlite::ErrorCode::ReadOnly)
+            | Some(rusqlite::ErrorCode::CannotOpen)
+            | Some(rusqlite::ErrorCode::PermissionDenied) => {
                 format!("make `{p}` and its directory writable by the user that runs amocrm-bin")
             }
             Some(rusqlite::ErrorCode::DiskFull) => {
                 format!("the disk holding `{p}` is full; free space and re-run (nothing was lost)")
             }
-            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            Some(rusqlite::ErrorCode::NotADatabase)
+            | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
                 format!("`{p}` is not a valid store; restore it from backup or move it away to start fresh (bindings will be rebuilt by search)")
             }
             _ => format!("check `{p}` (path set by `[store] path`)"),

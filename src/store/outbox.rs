@@ -84,7 +84,10 @@ impl Store {
     }
 
     fn outbox_query(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<OutboxItem>> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err("read the outbox", e))?;
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| self.err("read the outbox", e))?;
         let rows = stmt
             .query_map(p, item_from_row)
             .map_err(|e| self.err("read the outbox", e))?;

@@ -19,10 +19,16 @@ fn migrations_reach_latest_and_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap() as usize, Store::latest_schema_version());
+    assert_eq!(
+        s.schema_version().unwrap() as usize,
+        Store::latest_schema_version()
+    );
     drop(s);
     let s = Store::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap() as usize, Store::latest_schema_version());
+    assert_eq!(
+        s.schema_version().unwrap() as usize,
+        Store::latest_schema_version()
+    );
 }
 
 #[cfg(unix)]
@@ -40,8 +46,16 @@ fn store_file_is_private() {
 fn token_rotation_bumps_generation() {
     let s = Store::open_in_memory().unwrap();
     assert!(s.tokens().unwrap().is_none());
-    assert_eq!(s.save_tokens(&tokens("access-aaaa", "refresh-aaaa")).unwrap(), 1);
-    assert_eq!(s.save_tokens(&tokens("access-bbbb", "refresh-bbbb")).unwrap(), 2);
+    assert_eq!(
+        s.save_tokens(&tokens("access-aaaa", "refresh-aaaa"))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.save_tokens(&tokens("access-bbbb", "refresh-bbbb"))
+            .unwrap(),
+        2
+    );
     let t = s.tokens().unwrap().unwrap();
     assert_eq!(t.refresh_token.unwrap().expose(), "refresh-bbbb");
     assert_eq!(t.generation, 2);
@@ -67,7 +81,10 @@ fn bindings_are_one_to_one_and_aliases_resolve() {
     // Rebinding the same amoCRM entity to another key turns the old key into an alias.
     s.put_binding(&binding("lead", "service:3", 900)).unwrap();
     assert_eq!(s.bindings(Some("lead")).unwrap().len(), 1);
-    assert_eq!(s.binding("lead", "service:1").unwrap().unwrap().bm_id, "service:3");
+    assert_eq!(
+        s.binding("lead", "service:1").unwrap().unwrap().bm_id,
+        "service:3"
+    );
     assert!(s.forget_binding("lead", "service:3").unwrap());
     assert!(s.binding("lead", "service:1").unwrap().is_none());
 }
@@ -79,9 +96,13 @@ fn outbox_dedups_backs_off_and_parks() {
     s.enqueue("lead", "42", "payment.add").unwrap();
     assert_eq!(s.due_items(10).unwrap().len(), 1);
     s.outbox_failed("lead", "42", "boom", false, 3).unwrap();
-    assert!(s.due_items(10).unwrap().is_empty(), "backoff must delay the retry");
+    assert!(
+        s.due_items(10).unwrap().is_empty(),
+        "backoff must delay the retry"
+    );
     s.outbox_failed("lead", "42", "boom", false, 3).unwrap();
-    s.outbox_failed("lead", "42", "boom again", false, 3).unwrap();
+    s.outbox_failed("lead", "42", "boom again", false, 3)
+        .unwrap();
     let all = s.outbox_items().unwrap();
     assert!(all[0].parked);
     assert_eq!(all[0].last_error.as_deref(), Some("boom again"));

@@ -12,7 +12,10 @@ fn auth_code_stores_tokens_and_status_shows_no_secret() {
     let (access, refresh) = stored_tokens(&w.store());
     assert!(!access.is_empty() && !refresh.is_empty());
     for text in [&out, &err] {
-        assert!(!text.contains(&access) && !text.contains(&refresh) && !text.contains(SECRET), "{text}");
+        assert!(
+            !text.contains(&access) && !text.contains(&refresh) && !text.contains(SECRET),
+            "{text}"
+        );
     }
     let (rc, out, _) = run(w.cmd().args(["auth", "--status", "--json"]));
     assert_eq!(rc, 0);
@@ -57,7 +60,9 @@ fn expired_access_token_is_refreshed_and_old_refresh_token_never_reused() {
     let (_, refresh_before) = stored_tokens(&w.store());
     w.sandbox.expire_access_tokens();
     // A sync needs the API; the 401 makes the client refresh once and retry.
-    let (rc, out, err) = run(w.cmd().args(["-vv", "sync", "--entity", "contact", "--elid", "101"]));
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["-vv", "sync", "--entity", "contact", "--elid", "101"]));
     assert_eq!(rc, 0, "{out}{err}");
     let (access_after, refresh_after) = stored_tokens(&w.store());
     assert_ne!(refresh_before, refresh_after, "rotated pair stored");
@@ -65,8 +70,16 @@ fn expired_access_token_is_refreshed_and_old_refresh_token_never_reused() {
     assert_eq!(s.refresh_grants, 1);
     assert_eq!(s.refresh_token_reuse, 0);
     for text in [&out, &err] {
-        for secret in [&refresh_before, &refresh_after, &access_after, &SECRET.to_string()] {
-            assert!(!text.contains(secret.as_str()), "secret leaked in -vv output");
+        for secret in [
+            &refresh_before,
+            &refresh_after,
+            &access_after,
+            &SECRET.to_string(),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "secret leaked in -vv output"
+            );
         }
     }
     // Many processes hitting an expired token at once spend the refresh token exactly once.
@@ -85,7 +98,11 @@ fn expired_access_token_is_refreshed_and_old_refresh_token_never_reused() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    assert_eq!(w.sandbox.stats().refresh_token_reuse, 0, "no process presented a spent refresh token");
+    assert_eq!(
+        w.sandbox.stats().refresh_token_reuse,
+        0,
+        "no process presented a spent refresh token"
+    );
 }
 
 #[test]
@@ -94,7 +111,9 @@ fn revoked_refresh_token_exits_3() {
     w.authorize();
     w.sandbox.revoke_refresh_tokens();
     w.sandbox.expire_access_tokens();
-    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "contact", "--elid", "101"]));
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "101"]));
     assert_eq!(rc, 3, "{err}");
     assert!(err.contains("auth --code"), "{err}");
 }

@@ -8,7 +8,15 @@ use crate::support::{run, World};
 fn legacy_command_form_means_the_same_as_the_subcommand() {
     let w = World::new();
     w.authorize();
-    let (rc, out, err) = run(w.cmd().args(["--command", "sync", "--entity", "contact", "--elid", "101", "--json"]));
+    let (rc, out, err) = run(w.cmd().args([
+        "--command",
+        "sync",
+        "--entity",
+        "contact",
+        "--elid",
+        "101",
+        "--json",
+    ]));
     assert_eq!(rc, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["counts"]["contact"]["created"], 2);
@@ -27,11 +35,19 @@ fn a_429_storm_is_ridden_out_without_exceeding_7_per_second() {
     let w = World::with(SandboxConfig::default(), |r| r);
     w.authorize();
     w.sandbox.reset_stats();
-    w.sandbox.inject(Fault::Status { code: 429, count: 4, path_prefix: Some("/api/v4".into()) });
+    w.sandbox.inject(Fault::Status {
+        code: 429,
+        count: 4,
+        path_prefix: Some("/api/v4".into()),
+    });
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
     assert_eq!(rc, 0, "{out}{err}");
     let s = w.sandbox.stats();
     assert!(s.status_429 >= 4, "{s:?}");
-    assert!(s.max_per_second <= 7, "max {} requests in one second", s.max_per_second);
+    assert!(
+        s.max_per_second <= 7,
+        "max {} requests in one second",
+        s.max_per_second
+    );
     assert!(!w.sandbox.entities("leads").is_empty());
 }

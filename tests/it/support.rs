@@ -34,13 +34,29 @@ impl World {
         let text = std::fs::read_to_string(root().join("examples/rules.toml")).unwrap();
         let text = text
             .replace("https://mycompany.amocrm.ru", &sandbox.base_url())
-            .replace("client_id = \"00000000-0000-0000-0000-000000000000\"", "client_id = \"sandbox-client-id\"")
-            .replace("https://billing.example.com/amocrm/callback", "https://example.com/amocrm/callback")
-            .replace("dir = \"billmanager\"", &format!("dir = {:?}", root().join("examples/billmanager").display().to_string()));
+            .replace(
+                "client_id = \"00000000-0000-0000-0000-000000000000\"",
+                "client_id = \"sandbox-client-id\"",
+            )
+            .replace(
+                "https://billing.example.com/amocrm/callback",
+                "https://example.com/amocrm/callback",
+            )
+            .replace(
+                "dir = \"billmanager\"",
+                &format!(
+                    "dir = {:?}",
+                    root().join("examples/billmanager").display().to_string()
+                ),
+            );
         let text = edit(text);
         let rules = dir.path().join("rules.toml");
         std::fs::write(&rules, text).unwrap();
-        World { sandbox, dir, rules }
+        World {
+            sandbox,
+            dir,
+            rules,
+        }
     }
 
     /// The binary with a scrubbed environment pointing at this world.
@@ -58,7 +74,10 @@ impl World {
     /// Runs `auth --code` with a fresh code; panics unless it succeeds.
     pub fn authorize(&self) {
         let code = self.sandbox.issue_code();
-        self.cmd().args(["auth", "--code", &code]).assert().success();
+        self.cmd()
+            .args(["auth", "--code", &code])
+            .assert()
+            .success();
     }
 
     /// The store path.
@@ -85,6 +104,10 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 /// Reads the store's tokens with plain SQLite (what a thief with the file would see).
 pub fn stored_tokens(store: &Path) -> (String, String) {
     let conn = rusqlite::Connection::open(store).unwrap();
-    conn.query_row("SELECT access_token, refresh_token FROM oauth_tokens", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
+    conn.query_row(
+        "SELECT access_token, refresh_token FROM oauth_tokens",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
 }

@@ -5,14 +5,14 @@ use serde_json::{json, Value};
 
 use crate::support::{run, World};
 
-fn ids(list: &[Value], pointer: &str) -> Vec<i64> {
-    list.iter().filter_map(|v| v.pointer(pointer).and_then(Value::as_i64)).collect()
-}
-
 fn embedded_ids(v: &Value, kind: &str) -> Vec<i64> {
     v.pointer(&format!("/_embedded/{kind}"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.get("id").and_then(Value::as_i64)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.get("id").and_then(Value::as_i64))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -28,7 +28,9 @@ fn phones(c: &Value) -> Vec<String> {
 }
 
 fn binding(w: &World, entity: &str, elid: &str) -> Value {
-    let (rc, out, err) = run(w.cmd().args(["bindings", "show", "--entity", entity, "--elid", elid, "--json"]));
+    let (rc, out, err) = run(w.cmd().args([
+        "bindings", "show", "--entity", entity, "--elid", elid, "--json",
+    ]));
     assert_eq!(rc, 0, "{err}");
     serde_json::from_str(out.trim()).unwrap()
 }
@@ -47,21 +49,48 @@ fn two_users_one_payer_give_two_contacts_one_company_and_rightly_linked_leads() 
     assert_eq!((contacts.len(), companies.len(), leads.len()), (2, 1, 2));
     let company = companies[0]["id"].as_i64().unwrap();
     for c in &contacts {
-        assert_eq!(embedded_ids(c, "companies"), vec![company], "each contact joins the payer's company");
+        assert_eq!(
+            embedded_ids(c, "companies"),
+            vec![company],
+            "each contact joins the payer's company"
+        );
     }
-    let ivan = binding(&w, "contact", "201")["binding"]["amo_id"].as_i64().unwrap();
-    let maria = binding(&w, "contact", "202")["binding"]["amo_id"].as_i64().unwrap();
+    let ivan = binding(&w, "contact", "201")["binding"]["amo_id"]
+        .as_i64()
+        .unwrap();
+    let maria = binding(&w, "contact", "202")["binding"]["amo_id"]
+        .as_i64()
+        .unwrap();
     let lead_of = |service: &str| {
-        let id = binding(&w, "lead", service)["binding"]["amo_id"].as_i64().unwrap();
-        leads.iter().find(|l| l["id"].as_i64() == Some(id)).unwrap().clone()
+        let id = binding(&w, "lead", service)["binding"]["amo_id"]
+            .as_i64()
+            .unwrap();
+        leads
+            .iter()
+            .find(|l| l["id"].as_i64() == Some(id))
+            .unwrap()
+            .clone()
     };
     let (l401, l402) = (lead_of("401"), lead_of("402"));
-    assert_eq!(embedded_ids(&l401, "contacts"), vec![ivan], "VPS ordered by Ivan");
-    assert_eq!(embedded_ids(&l402, "contacts"), vec![maria], "domain ordered by Maria");
+    assert_eq!(
+        embedded_ids(&l401, "contacts"),
+        vec![ivan],
+        "VPS ordered by Ivan"
+    );
+    assert_eq!(
+        embedded_ids(&l402, "contacts"),
+        vec![maria],
+        "domain ordered by Maria"
+    );
     assert_eq!(embedded_ids(&l401, "companies"), vec![company]);
     assert_eq!(l401["price"], 590);
     assert_eq!(l401["name"], "VPS-1 #401");
-    let tags: Vec<&str> = l401["_embedded"]["tags"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    let tags: Vec<&str> = l401["_embedded"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     assert!(tags.contains(&"BILL"), "{tags:?}");
 }
 
@@ -74,29 +103,49 @@ fn same_phone_in_another_format_adopts_the_existing_contact() {
         "contacts",
         json!({"name": "Петя (сайт)", "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "8 (916) 123-45-67", "enum_code": "MOB"}]}]}),
     );
-    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "contact", "--elid", "104"]));
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "104"]));
     assert_eq!(rc, 0, "{out}{err}");
     let contacts = w.sandbox.entities("contacts");
     assert_eq!(contacts.len(), 1, "no duplicate: {contacts:#?}");
     assert_eq!(contacts[0]["id"].as_i64(), Some(existing));
-    assert_eq!(phones(&contacts[0]), vec!["8 (916) 123-45-67".to_string()], "the hand-written phone is kept, not duplicated");
+    assert_eq!(
+        phones(&contacts[0]),
+        vec!["8 (916) 123-45-67".to_string()],
+        "the hand-written phone is kept, not duplicated"
+    );
     assert!(out.contains("same phone"), "{out}");
-    assert_eq!(binding(&w, "contact", "205")["binding"]["amo_id"].as_i64(), Some(existing));
+    assert_eq!(
+        binding(&w, "contact", "205")["binding"]["amo_id"].as_i64(),
+        Some(existing)
+    );
 }
 
 #[test]
 fn reordered_trial_within_timeout_joins_the_existing_lead() {
     let w = World::new();
     w.authorize();
-    assert_eq!(run(w.cmd().args(["sync", "--entity", "lead", "--elid", "405"])).0, 0);
+    assert_eq!(
+        run(w.cmd().args(["sync", "--entity", "lead", "--elid", "405"])).0,
+        0
+    );
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "406"]));
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(w.sandbox.entities("leads").len(), 1);
-    assert!(out.contains("joined") && out.contains("new_purchase_timeout_days"), "{out}");
+    assert!(
+        out.contains("joined") && out.contains("new_purchase_timeout_days"),
+        "{out}"
+    );
     let trial = binding(&w, "lead", "405")["binding"]["amo_id"].clone();
     assert_eq!(binding(&w, "lead", "406")["binding"]["amo_id"], trial);
     let lead = &w.sandbox.entities("leads")[0];
-    let tags: Vec<&str> = lead["_embedded"]["tags"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    let tags: Vec<&str> = lead["_embedded"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     assert!(tags.contains(&"trial"), "tag rule for trials: {tags:?}");
 }
 
@@ -106,7 +155,10 @@ fn site_originated_order_is_skipped_with_the_reason() {
     w.authorize();
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "407"]));
     assert_eq!(rc, 0, "{out}{err}");
-    assert!(out.contains("skipped") && out.contains("ordered on the website"), "{out}");
+    assert!(
+        out.contains("skipped") && out.contains("ordered on the website"),
+        "{out}"
+    );
     assert!(w.sandbox.entities("leads").is_empty());
 }
 
@@ -114,7 +166,10 @@ fn site_originated_order_is_skipped_with_the_reason() {
 fn running_the_same_sync_twice_makes_no_writes_the_second_time() {
     let w = World::new();
     w.authorize();
-    assert_eq!(run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"])).0, 0);
+    assert_eq!(
+        run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"])).0,
+        0
+    );
     let before = w.sandbox.stats();
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
     assert_eq!(rc, 0, "{out}{err}");
@@ -128,15 +183,22 @@ fn payers_with_the_same_inn_share_one_company() {
     let w = World::new();
     w.authorize();
     for elid in ["102", "103"] {
-        let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "contact", "--elid", elid]));
+        let (rc, out, err) = run(w
+            .cmd()
+            .args(["sync", "--entity", "contact", "--elid", elid]));
         assert_eq!(rc, 0, "{out}{err}");
     }
     assert_eq!(w.sandbox.entities("companies").len(), 1);
     let contacts = w.sandbox.entities("contacts");
     assert_eq!(contacts.len(), 2);
     let company = w.sandbox.entities("companies")[0]["id"].as_i64().unwrap();
-    assert!(contacts.iter().all(|c| embedded_ids(c, "companies") == vec![company]));
-    assert_eq!(binding(&w, "company", "303")["binding"]["amo_id"].as_i64(), Some(company));
+    assert!(contacts
+        .iter()
+        .all(|c| embedded_ids(c, "companies") == vec![company]));
+    assert_eq!(
+        binding(&w, "company", "303")["binding"]["amo_id"].as_i64(),
+        Some(company)
+    );
 }
 
 #[test]
@@ -144,11 +206,17 @@ fn dry_run_prints_the_plan_field_by_field_and_writes_nothing() {
     let w = World::new();
     w.authorize();
     w.sandbox.reset_stats();
-    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404", "--dry-run"]));
+    let (rc, out, err) =
+        run(w
+            .cmd()
+            .args(["sync", "--entity", "lead", "--elid", "404", "--dry-run"]));
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(w.sandbox.stats().writes, 0);
     assert!(out.contains("would create"), "{out}");
-    assert!(out.contains("Product = ") && out.contains("pipeline_id = "), "{out}");
+    assert!(
+        out.contains("Product = ") && out.contains("pipeline_id = "),
+        "{out}"
+    );
     assert!(w.sandbox.entities("leads").is_empty());
 }
 
@@ -163,14 +231,75 @@ fn unknown_elid_names_the_missing_entity() {
 }
 
 #[test]
-fn validation_error_shows_the_field_path_and_queues_the_item() {
-    let w = World::with(Default::default(), |r| r.replace("\"ROISTAT\" = \"service.roistat_visit\"", "\"ROISTAT\" = \"service.roistat_visit\"\n\"Service page\" = { value = \"https://x\" }"));
+fn inactive_responsible_user_is_a_rule_error_before_anything_is_sent() {
+    let w = World::with(Default::default(), |r| {
+        r.replace(
+            "responsible = \"anna@example.com\"",
+            "responsible = \"504144\"",
+        )
+    });
     w.authorize();
-    // The account's url field accepts it; force a rejection through an inactive responsible user instead.
-    let w2 = World::with(Default::default(), |r| r.replace("responsible = \"anna@example.com\"", "responsible = \"504144\""));
-    drop(w);
-    w2.authorize();
-    let (rc, _, err) = run(w2.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
-    assert_eq!(rc, 2, "an inactive user is caught before sending: {err}");
-    assert!(err.contains("sync.responsible"), "{err}");
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("sync.responsible") && err.contains("deactivated"),
+        "{err}"
+    );
+    assert_eq!(w.sandbox.stats().writes, 0);
+}
+
+#[test]
+fn rejected_lead_shows_the_field_path_exits_4_and_stays_queued() {
+    let w = World::new();
+    w.authorize();
+    // Cache the account's dictionaries, then make them stale: the VPS-2 option "was deleted".
+    assert_eq!(
+        run(w
+            .cmd()
+            .args(["sync", "--entity", "lead", "--elid", "404", "--dry-run"]))
+        .0,
+        0
+    );
+    let conn = rusqlite::Connection::open(w.store()).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT value FROM cache WHERE namespace = 'dictionaries'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut dict: Value = serde_json::from_str(&text).unwrap();
+    for f in dict["fields"]["lead"].as_array_mut().unwrap() {
+        for e in f["enums"].as_array_mut().unwrap() {
+            if e["value"] == "VPS-2" {
+                e["id"] = json!(999_999);
+            }
+        }
+    }
+    conn.execute(
+        "UPDATE cache SET value = ?1 WHERE namespace = 'dictionaries'",
+        [dict.to_string()],
+    )
+    .unwrap();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 4, "{out}{err}");
+    assert!(
+        out.contains("FAILED")
+            && out.contains("custom_fields_values.")
+            && out.contains("NotSupportedChoice"),
+        "{out}"
+    );
+    assert!(w.sandbox.entities("leads").is_empty());
+    let queued: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'lead' AND bm_id = '404'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(queued, 1, "the failed push is queued for the next run");
+    // The stale cache was dropped, so the next run reads fresh dictionaries and succeeds.
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(w.sandbox.entities("leads").len(), 1);
 }

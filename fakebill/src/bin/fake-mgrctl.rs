@@ -60,7 +60,11 @@ fn log_invocation(args: &[String]) {
     let Some(path) = std::env::var_os("FAKEBILL_LOG") else {
         return;
     };
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(f, "{}", args.join(" "));
     }
 }
@@ -75,19 +79,30 @@ fn main() -> ExitCode {
     let call = match parse_args(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("fake-mgrctl: {e}\nusage: fake-mgrctl -m billmgr <func> [key=value ...] out=json");
+            eprintln!(
+                "fake-mgrctl: {e}\nusage: fake-mgrctl -m billmgr <func> [key=value ...] out=json"
+            );
             return ExitCode::from(2);
         }
     };
-    if let Some(ms) = std::env::var("FAKEBILL_SLEEP_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("FAKEBILL_SLEEP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         std::thread::sleep(Duration::from_millis(ms));
     }
     if flag("FAKEBILL_FAIL") {
-        eprintln!("Error: cannot connect to {}: connection refused (FAKEBILL_FAIL=1)", call.manager);
+        eprintln!(
+            "Error: cannot connect to {}: connection refused (FAKEBILL_FAIL=1)",
+            call.manager
+        );
         return ExitCode::from(1);
     }
     if call.manager != "billmgr" {
-        eprintln!("fake-mgrctl: unknown manager `{}`; only billmgr is faked", call.manager);
+        eprintln!(
+            "fake-mgrctl: unknown manager `{}`; only billmgr is faked",
+            call.manager
+        );
         return ExitCode::from(1);
     }
     if !matches!(call.format.as_deref(), Some("json") | Some("sjson")) {
@@ -100,7 +115,10 @@ fn main() -> ExitCode {
     };
     let ans = answer(&dir, &call.func, &call.params);
     let body = if flag("FAKEBILL_GARBAGE") {
-        ans.body.chars().take(ans.body.chars().count() / 2).collect()
+        ans.body
+            .chars()
+            .take(ans.body.chars().count() / 2)
+            .collect()
     } else {
         ans.body
     };

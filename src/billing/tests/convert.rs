@@ -2,7 +2,10 @@ use crate::billing::convert;
 use crate::billing::{Attrs, PayerKind, ServiceStatus};
 
 fn attrs(pairs: &[(&str, &str)]) -> Attrs {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -16,27 +19,48 @@ fn client_uses_the_asked_id_when_the_form_has_none() {
 
 #[test]
 fn user_email_falls_back_to_the_login() {
-    let u = convert::user(attrs(&[("id", "1"), ("account", "5"), ("name", "a@b.example")])).unwrap();
+    let u = convert::user(attrs(&[
+        ("id", "1"),
+        ("account", "5"),
+        ("name", "a@b.example"),
+    ]))
+    .unwrap();
     assert_eq!(u.email.as_deref(), Some("a@b.example"));
     assert_eq!(u.realname, "");
     assert_eq!(u.marketing_consent, None);
     let u = convert::user(attrs(&[("id", "1"), ("account", "5"), ("name", "login")])).unwrap();
     assert_eq!(u.email, None);
-    let u = convert::user(attrs(&[("id", "1"), ("account_id", "5"), ("newsletter", "yes")]))
-        .unwrap();
+    let u = convert::user(attrs(&[
+        ("id", "1"),
+        ("account_id", "5"),
+        ("newsletter", "yes"),
+    ]))
+    .unwrap();
     assert_eq!(u.client_id, "5");
     assert_eq!(u.marketing_consent, Some(true));
-    assert!(convert::user(attrs(&[("id", "1")])).is_err(), "a user needs its client");
+    assert!(
+        convert::user(attrs(&[("id", "1")])).is_err(),
+        "a user needs its client"
+    );
 }
 
 #[test]
 fn payer_kind_and_bad_profiletype() {
-    let p = convert::payer(attrs(&[("id", "3"), ("account", "5"), ("profiletype", "3"), ("inn", "123")]))
-        .unwrap();
+    let p = convert::payer(attrs(&[
+        ("id", "3"),
+        ("account", "5"),
+        ("profiletype", "3"),
+        ("inn", "123"),
+    ]))
+    .unwrap();
     assert_eq!(p.kind, PayerKind::SoleProprietor);
     assert_eq!(p.inn.as_deref(), Some("123"));
-    let e = convert::payer(attrs(&[("id", "3"), ("account", "5"), ("profiletype", "x")]))
-        .unwrap_err();
+    let e = convert::payer(attrs(&[
+        ("id", "3"),
+        ("account", "5"),
+        ("profiletype", "x"),
+    ]))
+    .unwrap_err();
     assert!(e.contains("profiletype"), "{e}");
 }
 

@@ -13,7 +13,10 @@ const FORM: Call<'static> = Call {
 };
 
 fn rows(text: &str) -> Vec<crate::billing::Attrs> {
-    parse(text.as_bytes(), &LIST).unwrap().elems("item").unwrap()
+    parse(text.as_bytes(), &LIST)
+        .unwrap()
+        .elems("item")
+        .unwrap()
 }
 
 #[test]
@@ -28,7 +31,10 @@ fn list_rows_prefer_orig_and_accept_plain_strings() {
     assert_eq!(r[0]["cost"], "1200.00");
     assert_eq!(r[0]["name"], "plain");
     assert_eq!(r[1]["note"], "");
-    assert!(!r[1].contains_key("nested"), "nodes without text are skipped");
+    assert!(
+        !r[1].contains_key("nested"),
+        "nodes without text are skipped"
+    );
 }
 
 #[test]
@@ -63,7 +69,11 @@ fn edit_form_keeps_children_with_text_only() {
 
 #[test]
 fn session_id_of_auth_answer() {
-    let doc = parse(br#"{"doc":{"auth":{"$id":"abc","$level":"29","$":"abc"}}}"#, &LIST).unwrap();
+    let doc = parse(
+        br#"{"doc":{"auth":{"$id":"abc","$level":"29","$":"abc"}}}"#,
+        &LIST,
+    )
+    .unwrap();
     assert_eq!(doc.session().as_deref(), Some("abc"));
     let doc = parse(br#"{"doc":{}}"#, &LIST).unwrap();
     assert_eq!(doc.session(), None);
@@ -105,7 +115,10 @@ fn auth_and_access_errors_are_access_denied() {
     for kind in ["auth", "badauth", "access"] {
         let text = format!(r#"{{"doc":{{"error":{{"$type":"{kind}","msg":{{"$":"no"}}}}}}}}"#);
         let e = err(&text, &FORM);
-        assert!(matches!(&e, BillingError::AccessDenied { detail } if detail == "no"), "{e:?}");
+        assert!(
+            matches!(&e, BillingError::AccessDenied { detail } if detail == "no"),
+            "{e:?}"
+        );
     }
 }
 
@@ -117,7 +130,10 @@ fn other_errors_are_panel_errors_with_the_message() {
     );
     assert!(matches!(&e, BillingError::Panel { detail, .. } if detail == "Invalid value"));
     // Without an elid in the call, "missed elid" cannot name an entity.
-    let e = err(r#"{"doc":{"error":{"$type":"missed","$object":"elid"}}}"#, &LIST);
+    let e = err(
+        r#"{"doc":{"error":{"$type":"missed","$object":"elid"}}}"#,
+        &LIST,
+    );
     assert!(matches!(e, BillingError::Panel { .. }), "{e:?}");
     // bjson: the error at the top level.
     let e = err(r#"{"error":{"$type":"value","msg":{"$":"top"}}}"#, &LIST);
@@ -157,7 +173,10 @@ fn wrong_types_in_elem_are_malformed() {
         r#"{"doc":{"elem":[{"id":{"$":"1"}}, 7]}}"#,
     ] {
         let doc = parse(text.as_bytes(), &LIST).unwrap();
-        assert!(matches!(doc.elems("item"), Err(BillingError::Malformed { .. })), "{text}");
+        assert!(
+            matches!(doc.elems("item"), Err(BillingError::Malformed { .. })),
+            "{text}"
+        );
     }
 }
 

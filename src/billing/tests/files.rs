@@ -83,17 +83,38 @@ fn unknown_ids_are_not_found() {
     let s = source();
     let e = s.client("999").unwrap_err();
     assert!(matches!(&e, BillingError::NotFound { entity: "client", id } if id == "999"));
-    assert!(matches!(s.service("999"), Err(BillingError::NotFound { entity: "service", .. })));
-    assert!(matches!(s.payer("999"), Err(BillingError::NotFound { entity: "payer", .. })));
-    assert!(matches!(s.client("../item"), Err(BillingError::NotFound { .. })));
+    assert!(matches!(
+        s.service("999"),
+        Err(BillingError::NotFound {
+            entity: "service",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.payer("999"),
+        Err(BillingError::NotFound {
+            entity: "payer",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.client("../item"),
+        Err(BillingError::NotFound { .. })
+    ));
 }
 
 #[test]
 fn backfill_ids_since() {
     let s = source();
-    assert_eq!(s.client_ids_since(date(2025, 1, 1)).unwrap(), ["103", "104", "105"]);
+    assert_eq!(
+        s.client_ids_since(date(2025, 1, 1)).unwrap(),
+        ["103", "104", "105"]
+    );
     assert_eq!(s.client_ids_since(date(2000, 1, 1)).unwrap().len(), 6);
-    assert_eq!(s.service_ids_since(date(2026, 1, 1)).unwrap(), ["411", "412"]);
+    assert_eq!(
+        s.service_ids_since(date(2026, 1, 1)).unwrap(),
+        ["411", "412"]
+    );
 }
 
 #[test]
@@ -126,7 +147,10 @@ fn quirks_single_objects_arrays_and_odd_values() {
     assert_eq!(ids, ["9", "20", "30"]);
     assert_eq!(sv[0].status, ServiceStatus::Unknown);
     assert_eq!(sv[0].cost, Some(15.0));
-    assert!(sv[0].created_at.is_some(), "opendate when createdate is absent");
+    assert!(
+        sv[0].created_at.is_some(),
+        "opendate when createdate is absent"
+    );
     assert!(sv[1].trial);
     assert_eq!(sv[1].cost, Some(1200.5));
     assert_eq!(sv[1].payer_id, None);
@@ -139,7 +163,10 @@ fn quirks_single_objects_arrays_and_odd_values() {
 fn malformed_answers_are_malformed_errors() {
     let s = FilesSource::open(&fixture("malformed")).unwrap();
     let is_malformed = |r: Result<(), BillingError>, what: &str| {
-        assert!(matches!(r, Err(BillingError::Malformed { .. })), "{what}: {r:?}");
+        assert!(
+            matches!(r, Err(BillingError::Malformed { .. })),
+            "{what}: {r:?}"
+        );
     };
     is_malformed(s.client("1").map(drop), "truncated form");
     is_malformed(s.client("2").map(drop), "HTML user list");
@@ -151,11 +178,20 @@ fn malformed_answers_are_malformed_errors() {
 #[test]
 fn error_documents_map_to_typed_errors() {
     let s = FilesSource::open(&fixture("errors")).unwrap();
-    assert!(matches!(s.client("1"), Err(BillingError::AccessDenied { .. })));
+    assert!(matches!(
+        s.client("1"),
+        Err(BillingError::AccessDenied { .. })
+    ));
     let e = s.payers_of("1").unwrap_err();
-    assert!(matches!(&e, BillingError::Panel { kind, .. } if kind == "value"), "{e:?}");
+    assert!(
+        matches!(&e, BillingError::Panel { kind, .. } if kind == "value"),
+        "{e:?}"
+    );
     let e = s.service("5").unwrap_err();
-    assert!(matches!(&e, BillingError::Panel { kind, .. } if kind == "missed"), "{e:?}");
+    assert!(
+        matches!(&e, BillingError::Panel { kind, .. } if kind == "missed"),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("could not find function"), "{e}");
 }
 

@@ -9,11 +9,23 @@ fn at(d: &str) -> NaiveDateTime {
 
 #[test]
 fn dates_in_every_accepted_form() {
-    assert_eq!(datetime("2025-03-01 08:10:05"), Some(at("2025-03-01 08:10:05")));
-    assert_eq!(datetime("2025-03-01 08:10"), Some(at("2025-03-01 08:10:00")));
+    assert_eq!(
+        datetime("2025-03-01 08:10:05"),
+        Some(at("2025-03-01 08:10:05"))
+    );
+    assert_eq!(
+        datetime("2025-03-01 08:10"),
+        Some(at("2025-03-01 08:10:00"))
+    );
     assert_eq!(datetime(" 2025-03-01 "), Some(at("2025-03-01 00:00:00")));
     assert_eq!(datetime("01.03.2025"), Some(at("2025-03-01 00:00:00")));
-    for bad in ["", "0000-00-00", "0000-00-00 00:00:00", "yesterday", "2025-13-01"] {
+    for bad in [
+        "",
+        "0000-00-00",
+        "0000-00-00 00:00:00",
+        "yesterday",
+        "2025-13-01",
+    ] {
         assert_eq!(datetime(bad), None, "{bad}");
     }
     assert_eq!(

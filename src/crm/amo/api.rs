@@ -34,12 +34,26 @@ impl<'a> AmoCrm<'a> {
     }
 
     /// Follows `_links.next` through a paged collection.
-    fn pages(&self, path: &str, key: &str, limit: usize, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
+    fn pages(
+        &self,
+        path: &str,
+        key: &str,
+        limit: usize,
+        f: &mut dyn FnMut(Value),
+    ) -> Result<(), CrmError> {
         let mut page = 1;
         loop {
-            let q = vec![("page".to_string(), page.to_string()), ("limit".to_string(), limit.to_string())];
-            let Some(v) = self.client.get(path, &q)? else { return Ok(()) };
-            if let Some(items) = v.pointer(&format!("/_embedded/{key}")).and_then(Value::as_array) {
+            let q = vec![
+                ("page".to_string(), page.to_string()),
+                ("limit".to_string(), limit.to_string()),
+            ];
+            let Some(v) = self.client.get(path, &q)? else {
+                return Ok(());
+            };
+            if let Some(items) = v
+                .pointer(&format!("/_embedded/{key}"))
+                .and_then(Value::as_array)
+            {
                 for item in items {
                     f(item.clone());
                 }
@@ -51,7 +65,12 @@ impl<'a> AmoCrm<'a> {
         }
     }
 
-    fn write(&self, kind: EntityKind, items: Vec<Value>, patch: bool) -> Result<BatchOutcome, CrmError> {
+    fn write(
+        &self,
+        kind: EntityKind,
+        items: Vec<Value>,
+        patch: bool,
+    ) -> Result<BatchOutcome, CrmError> {
         let path = format!("/api/v4/{}", kind.collection());
         let mut outcome = BatchOutcome::default();
         for chunk in items.chunks(CHUNK) {
@@ -62,7 +81,11 @@ impl<'a> AmoCrm<'a> {
                     break;
                 }
                 let body = Value::Array(pending.clone());
-                let result = if patch { self.client.patch(&path, &body) } else { self.client.post(&path, &body) };
+                let result = if patch {
+                    self.client.patch(&path, &body)
+                } else {
+                    self.client.post(&path, &body)
+                };
                 match result {
                     Ok(v) => {
                         let v = v.unwrap_or(Value::Null);
@@ -81,30 +104,56 @@ impl<'a> AmoCrm<'a> {
                                     .unwrap_or_default()
                                     .to_string(),
                             };
-                            if let (false, Some(id)) = (patch, item.get("id").and_then(Value::as_i64)) {
-                                outcome.created.push(Created { request_id: rid.clone(), id });
+                            if let (false, Some(id)) =
+                                (patch, item.get("id").and_then(Value::as_i64))
+                            {
+                                outcome.created.push(Created {
+                                    request_id: rid.clone(),
+                                    id,
+                                });
                             }
                             outcome.applied.push(rid);
                         }
                         break;
                     }
-                    Err(CrmError::Validation { items: bad, request, detail }) => {
+                    Err(CrmError::Validation {
+                        items: bad,
+                        request,
+                        detail,
+                    }) => {
                         let names: Vec<String> = pending
                             .iter()
-                            .map(|p| p.get("request_id").and_then(Value::as_str).unwrap_or("").to_string())
+                            .map(|p| {
+                                p.get("request_id")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("")
+                                    .to_string()
+                            })
                             .collect();
                         // amoCRM may name items by our request_id or by their index.
                         let mut rejected = Vec::new();
                         for b in bad {
                             let rid = if names.contains(&b.request_id) {
                                 b.request_id.clone()
-                            } else if let Some(n) = b.request_id.parse::<usize>().ok().and_then(|i| names.get(i)) {
+                            } else if let Some(n) = b
+                                .request_id
+                                .parse::<usize>()
+                                .ok()
+                                .and_then(|i| names.get(i))
+                            {
                                 n.clone()
                             } else {
                                 // Cannot tell which item: the whole chunk stays rejected.
-                                return Err(CrmError::Validation { request, detail, items: vec![b] });
+                                return Err(CrmError::Validation {
+                                    request,
+                                    detail,
+                                    items: vec![b],
+                                });
                             };
-                            rejected.push(ItemErrors { request_id: rid, errors: b.errors });
+                            rejected.push(ItemErrors {
+                                request_id: rid,
+                                errors: b.errors,
+                            });
                         }
                         pending.retain(|p| {
                             let rid = p.get("request_id").and_then(Value::as_str).unwrap_or("");
@@ -128,7 +177,11 @@ fn field_def(v: &Value) -> Option<FieldDef> {
     Some(FieldDef {
         id: v.get("id")?.as_i64()?,
         name: s(v, "name"),
-        code: v.get("code").and_then(Value::as_str).filter(|c| !c.is_empty()).map(String::from),
+        code: v
+            .get("code")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(String::from),
         field_type: s(v, "type"),
         enums: v
             .get("enums")
@@ -156,13 +209,21 @@ impl Crm for AmoCrm<'_> {
         }
         for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
             let mut fields = Vec::new();
-            self.pages(&format!("/api/v4/{}/custom_fields", kind.collection()), "custom_fields", 50, &mut |v| {
-                fields.extend(field_def(&v))
-            })?;
+            self.pages(
+                &format!("/api/v4/{}/custom_fields", kind.collection()),
+                "custom_fields",
+                50,
+                &mut |v| fields.extend(field_def(&v)),
+            )?;
             d.fields.insert(kind.as_str().to_string(), fields);
         }
         if let Some(v) = self.client.get("/api/v4/leads/pipelines", &[])? {
-            for p in v.pointer("/_embedded/pipelines").and_then(Value::as_array).into_iter().flatten() {
+            for p in v
+                .pointer("/_embedded/pipelines")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 d.pipelines.push(PipelineDef {
                     id: p.get("id").and_then(Value::as_i64).unwrap_or(0),
                     name: s(p, "name"),
@@ -172,7 +233,10 @@ impl Crm for AmoCrm<'_> {
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .map(|st| StatusDef { id: st.get("id").and_then(Value::as_i64).unwrap_or(0), name: s(st, "name") })
+                        .map(|st| StatusDef {
+                            id: st.get("id").and_then(Value::as_i64).unwrap_or(0),
+                            name: s(st, "name"),
+                        })
                         .collect(),
                 });
             }
@@ -184,7 +248,10 @@ impl Crm for AmoCrm<'_> {
                 id: u.get("id").and_then(Value::as_i64).unwrap_or(0),
                 name: s(&u, "name"),
                 email: u.get("email").and_then(Value::as_str).map(String::from),
-                active: u.pointer("/rights/is_active").and_then(Value::as_bool).unwrap_or(true),
+                active: u
+                    .pointer("/rights/is_active")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
             })
         }) {
             Ok(()) => d.users = users,
@@ -195,10 +262,19 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn search(&self, kind: EntityKind, query: &str) -> Result<Vec<Value>, CrmError> {
-        let q = vec![("query".to_string(), query.to_string()), ("limit".to_string(), "50".to_string())];
-        let v = self.client.get(&format!("/api/v4/{}", kind.collection()), &q)?;
-        Ok(v.and_then(|v| v.pointer(&format!("/_embedded/{}", kind.collection())).and_then(Value::as_array).cloned())
-            .unwrap_or_default())
+        let q = vec![
+            ("query".to_string(), query.to_string()),
+            ("limit".to_string(), "50".to_string()),
+        ];
+        let v = self
+            .client
+            .get(&format!("/api/v4/{}", kind.collection()), &q)?;
+        Ok(v.and_then(|v| {
+            v.pointer(&format!("/_embedded/{}", kind.collection()))
+                .and_then(Value::as_array)
+                .cloned()
+        })
+        .unwrap_or_default())
     }
 
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError> {
@@ -207,7 +283,8 @@ impl Crm for AmoCrm<'_> {
         } else {
             vec![]
         };
-        self.client.get(&format!("/api/v4/{}/{id}", kind.collection()), &q)
+        self.client
+            .get(&format!("/api/v4/{}/{id}", kind.collection()), &q)
     }
 
     fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
@@ -237,7 +314,12 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
-        self.pages(&format!("/api/v4/{}", kind.collection()), kind.collection(), 250, f)
+        self.pages(
+            &format!("/api/v4/{}", kind.collection()),
+            kind.collection(),
+            250,
+            f,
+        )
     }
 
     fn requests(&self) -> RequestStats {

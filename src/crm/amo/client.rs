@@ -81,7 +81,11 @@ pub fn describe_transport(e: &reqwest::Error) -> String {
 
 impl<'a> AmoClient<'a> {
     /// Builds the client; tokens are read from and rotated in `store`.
-    pub fn new(cfg: ClientConfig, store: &'a Store, source: TokenSource) -> anyhow::Result<AmoClient<'a>> {
+    pub fn new(
+        cfg: ClientConfig,
+        store: &'a Store,
+        source: TokenSource,
+    ) -> anyhow::Result<AmoClient<'a>> {
         let http = Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(Duration::from_secs(5).min(cfg.timeout))
@@ -231,10 +235,12 @@ impl<'a> AmoClient<'a> {
                     if text.trim().is_empty() {
                         return Ok(None);
                     }
-                    return serde_json::from_str(&text).map(Some).map_err(|e| CrmError::Decode {
-                        request,
-                        detail: e.to_string(),
-                    });
+                    return serde_json::from_str(&text)
+                        .map(Some)
+                        .map_err(|e| CrmError::Decode {
+                            request,
+                            detail: e.to_string(),
+                        });
                 }
                 401 => {
                     if refreshed {
@@ -246,9 +252,11 @@ impl<'a> AmoClient<'a> {
                         });
                     }
                     refreshed = true;
-                    token = self
-                        .tokens
-                        .after_unauthorized(token.generation, &self.http, &self.pacer)?;
+                    token = self.tokens.after_unauthorized(
+                        token.generation,
+                        &self.http,
+                        &self.pacer,
+                    )?;
                     attempt -= 1;
                     continue;
                 }
@@ -347,9 +355,21 @@ pub fn validation_items(v: &Value) -> Vec<ItemErrors> {
                 .map(|errs| {
                     errs.iter()
                         .map(|e| FieldError {
-                            code: e.get("code").and_then(Value::as_str).unwrap_or("").to_string(),
-                            path: e.get("path").and_then(Value::as_str).unwrap_or("").to_string(),
-                            detail: e.get("detail").and_then(Value::as_str).unwrap_or("").to_string(),
+                            code: e
+                                .get("code")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            path: e
+                                .get("path")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            detail: e
+                                .get("detail")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                         })
                         .collect()
                 })

@@ -87,7 +87,11 @@ pub struct TokenManager<'a> {
 
 impl TokenManager<'_> {
     /// A valid token, refreshing first if it is about to expire.
-    pub fn current(&self, http: &reqwest::blocking::Client, pacer: &Pacer) -> Result<CurrentToken, CrmError> {
+    pub fn current(
+        &self,
+        http: &reqwest::blocking::Client,
+        pacer: &Pacer,
+    ) -> Result<CurrentToken, CrmError> {
         let creds = match &self.source {
             TokenSource::LongLived(t) => {
                 return Ok(CurrentToken {
@@ -127,8 +131,14 @@ impl TokenManager<'_> {
     fn read(&self) -> Result<TokenRecord, CrmError> {
         match self.store.tokens() {
             Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(auth_needed("this store holds no amoCRM authorization yet", REAUTH)),
-            Err(e) => Err(auth_needed(format!("cannot read tokens: {e}"), "check `[store] path`")),
+            Ok(None) => Err(auth_needed(
+                "this store holds no amoCRM authorization yet",
+                REAUTH,
+            )),
+            Err(e) => Err(auth_needed(
+                format!("cannot read tokens: {e}"),
+                "check `[store] path`",
+            )),
         }
     }
 
@@ -139,11 +149,16 @@ impl TokenManager<'_> {
         http: &reqwest::blocking::Client,
         pacer: &Pacer,
     ) -> Result<CurrentToken, CrmError> {
-        let _guard = lock_within(self.store.path(), LockKind::Auth, "refresh", Duration::from_secs(120))
-            .map_err(|e| CrmError::Unreachable {
-                request: "token refresh".into(),
-                detail: e.to_string(),
-            })?;
+        let _guard = lock_within(
+            self.store.path(),
+            LockKind::Auth,
+            "refresh",
+            Duration::from_secs(120),
+        )
+        .map_err(|e| CrmError::Unreachable {
+            request: "token refresh".into(),
+            detail: e.to_string(),
+        })?;
         let t = self.read()?;
         if t.generation != seen_generation && t.expires_at - REFRESH_MARGIN > crate::store::now() {
             // Another process rotated while we waited: its pair is ours too.
@@ -153,12 +168,17 @@ impl TokenManager<'_> {
             });
         }
         let Some(refresh) = t.refresh_token.clone() else {
-            return Err(auth_needed("the stored authorization has no refresh token", REAUTH));
+            return Err(auth_needed(
+                "the stored authorization has no refresh token",
+                REAUTH,
+            ));
         };
-        let secret = creds
-            .client_secret
-            .as_ref()
-            .ok_or_else(|| auth_needed("the client secret is not available", "set `client_secret_env` in the rule file"))?;
+        let secret = creds.client_secret.as_ref().ok_or_else(|| {
+            auth_needed(
+                "the client secret is not available",
+                "set `client_secret_env` in the rule file",
+            )
+        })?;
         let body = json!({
             "client_id": creds.client_id,
             "client_secret": secret.expose(),
@@ -169,10 +189,13 @@ impl TokenManager<'_> {
         crate::log::verbose("refreshing the amoCRM access token");
         let resp = token_request(http, pacer, &self.base_url, &body, "refresh")?;
         let record = self.record_from(resp, &t.base_url);
-        let generation = self.store.save_tokens(&record).map_err(|e| CrmError::Unreachable {
-            request: "token refresh".into(),
-            detail: format!("the new token pair could not be saved: {e}"),
-        })?;
+        let generation = self
+            .store
+            .save_tokens(&record)
+            .map_err(|e| CrmError::Unreachable {
+                request: "token refresh".into(),
+                detail: format!("the new token pair could not be saved: {e}"),
+            })?;
         Ok(CurrentToken {
             token: record.access_token,
             generation,
@@ -192,10 +215,12 @@ impl TokenManager<'_> {
                 "remove `long_lived_token_env` from the rule file to use OAuth",
             ));
         };
-        let secret = creds
-            .client_secret
-            .as_ref()
-            .ok_or_else(|| auth_needed("the client secret is not available", "set `client_secret_env` in the rule file"))?;
+        let secret = creds.client_secret.as_ref().ok_or_else(|| {
+            auth_needed(
+                "the client secret is not available",
+                "set `client_secret_env` in the rule file",
+            )
+        })?;
         let body = json!({
             "client_id": creds.client_id,
             "client_secret": secret.expose(),
@@ -205,10 +230,12 @@ impl TokenManager<'_> {
         });
         let resp = token_request(http, pacer, &self.base_url, &body, "code")?;
         let record = self.record_from(resp, &self.base_url);
-        self.store.save_tokens(&record).map_err(|e| CrmError::Unreachable {
-            request: "auth".into(),
-            detail: format!("the token pair could not be saved: {e}"),
-        })?;
+        self.store
+            .save_tokens(&record)
+            .map_err(|e| CrmError::Unreachable {
+                request: "auth".into(),
+                detail: format!("the token pair could not be saved: {e}"),
+            })?;
         Ok(record)
     }
 
@@ -281,7 +308,10 @@ fn token_request(
             .or(problem.title)
             .unwrap_or_else(|| format!("HTTP {status}"));
         let advice = if what == "code" {
-            if reason.contains("client_id") || reason.contains("client_secret") || reason.contains("Redirect URI") {
+            if reason.contains("client_id")
+                || reason.contains("client_secret")
+                || reason.contains("Redirect URI")
+            {
                 "copy `client_id`, the secret key and `redirect_uri` exactly from the integration settings \
                  (the redirect URI must match to the trailing slash), then generate a new code"
                     .to_string()

@@ -39,7 +39,10 @@ fn now_ms() -> u64 {
 impl State {
     fn parse(text: &str) -> State {
         let mut lines = text.lines();
-        let penalty_until = lines.next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+        let penalty_until = lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
         let sent = lines.filter_map(|l| l.trim().parse().ok()).collect();
         State {
             penalty_until,
@@ -60,7 +63,8 @@ impl State {
         if self.penalty_until > now {
             return Some(self.penalty_until - now);
         }
-        self.sent.retain(|t| *t + WINDOW_MS > now && *t <= now + WINDOW_MS);
+        self.sent
+            .retain(|t| *t + WINDOW_MS > now && *t <= now + WINDOW_MS);
         if self.sent.len() >= rps {
             let oldest = *self.sent.iter().min().unwrap_or(&now);
             return Some((oldest + WINDOW_MS).saturating_sub(now).max(1));
@@ -81,15 +85,13 @@ impl Pacer {
 
     /// Blocks until one more request may be sent, and records it as sent.
     pub fn acquire(&self) {
-        self.with_state(|state, rps| {
-            loop {
-                let now = now_ms();
-                match state.wait_needed(now, rps) {
-                    Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
-                    None => {
-                        state.sent.push(now);
-                        break;
-                    }
+        self.with_state(|state, rps| loop {
+            let now = now_ms();
+            match state.wait_needed(now, rps) {
+                Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
+                None => {
+                    state.sent.push(now);
+                    break;
                 }
             }
         });
