@@ -20,6 +20,7 @@
 
 pub mod answer;
 mod api;
+pub mod generate;
 mod http;
 
 pub use api::FakeBillmanagerApi;

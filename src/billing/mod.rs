@@ -5,6 +5,12 @@
 //! panel host), `api` (the HTTP API) and `files` (a directory of JSON documents in
 //! BILLmanager's own shapes, for the demo, dry runs and tests). All three parse the same
 //! envelope (`docs/billmanager.md` §3).
+//!
+//! They share one reader: [`PanelReader`] decides which BILLmanager functions to call,
+//! parses ([`envelope`]), converts ([`convert`], [`values`]) and caches, while a
+//! [`Transport`] (mgrctl, HTTP, files) only moves one call's bytes. [`open`] builds the
+//! source the rule file names. The reading contract (functions, field names, UNCONFIRMED
+//! choices) is `docs/billmanager.md` §13.
 
 mod api;
 pub mod convert;

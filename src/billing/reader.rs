@@ -82,6 +82,8 @@ impl<T: Transport> PanelReader<T> {
         params: &[(&str, &str)],
     ) -> Result<envelope::Doc, BillingError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        crate::log::debug(&format!("billmanager: {} {}", call.func, shown.join(" ")));
         let bytes = self.transport.fetch(call.func, params)?;
         envelope::parse(&bytes, call)
     }

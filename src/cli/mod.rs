@@ -6,6 +6,7 @@
 
 mod args;
 mod auth;
+mod backfill;
 mod bindings;
 mod context;
 mod output;
@@ -78,7 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Auth(a) => auth::exec(&cli, a),
         Command::Sync(a) => sync::exec(&cli, a),
         Command::Bindings(a) => bindings::exec(&cli, a),
-        Command::Backfill(_) => pending::exec("backfill", "#4"),
+        Command::Backfill(a) => backfill::exec(&cli, a),
         Command::ReplayCalls(_) => pending::exec("replay-calls", "#6"),
     }
 }

@@ -26,7 +26,7 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
     let run = store.start_run("sync")?;
     let result = (|| -> anyhow::Result<(amocrm_bin::engine::Report, amocrm_bin::crm::amo::RequestStats)> {
         let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
-        let crm = AmoCrm::new(context::client(&rules, &store, true)?);
+        let crm = AmoCrm::new(context::client(&rules, &store, true)?).with_batch_size(rules.file.amocrm.batch_size);
         let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
         let outcome = engine.sync(kind, elid);
         let report = engine.report();

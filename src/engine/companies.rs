@@ -30,8 +30,27 @@ impl Engine<'_> {
         &self,
         client: &Client,
         payer: &Payer,
-        _root: bool,
     ) -> anyhow::Result<Option<i64>> {
+        let key = company_key(payer);
+        let plan = self.plan_company(client, payer)?;
+        let ids = self.run_plans(EntityKind::Company, vec![plan])?;
+        self.alias_payer(payer)?;
+        Ok(ids.get(&key).copied())
+    }
+
+    /// Records that a payer is represented by its INN-keyed company, so
+    /// `bindings show --entity company --elid <payer>` finds it.
+    pub(super) fn alias_payer(&self, payer: &Payer) -> anyhow::Result<()> {
+        let key = company_key(payer);
+        if !self.dry_run && key != format!("payer:{}", payer.id) {
+            self.store
+                .put_alias("company", &format!("payer:{}", payer.id), &key, "same INN")?;
+        }
+        Ok(())
+    }
+
+    /// Decides what to do with a payer's company.
+    pub(super) fn plan_company(&self, client: &Client, payer: &Payer) -> anyhow::Result<Plan> {
         let key = company_key(payer);
         let mut f = Facts::new();
         facts::client(&mut f, client);
@@ -44,7 +63,7 @@ impl Engine<'_> {
             .find(|r| r.entity == EntityKind::Company && holds(&r.when, &f))
         {
             let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
-            let plan = Plan {
+            return Ok(Plan {
                 kind: EntityKind::Company,
                 key: key.clone(),
                 op: existing
@@ -54,9 +73,8 @@ impl Engine<'_> {
                 links: vec![],
                 changes: vec![],
                 warnings: vec![],
-            };
-            let ids = self.run_plans(EntityKind::Company, vec![plan])?;
-            return Ok(ids.get(&key).copied());
+                origin: (EntityKind::Company, payer.id.clone()),
+            });
         }
         let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Company, &f);
         let mut multitext = Vec::new();
@@ -107,16 +125,10 @@ impl Engine<'_> {
             warnings,
             multitext,
             links_on_create: true,
+            origin: (EntityKind::Company, payer.id.clone()),
             create_only: vec!["responsible_user_id", "request_id"],
         };
         let (inn, name) = (payer.inn.clone(), payer.name.clone());
-        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
-        let ids = self.run_plans(EntityKind::Company, vec![plan])?;
-        if !self.dry_run && key != format!("payer:{}", payer.id) {
-            // `bindings show --entity company --elid <payer>` finds the INN-keyed binding.
-            self.store
-                .put_alias("company", &format!("payer:{}", payer.id), &key, "same INN")?;
-        }
-        Ok(ids.get(&key).copied())
+        self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))
     }
 }

@@ -48,7 +48,7 @@ impl Engine<'_> {
             .collect())
     }
 
-    fn plan_contact(
+    pub(super) fn plan_contact(
         &self,
         client: &Client,
         user: &User,
@@ -90,6 +90,7 @@ impl Engine<'_> {
                 links: vec![],
                 changes: vec![],
                 warnings: vec![],
+                origin: (EntityKind::Contact, client.id.clone()),
             });
         }
         let phone = user
@@ -155,6 +156,7 @@ impl Engine<'_> {
             warnings,
             multitext,
             links_on_create: true,
+            origin: (EntityKind::Contact, client.id.clone()),
             create_only: vec!["responsible_user_id", "request_id"],
         };
         let (p, e) = (phone.clone(), email.clone());

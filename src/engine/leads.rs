@@ -13,20 +13,20 @@ use crate::rules::EntityKind;
 
 impl Engine<'_> {
     /// Syncs a service's lead, and first the contact and company it links to.
-    pub(super) fn sync_service(
+    /// The payer, the ordering user and the facts of a service.
+    fn lead_context(
         &self,
         service: &Service,
-        root: bool,
-    ) -> anyhow::Result<Option<i64>> {
-        let client = self.billing.client(&service.client_id)?;
-        let payers = self.billing.payers_of(&client.id)?;
+        client: &Client,
+        payers: &[Payer],
+    ) -> (Option<Payer>, Option<crate::billing::User>, Facts) {
         let payer: Option<Payer> = match &service.payer_id {
             Some(pid) => payers
                 .iter()
                 .find(|p| &p.id == pid)
                 .cloned()
-                .or(self.billing.payer(pid).ok()),
-            None => self.company_payer(&payers).cloned(),
+                .or_else(|| self.billing.payer(pid).ok()),
+            None => self.company_payer(payers).cloned(),
         };
         let user = service
             .user_id
@@ -34,9 +34,8 @@ impl Engine<'_> {
             .and_then(|u| client.users.iter().find(|x| &x.id == u))
             .or(client.users.first())
             .cloned();
-        let key = format!("service:{}", service.id);
         let mut f = Facts::new();
-        facts::client(&mut f, &client);
+        facts::client(&mut f, client);
         if let Some(p) = &payer {
             facts::payer(&mut f, p);
         }
@@ -44,6 +43,57 @@ impl Engine<'_> {
             facts::user(&mut f, u);
         }
         facts::service(&mut f, service);
+        (payer, user, f)
+    }
+
+    fn is_company(&self, payer: &Payer) -> bool {
+        self.rules.file.sync.individual_payers_as_companies
+            || payer.kind != crate::billing::PayerKind::Individual
+    }
+
+    /// Plans a service's lead when its client's contacts and company are already bound
+    /// (backfill syncs clients first, in batches).
+    pub(super) fn plan_service(
+        &self,
+        service: &Service,
+        client: &Client,
+        payers: &[Payer],
+        root: bool,
+    ) -> anyhow::Result<Plan> {
+        let (payer, user, f) = self.lead_context(service, client, payers);
+        let key = format!("service:{}", service.id);
+        if self.store.binding("lead", &key)?.is_none() {
+            if let Some(plan) = self.lead_not_created(service, client, &f, root)? {
+                return Ok(plan);
+            }
+        }
+        let company = match &payer {
+            Some(p) if self.is_company(p) => self
+                .store
+                .binding("company", &super::companies::company_key(p))?
+                .map(|b| b.amo_id),
+            _ => None,
+        };
+        let contact = match &user {
+            Some(u) => self
+                .store
+                .binding("contact", &format!("user:{}", u.id))?
+                .map(|b| b.amo_id),
+            None => None,
+        };
+        self.plan_lead(service, &key, &f, contact, company)
+    }
+
+    /// Syncs a service's lead, and first the contact and company it links to.
+    pub(super) fn sync_service(
+        &self,
+        service: &Service,
+        root: bool,
+    ) -> anyhow::Result<Option<i64>> {
+        let client = self.billing.client(&service.client_id)?;
+        let payers = self.billing.payers_of(&client.id)?;
+        let (payer, user, f) = self.lead_context(service, &client, &payers);
+        let key = format!("service:{}", service.id);
 
         // Bound leads are kept up to date whatever the creation rules say.
         let bound = self.store.binding("lead", &key)?;
@@ -54,12 +104,7 @@ impl Engine<'_> {
             }
         }
         let company = match &payer {
-            Some(p)
-                if self.rules.file.sync.individual_payers_as_companies
-                    || p.kind != crate::billing::PayerKind::Individual =>
-            {
-                self.sync_company(&client, p, false)?
-            }
+            Some(p) if self.is_company(p) => self.sync_company(&client, p)?,
             _ => None,
         };
         let contacts = self.sync_contacts(&client, payer.as_ref(), company, false)?;
@@ -86,6 +131,7 @@ impl Engine<'_> {
             links: vec![],
             changes: vec![],
             warnings: vec![],
+            origin: (EntityKind::Lead, service.id.clone()),
         };
         if let Some(r) = self
             .rules
@@ -206,6 +252,7 @@ impl Engine<'_> {
             warnings,
             multitext: vec![],
             links_on_create: false,
+            origin: (EntityKind::Lead, service.id.clone()),
             create_only: vec![
                 "responsible_user_id",
                 "request_id",

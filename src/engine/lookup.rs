@@ -5,6 +5,8 @@
 //! phone must match the last 10 digits of a PHONE value, an e-mail must equal an EMAIL value,
 //! an INN must equal a field value, a BILLmanager id must be in the mapped id field.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde_json::Value;
 
 use super::payload::remote_values;
@@ -28,13 +30,156 @@ fn oldest(mut hits: Vec<Value>) -> Option<Value> {
     hits.into_iter().next()
 }
 
+/// Pre-loaded lookup keys (backfill): one paged walk over a kind replaces one `query`
+/// search per entity. Only keys and ids are kept, so memory stays small.
+#[derive(Debug, Default)]
+pub struct Index {
+    loaded: BTreeSet<EntityKind>,
+    phones: HashMap<String, i64>,
+    emails: HashMap<String, i64>,
+    inns: HashMap<String, i64>,
+    company_names: HashMap<String, i64>,
+    markers: HashMap<String, i64>,
+}
+
+fn keep_oldest(map: &mut HashMap<String, i64>, key: String, id: i64) {
+    map.entry(key)
+        .and_modify(|e| *e = (*e).min(id))
+        .or_insert(id);
+}
+
 impl Engine<'_> {
+    /// Walks every entity of `kind` once and indexes its lookup keys.
+    pub fn preload(&self, kind: EntityKind) -> anyhow::Result<()> {
+        if self.index.borrow().loaded.contains(&kind) {
+            return Ok(());
+        }
+        let phone_field = self.resolved.standard(kind, "PHONE").map(|f| f.id);
+        let email_field = self.resolved.standard(kind, "EMAIL").map(|f| f.id);
+        let marker_field = self
+            .resolved
+            .fields
+            .get(&kind)
+            .into_iter()
+            .flatten()
+            .find(|m| m.from.as_deref() == Some("service.id"))
+            .map(|m| m.def.id);
+        let mut idx = Index::default();
+        self.crm.for_each(kind, &mut |e| {
+            let Some(id) = e.get("id").and_then(Value::as_i64) else {
+                return;
+            };
+            match kind {
+                EntityKind::Contact => {
+                    if let Some(fid) = phone_field {
+                        for p in texts(&remote_values(&e, fid, Some("PHONE"))) {
+                            let k = phone::search_key(&p);
+                            if k.len() >= 7 {
+                                keep_oldest(&mut idx.phones, k, id);
+                            }
+                        }
+                    }
+                    if let Some(fid) = email_field {
+                        for m in texts(&remote_values(&e, fid, Some("EMAIL"))) {
+                            keep_oldest(&mut idx.emails, m.trim().to_lowercase(), id);
+                        }
+                    }
+                }
+                EntityKind::Company => {
+                    for f in e
+                        .get("custom_fields_values")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let values = f
+                            .get("values")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        for v in texts(&values) {
+                            let v = v.trim();
+                            if (10..=12).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit())
+                            {
+                                keep_oldest(&mut idx.inns, v.to_string(), id);
+                            }
+                        }
+                    }
+                    if let Some(n) = e.get("name").and_then(Value::as_str) {
+                        keep_oldest(&mut idx.company_names, n.trim().to_lowercase(), id);
+                    }
+                }
+                EntityKind::Lead => {
+                    if let Some(fid) = marker_field {
+                        for v in texts(&remote_values(&e, fid, None)) {
+                            keep_oldest(&mut idx.markers, v.trim().to_string(), id);
+                        }
+                    }
+                }
+            }
+        })?;
+        let mut current = self.index.borrow_mut();
+        current.loaded.insert(kind);
+        match kind {
+            EntityKind::Contact => {
+                current.phones = idx.phones;
+                current.emails = idx.emails;
+            }
+            EntityKind::Company => {
+                current.inns = idx.inns;
+                current.company_names = idx.company_names;
+            }
+            EntityKind::Lead => current.markers = idx.markers,
+        }
+        Ok(())
+    }
+
+    /// Looks a key up in the pre-loaded index; `None` when the kind was not pre-loaded.
+    #[allow(clippy::type_complexity)]
+    fn indexed(
+        &self,
+        kind: EntityKind,
+        pick: impl Fn(&Index) -> Option<(i64, String)>,
+    ) -> Option<anyhow::Result<Option<(Value, String)>>> {
+        let idx = self.index.borrow();
+        if !idx.loaded.contains(&kind) {
+            return None;
+        }
+        let hit = pick(&idx);
+        drop(idx);
+        Some(match hit {
+            None => Ok(None),
+            Some((id, reason)) => self
+                .crm
+                .get(kind, id)
+                .map(|e| e.map(|e| (e, reason)))
+                .map_err(Into::into),
+        })
+    }
+
     /// A contact with this phone or e-mail; the reason says which matched.
     pub(super) fn find_contact(
         &self,
         phone_e164: Option<&str>,
         email: Option<&str>,
     ) -> anyhow::Result<Option<(Value, String)>> {
+        if let Some(r) = self.indexed(EntityKind::Contact, |i| {
+            phone_e164
+                .and_then(|p| {
+                    i.phones
+                        .get(&phone::search_key(p))
+                        .map(|id| (*id, format!("same phone {p}")))
+                })
+                .or_else(|| {
+                    email.and_then(|e| {
+                        i.emails
+                            .get(&e.to_lowercase())
+                            .map(|id| (*id, format!("same e-mail {e}")))
+                    })
+                })
+        }) {
+            return r;
+        }
         let phone_field = self
             .resolved
             .standard(EntityKind::Contact, "PHONE")
@@ -83,6 +228,17 @@ impl Engine<'_> {
         inn: Option<&str>,
         name: &str,
     ) -> anyhow::Result<Option<(Value, String)>> {
+        if let Some(r) = self.indexed(EntityKind::Company, |i| {
+            match inn.map(str::trim).filter(|x| !x.is_empty()) {
+                Some(inn) => i.inns.get(inn).map(|id| (*id, format!("same INN {inn}"))),
+                None => i
+                    .company_names
+                    .get(&name.trim().to_lowercase())
+                    .map(|id| (*id, format!("same name {name}"))),
+            }
+        }) {
+            return r;
+        }
         if let Some(inn) = inn.filter(|i| !i.trim().is_empty()) {
             let hits: Vec<Value> = self
                 .crm
@@ -141,6 +297,13 @@ impl Engine<'_> {
         else {
             return Ok(None);
         };
+        if let Some(r) = self.indexed(kind, |i| {
+            i.markers
+                .get(bm_id)
+                .map(|id| (*id, format!("its `{}` field holds {bm_id}", field.key)))
+        }) {
+            return r;
+        }
         let fid = field.def.id;
         let hits: Vec<Value> = self
             .crm

@@ -14,6 +14,7 @@
 //! the company first, then the contacts, then the lead, applying each step before planning
 //! the next (the next step needs the ids the previous one created).
 
+pub mod backfill;
 mod companies;
 mod contacts;
 mod diff;
@@ -48,6 +49,7 @@ pub struct Engine<'a> {
     resolved: Resolved,
     dry_run: bool,
     report: RefCell<Report>,
+    index: RefCell<lookup::Index>,
 }
 
 impl<'a> Engine<'a> {
@@ -72,6 +74,7 @@ impl<'a> Engine<'a> {
                 dry_run,
                 outcomes: Vec::new(),
             }),
+            index: RefCell::new(lookup::Index::default()),
         })
     }
 
@@ -103,7 +106,7 @@ impl<'a> Engine<'a> {
             EntityKind::Company => {
                 let payer = self.billing.payer(elid)?;
                 let client = self.billing.client(&payer.client_id)?;
-                let company = self.sync_company(&client, &payer, true)?;
+                let company = self.sync_company(&client, &payer)?;
                 // Contacts of the payer's client join the company.
                 self.sync_contacts(&client, Some(&payer), company, false)?;
             }
@@ -132,7 +135,7 @@ impl<'a> Engine<'a> {
     ) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
         let payer = self.company_payer(payers);
         let company = match payer {
-            Some(p) => self.sync_company(client, p, false)?,
+            Some(p) => self.sync_company(client, p)?,
             None => None,
         };
         self.sync_contacts(client, payer.or(payers.first()), company, root)

@@ -61,6 +61,8 @@ pub struct Plan {
     pub changes: Vec<(String, String)>,
     /// Mapping problems.
     pub warnings: Vec<String>,
+    /// What to re-run if it fails: `(kind, BILLmanager id)` for `sync --entity --elid`.
+    pub origin: (EntityKind, String),
 }
 
 impl Plan {
@@ -74,6 +76,7 @@ impl Plan {
             changes: self.changes.clone(),
             warnings: self.warnings.clone(),
             rejected: false,
+            origin: self.origin.clone(),
         }
     }
 

@@ -46,6 +46,9 @@ pub struct Outcome {
     /// The failure was amoCRM rejecting the data (exit 4) rather than unreachable (exit 5).
     #[serde(skip)]
     pub rejected: bool,
+    /// The sync to re-run for it: kind and BILLmanager id (client, payer or service).
+    #[serde(skip)]
+    pub origin: (EntityKind, String),
 }
 
 /// All outcomes of a run.

@@ -30,6 +30,8 @@ pub struct Desired {
     /// Whether links are made by separate requests after a create (contacts) or are part of
     /// the create payload (leads' `_embedded`).
     pub links_on_create: bool,
+    /// What to re-run if it fails.
+    pub origin: (EntityKind, String),
 }
 
 fn has_link(remote: &Value, kind: EntityKind, id: i64) -> bool {
@@ -59,6 +61,7 @@ impl Engine<'_> {
             links: Vec::new(),
             changes: Vec::new(),
             warnings: d.warnings.clone(),
+            origin: d.origin.clone(),
         };
         let mut found = None;
         if let Some(b) = self.store.binding(d.kind.as_str(), &d.key)? {

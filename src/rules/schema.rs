@@ -37,6 +37,9 @@ pub struct RuleFile {
     /// Pipeline and status for new leads; the first rule whose `when` holds wins.
     #[serde(default)]
     pub pipelines: Vec<PipelineRule>,
+    /// The BILLmanager addon hook: which panel functions queue which sync.
+    #[serde(default)]
+    pub hook: HookSection,
 }
 
 /// `[sync]`: what is sent and how it is shaped.
@@ -284,6 +287,13 @@ pub struct AmoSection {
     /// Requests per second across all processes sharing the store (amoCRM allows 7).
     #[serde(default = "default_rps")]
     pub rate_limit_rps: u32,
+    /// Entities per write request (amoCRM's limit is 250; lower it if amoCRM times out).
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    250
 }
 
 fn default_timeout() -> u64 {
@@ -385,4 +395,86 @@ impl Default for LogSection {
 
 fn default_log_max() -> u64 {
     10 * 1024 * 1024
+}
+
+/// `[hook]`: the BILLmanager addon hook (`docs/hook.md`).
+///
+/// The built-in event map (`amocrm_bin::hook::events`) covers BILLmanager's client, user,
+/// payer and service functions; `events` adds functions or overrides built-in ones, and
+/// `ignore` switches functions off, so an operator can follow a panel without a release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSection {
+    /// Panel function → what its `elid` names, e.g. `"myplugin.edit" = "lead"` or
+    /// `"vds.edit" = { entity = "lead", submit_only = true }`.
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, EventRule>,
+    /// Panel functions the hook never acts on (built-in ones included).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Start `amocrm-bin drain` in the background after queuing (off: cron drains).
+    #[serde(default = "default_spawn_drain")]
+    pub spawn_drain: bool,
+}
+
+impl Default for HookSection {
+    fn default() -> Self {
+        HookSection {
+            events: Default::default(),
+            ignore: Vec::new(),
+            spawn_drain: default_spawn_drain(),
+        }
+    }
+}
+
+fn default_spawn_drain() -> bool {
+    true
+}
+
+/// What a panel function's `elid` names: an amoCRM entity kind's BILLmanager source, or a
+/// user (synced as the contacts of the user's client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventTarget {
+    /// `elid` is a client id → its users become contacts.
+    Contact,
+    /// `elid` is a payer id → a company.
+    Company,
+    /// `elid` is a service id → a lead.
+    Lead,
+    /// `elid` is a user id → the contacts of that user's client (looked up at drain time).
+    User,
+}
+
+impl EventTarget {
+    /// The outbox kind (`contact`, `company`, `lead`, `user`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventTarget::Contact => "contact",
+            EventTarget::Company => "company",
+            EventTarget::Lead => "lead",
+            EventTarget::User => "user",
+        }
+    }
+}
+
+/// One `[hook.events]` entry: a bare target, or a table with options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EventRule {
+    /// `"func" = "lead"`.
+    Target(EventTarget),
+    /// `"func" = { entity = "lead", submit_only = true }`.
+    Detailed(EventSpec),
+}
+
+/// `{ entity = "lead", submit_only = true }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// What `elid` names.
+    pub entity: EventTarget,
+    /// Act only when the form was submitted (`sok` set); default: yes for `*.edit`,
+    /// `register` and `*.order.param`, which run once when opened and once when saved.
+    pub submit_only: Option<bool>,
 }

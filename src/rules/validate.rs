@@ -98,6 +98,15 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             ),
         );
     }
+    if a.batch_size == 0 || a.batch_size > 250 {
+        bad(
+            "amocrm.batch_size",
+            format!(
+                "{} is out of range: amoCRM accepts 1..=250 entities per request",
+                a.batch_size
+            ),
+        );
+    }
     if a.timeout_secs == 0 {
         bad("amocrm.timeout_secs", "must be at least 1".into());
     }
@@ -136,7 +145,36 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
         }
     }
     check_rules(file, &mut problems);
+    check_hook(file, &mut problems);
     problems
+}
+
+/// `[hook]`: function names are panel function names (`profile.edit`), each listed once.
+fn check_hook(file: &RuleFile, problems: &mut Vec<Problem>) {
+    let bad_name = |f: &str| f.is_empty() || f.chars().any(|c| c.is_whitespace() || c.is_control());
+    for func in file.hook.events.keys() {
+        if bad_name(func) {
+            problems.push(Problem {
+                key: format!("hook.events.\"{func}\""),
+                message: "must be a panel function name such as `profile.edit` (no spaces)".into(),
+            });
+        }
+    }
+    for (i, func) in file.hook.ignore.iter().enumerate() {
+        if bad_name(func) {
+            problems.push(Problem {
+                key: format!("hook.ignore[{i}]"),
+                message: "must be a panel function name such as `profile.edit` (no spaces)".into(),
+            });
+        } else if file.hook.events.contains_key(func) {
+            problems.push(Problem {
+                key: format!("hook.ignore[{i}]"),
+                message: format!(
+                    "`{func}` is also mapped in `[hook.events]`; keep it in one of the two"
+                ),
+            });
+        }
+    }
 }
 
 fn check_rules(file: &RuleFile, problems: &mut Vec<Problem>) {

@@ -59,6 +59,20 @@ impl World {
         }
     }
 
+    /// Like [`World::with`], reading BILLmanager data from `data` instead of the demo set.
+    pub fn with_data(
+        cfg: SandboxConfig,
+        data: &Path,
+        edit: impl FnOnce(String) -> String,
+    ) -> World {
+        let demo = format!(
+            "{:?}",
+            root().join("examples/billmanager").display().to_string()
+        );
+        let data = format!("{:?}", data.display().to_string());
+        Self::with(cfg, move |r| edit(r.replace(&demo, &data)))
+    }
+
     /// The binary with a scrubbed environment pointing at this world.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"));

@@ -1,7 +1,7 @@
 //! [`Crm`] over the amoCRM API v4: paths, paging, chunking and rejected-item handling.
 //!
-//! Writes go in chunks of [`CHUNK`] (amoCRM accepts 250 but recommends 50, and a rejected
-//! chunk costs a retry of its good items). amoCRM rejects a whole write request when one item
+//! Writes go in chunks of the configured batch size (amoCRM's hard limit is 250 per request;
+//! 50 is its recommendation; a rejected chunk costs one retry of its good items). amoCRM rejects a whole write request when one item
 //! is invalid, so a rejected chunk is split: the items named in `validation-errors` are set
 //! aside and the rest is sent again.
 
@@ -14,18 +14,28 @@ use crate::crm::{
 };
 use crate::rules::EntityKind;
 
-/// Items per write request.
-pub const CHUNK: usize = 50;
+/// amoCRM's hard limit of entities per write request.
+pub const CHUNK: usize = 250;
 
 /// The amoCRM implementation of [`Crm`].
 pub struct AmoCrm<'a> {
     client: AmoClient<'a>,
+    batch: usize,
 }
 
 impl<'a> AmoCrm<'a> {
-    /// Wraps a client.
+    /// Wraps a client; writes go in chunks of up to 250.
     pub fn new(client: AmoClient<'a>) -> Self {
-        AmoCrm { client }
+        AmoCrm {
+            client,
+            batch: CHUNK,
+        }
+    }
+
+    /// Sets the entities per write request (1..=250).
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch = n.clamp(1, CHUNK);
+        self
     }
 
     /// The underlying client (for `auth` and raw calls).
@@ -73,7 +83,7 @@ impl<'a> AmoCrm<'a> {
     ) -> Result<BatchOutcome, CrmError> {
         let path = format!("/api/v4/{}", kind.collection());
         let mut outcome = BatchOutcome::default();
-        for chunk in items.chunks(CHUNK) {
+        for chunk in items.chunks(self.batch) {
             let mut pending: Vec<Value> = chunk.to_vec();
             // At most two rounds: the second without the items the first one rejected.
             for _round in 0..2 {
@@ -297,7 +307,7 @@ impl Crm for AmoCrm<'_> {
 
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {
         let path = format!("/api/v4/{}/link", kind.collection());
-        for chunk in links.chunks(CHUNK) {
+        for chunk in links.chunks(self.batch) {
             let body: Vec<Value> = chunk
                 .iter()
                 .map(|l| {

@@ -1,0 +1,167 @@
+//! `backfill --since DATE`: everything created since a date, batched at the API's limit.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use amocrm_bin::crm::amo::AmoCrm;
+use amocrm_bin::crm::Crm as _;
+use amocrm_bin::engine::backfill::{BackfillOptions, Progress, Silent};
+use amocrm_bin::engine::{Action, Engine};
+use amocrm_bin::exit::{ExitStatus, Failure};
+use amocrm_bin::lock::{try_lock, LockKind};
+use amocrm_bin::rules::EntityKind;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use super::args::BackfillArgs;
+use super::{context, output, Cli};
+
+/// Progress bars per kind, drawn only when stderr is a terminal.
+struct Bars {
+    multi: MultiProgress,
+    bars: std::cell::RefCell<Vec<(EntityKind, ProgressBar)>>,
+}
+
+impl Progress for Bars {
+    fn start(&self, kind: EntityKind, total: u64) {
+        let bar = self.multi.add(ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(match kind {
+            EntityKind::Lead => "services",
+            _ => "clients",
+        });
+        self.bars.borrow_mut().push((kind, bar));
+    }
+
+    fn advance(&self, kind: EntityKind, n: u64) {
+        if let Some((_, b)) = self.bars.borrow().iter().rev().find(|(k, _)| *k == kind) {
+            b.inc(n);
+        }
+    }
+}
+
+/// Peak resident memory of this process in KiB (Linux), for the summary and the benchmark.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs `backfill`.
+pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
+    let since = chrono::NaiveDate::parse_from_str(args.since.trim(), "%Y-%m-%d").map_err(|_| {
+        Failure::usage(
+            format!("`--since {}` is not a date", args.since),
+            "write it as YYYY-MM-DD, e.g. `--since 2024-01-01`",
+        )
+    })?;
+    let rules = context::rules(cli)?;
+    let store = context::store(&rules)?;
+    let _run_lock = if args.dry_run {
+        None
+    } else {
+        Some(try_lock(store.path(), LockKind::Run, "backfill")?)
+    };
+    let run = store.start_run("backfill")?;
+    let started = Instant::now();
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    let crm = AmoCrm::new(context::client(&rules, &store, true)?)
+        .with_batch_size(rules.file.amocrm.batch_size);
+    let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
+    let opts = BackfillOptions {
+        since,
+        only: args.entity.map(super::sync::kind),
+        chunk: 500,
+    };
+    let show_bars = std::io::stderr().is_terminal() && !cli.quiet && !cli.json;
+    let bars = Bars {
+        multi: MultiProgress::new(),
+        bars: Default::default(),
+    };
+    let progress: &dyn Progress = if show_bars { &bars } else { &Silent };
+    let outcome = engine.backfill(&opts, progress);
+    for (_, b) in bars.bars.borrow().iter() {
+        b.finish();
+    }
+    let report = engine.report();
+    let stats = crm.requests();
+    // Nothing is lost: every failed entity is queued for `drain` / the next run.
+    if !args.dry_run {
+        for o in report
+            .outcomes
+            .iter()
+            .filter(|o| o.action == Action::Failed)
+        {
+            store.outbox_failed(o.origin.0.as_str(), &o.origin.1, &o.detail, o.rejected, 10)?;
+        }
+    }
+    let mut summary = output::summary_json(&report, &stats);
+    summary["since"] = json!(since.to_string());
+    summary["seconds"] = json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
+    summary["peak_rss_kib"] = json!(peak_rss_kib());
+    let failures: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.action == Action::Failed)
+        .map(|o| json!({"kind": o.kind, "key": o.key, "error": o.detail}))
+        .collect();
+    summary["failures"] = json!(failures);
+    if let Err(e) = outcome {
+        let (status, _) = amocrm_bin::exit::classify(&e);
+        store.finish_run(run, status.code() as i32, &summary.to_string())?;
+        return Err(e);
+    }
+    let status = report.exit_status();
+    store.finish_run(run, status.code() as i32, &summary.to_string())?;
+    if cli.json {
+        summary["ok"] = json!(status == ExitStatus::Ok);
+        println!("{}", amocrm_bin::log::redact(&summary.to_string()));
+        return Ok(status);
+    }
+    if cli.verbose > 0 || args.dry_run {
+        output::report(cli, &report, &stats)?;
+    }
+    println!(
+        "backfill since {since}{}:",
+        if args.dry_run {
+            " (dry run, nothing written)"
+        } else {
+            ""
+        }
+    );
+    for (kind, c) in report.counts() {
+        println!(
+            "  {:<8} {:>6} created {:>6} updated {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
+            kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
+        );
+    }
+    println!(
+        "  requests: {} ({} writes, {} × 429, {} retries) in {:.1} s; peak memory {} KiB",
+        stats.requests,
+        stats.writes,
+        stats.status_429,
+        stats.retries,
+        started.elapsed().as_secs_f64(),
+        peak_rss_kib().unwrap_or(0)
+    );
+    for f in report
+        .outcomes
+        .iter()
+        .filter(|o| o.action == Action::Failed)
+    {
+        println!(
+            "  FAILED {} {}: {} (queued; `amocrm-bin drain` retries it)",
+            f.kind.as_str(),
+            f.key,
+            f.detail
+        );
+    }
+    Ok(status)
+}

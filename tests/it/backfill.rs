@@ -1,0 +1,217 @@
+//! `backfill`: batching boundaries, rejected items, interruption and resume, re-runs.
+
+use std::path::Path;
+
+use fakebill::generate::{write, Spec};
+use sandbox::SandboxConfig;
+use serde_json::{json, Value};
+
+use crate::support::{run, World};
+
+fn dataset(dir: &Path, clients: usize, services: usize) -> Spec {
+    let spec = Spec {
+        clients,
+        extra_user_every: 0,
+        payer_every: 0,
+        shared_inn_every: 0,
+        services,
+        date: "2025-06-01".into(),
+    };
+    write(dir, &spec).unwrap();
+    spec
+}
+
+fn posts(w: &World, path: &str) -> u64 {
+    w.sandbox
+        .stats()
+        .by_route
+        .get(&format!("POST {path}"))
+        .copied()
+        .unwrap_or(0)
+}
+
+fn backfill_json(w: &World) -> (i32, Value, String) {
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["backfill", "--since", "2025-01-01", "--json"]));
+    let v = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    (rc, v, err)
+}
+
+#[test]
+fn batching_boundaries_make_one_write_per_batch() {
+    // (services, batch size, expected lead POSTs)
+    for (n, batch, want) in [
+        (0usize, 50usize, 0u64),
+        (1, 50, 1),
+        (50, 50, 1),
+        (51, 50, 2),
+        (250, 250, 1),
+        (251, 250, 2),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        dataset(data.path(), n.max(1), n);
+        let w = World::with_data(SandboxConfig::default(), data.path(), |r| {
+            r.replace("batch_size = 250", &format!("batch_size = {batch}"))
+        });
+        w.authorize();
+        let (rc, v, err) = backfill_json(&w);
+        assert_eq!(rc, 0, "{v}{err}");
+        assert_eq!(w.sandbox.entities("leads").len(), n, "n={n}");
+        assert_eq!(
+            posts(&w, "/api/v4/leads"),
+            want,
+            "lead POSTs for n={n} batch={batch}"
+        );
+        assert_eq!(
+            v["counts"]["lead"]["created"].as_u64().unwrap_or(0),
+            n as u64
+        );
+        assert_eq!(v["requests"]["status_429"], 0, "a normal run sees no 429");
+    }
+}
+
+#[test]
+fn rerun_of_an_unchanged_backfill_writes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    dataset(data.path(), 30, 40);
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
+    w.authorize();
+    assert_eq!(backfill_json(&w).0, 0);
+    let before = w.sandbox.stats().writes;
+    let (rc, v, _) = backfill_json(&w);
+    assert_eq!(rc, 0);
+    assert_eq!(w.sandbox.stats().writes, before, "second run wrote: {v}");
+    assert_eq!(v["counts"]["lead"]["unchanged"], 40);
+}
+
+#[test]
+fn one_rejected_item_does_not_stop_the_batch_and_is_queued_with_its_path() {
+    let data = tempfile::tempdir().unwrap();
+    // 8 clients with 2 services each: products VPS-1 then VPS-2 per client.
+    dataset(data.path(), 8, 16);
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
+    w.authorize();
+    // Cache dictionaries, then make the "VPS-2" option stale so amoCRM rejects those leads.
+    assert_eq!(
+        run(w
+            .cmd()
+            .args(["backfill", "--since", "2025-01-01", "--entity", "contact"]))
+        .0,
+        0
+    );
+    let conn = rusqlite::Connection::open(w.store()).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT value FROM cache WHERE namespace = 'dictionaries'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut dict: Value = serde_json::from_str(&text).unwrap();
+    for f in dict["fields"]["lead"].as_array_mut().unwrap() {
+        for e in f["enums"].as_array_mut().unwrap() {
+            if e["value"] == "VPS-2" {
+                e["id"] = json!(999_999);
+            }
+        }
+    }
+    conn.execute(
+        "UPDATE cache SET value = ?1 WHERE namespace = 'dictionaries'",
+        [dict.to_string()],
+    )
+    .unwrap();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 1, "partial: {v}{err}");
+    assert_eq!(v["counts"]["lead"]["created"], 8, "{v}");
+    assert_eq!(v["counts"]["lead"]["failed"], 8, "{v}");
+    assert_eq!(w.sandbox.entities("leads").len(), 8);
+    let failure = v["failures"][0]["error"].as_str().unwrap();
+    assert!(
+        failure.contains("custom_fields_values.") && failure.contains("NotSupportedChoice"),
+        "{failure}"
+    );
+    let queued: i64 = conn
+        .query_row("SELECT COUNT(*) FROM outbox WHERE kind = 'lead'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(queued, 8, "every rejected lead is queued");
+}
+
+#[test]
+fn interrupted_backfill_resumes_without_duplicates() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        clients: 120,
+        extra_user_every: 4,
+        payer_every: 3,
+        shared_inn_every: 5,
+        services: 150,
+        date: "2025-06-01".into(),
+    };
+    write(data.path(), &spec).unwrap();
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| {
+        r.replace("batch_size = 250", "batch_size = 20")
+    });
+    w.authorize();
+    w.sandbox.set_latency_ms(40);
+    // Kill -9 at a few points of the run, then let it finish.
+    for delay_ms in [700u64, 1500] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
+            .args(["backfill", "--since", "2025-01-01"])
+            .env("AMOCRM_BIN_CONFIG", &w.rules)
+            .env("AMOCRM_CLIENT_SECRET", crate::support::SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    w.sandbox.set_latency_ms(0);
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    assert_eq!(
+        w.sandbox.entities("contacts").len(),
+        spec.users(),
+        "no duplicate contacts"
+    );
+    assert_eq!(
+        w.sandbox.entities("companies").len(),
+        spec.companies(),
+        "no duplicate companies"
+    );
+    assert_eq!(
+        w.sandbox.entities("leads").len(),
+        spec.services,
+        "no duplicate or lost leads"
+    );
+    assert_eq!(
+        backfill_json(&w).1["counts"]["lead"]["unchanged"].as_u64(),
+        Some(spec.services as u64)
+    );
+}
+
+#[test]
+fn second_backfill_is_refused_with_exit_6_while_one_runs() {
+    let data = tempfile::tempdir().unwrap();
+    dataset(data.path(), 60, 60);
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
+    w.authorize();
+    w.sandbox.set_latency_ms(100);
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
+        .args(["backfill", "--since", "2025-01-01"])
+        .env("AMOCRM_BIN_CONFIG", &w.rules)
+        .env("AMOCRM_CLIENT_SECRET", crate::support::SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let (rc, _, err) = run(w.cmd().args(["backfill", "--since", "2025-01-01"]));
+    assert_eq!(rc, 6, "{err}");
+    assert!(err.contains("another run holds the lock"), "{err}");
+    assert!(first.wait().unwrap().success());
+}
