@@ -9,6 +9,8 @@
 //!   rotation, pacing to 7 requests per second across every process that shares the store,
 //!   retries with backoff, typed errors.
 //! - [`lock`] holds the cross-process file locks (run lock, write lock, token lock).
+//! - [`hook`] turns a BILLmanager addon-handler invocation into outbox entries (pure; the
+//!   binary echoes the panel's XML first and starts a detached `drain` to push them).
 //! - The binary's `cli` module (not part of this library) parses arguments and prints; the
 //!   library never prints to stdout.
 //!
@@ -22,6 +24,7 @@ pub mod billing;
 pub mod crm;
 pub mod engine;
 pub mod exit;
+pub mod hook;
 pub mod lock;
 pub mod log;
 pub mod rules;

@@ -44,21 +44,12 @@ impl Spec {
 
     /// Users this spec produces.
     pub fn users(&self) -> usize {
-        self.clients
-            + if self.extra_user_every > 0 {
-                self.clients / self.extra_user_every
-            } else {
-                0
-            }
+        self.clients + self.clients.checked_div(self.extra_user_every).unwrap_or(0)
     }
 
     /// Payers this spec produces.
     pub fn payers(&self) -> usize {
-        if self.payer_every > 0 {
-            self.clients / self.payer_every
-        } else {
-            0
-        }
+        self.clients.checked_div(self.payer_every).unwrap_or(0)
     }
 
     /// Distinct companies (payers sharing an INN count once).

@@ -82,6 +82,30 @@ pub enum Command {
     ///
     /// Example: amocrm-bin replay-calls --days 3
     ReplayCalls(ReplayArgs),
+    /// Push the queued syncs (outbox): what the BILLmanager hook queued and what failed before.
+    ///
+    /// One drain at a time (run lock). Items are retried with backoff; one that keeps failing
+    /// is parked with its last error (see `status`).
+    ///
+    /// Examples:
+    ///   amocrm-bin drain                 push what is due now (cron: every few minutes)
+    ///   amocrm-bin drain --all           also retry parked and backed-off items
+    Drain(DrainArgs),
+    /// Show the outbox (queued and parked syncs with their last errors), the lock holder
+    /// and the last runs.
+    Status,
+}
+
+/// `drain` options.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Retry every item now, parked and backed-off ones too (after fixing the cause).
+    #[arg(long)]
+    pub all: bool,
+    /// As started by the hook: log only to the log file, and exit 0 when another run holds
+    /// the lock (that run picks the items up).
+    #[arg(long)]
+    pub background: bool,
 }
 
 /// `auth` options.

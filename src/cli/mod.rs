@@ -9,8 +9,11 @@ mod auth;
 mod backfill;
 mod bindings;
 mod context;
+mod drain;
+mod hook;
 mod output;
 mod pending;
+mod status;
 mod sync;
 
 use std::process::ExitCode;
@@ -53,7 +56,12 @@ pub fn rewrite_legacy(args: Vec<String>) -> Vec<String> {
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let args = rewrite_legacy(std::env::args().collect());
+    let raw: Vec<String> = std::env::args().collect();
+    // BILLmanager runs addon handlers without arguments and always sets `PARAM_func`.
+    if raw.len() == 1 && std::env::var_os("PARAM_func").is_some() {
+        return hook::main();
+    }
+    let args = rewrite_legacy(raw);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -81,6 +89,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(a) => backfill::exec(&cli, a),
         Command::ReplayCalls(_) => pending::exec("replay-calls", "#6"),
+        Command::Drain(a) => drain::exec(&cli, a),
+        Command::Status => status::exec(&cli),
     }
 }
 

@@ -115,8 +115,8 @@ impl Engine<'_> {
         )?;
         for (c, p) in &payers {
             let key = company_key(p);
-            if !company_plans.contains_key(&key) {
-                company_plans.insert(key, self.plan_company(c, p)?);
+            if let std::collections::btree_map::Entry::Vacant(slot) = company_plans.entry(key) {
+                slot.insert(self.plan_company(c, p)?);
             }
         }
         let company_ids =

@@ -16,6 +16,7 @@
 mod bindings;
 mod cache;
 mod error;
+mod hooks;
 mod journal;
 mod migrations;
 mod outbox;

@@ -1,0 +1,17 @@
+//! Store settings for the BILLmanager hook process.
+
+use std::time::Duration;
+
+use super::{Result, Store};
+
+impl Store {
+    /// Caps how long a statement waits for another process's write (30 s by default).
+    ///
+    /// The hook runs inside a panel request: a store kept busy (a stuck process, a slow
+    /// disk) must make it give up and log within a second or two, not hold the panel.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
+        self.conn
+            .busy_timeout(timeout)
+            .map_err(|e| self.err("configure", e))
+    }
+}
