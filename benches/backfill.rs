@@ -1,0 +1,251 @@
+//! Backfill benchmark: requests per entity against amoCRM's 7 rps limit, wall time, 429s and
+//! peak memory, compared with a naive one-request-per-entity client.
+//!
+//! Run: `cargo bench --bench backfill -- --clients 10000 --services 20000 --latency-ms 100`
+//!
+//! It generates a synthetic BILLmanager data set (1.2 users and 0.3 payers per client, one
+//! INN in ten shared), starts the amoCRM sandbox with its 7 rps limit and the given latency,
+//! runs the real `amocrm-bin backfill` twice (the second run must write nothing), then runs
+//! a naive client (search + create per contact, create per company and lead, one entity per
+//! request, paced at 7 rps) over a sample and extrapolates it to the whole data set.
+
+use std::process::Command;
+use std::time::Instant;
+
+use fakebill::generate::{write, Spec};
+use sandbox::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+
+struct Args {
+    clients: usize,
+    services: usize,
+    latency_ms: u64,
+    naive_sample: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        clients: 10_000,
+        services: 20_000,
+        latency_ms: 100,
+        naive_sample: 150,
+    };
+    let argv: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|x| x != "--bench")
+        .collect();
+    let mut it = argv.iter();
+    while let Some(k) = it.next() {
+        let v = it.next().and_then(|v| v.parse::<u64>().ok());
+        match (k.as_str(), v) {
+            ("--clients", Some(v)) => a.clients = v as usize,
+            ("--services", Some(v)) => a.services = v as usize,
+            ("--latency-ms", Some(v)) => a.latency_ms = v,
+            ("--naive-sample", Some(v)) => a.naive_sample = v as usize,
+            _ => {
+                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--naive-sample N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_amocrm-bin"))
+}
+
+fn ceil(a: usize, b: usize) -> usize {
+    a.div_ceil(b)
+}
+
+fn main() {
+    let a = args();
+    let work = tempfile::tempdir().expect("temp dir");
+    let data = work.path().join("billmanager");
+    let spec = Spec::proportional(a.clients, a.services);
+    let t = Instant::now();
+    write(&data, &spec).expect("data set");
+    println!(
+        "data set: {} clients, {} users, {} payers ({} companies), {} services (generated in {:.1} s)",
+        spec.clients, spec.users(), spec.payers(), spec.companies(), spec.services, t.elapsed().as_secs_f64()
+    );
+    let sandbox = Sandbox::start(SandboxConfig {
+        latency_ms: a.latency_ms,
+        ..Default::default()
+    })
+    .expect("sandbox");
+    let rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rules.toml"))
+            .unwrap()
+            .replace("https://mycompany.amocrm.ru", &sandbox.base_url())
+            .replace(
+                "client_id = \"00000000-0000-0000-0000-000000000000\"",
+                "client_id = \"sandbox-client-id\"",
+            )
+            .replace(
+                "https://billing.example.com/amocrm/callback",
+                "https://example.com/amocrm/callback",
+            )
+            .replace(
+                "dir = \"billmanager\"",
+                &format!("dir = {:?}", data.display().to_string()),
+            );
+    let rules_path = work.path().join("rules.toml");
+    std::fs::write(&rules_path, rules).unwrap();
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .env("AMOCRM_BIN_CONFIG", &rules_path)
+            .env("AMOCRM_CLIENT_SECRET", "sandbox-client-secret")
+            .output()
+            .expect("amocrm-bin runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let code = sandbox.issue_code();
+    assert_eq!(run(&["auth", "--code", &code]).0, 0, "auth");
+    sandbox.reset_stats();
+
+    let t = Instant::now();
+    let (rc, out, err) = run(&["backfill", "--since", "2025-01-01", "--json"]);
+    let wall = t.elapsed().as_secs_f64();
+    let summary: Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|_| panic!("backfill failed ({rc}): {out}\n{err}"));
+    let stats = sandbox.stats();
+    let entities = spec.users() + spec.companies() + spec.services;
+    let requests = summary["requests"]["requests"].as_u64().unwrap_or(0) as usize;
+    // The floor for this data: one write per 250 entities of each kind, one link write per
+    // 250 contacts that join a company, plus the reads every run needs (account, custom
+    // fields of 3 kinds, pipelines, users, one empty page per kind to look for existing data).
+    let linked = (0..spec.clients)
+        .filter(|i| i % spec.payer_every == 0)
+        .count()
+        + (0..spec.clients)
+            .filter(|i| i % spec.payer_every == 0 && i % spec.extra_user_every == 0)
+            .count();
+    let min_writes = ceil(spec.users(), 250)
+        + ceil(spec.companies(), 250)
+        + ceil(spec.services, 250)
+        + ceil(linked, 250);
+    let min_reads = 1 + 3 + 1 + 1 + 3;
+    let minimum = min_writes + min_reads;
+
+    sandbox.reset_stats();
+    let (rc2, out2, _) = run(&["backfill", "--since", "2025-01-01", "--json"]);
+    let second: Value = serde_json::from_str(out2.trim()).unwrap_or(json!({}));
+    let second_writes = sandbox.stats().writes;
+
+    // The naive strategy over a sample, paced at 7 rps like any client must be.
+    let token = sandbox.issue_access_token();
+    let http = reqwest::blocking::Client::new();
+    let base = sandbox.base_url();
+    let sample = a.naive_sample.min(spec.services).max(1);
+    let mut naive_requests = 0usize;
+    let mut last = Instant::now() - std::time::Duration::from_secs(1);
+    let mut send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let gap = std::time::Duration::from_millis(1000 / 7 + 1);
+        if last.elapsed() < gap {
+            std::thread::sleep(gap - last.elapsed());
+        }
+        last = Instant::now();
+        naive_requests += 1;
+        let mut r = http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+            .ok()
+            .and_then(|r| r.text().ok())
+            .unwrap_or_default()
+    };
+    let t = Instant::now();
+    for i in 0..sample {
+        let phone = format!("79990{:06}", i);
+        send(
+            reqwest::Method::GET,
+            &format!("/api/v4/contacts?query={phone}"),
+            None,
+        );
+        let created = send(
+            reqwest::Method::POST,
+            "/api/v4/contacts",
+            Some(json!([{"name": format!("naive {i}"), "request_id": "0"}])),
+        );
+        let cid = serde_json::from_str::<Value>(&created)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/_embedded/contacts/0/id")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(0);
+        send(
+            reqwest::Method::POST,
+            "/api/v4/leads",
+            Some(
+                json!([{"name": format!("naive lead {i}"), "_embedded": {"contacts": [{"id": cid}]}}]),
+            ),
+        );
+    }
+    let naive_sample_secs = t.elapsed().as_secs_f64();
+    // Naive per data set: contacts search+create (+1 link each if a company), companies
+    // search+create, leads create.
+    let naive_total = spec.users() * 2 + linked + spec.companies() * 2 + spec.services;
+    let naive_secs = naive_sample_secs / naive_requests as f64 * naive_total as f64;
+
+    println!();
+    println!(
+        "backfill of {entities} entities at ≤7 rps, {} ms latency per request",
+        a.latency_ms
+    );
+    println!("  exit code                  {rc}");
+    println!("  created                    {}", summary["counts"]);
+    println!(
+        "  requests made              {requests}  ({} writes)",
+        summary["requests"]["writes"]
+    );
+    println!(
+        "  requests per entity        {:.4}",
+        requests as f64 / entities as f64
+    );
+    println!("  theoretical minimum        {minimum}  ({min_writes} writes + {min_reads} reads)");
+    println!(
+        "  ratio to minimum           {:.2}",
+        requests as f64 / minimum as f64
+    );
+    println!(
+        "  429s seen                  {}  (max {} requests in any second)",
+        stats.status_429, stats.max_per_second
+    );
+    println!("  wall time                  {wall:.1} s");
+    println!(
+        "  peak RSS                   {} KiB",
+        summary["peak_rss_kib"]
+    );
+    println!(
+        "  second run                 exit {rc2}, {second_writes} writes, {} leads unchanged",
+        second["counts"]["lead"]["unchanged"]
+    );
+    println!();
+    println!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");
+    println!("  requests                   {naive_total}");
+    println!(
+        "  requests per entity        {:.2}",
+        naive_total as f64 / entities as f64
+    );
+    println!(
+        "  wall time                  {:.0} s ({:.1} h)",
+        naive_secs,
+        naive_secs / 3600.0
+    );
+    println!();
+    println!(
+        "  fewer requests than naive  {:.0}×",
+        naive_total as f64 / requests.max(1) as f64
+    );
+}
