@@ -93,7 +93,7 @@ impl Classify for RulesError {
             RulesError::Read { .. } => "pass the rule file with --config PATH or AMOCRM_BIN_CONFIG; \
                  examples/rules.toml is a commented template"
                 .into(),
-            _ => "fix the rule file and run `amocrm-bin check`; examples/rules.toml documents every key"
+            _ => "fix the rule file (examples/rules.toml documents every key) and run the command again"
                 .into(),
         })
     }

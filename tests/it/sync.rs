@@ -303,3 +303,134 @@ fn rejected_lead_shows_the_field_path_exits_4_and_stays_queued() {
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(w.sandbox.entities("leads").len(), 1);
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn updates_merge_values_and_keep_what_operators_added_by_hand() {
+    let data = tempfile::tempdir().unwrap();
+    copy_dir(
+        &crate::support::root().join("examples/billmanager"),
+        data.path(),
+    );
+    let w = World::with_data(Default::default(), data.path(), |r| r);
+    w.authorize();
+    assert_eq!(
+        run(w
+            .cmd()
+            .args(["sync", "--entity", "contact", "--elid", "101"]))
+        .0,
+        0
+    );
+    let ivan = binding(&w, "contact", "201")["binding"]["amo_id"]
+        .as_i64()
+        .unwrap();
+    // A manager adds a second phone and a tag by hand.
+    let token = w.sandbox.issue_access_token();
+    let contact = w
+        .sandbox
+        .entities("contacts")
+        .into_iter()
+        .find(|c| c["id"].as_i64() == Some(ivan))
+        .unwrap();
+    let mut phones: Vec<Value> = contact["custom_fields_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field_code"] == "PHONE")
+        .unwrap()["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| json!({"value": v["value"], "enum_code": "WORK"}))
+        .collect();
+    phones.push(json!({"value": "+74950001122", "enum_code": "MOB"}));
+    let resp = reqwest::blocking::Client::new()
+        .patch(format!("{}/api/v4/contacts/{ivan}", w.sandbox.base_url()))
+        .bearer_auth(token)
+        .json(&json!({"custom_fields_values": [{"field_code": "PHONE", "values": phones}], "tags_to_add": [{"name": "VIP"}]}))
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    // The client changes their e-mail in BILLmanager.
+    let users = data.path().join("user.json");
+    let text = std::fs::read_to_string(&users)
+        .unwrap()
+        .replace("ivan@romashka.example", "ivan.petrov@romashka.example");
+    std::fs::write(&users, text).unwrap();
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["-v", "sync", "--entity", "contact", "--elid", "101"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let contact = w
+        .sandbox
+        .entities("contacts")
+        .into_iter()
+        .find(|c| c["id"].as_i64() == Some(ivan))
+        .unwrap();
+    let values = |code: &str| -> Vec<String> {
+        contact["custom_fields_values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["field_code"] == code)
+            .flat_map(|f| {
+                f["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["value"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert!(
+        values("PHONE").contains(&"+74950001122".to_string()),
+        "hand-added phone kept: {:?}",
+        values("PHONE")
+    );
+    assert!(
+        values("EMAIL").contains(&"ivan.petrov@romashka.example".to_string()),
+        "{:?}",
+        values("EMAIL")
+    );
+    assert!(
+        values("EMAIL").contains(&"ivan@romashka.example".to_string()),
+        "old e-mail kept: {:?}",
+        values("EMAIL")
+    );
+    let tags: Vec<&str> = contact["_embedded"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(tags.contains(&"VIP") && tags.contains(&"BILL"), "{tags:?}");
+    assert_eq!(w.sandbox.entities("contacts").len(), 2);
+}
+
+#[test]
+fn entities_created_before_since_are_not_sent() {
+    let w = World::with(Default::default(), |r| {
+        r.replace("since = \"2024-01-01\"", "since = \"2024-06-01\"")
+    });
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "410"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.contains("skipped") && out.contains("before [sync] since = 2024-06-01"),
+        "{out}"
+    );
+    assert!(w.sandbox.entities("leads").is_empty());
+}
