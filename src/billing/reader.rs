@@ -54,10 +54,47 @@ impl Filter<'_> {
 
 type Rows = Arc<Vec<Attrs>>;
 
+/// A whole list (the panel answered without filtering, or backfill asked for everything),
+/// indexed by id and by owning client so lookups stay O(1) however large it is.
+struct FullList {
+    rows: Vec<Attrs>,
+    by_id: HashMap<String, usize>,
+    by_owner: HashMap<String, Vec<usize>>,
+}
+
+impl FullList {
+    fn new(rows: Vec<Attrs>) -> FullList {
+        let mut by_id = HashMap::new();
+        let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            if let Some(id) = convert::row_id(r) {
+                by_id.entry(id.to_string()).or_insert(i);
+            }
+            if let Some(o) = convert::owner(r) {
+                by_owner.entry(o.to_string()).or_default().push(i);
+            }
+        }
+        FullList { rows, by_id, by_owner }
+    }
+
+    fn select(&self, filter: Filter<'_>) -> Rows {
+        Arc::new(match filter {
+            Filter::All => self.rows.clone(),
+            Filter::Id(id) => self.by_id.get(id).map(|i| vec![self.rows[*i].clone()]).unwrap_or_default(),
+            Filter::Owner(c) => self
+                .by_owner
+                .get(c)
+                .map(|ix| ix.iter().map(|i| self.rows[*i].clone()).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Reads BILLmanager through a [`Transport`], caching list answers.
 pub struct PanelReader<T> {
     transport: T,
     lists: Mutex<HashMap<String, Rows>>,
+    full: Mutex<HashMap<String, Arc<FullList>>>,
     calls: AtomicUsize,
 }
 
@@ -67,6 +104,7 @@ impl<T: Transport> PanelReader<T> {
         PanelReader {
             transport,
             lists: Mutex::new(HashMap::new()),
+            full: Mutex::new(HashMap::new()),
             calls: AtomicUsize::new(0),
         }
     }
@@ -108,12 +146,19 @@ impl<T: Transport> PanelReader<T> {
             _ => None,
         };
         let doc = self.fetch(&Call { func, entity, elid }, &params)?;
-        let rows: Rows = Arc::new(
-            doc.elems(func)?
-                .into_iter()
-                .filter(|r| filter.keeps(r))
-                .collect(),
-        );
+        let all = doc.elems(func)?;
+        // A panel that ignored the filter (or a whole-list call) gave us everything: keep it
+        // indexed, so the next lookups never call the panel or scan the list again.
+        if matches!(filter, Filter::All) || all.iter().any(|r| !filter.keeps(r)) {
+            let full = Arc::new(FullList::new(all));
+            let rows = full.select(filter);
+            self.full
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(func.to_string(), full);
+            return Ok(rows);
+        }
+        let rows: Rows = Arc::new(all);
         self.lock().insert(key, rows.clone());
         Ok(rows)
     }
@@ -121,6 +166,9 @@ impl<T: Transport> PanelReader<T> {
     /// A cached answer: the same call, or rows found in the whole list or (for one id) in
     /// any cached answer of the same function.
     fn cached(&self, func: &str, key: &str, filter: Filter<'_>) -> Option<Rows> {
+        if let Some(full) = self.full.lock().unwrap_or_else(|e| e.into_inner()).get(func) {
+            return Some(full.select(filter));
+        }
         let lists = self.lock();
         if let Some(hit) = lists.get(key) {
             return Some(hit.clone());
