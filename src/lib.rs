@@ -11,6 +11,8 @@
 //! - [`lock`] holds the cross-process file locks (run lock, write lock, token lock).
 //! - [`hook`] turns a BILLmanager addon-handler invocation into outbox entries (pure; the
 //!   binary echoes the panel's XML first and starts a detached `drain` to push them).
+//! - [`calls`] turns call-tracking events (Ringostat, neutral schema) into amoCRM calls,
+//!   contacts, leads and tasks: stored first, pushed after, replayed after an outage.
 //! - The binary's `cli` module (not part of this library) parses arguments and prints; the
 //!   library never prints to stdout.
 //!
@@ -21,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod billing;
+pub mod calls;
 pub mod crm;
 pub mod engine;
 pub mod exit;

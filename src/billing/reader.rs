@@ -74,13 +74,21 @@ impl FullList {
                 by_owner.entry(o.to_string()).or_default().push(i);
             }
         }
-        FullList { rows, by_id, by_owner }
+        FullList {
+            rows,
+            by_id,
+            by_owner,
+        }
     }
 
     fn select(&self, filter: Filter<'_>) -> Rows {
         Arc::new(match filter {
             Filter::All => self.rows.clone(),
-            Filter::Id(id) => self.by_id.get(id).map(|i| vec![self.rows[*i].clone()]).unwrap_or_default(),
+            Filter::Id(id) => self
+                .by_id
+                .get(id)
+                .map(|i| vec![self.rows[*i].clone()])
+                .unwrap_or_default(),
             Filter::Owner(c) => self
                 .by_owner
                 .get(c)
@@ -166,7 +174,12 @@ impl<T: Transport> PanelReader<T> {
     /// A cached answer: the same call, or rows found in the whole list or (for one id) in
     /// any cached answer of the same function.
     fn cached(&self, func: &str, key: &str, filter: Filter<'_>) -> Option<Rows> {
-        if let Some(full) = self.full.lock().unwrap_or_else(|e| e.into_inner()).get(func) {
+        if let Some(full) = self
+            .full
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(func)
+        {
             return Some(full.select(filter));
         }
         let lists = self.lock();

@@ -78,10 +78,23 @@ pub enum Command {
     ///   amocrm-bin bindings show --entity lead --elid 42
     ///   amocrm-bin bindings forget --entity contact --elid 17
     Bindings(BindingsArgs),
-    /// Re-send stored call events amoCRM has not acknowledged.
+    /// Re-send stored call events amoCRM has not acknowledged, oldest first.
+    ///
+    /// Calls that started more than N days ago are left alone. A call is acknowledged only
+    /// once amoCRM confirmed it, so running this twice never sends a call twice.
     ///
     /// Example: amocrm-bin replay-calls --days 3
     ReplayCalls(ReplayArgs),
+    /// Call-tracking events (Ringostat webhooks, neutral schema): ingest and list.
+    ///
+    /// Examples:
+    ///   amocrm-bin calls ingest --file ringostat.json
+    ///   amocrm-bin calls list --days 3 --pending
+    Calls(super::calls::CallsArgs),
+    /// Reports from the store.
+    ///
+    /// Example: amocrm-bin report calls --days 7 --svg calls.svg
+    Report(super::report::ReportArgs),
     /// Push the queued syncs (outbox): what the BILLmanager hook queued and what failed before.
     ///
     /// One drain at a time (run lock). Items are retried with backoff; one that keeps failing

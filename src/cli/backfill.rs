@@ -86,6 +86,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         bars: Default::default(),
     };
     let progress: &dyn Progress = if show_bars { &bars } else { &Silent };
+    if !(cli.verbose > 0 || args.dry_run) {
+        engine.summary_only();
+    }
     let outcome = engine.backfill(&opts, progress);
     for (_, b) in bars.bars.borrow().iter() {
         b.finish();

@@ -8,11 +8,12 @@ mod args;
 mod auth;
 mod backfill;
 mod bindings;
+mod calls;
 mod context;
 mod drain;
 mod hook;
 mod output;
-mod pending;
+mod report;
 mod status;
 mod sync;
 
@@ -61,6 +62,12 @@ pub fn main() -> ExitCode {
     if raw.len() == 1 && std::env::var_os("PARAM_func").is_some() {
         return hook::main();
     }
+    // A web server runs a CGI program without arguments: that is the call-tracking webhook.
+    let raw = if raw.len() == 1 && std::env::var_os("REQUEST_METHOD").is_some() {
+        vec![raw[0].clone(), "calls".into(), "ingest".into()]
+    } else {
+        raw
+    };
     let args = rewrite_legacy(raw);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
@@ -88,7 +95,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Sync(a) => sync::exec(&cli, a),
         Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(a) => backfill::exec(&cli, a),
-        Command::ReplayCalls(_) => pending::exec("replay-calls", "#6"),
+        Command::ReplayCalls(a) => calls::replay(&cli, a),
+        Command::Calls(a) => calls::exec(&cli, a),
+        Command::Report(a) => report::exec(&cli, a),
         Command::Drain(a) => drain::exec(&cli, a),
         Command::Status => status::exec(&cli),
     }

@@ -67,4 +67,12 @@ pub trait Crm {
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;
     /// Requests made so far (for summaries and the benchmark).
     fn requests(&self) -> amo::RequestStats;
+    /// Creates tasks (each with `request_id`); returns `request_id` → task id.
+    fn create_tasks(&self, tasks: Vec<Value>) -> Result<Vec<Created>, CrmError>;
+    /// Tasks not completed yet that are attached to these entities of `kind`.
+    fn open_tasks(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError>;
+    /// Adds notes (`entity_id`, `note_type`, `params`) to entities of `kind`.
+    fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError>;
+    /// Walks events of these types created at or after `since` (unix time), oldest first.
+    fn events(&self, types: &[&str], since: i64, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;
 }

@@ -49,12 +49,45 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// Whether another payer sharing this payer's INN drives the company's data: the payer
+    /// with the lowest id does, so two payers never overwrite each other's values in turn.
+    fn driven_by_other_payer(&self, payer: &Payer, key: &str) -> anyhow::Result<bool> {
+        if !key.starts_with("inn:") {
+            return Ok(false);
+        }
+        let mine = payer.id.parse::<u64>().unwrap_or(u64::MAX);
+        Ok(self
+            .store
+            .aliases_to("company", key)?
+            .iter()
+            .filter_map(|a| {
+                a.strip_prefix("payer:")
+                    .and_then(|id| id.parse::<u64>().ok())
+            })
+            .any(|other| other < mine))
+    }
+
     /// Decides what to do with a payer's company.
     pub(super) fn plan_company(&self, client: &Client, payer: &Payer) -> anyhow::Result<Plan> {
         let key = company_key(payer);
+        if let Some(b) = self.store.binding("company", &key)? {
+            if self.driven_by_other_payer(payer, &key)? {
+                return Ok(Plan {
+                    kind: EntityKind::Company,
+                    key: key.clone(),
+                    op: Op::Keep(b.amo_id),
+                    hash: b.payload_hash,
+                    links: vec![],
+                    changes: vec![],
+                    warnings: vec![],
+                    origin: (EntityKind::Company, payer.id.clone()),
+                });
+            }
+        }
         let mut f = Facts::new();
         facts::client(&mut f, client);
         facts::payer(&mut f, payer);
+        self.link_facts(&mut f);
         if let Some(r) = self
             .rules
             .file
@@ -112,7 +145,10 @@ impl Engine<'_> {
             "tags_to_add": tags_to_add(&tags(self.rules, EntityKind::Company, &f)),
             "request_id": key,
         });
-        if let Some(r) = self.resolved.responsible {
+        if let Some(r) = self
+            .new_entity_responsible(client, EntityKind::Company, &key)?
+            .or(self.resolved.responsible)
+        {
             payload["responsible_user_id"] = Value::from(r);
         }
         let h = hash(&payload);
@@ -129,6 +165,8 @@ impl Engine<'_> {
             create_only: vec!["responsible_user_id", "request_id"],
         };
         let (inn, name) = (payer.inn.clone(), payer.name.clone());
-        self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))
+        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
+        self.entity_planned(client, &plan, &f)?;
+        Ok(plan)
     }
 }

@@ -26,6 +26,7 @@ impl Engine<'_> {
             facts::payer(&mut f, p);
         }
         facts::user(&mut f, user);
+        self.link_facts(&mut f);
         f
     }
 
@@ -140,7 +141,10 @@ impl Engine<'_> {
             payload["first_name"] = Value::from(first);
             payload["last_name"] = Value::from(words.collect::<Vec<_>>().join(" "));
         }
-        if let Some(r) = self.resolved.responsible {
+        if let Some(r) = self
+            .new_entity_responsible(client, EntityKind::Contact, &key)?
+            .or(self.resolved.responsible)
+        {
             payload["responsible_user_id"] = Value::from(r);
         }
         let links: Vec<(EntityKind, i64, bool)> = company
@@ -160,6 +164,8 @@ impl Engine<'_> {
             create_only: vec!["responsible_user_id", "request_id"],
         };
         let (p, e) = (phone.clone(), email.clone());
-        self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))
+        let plan = self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))?;
+        self.entity_planned(client, &plan, &f)?;
+        Ok(plan)
     }
 }

@@ -14,7 +14,7 @@ use crate::rules::EntityKind;
 impl Engine<'_> {
     /// Syncs a service's lead, and first the contact and company it links to.
     /// The payer, the ordering user and the facts of a service.
-    fn lead_context(
+    pub(super) fn lead_context(
         &self,
         service: &Service,
         client: &Client,
@@ -43,6 +43,7 @@ impl Engine<'_> {
             facts::user(&mut f, u);
         }
         facts::service(&mut f, service);
+        self.lifecycle_facts(service, &mut f);
         (payer, user, f)
     }
 
@@ -170,6 +171,9 @@ impl Engine<'_> {
                 earlier.sort_by_key(|s| s.created_at);
                 for s in earlier.iter().rev() {
                     if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
+                        if self.lost_blocks_join(b.amo_id)? {
+                            continue; // a lost lead does not swallow a purchase
+                        }
                         let age = service
                             .created_at
                             .zip(s.created_at)
@@ -228,6 +232,7 @@ impl Engine<'_> {
         {
             payload["responsible_user_id"] = Value::from(r);
         }
+        let life = self.lifecycle_plan_lead(service, key, f, &mut payload)?;
         let mut embedded = serde_json::Map::new();
         let mut links = Vec::new();
         if let Some(c) = contact {
@@ -262,8 +267,12 @@ impl Engine<'_> {
             ],
         };
         let id = service.id.clone();
-        self.upsert(desired, &|| {
+        let mut plan = self.upsert(desired, &|| {
             self.find_by_marker(EntityKind::Lead, "service.id", &id)
-        })
+        })?;
+        if matches!(plan.op, Op::Create(_)) {
+            plan.changes.extend(life);
+        }
+        Ok(plan)
     }
 }

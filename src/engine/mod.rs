@@ -20,6 +20,7 @@ mod contacts;
 mod diff;
 pub mod facts;
 mod leads;
+pub mod lifecycle;
 mod lookup;
 pub mod payload;
 pub mod phone;
@@ -50,6 +51,8 @@ pub struct Engine<'a> {
     dry_run: bool,
     report: RefCell<Report>,
     index: RefCell<lookup::Index>,
+    life: lifecycle::Life,
+    life_state: RefCell<lifecycle::RunState>,
 }
 
 impl<'a> Engine<'a> {
@@ -63,6 +66,7 @@ impl<'a> Engine<'a> {
     ) -> anyhow::Result<Engine<'a>> {
         let dict = resolve::dictionaries(store, crm, &rules.file.amocrm.base_url)?;
         let resolved = resolve::resolve(rules, dict)?;
+        let life = lifecycle::resolve(rules, &resolved.dict)?;
         Ok(Engine {
             rules,
             store,
@@ -70,12 +74,16 @@ impl<'a> Engine<'a> {
             billing,
             resolved,
             dry_run,
-            report: RefCell::new(Report {
-                dry_run,
-                outcomes: Vec::new(),
-            }),
+            report: RefCell::new(Report::new(dry_run, false)),
             index: RefCell::new(lookup::Index::default()),
+            life,
+            life_state: RefCell::default(),
         })
+    }
+
+    /// Keep only failures in the report (backfill: counts stay exact, memory stays flat).
+    pub fn summary_only(&self) {
+        self.report.borrow_mut().summary_only = true;
     }
 
     /// The outcomes so far.
@@ -169,7 +177,8 @@ impl<'a> Engine<'a> {
             self.record(outcomes);
             return Ok(ids);
         }
-        let (ids, outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        let (ids, mut outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        self.lifecycle_after(kind, &mut outcomes)?;
         self.record(outcomes);
         Ok(ids)
     }

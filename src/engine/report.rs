@@ -6,6 +6,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::exit::ExitStatus;
+
+fn tally(c: &mut Counts, a: Action) -> &mut u64 {
+    match a {
+        Action::Created => &mut c.created,
+        Action::Updated => &mut c.updated,
+        Action::Unchanged => &mut c.unchanged,
+        Action::Skipped => &mut c.skipped,
+        Action::Joined => &mut c.joined,
+        Action::Failed => &mut c.failed,
+    }
+}
 use crate::rules::EntityKind;
 
 /// What happened (or, in a dry run, would happen) to one entity.
@@ -56,8 +67,14 @@ pub struct Outcome {
 pub struct Report {
     /// Whether nothing was written.
     pub dry_run: bool,
-    /// Outcomes in the order they were decided.
+    /// Outcomes in the order they were decided (in a summary-only report: failures only).
     pub outcomes: Vec<Outcome>,
+    /// Counts per kind, kept for every outcome even when the outcome itself is not.
+    #[serde(skip)]
+    tallies: BTreeMap<EntityKind, Counts>,
+    /// Keep only failures (backfill: memory stays flat however many entities pass).
+    #[serde(skip)]
+    pub summary_only: bool,
 }
 
 /// Per-kind counts.
@@ -78,40 +95,40 @@ pub struct Counts {
 }
 
 impl Report {
+    /// An empty report.
+    pub fn new(dry_run: bool, summary_only: bool) -> Report {
+        Report {
+            dry_run,
+            summary_only,
+            ..Report::default()
+        }
+    }
+
     /// Records an outcome, replacing an earlier one for the same entity.
     pub fn push(&mut self, o: Outcome) {
-        if let Some(prev) = self
+        if let Some(i) = self
             .outcomes
-            .iter_mut()
-            .find(|x| x.kind == o.kind && x.key == o.key)
+            .iter()
+            .position(|x| x.kind == o.kind && x.key == o.key)
         {
-            *prev = o;
-        } else {
+            let prev = self.outcomes.remove(i);
+            *tally(self.tallies.entry(prev.kind).or_default(), prev.action) -= 1;
+        }
+        *tally(self.tallies.entry(o.kind).or_default(), o.action) += 1;
+        if !self.summary_only || o.action == Action::Failed {
             self.outcomes.push(o);
         }
     }
 
     /// Counts per kind.
     pub fn counts(&self) -> BTreeMap<EntityKind, Counts> {
-        let mut m: BTreeMap<EntityKind, Counts> = BTreeMap::new();
-        for o in &self.outcomes {
-            let c = m.entry(o.kind).or_default();
-            match o.action {
-                Action::Created => c.created += 1,
-                Action::Updated => c.updated += 1,
-                Action::Unchanged => c.unchanged += 1,
-                Action::Skipped => c.skipped += 1,
-                Action::Joined => c.joined += 1,
-                Action::Failed => c.failed += 1,
-            }
-        }
-        m
+        self.tallies.clone()
     }
 
     /// Exit status of a batch run (backfill, drain): 0 when nothing failed, 1 (partial)
     /// when some items failed and were queued.
     pub fn exit_status(&self) -> ExitStatus {
-        if self.outcomes.iter().any(|o| o.action == Action::Failed) {
+        if self.tallies.values().any(|c| c.failed > 0) {
             ExitStatus::Partial
         } else {
             ExitStatus::Ok

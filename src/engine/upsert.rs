@@ -99,7 +99,15 @@ impl Engine<'_> {
                 obj.remove(*k);
             }
         }
-        let (mut body, changes) = update_body(&desired, &remote, &d.multitext);
+        let (mut body, mut changes) = update_body(&desired, &remote, &d.multitext);
+        self.lifecycle_update(
+            d.kind,
+            &d.key,
+            &remote,
+            &mut body,
+            &mut changes,
+            &mut plan.warnings,
+        )?;
         plan.changes = changes
             .into_iter()
             .map(

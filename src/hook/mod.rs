@@ -47,7 +47,11 @@ impl Invocation {
     /// Reads the invocation through `get` (the process environment in production);
     /// `None` when `PARAM_func` is missing, i.e. this is not a handler call.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Option<Invocation> {
-        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let non_empty = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Some(Invocation {
             func: non_empty("PARAM_func")?,
             elid: non_empty("PARAM_elid"),
@@ -60,7 +64,7 @@ impl Invocation {
     /// The invocation as one log fragment; every value is made printable and short so a
     /// crafted parameter cannot forge log lines.
     pub fn describe(&self) -> String {
-        let mut s = format!("{}", printable(&self.func));
+        let mut s = printable(&self.func);
         if let Some(e) = &self.elid {
             s.push_str(&format!(" elid={}", printable(e)));
         }
@@ -120,14 +124,17 @@ pub fn decide(inv: &Invocation, doc: Option<&DocInfo>, map: &EventMap) -> Decisi
         return Decision::Ignore(format!("`{func}` form opened, not submitted (no sok)"));
     }
     if doc.is_some_and(|d| d.error) {
-        return Decision::Ignore(format!(
-            "`{func}` answered an error: nothing changed"
-        ));
+        return Decision::Ignore(format!("`{func}` answered an error: nothing changed"));
     }
     let from_env: Vec<&str> = inv
         .elid
         .as_deref()
-        .map(|e| e.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let ids: Vec<&str> = if from_env.is_empty() {
         doc.and_then(|d| d.id.as_deref().or(d.elid.as_deref()))
@@ -218,15 +225,24 @@ mod tests {
     #[test]
     fn submitted_edit_queues_its_elid() {
         let map = EventMap::builtin();
-        let i = inv(&[("PARAM_func", "profile.edit"), ("PARAM_elid", "301"), ("PARAM_sok", "ok")]);
-        assert_eq!(decide(&i, None, &map), queued(EventTarget::Company, &["301"]));
+        let i = inv(&[
+            ("PARAM_func", "profile.edit"),
+            ("PARAM_elid", "301"),
+            ("PARAM_sok", "ok"),
+        ]);
+        assert_eq!(
+            decide(&i, None, &map),
+            queued(EventTarget::Company, &["301"])
+        );
     }
 
     #[test]
     fn opened_form_before_stage_error_answer_and_unknown_function_queue_nothing() {
         let map = EventMap::builtin();
         let opened = inv(&[("PARAM_func", "account.edit"), ("PARAM_elid", "101")]);
-        assert!(matches!(decide(&opened, None, &map), Decision::Ignore(w) if w.contains("not submitted")));
+        assert!(
+            matches!(decide(&opened, None, &map), Decision::Ignore(w) if w.contains("not submitted"))
+        );
         let before = inv(&[
             ("PARAM_func", "service.postopen"),
             ("PARAM_elid", "401"),
@@ -238,16 +254,26 @@ mod tests {
             error: true,
             ..Default::default()
         };
-        assert!(matches!(decide(&failed, Some(&doc), &map), Decision::Ignore(w) if w.contains("error")));
+        assert!(
+            matches!(decide(&failed, Some(&doc), &map), Decision::Ignore(w) if w.contains("error"))
+        );
         let unknown = inv(&[("PARAM_func", "payment.add"), ("PARAM_elid", "9")]);
-        assert!(matches!(decide(&unknown, None, &map), Decision::Ignore(w) if w.contains("unknown function")));
+        assert!(
+            matches!(decide(&unknown, None, &map), Decision::Ignore(w) if w.contains("unknown function"))
+        );
     }
 
     #[test]
     fn group_operation_queues_each_id_once() {
         let map = EventMap::builtin();
-        let i = inv(&[("PARAM_func", "service.postsuspend"), ("PARAM_elid", "401, 402,401")]);
-        assert_eq!(decide(&i, None, &map), queued(EventTarget::Lead, &["401", "402"]));
+        let i = inv(&[
+            ("PARAM_func", "service.postsuspend"),
+            ("PARAM_elid", "401, 402,401"),
+        ]);
+        assert_eq!(
+            decide(&i, None, &map),
+            queued(EventTarget::Lead, &["401", "402"])
+        );
     }
 
     #[test]
@@ -259,14 +285,20 @@ mod tests {
             id: Some("305".into()),
             ..Default::default()
         };
-        assert_eq!(decide(&i, Some(&doc), &map), queued(EventTarget::Company, &["305"]));
+        assert_eq!(
+            decide(&i, Some(&doc), &map),
+            queued(EventTarget::Company, &["305"])
+        );
         assert!(matches!(decide(&i, None, &map), Decision::Ignore(w) if w.contains("no elid")));
     }
 
     #[test]
     fn hostile_values_are_neither_queued_nor_logged_raw() {
         let map = EventMap::builtin();
-        let i = inv(&[("PARAM_func", "service.postopen"), ("PARAM_elid", "1\nforged line")]);
+        let i = inv(&[
+            ("PARAM_func", "service.postopen"),
+            ("PARAM_elid", "1\nforged line"),
+        ]);
         let Decision::Ignore(why) = decide(&i, None, &map) else {
             panic!("not an id");
         };

@@ -50,6 +50,9 @@ mod tests {
     #[test]
     fn unknown_user_is_not_found() {
         let err = client_of_user(&demo(), "999").unwrap_err();
-        assert!(matches!(err, BillingError::NotFound { entity: "user", .. }), "{err}");
+        assert!(
+            matches!(err, BillingError::NotFound { entity: "user", .. }),
+            "{err}"
+        );
     }
 }

@@ -32,7 +32,7 @@ struct Scanner<'a> {
     i: usize,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
     fn document(mut self) -> Result<DocInfo, String> {
         if self.b.starts_with(b"\xEF\xBB\xBF") {
             self.i = 3;
@@ -196,9 +196,8 @@ impl Scanner<'_> {
     fn name(&mut self) -> Result<&'a [u8], String> {
         let start = self.i;
         while let Some(&c) = self.b.get(self.i) {
-            let ok = c.is_ascii_alphanumeric()
-                || matches!(c, b'_' | b':' | b'-' | b'.')
-                || c >= 0x80;
+            let ok =
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || c >= 0x80;
             if !ok {
                 break;
             }
@@ -345,7 +344,11 @@ mod tests {
         let info = inspect(doc.as_bytes()).unwrap();
         assert_eq!(info.root, "doc");
         assert_eq!(info.elid.as_deref(), Some("301"));
-        assert_eq!(info.id.as_deref(), Some("7"), "only top-level children count");
+        assert_eq!(
+            info.id.as_deref(),
+            Some("7"),
+            "only top-level children count"
+        );
         assert!(!info.error);
         let err = inspect(b"<doc><error type=\"value\"><msg>bad</msg></error></doc>").unwrap();
         assert!(err.error);

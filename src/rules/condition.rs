@@ -16,7 +16,7 @@ use super::schema::{Condition, Ops, When};
 pub type Facts = BTreeMap<String, String>;
 
 /// The attribute prefixes conditions and mappings may use.
-pub const PREFIXES: &[&str] = &["client", "user", "payer", "service"];
+pub const PREFIXES: &[&str] = &["client", "user", "payer", "service", "lead"];
 
 /// Whether every condition of `when` holds.
 pub fn holds(when: &When, facts: &Facts) -> bool {
@@ -147,6 +147,15 @@ pub fn check(when: &When, at: &str, problems: &mut Vec<super::Problem>) {
                 message: format!(
                     "attribute `{key}` must start with one of {} followed by a dot, e.g. `service.product`",
                     PREFIXES.join(", ")
+                ),
+            });
+        }
+        if let Condition::Value(toml::Value::Table(t)) = cond {
+            problems.push(super::Problem {
+                key: format!("{at}.when.\"{key}\""),
+                message: format!(
+                    "unknown operator in {{ {} }}; use eq, ne, gt, ge, lt, le, matches, in, not_in or exists",
+                    t.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             });
         }

@@ -8,6 +8,7 @@
 
 pub mod condition;
 mod error;
+pub mod lifecycle;
 pub mod schema;
 mod validate;
 

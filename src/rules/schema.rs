@@ -40,6 +40,13 @@ pub struct RuleFile {
     /// The BILLmanager addon hook: which panel functions queue which sync.
     #[serde(default)]
     pub hook: HookSection,
+    /// Call-tracking events (Ringostat, neutral schema) → amoCRM calls, contacts, leads, tasks.
+    #[serde(default)]
+    pub calls: CallsSection,
+    /// Lead statuses that follow billing, returning clients, trial and cart tasks, links,
+    /// manager assignment, pulling managers' changes back (docs/lifecycle.md).
+    #[serde(default)]
+    pub lifecycle: super::lifecycle::LifecycleSection,
 }
 
 /// `[sync]`: what is sent and how it is shaped.
@@ -134,13 +141,17 @@ impl EntityKind {
 pub type When = std::collections::BTreeMap<String, Condition>;
 
 /// What one attribute must be: a value, a list of alternatives, or an operator table.
+///
+/// The operator table is tried first: serde's untagged enums take the first variant that
+/// parses, and a TOML table would otherwise be read as a plain value. A table that is not a
+/// valid operator table is reported by validation (see `condition::check`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Condition {
-    /// Equal to this value (strings compare exactly, numbers numerically).
-    Value(toml::Value),
     /// One of an operator table's tests (all that are given must hold).
     Ops(Box<Ops>),
+    /// Equal to this value (strings compare exactly, numbers numerically).
+    Value(toml::Value),
 }
 
 /// `{ gt = 1000 }`, `{ matches = "^VPS" }`, `{ in = [...] }`, `{ exists = true }`, …
@@ -477,4 +488,184 @@ pub struct EventSpec {
     /// Act only when the form was submitted (`sok` set); default: yes for `*.edit`,
     /// `register` and `*.order.param`, which run once when opened and once when saved.
     pub submit_only: Option<bool>,
+}
+
+/// `[calls]`: call-tracking events → amoCRM (docs/calls-guide.md). Every key has a default,
+/// so a rule file without the section still accepts and stores calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSection {
+    /// Offset of provider times written without one (Ringostat `calldate`) and of the
+    /// report's hours, e.g. `+03:00`.
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset: String,
+    /// Country for numbers without a country code; unset: `[sync] default_country`.
+    pub default_country: Option<String>,
+    /// Two reports of the same call (forwarded legs under different ids) are merged when
+    /// caller, destination and direction match, they overlap in time and start within this
+    /// many seconds of each other.
+    #[serde(default = "default_dedup_window")]
+    pub dedup_window_secs: u32,
+    /// Deadline of a missed call's "call back" task, in minutes after the call.
+    #[serde(default = "default_callback_minutes")]
+    pub callback_deadline_minutes: u32,
+    /// The senior manager (name, e-mail or id): gets a copy of every call-back task and the
+    /// tasks to fix unmapped employees.
+    pub senior: Option<String>,
+    /// Responsible for calls nobody mapped answered (missed calls from new numbers,
+    /// unmapped employees); unset: the senior manager, then `[sync] responsible`.
+    pub responsible: Option<String>,
+    /// Text of the call-back task; `{phone}`, `{time}`, `{pool}` are filled in. Our tasks
+    /// are recognised by id, and by the text before the first `{`.
+    #[serde(default = "default_callback_text")]
+    pub callback_task_text: String,
+    /// amoCRM task type of the call-back task (1 = "Call"/FOLLOW_UP).
+    #[serde(default = "default_callback_type")]
+    pub callback_task_type: i64,
+    /// Name of a contact created for a new number; `{phone}` is filled in.
+    #[serde(default = "default_call_contact_name")]
+    pub contact_name: String,
+    /// Name of a lead created from a call; `{phone}`, `{pool}`, `{utm_source}` are filled in.
+    #[serde(default = "default_call_lead_name")]
+    pub lead_name: String,
+    /// A missed call from a new number also creates a lead (not only a contact and tasks).
+    #[serde(default = "default_true")]
+    pub missed_creates_lead: bool,
+    /// A known client without an open lead who calls gets a new lead.
+    #[serde(default = "default_true")]
+    pub returning_client_lead: bool,
+    /// An outgoing call to a number amoCRM does not know: `skip` (stored, not sent) or
+    /// `contact` (create the contact, then log the call).
+    #[serde(default)]
+    pub outbound_to_unknown: OutboundUnknown,
+    /// Tags for contacts and leads created from calls.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Numbers that are ours (office lines, tracking numbers): calls between them and an
+    /// employee are internal.
+    #[serde(default)]
+    pub internal_numbers: Vec<String>,
+    /// The report's working day: `[first hour, end hour)` in `utc_offset`.
+    #[serde(default = "default_working_hours")]
+    pub working_hours: [u32; 2],
+    /// Environment variable holding a token CGI requests must carry as `?token=…`.
+    pub webhook_token_env: Option<String>,
+    /// Employees → amoCRM users.
+    #[serde(default)]
+    pub employees: Vec<EmployeeRule>,
+    /// Pipeline and status of leads created from calls; the first matching rule wins, no
+    /// match: amoCRM's main pipeline, first stage.
+    #[serde(default)]
+    pub pipelines: Vec<CallPipelineRule>,
+    /// Lead fields for attribution: `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`,
+    /// `utm_content`, `pool` → amoCRM field id, code or name. Unset: the `UTM_*` codes,
+    /// skipped where the account lacks them; set: every field must exist.
+    pub lead_fields: Option<std::collections::BTreeMap<String, String>>,
+    /// Ringostat parameter name → the key your webhook sends (defaults: Ringostat's names).
+    #[serde(default)]
+    pub ringostat_keys: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for CallsSection {
+    fn default() -> Self {
+        CallsSection {
+            utc_offset: default_utc_offset(),
+            default_country: None,
+            dedup_window_secs: default_dedup_window(),
+            callback_deadline_minutes: default_callback_minutes(),
+            senior: None,
+            responsible: None,
+            callback_task_text: default_callback_text(),
+            callback_task_type: default_callback_type(),
+            contact_name: default_call_contact_name(),
+            lead_name: default_call_lead_name(),
+            missed_creates_lead: true,
+            returning_client_lead: true,
+            outbound_to_unknown: OutboundUnknown::default(),
+            tags: Vec::new(),
+            internal_numbers: Vec::new(),
+            working_hours: default_working_hours(),
+            webhook_token_env: None,
+            employees: Vec::new(),
+            pipelines: Vec::new(),
+            lead_fields: None,
+            ringostat_keys: Default::default(),
+        }
+    }
+}
+
+fn default_utc_offset() -> String {
+    "+03:00".into()
+}
+fn default_dedup_window() -> u32 {
+    60
+}
+fn default_callback_minutes() -> u32 {
+    10
+}
+fn default_callback_text() -> String {
+    "Call back {phone}: missed call at {time}".into()
+}
+fn default_callback_type() -> i64 {
+    1
+}
+fn default_call_contact_name() -> String {
+    "{phone}".into()
+}
+fn default_call_lead_name() -> String {
+    "Call from {phone}".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_working_hours() -> [u32; 2] {
+    [9, 18]
+}
+
+/// What to do with an outgoing call to a number amoCRM does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundUnknown {
+    /// Keep it in the store (and the report) only.
+    #[default]
+    Skip,
+    /// Create a contact for the number, then log the call.
+    Contact,
+}
+
+/// `[[calls.employees]]`: how the call-tracking provider names one amoCRM user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeRule {
+    /// The amoCRM user: name, e-mail or id.
+    pub user: String,
+    /// Label in the report (unset: the amoCRM user's name).
+    pub name: Option<String>,
+    /// Internal extensions.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// SIP logins.
+    #[serde(default)]
+    pub sip: Vec<String>,
+    /// Phones the employee answers on (any format; compared as E.164).
+    #[serde(default)]
+    pub phones: Vec<String>,
+    /// The provider's employee ids (Ringostat `employee_number`).
+    #[serde(default)]
+    pub ids: Vec<String>,
+}
+
+/// `[[calls.pipelines]]`: where a lead created from a call goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallPipelineRule {
+    /// Conditions on `call.pool`, `call.utm_source`, `call.utm_medium`, `call.utm_campaign`,
+    /// `call.tracking_number`, `call.scheme`, `call.department`, `call.provider`,
+    /// `call.status` (empty: always).
+    #[serde(default)]
+    pub when: When,
+    /// Pipeline name or id.
+    pub pipeline: String,
+    /// Status name or id within the pipeline.
+    pub status: String,
 }

@@ -91,10 +91,14 @@ impl Store {
     /// If another BILLmanager entity was bound to the same amoCRM entity (an operator merged
     /// two contacts in amoCRM, say), the older binding becomes an alias of this one.
     pub fn put_binding(&self, b: &Binding) -> Result<()> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.err("begin a transaction", e))?;
+        // IMMEDIATE: take the write lock before reading, so a commit by another process
+        // between our read and our write cannot make SQLite fail with SQLITE_BUSY_SNAPSHOT
+        // (the busy timeout does not cover that case).
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.err("begin a transaction", e))?;
         let previous: Option<String> = tx
             .query_row(
                 "SELECT bm_id FROM bindings WHERE kind = ?1 AND amo_id = ?2 AND bm_id <> ?3",
@@ -190,6 +194,19 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err("read an alias", e))
+    }
+
+    /// The BILLmanager keys aliased to `target_id` (e.g. every payer sharing one INN).
+    pub fn aliases_to(&self, kind: &str, target_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bm_id FROM aliases WHERE kind = ?1 AND target_id = ?2 ORDER BY bm_id")
+            .map_err(|e| self.err("read aliases", e))?;
+        let rows = stmt
+            .query_map(params![kind, target_id], |r| r.get(0))
+            .map_err(|e| self.err("read aliases", e))?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| self.err("read aliases", e))
     }
 
     /// Makes `bm_id` share the amoCRM entity of `target_id`.

@@ -68,6 +68,96 @@ const MIGRATIONS: &[&str] = &[
          fetched_at INTEGER NOT NULL,
          PRIMARY KEY (namespace, key)
      );",
+    // 2: call-tracking events (store/calls.rs): the calls, every provider id they were
+    // reported under, and the amoCRM writes already done for each.
+    "CREATE TABLE calls (
+         id              INTEGER PRIMARY KEY AUTOINCREMENT,
+         provider        TEXT NOT NULL,
+         call_id         TEXT NOT NULL,
+         fingerprint     TEXT NOT NULL,
+         direction       TEXT NOT NULL,
+         status          TEXT NOT NULL,
+         ended           INTEGER NOT NULL,
+         internal        INTEGER NOT NULL,
+         started_at      INTEGER NOT NULL,
+         duration        INTEGER NOT NULL,
+         billsec         INTEGER NOT NULL,
+         client_phone    TEXT,
+         rank            INTEGER NOT NULL,
+         event           TEXT NOT NULL,
+         raw             TEXT NOT NULL,
+         received_at     INTEGER NOT NULL,
+         state           TEXT NOT NULL,
+         detail          TEXT,
+         attempts        INTEGER NOT NULL DEFAULT 0,
+         last_error      TEXT,
+         last_attempt_at INTEGER,
+         amo_call_id     INTEGER,
+         amo_entity      TEXT,
+         user_id         INTEGER,
+         delivered_at    INTEGER,
+         duplicates      INTEGER NOT NULL DEFAULT 0,
+         updated_at      INTEGER NOT NULL
+     );
+     CREATE INDEX calls_by_fingerprint ON calls (fingerprint, started_at);
+     CREATE INDEX calls_by_state ON calls (state, started_at);
+     CREATE INDEX calls_by_start ON calls (started_at);
+     CREATE TABLE call_keys (
+         provider TEXT NOT NULL,
+         call_id  TEXT NOT NULL,
+         call     INTEGER NOT NULL REFERENCES calls (id),
+         PRIMARY KEY (provider, call_id)
+     );
+     CREATE TABLE call_steps (
+         call    INTEGER NOT NULL REFERENCES calls (id),
+         step    TEXT NOT NULL,
+         amo_id  INTEGER,
+         done_at INTEGER NOT NULL,
+         PRIMARY KEY (call, step)
+     );
+     CREATE INDEX call_steps_by_amo_id ON call_steps (amo_id);",
+    // 3: lifecycle automation (store/lifecycle.rs): lead stages we set and read back,
+    // service snapshots, client managers, tasks we created, named values.
+    "CREATE TABLE life_leads (
+         amo_id        INTEGER PRIMARY KEY,
+         rule_pipeline INTEGER,
+         rule_status   INTEGER,
+         set_pipeline  INTEGER,
+         set_status    INTEGER,
+         set_at        INTEGER,
+         seen_pipeline INTEGER,
+         seen_status   INTEGER,
+         seen_by       INTEGER,
+         seen_at       INTEGER
+     );
+     CREATE TABLE life_services (
+         service_id      TEXT PRIMARY KEY,
+         status          TEXT NOT NULL,
+         expires_at      TEXT,
+         previous_status TEXT,
+         event           TEXT,
+         seen_at         INTEGER NOT NULL
+     );
+     CREATE TABLE life_clients (
+         client_id  TEXT PRIMARY KEY,
+         manager_id INTEGER NOT NULL,
+         source     TEXT NOT NULL,
+         updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE life_tasks (
+         purpose     TEXT NOT NULL,
+         subject     TEXT NOT NULL,
+         task_id     INTEGER NOT NULL,
+         entity_type TEXT NOT NULL,
+         entity_id   INTEGER NOT NULL,
+         created_at  INTEGER NOT NULL,
+         PRIMARY KEY (purpose, subject, task_id)
+     );
+     CREATE TABLE life_values (
+         name       TEXT PRIMARY KEY,
+         value      TEXT NOT NULL,
+         updated_at INTEGER NOT NULL
+     );",
 ];
 
 /// Brings the schema up to date.

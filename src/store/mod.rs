@@ -15,9 +15,11 @@
 
 mod bindings;
 mod cache;
+mod calls;
 mod error;
 mod hooks;
 mod journal;
+mod lifecycle;
 mod migrations;
 mod outbox;
 mod tokens;
@@ -28,8 +30,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use bindings::{Alias, Binding};
+pub use calls::{CallState, Intake, NewCall, StoredCall};
 pub use error::StoreError;
 pub use journal::Run;
+pub use lifecycle::{LeadState, LifeTask, ServiceSnapshot, Stage};
 pub use outbox::OutboxItem;
 pub use tokens::TokenRecord;
 

@@ -74,14 +74,20 @@ fn batching_boundaries_make_one_write_per_batch() {
 #[test]
 fn rerun_of_an_unchanged_backfill_writes_nothing() {
     let data = tempfile::tempdir().unwrap();
-    dataset(data.path(), 30, 40);
+    // Extra users, payers and payers sharing an INN, as in the benchmark.
+    write(data.path(), &Spec::proportional(30, 40)).unwrap();
     let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
     w.authorize();
     assert_eq!(backfill_json(&w).0, 0);
     let before = w.sandbox.stats().writes;
     let (rc, v, _) = backfill_json(&w);
     assert_eq!(rc, 0);
-    assert_eq!(w.sandbox.stats().writes, before, "second run wrote: {v}");
+    assert_eq!(
+        w.sandbox.stats().writes,
+        before,
+        "second run wrote: {v}\n{:?}",
+        w.sandbox.stats().by_route
+    );
     assert_eq!(v["counts"]["lead"]["unchanged"], 40);
 }
 

@@ -5,6 +5,11 @@ mod support;
 
 mod auth;
 mod backfill;
+mod calls;
 mod cli;
+mod faults;
+mod fuzz;
+mod hook;
 mod rules_errors;
+mod security;
 mod sync;

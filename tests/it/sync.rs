@@ -199,6 +199,22 @@ fn payers_with_the_same_inn_share_one_company() {
         binding(&w, "company", "303")["binding"]["amo_id"].as_i64(),
         Some(company)
     );
+    // The payers' own fields (BM_PAYER_ID) must not make them overwrite each other forever.
+    let before = w.sandbox.stats().writes;
+    for elid in ["102", "103", "102"] {
+        assert_eq!(
+            run(w
+                .cmd()
+                .args(["sync", "--entity", "contact", "--elid", elid]))
+            .0,
+            0
+        );
+    }
+    assert_eq!(
+        w.sandbox.stats().writes,
+        before,
+        "re-syncing payers that share an INN writes nothing"
+    );
 }
 
 #[test]

@@ -51,12 +51,25 @@ impl<'a> AmoCrm<'a> {
         limit: usize,
         f: &mut dyn FnMut(Value),
     ) -> Result<(), CrmError> {
+        self.pages_with(path, key, limit, &[], f)
+    }
+
+    /// [`Self::pages`] with extra query parameters (filters, order).
+    fn pages_with(
+        &self,
+        path: &str,
+        key: &str,
+        limit: usize,
+        extra: &[(String, String)],
+        f: &mut dyn FnMut(Value),
+    ) -> Result<(), CrmError> {
         let mut page = 1;
         loop {
-            let q = vec![
+            let mut q = vec![
                 ("page".to_string(), page.to_string()),
                 ("limit".to_string(), limit.to_string()),
             ];
+            q.extend(extra.iter().cloned());
             let Some(v) = self.client.get(path, &q)? else {
                 return Ok(());
             };
@@ -334,5 +347,82 @@ impl Crm for AmoCrm<'_> {
 
     fn requests(&self) -> RequestStats {
         self.client.stats()
+    }
+
+    fn create_tasks(&self, tasks: Vec<Value>) -> Result<Vec<Created>, CrmError> {
+        let mut out = Vec::new();
+        for chunk in tasks.chunks(self.batch) {
+            let v = self
+                .client
+                .post("/api/v4/tasks", &Value::Array(chunk.to_vec()))?
+                .unwrap_or(Value::Null);
+            for (i, t) in v
+                .pointer("/_embedded/tasks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let request_id = match t.get("request_id") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => chunk.get(i).map(|c| s(c, "request_id")).unwrap_or_default(),
+                };
+                if let Some(id) = t.get("id").and_then(Value::as_i64) {
+                    out.push(Created { request_id, id });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_tasks(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError> {
+        let mut out = Vec::new();
+        // `filter[entity_id]` takes a list; keep URLs short.
+        for chunk in ids.chunks(50) {
+            let mut q = vec![
+                (
+                    "filter[entity_type]".to_string(),
+                    kind.collection().to_string(),
+                ),
+                ("filter[is_completed]".to_string(), "0".to_string()),
+            ];
+            q.extend(
+                chunk
+                    .iter()
+                    .map(|id| ("filter[entity_id][]".to_string(), id.to_string())),
+            );
+            self.pages_with("/api/v4/tasks", "tasks", 250, &q, &mut |t| {
+                // Filters may be ignored on accounts without the API filter add-on.
+                let open = !t
+                    .get("is_completed")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let mine = t.get("entity_type").and_then(Value::as_str) == Some(kind.collection())
+                    && t.get("entity_id")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|e| chunk.contains(&e));
+                if open && mine {
+                    out.push(t);
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError> {
+        let path = format!("/api/v4/{}/notes", kind.collection());
+        for chunk in notes.chunks(self.batch) {
+            self.client.post(&path, &Value::Array(chunk.to_vec()))?;
+        }
+        Ok(())
+    }
+
+    fn events(&self, types: &[&str], since: i64, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
+        let q = vec![
+            ("filter[type]".to_string(), types.join(",")),
+            ("filter[created_at][from]".to_string(), since.to_string()),
+            ("order[created_at]".to_string(), "asc".to_string()),
+        ];
+        self.pages_with("/api/v4/events", "events", 100, &q, f)
     }
 }

@@ -1,0 +1,286 @@
+//! Turning a request body into call events: one JSON object, a JSON array, JSON lines, or
+//! a form-encoded body (Ringostat lets the customer pick the format, docs/calls.md §2.3).
+//!
+//! Every item is parsed on its own, so one bad line does not cost the good ones; each
+//! failure names the item (1-based line or array position) and the key that was wrong.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use serde_json::{Map, Value};
+
+use super::event::{CallEvent, SCHEMA};
+use super::ringostat::RingostatKeys;
+use super::{neutral, ringostat};
+
+/// Which parser to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Neutral when the object has a `schema` key, Ringostat otherwise.
+    #[default]
+    Auto,
+    /// Ringostat webhook keys (mapped through `[calls.ringostat_keys]`).
+    Ringostat,
+    /// The neutral schema `amocrm-bin.call/1`.
+    Neutral,
+}
+
+/// What parsing needs from the rule file and the clock.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Country for numbers written without a country code.
+    pub default_country: String,
+    /// Offset of provider times written without one (Ringostat `calldate`).
+    pub utc_offset: FixedOffset,
+    /// Ringostat's key names as the customer configured them.
+    pub ringostat_keys: RingostatKeys,
+    /// Forced format, or auto-detection.
+    pub format: Format,
+    /// Stamped on every event as `received_at`.
+    pub received_at: DateTime<FixedOffset>,
+}
+
+/// One item of a body: its position (1-based) and the event or why it was refused.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// 1-based line (JSON lines) or array position; 1 for a single object.
+    pub position: usize,
+    /// The event, or what is wrong with the item.
+    pub event: Result<CallEvent, String>,
+}
+
+/// Splits and parses a body. `Err` when the body as a whole is unreadable (not JSON, not
+/// a form); item-level problems are in the items.
+pub fn parse_body(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> {
+    let text = body.trim_start_matches('\u{feff}').trim();
+    if text.is_empty() {
+        return Err("the body is empty: expected a call event as JSON or form fields".into());
+    }
+    if text.starts_with('{') || text.starts_with('[') {
+        return match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => Ok(items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| Item {
+                    position: i + 1,
+                    event: parse_value(v, opts),
+                })
+                .collect()),
+            Ok(v) => Ok(vec![Item {
+                position: 1,
+                event: parse_value(v, opts),
+            }]),
+            Err(whole) => json_lines(text, opts).ok_or_else(|| {
+                format!("the body is not valid JSON ({whole}); send one object, an array or one object per line")
+            }),
+        };
+    }
+    if text.contains('=') {
+        let map: Map<String, Value> = form_pairs(text)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let event = match opts.format {
+            Format::Neutral => {
+                Err("a form-encoded body cannot be a neutral event (send JSON)".into())
+            }
+            _ => ringostat::parse(&map, opts),
+        };
+        return Ok(vec![Item { position: 1, event }]);
+    }
+    Err("the body is neither JSON nor form fields (key=value&…)".into())
+}
+
+/// JSON lines: `None` unless the first non-empty line is a JSON value on its own.
+fn json_lines(text: &str, opts: &ParseOptions) -> Option<Vec<Item>> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, first) = lines.next()?;
+    serde_json::from_str::<Value>(first.trim()).ok()?;
+    Some(
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, line)| Item {
+                position: i + 1,
+                event: serde_json::from_str::<Value>(line.trim())
+                    .map_err(|e| format!("not valid JSON: {e}"))
+                    .and_then(|v| parse_value(v, opts)),
+            })
+            .collect(),
+    )
+}
+
+/// Parses one JSON value with the chosen (or detected) format.
+pub fn parse_value(v: Value, opts: &ParseOptions) -> Result<CallEvent, String> {
+    let Value::Object(obj) = v else {
+        return Err("expected a JSON object for a call event".into());
+    };
+    let neutral = match opts.format {
+        Format::Neutral => true,
+        Format::Ringostat => false,
+        Format::Auto => obj.contains_key("schema"),
+    };
+    if neutral {
+        match obj.get("schema") {
+            Some(Value::String(s)) if s == SCHEMA => {}
+            Some(other) => {
+                return Err(format!(
+                    "unknown `schema` {other}; this version reads `{SCHEMA}`"
+                ))
+            }
+            None => return Err(format!("missing `schema` (expected `{SCHEMA}`)")),
+        }
+        neutral::parse(Value::Object(obj), opts)
+    } else {
+        ringostat::parse(&obj, opts)
+    }
+}
+
+/// Decodes `a=1&b=x+y%21` into pairs (later duplicates win when collected into a map).
+pub fn form_pairs(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Reads a time: Unix seconds (or milliseconds), RFC 3339, or `YYYY-MM-DD HH:MM:SS`
+/// (also with `T`) in `offset`, as provider call logs write it.
+pub fn parse_time(s: &str, offset: FixedOffset) -> Result<DateTime<FixedOffset>, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+        let n: i64 = t.parse().map_err(|_| format!("`{t}` is out of range"))?;
+        let secs = if n > 100_000_000_000 { n / 1000 } else { n };
+        return offset
+            .timestamp_opt(secs, 0)
+            .single()
+            .ok_or_else(|| format!("`{t}` is not a valid Unix time"));
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d);
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return offset
+                .from_local_datetime(&n)
+                .single()
+                .ok_or_else(|| format!("`{t}` does not exist in offset {offset}"));
+        }
+    }
+    Err(format!(
+        "`{t}` is not a time: expected `YYYY-MM-DD HH:MM:SS`, RFC 3339 or Unix seconds"
+    ))
+}
+
+/// Parses `+03:00`, `-05:30`, `Z` or `UTC`.
+pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+        return Ok(FixedOffset::east_opt(0).expect("zero offset"));
+    }
+    let bad = || format!("`{t}` is not a UTC offset: expected e.g. `+03:00`");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ParseOptions {
+        let off = parse_offset("+03:00").unwrap();
+        ParseOptions {
+            default_country: "RU".into(),
+            utc_offset: off,
+            ringostat_keys: RingostatKeys::default(),
+            format: Format::Auto,
+            received_at: parse_time("2026-03-02 14:07:00", off).unwrap(),
+        }
+    }
+
+    #[test]
+    fn times_in_every_accepted_form() {
+        let off = parse_offset("+03:00").unwrap();
+        let want = DateTime::parse_from_rfc3339("2026-03-02T14:05:31+03:00").unwrap();
+        for s in [
+            "2026-03-02 14:05:31",
+            "2026-03-02T14:05:31",
+            "2026-03-02T11:05:31Z",
+            "1772449531",
+            "1772449531000",
+        ] {
+            assert_eq!(parse_time(s, off).unwrap(), want, "{s}");
+        }
+        assert!(parse_time("02.03.2026", off).is_err());
+        assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -19800);
+        assert!(parse_offset("03:00").is_err());
+    }
+
+    #[test]
+    fn form_bodies_decode() {
+        let pairs = form_pairs("calldate=2026-03-02+18%3A40%3A02&utm_source=&x=%D0%96");
+        assert_eq!(pairs[0].1, "2026-03-02 18:40:02");
+        assert_eq!(pairs[1].1, "");
+        assert_eq!(pairs[2].1, "Ж");
+    }
+
+    #[test]
+    fn json_lines_keep_good_items_and_name_bad_lines() {
+        let body = "{\"uniqueid\":\"a\",\"calldate\":\"2026-03-02 10:00:00\",\"caller\":\"79161234567\",\"disposition\":\"ANSWERED\"}\n\nnot json\n{\"schema\":\"other/2\"}\n";
+        let items = parse_body(body, &opts()).unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].event.is_ok(), "{:?}", items[0].event);
+        assert_eq!(items[1].position, 3);
+        assert!(items[1]
+            .event
+            .as_ref()
+            .unwrap_err()
+            .contains("not valid JSON"));
+        assert!(items[2]
+            .event
+            .as_ref()
+            .unwrap_err()
+            .contains("unknown `schema`"));
+        assert!(parse_body("   ", &opts()).is_err());
+        assert!(parse_body("{broken", &opts()).is_err());
+        assert!(parse_body("hello", &opts()).is_err());
+    }
+}

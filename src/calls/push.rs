@@ -1,0 +1,462 @@
+//! Sending a stored call to amoCRM: look the caller up, plan, write step by step.
+//!
+//! Invariants:
+//! - A call is marked delivered only after `POST /api/v4/calls` answered with the call's id.
+//! - Each write is recorded in the store as soon as amoCRM confirmed it (`call_steps`), so a
+//!   push interrupted by an outage or a revoked token resumes without creating anything
+//!   twice. A contact, lead or task whose answer was lost is found again by the lookups
+//!   (phone search, open leads, open call-back tasks); a call whose answer was lost is
+//!   looked for among the contact's and its leads' call notes before it is sent again.
+//! - Pushes of calls hold the store's write lock, so the CGI handler and `replay-calls`
+//!   never push the same call at once.
+//! - Any failure leaves the call pending with its error for `replay-calls`.
+
+use std::cell::OnceCell;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::config::{resolve, CallRules};
+use super::event::{CallEvent, Direction};
+use super::plan::{
+    callback_marker, decide, ContactStep, Decision, Known, KnownContact, KnownLead, LeadStep,
+};
+use super::setup::CallSetup;
+use super::staff::Triage;
+use crate::crm::amo::{AmoClient, AmoCrm};
+use crate::crm::CrmError;
+use crate::engine::phone;
+use crate::lock::{lock_within, LockKind};
+use crate::rules::RuleSet;
+use crate::store::{CallState, Store};
+
+/// Cache namespace remembering employees we already asked the senior manager to map.
+const MAPPING_CACHE: &str = "calls-mapping-task";
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// amoCRM confirmed the call.
+    Delivered {
+        /// The call's id (its call note).
+        amo_call_id: i64,
+        /// `lead:ID` or `contact:ID`.
+        entity: String,
+        /// What was done.
+        detail: String,
+    },
+    /// Nothing to send; the reason.
+    Skipped(String),
+    /// Already delivered or skipped (by another process, or earlier).
+    Done(CallState),
+}
+
+/// Pushes stored calls through one amoCRM client.
+pub struct Pusher<'a> {
+    store: &'a Store,
+    setup: &'a CallSetup,
+    rules: &'a RuleSet,
+    crm: &'a AmoCrm<'a>,
+    resolved: OnceCell<CallRules>,
+}
+
+fn phones_of(contact: &Value) -> Vec<String> {
+    contact
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("field_code").and_then(Value::as_str) == Some("PHONE"))
+        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.get("value").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+fn id_of(v: &Value) -> Option<i64> {
+    v.get("id").and_then(Value::as_i64)
+}
+
+fn decode(request: &str, detail: &str) -> CrmError {
+    CrmError::Decode {
+        request: request.into(),
+        detail: detail.into(),
+    }
+}
+
+impl<'a> Pusher<'a> {
+    /// A pusher; amoCRM's dictionaries are read at the first call that needs them.
+    pub fn new(
+        store: &'a Store,
+        setup: &'a CallSetup,
+        rules: &'a RuleSet,
+        crm: &'a AmoCrm<'a>,
+    ) -> Pusher<'a> {
+        Pusher {
+            store,
+            setup,
+            rules,
+            crm,
+            resolved: OnceCell::new(),
+        }
+    }
+
+    fn client(&self) -> &AmoClient<'a> {
+        self.crm.client()
+    }
+
+    fn resolved(&self) -> anyhow::Result<&CallRules> {
+        if let Some(r) = self.resolved.get() {
+            return Ok(r);
+        }
+        let dict = crate::engine::resolve::dictionaries(
+            self.store,
+            self.crm,
+            &self.rules.file.amocrm.base_url,
+        )?;
+        let r = resolve(self.setup, self.rules, dict)?;
+        Ok(self.resolved.get_or_init(|| r))
+    }
+
+    /// Pushes one stored call; on failure the call stays pending with the error.
+    pub fn push(&self, id: i64) -> anyhow::Result<PushOutcome> {
+        let _lock = lock_within(
+            self.store.path(),
+            LockKind::Write,
+            "calls",
+            Duration::from_secs(120),
+        )?;
+        let Some(row) = self.store.call(id)? else {
+            anyhow::bail!("no stored call {id}");
+        };
+        if row.state != CallState::Pending {
+            return Ok(PushOutcome::Done(row.state));
+        }
+        let e: CallEvent = serde_json::from_str(&row.event)
+            .map_err(|err| anyhow::anyhow!("stored call {id} cannot be read: {err}"))?;
+        match self.setup.triage(&e) {
+            Triage::Push => {}
+            Triage::Internal(why) => {
+                let why = format!("internal call: {why}");
+                self.store.call_skipped(id, &why, true)?;
+                return Ok(PushOutcome::Skipped(why));
+            }
+            Triage::Skip(why) => {
+                self.store.call_skipped(id, &why, false)?;
+                return Ok(PushOutcome::Skipped(why));
+            }
+            Triage::Interim => return Ok(PushOutcome::Done(CallState::Interim)),
+        }
+        match self.deliver(id, &e) {
+            Ok(o) => Ok(o),
+            Err(err) => {
+                let text = crate::log::redact(&format!("{err:#}"));
+                self.store.call_failed(id, &text)?;
+                Err(err)
+            }
+        }
+    }
+
+    fn deliver(&self, id: i64, e: &CallEvent) -> anyhow::Result<PushOutcome> {
+        let rules = self.resolved()?;
+        let phone = e.client_phone.clone().unwrap_or_default();
+        let contact = match self.store.call_step(id, "contact")? {
+            Some(Some(cid)) => self.get_contact(cid)?,
+            _ => self.find_contact(&phone)?,
+        };
+        let mut known = Known::default();
+        if let Some(c) = &contact {
+            let cid = id_of(c).unwrap_or(0);
+            known.contact = Some(KnownContact {
+                id: cid,
+                responsible: c.get("responsible_user_id").and_then(Value::as_i64),
+            });
+            known.open_leads = self.open_leads(c)?;
+            if e.direction == Direction::Inbound && e.status.is_missed() {
+                known.open_callback_task = self.open_callback_task(cid)?;
+            }
+        }
+        let employee_key = e.employee.as_ref().map(|x| x.label()).unwrap_or_default();
+        known.mapping_task_recent = self
+            .store
+            .cache_get(MAPPING_CACHE, &employee_key, 86_400)?
+            .is_some();
+        let plan = match decide(e, self.setup, rules, &known) {
+            Decision::Skip(why) => {
+                self.store.call_skipped(id, &why, false)?;
+                return Ok(PushOutcome::Skipped(why));
+            }
+            Decision::Push(p) => p,
+        };
+        let contact_id = match &plan.contact {
+            ContactStep::Existing(cid) => *cid,
+            ContactStep::Create(body) => {
+                self.create_once(id, "contact", "contacts", body.clone())?
+            }
+        };
+        let mut leads: Vec<i64> = known.open_leads.iter().map(|l| l.id).collect();
+        match &plan.lead {
+            Some(LeadStep::Create(body)) => {
+                let mut body = body.clone();
+                let embedded = body
+                    .as_object_mut()
+                    .expect("lead body is an object")
+                    .entry("_embedded")
+                    .or_insert_with(|| json!({}));
+                embedded["contacts"] = json!([{ "id": contact_id, "is_main": true }]);
+                leads.push(self.create_once(id, "lead", "leads", body)?);
+            }
+            Some(LeadStep::Fill(body)) => {
+                self.client()
+                    .patch("/api/v4/leads", &Value::Array(vec![body.clone()]))?;
+            }
+            None => {}
+        }
+        for t in &plan.tasks {
+            let mut body = t.body.clone();
+            body["entity_id"] = json!(contact_id);
+            body["entity_type"] = json!("contacts");
+            self.create_once(id, t.key, "tasks", body)?;
+            if t.key == "task:mapping" {
+                self.store.cache_put(MAPPING_CACHE, &employee_key, "1")?;
+            }
+        }
+        let (amo_call_id, entity) = self.post_call(id, e, &plan.call, contact_id, &leads)?;
+        let detail = plan.why.join("; ");
+        self.store
+            .call_delivered(id, amo_call_id, &entity, plan.responsible, &detail)?;
+        Ok(PushOutcome::Delivered {
+            amo_call_id,
+            entity,
+            detail,
+        })
+    }
+
+    fn get_contact(&self, id: i64) -> anyhow::Result<Option<Value>> {
+        Ok(self.client().get(
+            &format!("/api/v4/contacts/{id}"),
+            &[("with".into(), "leads".into())],
+        )?)
+    }
+
+    /// The oldest contact whose PHONE really holds the number (amoCRM's `query` searches
+    /// every field and treats +7 and 8 as different, reference §19.6).
+    fn find_contact(&self, phone: &str) -> anyhow::Result<Option<Value>> {
+        let q = vec![
+            ("query".to_string(), phone::search_key(phone)),
+            ("with".to_string(), "leads".to_string()),
+            ("limit".to_string(), "50".to_string()),
+        ];
+        let found = self.client().get("/api/v4/contacts", &q)?;
+        let mut hits: Vec<Value> = found
+            .and_then(|v| {
+                v.pointer("/_embedded/contacts")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| phones_of(c).iter().any(|p| phone::same(p, phone)))
+            .collect();
+        hits.sort_by_key(|c| id_of(c).unwrap_or(i64::MAX));
+        Ok(hits.into_iter().next())
+    }
+
+    fn open_leads(&self, contact: &Value) -> anyhow::Result<Vec<KnownLead>> {
+        let ids: Vec<i64> = contact
+            .pointer("/_embedded/leads")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(id_of)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: Vec<(String, String)> = ids
+            .iter()
+            .map(|i| ("filter[id][]".to_string(), i.to_string()))
+            .collect();
+        q.push(("limit".into(), "250".into()));
+        let found = self.client().get("/api/v4/leads", &q)?;
+        Ok(found
+            .and_then(|v| {
+                v.pointer("/_embedded/leads")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter(|l| {
+                let status = l.get("status_id").and_then(Value::as_i64).unwrap_or(0);
+                status != 142 && status != 143
+            })
+            .filter_map(|l| {
+                Some(KnownLead {
+                    id: id_of(l)?,
+                    responsible: l.get("responsible_user_id").and_then(Value::as_i64),
+                    filled_fields: l
+                        .get("custom_fields_values")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter(|f| {
+                            f.get("values")
+                                .and_then(Value::as_array)
+                                .is_some_and(|v| !v.is_empty())
+                        })
+                        .filter_map(|f| f.get("field_id").and_then(Value::as_i64))
+                        .collect(),
+                })
+            })
+            .collect())
+    }
+
+    /// Whether the contact has an open call-back task of ours (by id, or by its text).
+    fn open_callback_task(&self, contact_id: i64) -> anyhow::Result<bool> {
+        let q = vec![
+            ("filter[entity_type]".to_string(), "contacts".to_string()),
+            ("filter[entity_id][]".to_string(), contact_id.to_string()),
+            ("filter[is_completed]".to_string(), "0".to_string()),
+            ("limit".to_string(), "250".to_string()),
+        ];
+        let found = self.client().get("/api/v4/tasks", &q)?;
+        let marker = callback_marker(self.setup);
+        for t in found
+            .and_then(|v| {
+                v.pointer("/_embedded/tasks")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
+        {
+            if t.get("is_completed").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let text = t.get("text").and_then(Value::as_str).unwrap_or("");
+            let ours = id_of(&t)
+                .map(|i| self.store.is_callback_task(i))
+                .transpose()?;
+            if ours == Some(true) || (!marker.is_empty() && text.starts_with(marker)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Creates one entity unless this call's push already did; returns its id.
+    fn create_once(
+        &self,
+        call: i64,
+        step: &str,
+        collection: &str,
+        mut body: Value,
+    ) -> anyhow::Result<i64> {
+        if let Some(Some(done)) = self.store.call_step(call, step)? {
+            return Ok(done);
+        }
+        body["request_id"] = json!(format!("call-{call}-{step}"));
+        let path = format!("/api/v4/{collection}");
+        let answer = self.client().post(&path, &Value::Array(vec![body]))?;
+        let id = answer
+            .as_ref()
+            .and_then(|v| v.pointer(&format!("/_embedded/{collection}/0/id")))
+            .and_then(Value::as_i64)
+            .ok_or_else(|| decode(&format!("POST {path}"), "no id in the answer"))?;
+        self.store.call_step_set(call, step, Some(id))?;
+        crate::log::verbose(&format!("call {call}: {step} → amoCRM id {id}"));
+        Ok(id)
+    }
+
+    /// A call note with our `uniq` on the contact or its leads (a lost answer's call).
+    fn find_call_note(
+        &self,
+        e: &CallEvent,
+        contact_id: i64,
+        leads: &[i64],
+    ) -> anyhow::Result<Option<(i64, String)>> {
+        let note_type = match e.direction {
+            Direction::Inbound => "call_in",
+            Direction::Outbound => "call_out",
+        };
+        let places = std::iter::once(("contacts", "contact", contact_id))
+            .chain(leads.iter().map(|l| ("leads", "lead", *l)));
+        for (collection, singular, id) in places {
+            let q = vec![
+                ("filter[note_type]".to_string(), note_type.to_string()),
+                ("limit".to_string(), "250".to_string()),
+            ];
+            let found = self
+                .client()
+                .get(&format!("/api/v4/{collection}/{id}/notes"), &q)?;
+            for n in found
+                .and_then(|v| {
+                    v.pointer("/_embedded/notes")
+                        .and_then(Value::as_array)
+                        .cloned()
+                })
+                .unwrap_or_default()
+            {
+                if n.pointer("/params/uniq").and_then(Value::as_str) == Some(e.call_id.as_str()) {
+                    if let Some(nid) = id_of(&n) {
+                        return Ok(Some((nid, format!("{singular}:{id}"))));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn post_call(
+        &self,
+        call: i64,
+        e: &CallEvent,
+        body: &Value,
+        contact_id: i64,
+        leads: &[i64],
+    ) -> anyhow::Result<(i64, String)> {
+        match self.store.call_step(call, "call")? {
+            Some(Some(done)) => return Ok((done, format!("contact:{contact_id}"))),
+            Some(None) => {
+                if let Some((nid, entity)) = self.find_call_note(e, contact_id, leads)? {
+                    self.store.call_step_set(call, "call", Some(nid))?;
+                    return Ok((nid, entity));
+                }
+            }
+            None => {}
+        }
+        self.store.call_step_set(call, "call", None)?;
+        let mut body = body.clone();
+        body["request_id"] = json!(format!("call-{call}"));
+        let answer = match self
+            .client()
+            .post("/api/v4/calls", &Value::Array(vec![body]))
+        {
+            Ok(a) => a.unwrap_or(Value::Null),
+            Err(err @ CrmError::Ambiguous { .. }) => return Err(err.into()),
+            Err(err) => {
+                self.store.call_step_clear(call, "call")?;
+                return Err(err.into());
+            }
+        };
+        let Some(item) = answer.pointer("/_embedded/calls/0") else {
+            self.store.call_step_clear(call, "call")?;
+            let why = answer
+                .pointer("/errors/0/title")
+                .and_then(Value::as_str)
+                .unwrap_or("no call in the answer");
+            return Err(decode("POST /api/v4/calls", why).into());
+        };
+        let nid = id_of(item).ok_or_else(|| decode("POST /api/v4/calls", "no call id"))?;
+        let entity = format!(
+            "{}:{}",
+            item.get("entity_type")
+                .and_then(Value::as_str)
+                .unwrap_or("contact"),
+            item.get("entity_id")
+                .and_then(Value::as_i64)
+                .unwrap_or(contact_id)
+        );
+        self.store.call_step_set(call, "call", Some(nid))?;
+        Ok((nid, entity))
+    }
+}

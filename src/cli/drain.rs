@@ -1,0 +1,401 @@
+//! `drain`: push the outbox — what the hook queued and what failed before.
+//!
+//! One drainer at a time: the run lock is taken with `try_lock`. A drain started by the
+//! hook (`--background`) that finds the lock held exits 0 at once, because the holder picks
+//! its items up: after releasing the lock, every drain looks at the outbox once more and
+//! goes round again if an event arrived while it held the lock (that event's own drain
+//! found the lock held and left). Items are pushed oldest first, each through a fresh
+//! [`Engine`] (the dictionaries come from the store's cache, and a rejection drops that
+//! cache so the next item reads fresh ones).
+//!
+//! Per item: success removes it (unless a newer event re-queued it meanwhile); a failure
+//! records the error and backs off; an entity BILLmanager does not have, or data amoCRM
+//! rejects twice, is parked at once; anything else is parked after [`PARK_AFTER`]
+//! attempts. Authorization trouble, an amoCRM block or a rule-file error stops the drain
+//! and leaves the items as they are; amoCRM or BILLmanager being unreachable stops it after
+//! recording the failure on the current item.
+
+use std::collections::HashSet;
+
+use amocrm_bin::billing::{BillingError, BillingSource};
+use amocrm_bin::crm::amo::AmoCrm;
+use amocrm_bin::crm::{Crm, CrmError};
+use amocrm_bin::engine::{Action, Engine};
+use amocrm_bin::exit::{classify, ExitStatus, Failure};
+use amocrm_bin::hook::users;
+use amocrm_bin::lock::{self, LockHeld, LockKind};
+use amocrm_bin::log::{self, Level};
+use amocrm_bin::rules::{EntityKind, RuleSet};
+use amocrm_bin::store::{OutboxItem, Store};
+use serde_json::json;
+
+use super::args::DrainArgs;
+use super::{context, Cli};
+
+/// Failed attempts after which an item is parked (shown by `status`, retried by `--all`).
+pub const PARK_AFTER: i64 = 10;
+
+/// Items read from the outbox at a time.
+const BATCH: usize = 100;
+
+/// What became of one item.
+enum Verdict {
+    /// Pushed; the text says what changed.
+    Done(String),
+    /// Not pushed; recorded on the item.
+    Failed {
+        error: String,
+        permanent: bool,
+        /// amoCRM or BILLmanager is unreachable: the next items would fail the same way.
+        stop: bool,
+    },
+    /// Nothing can be pushed now; the items stay as they are.
+    Fatal(anyhow::Error),
+    /// Not ours to push (a kind another command handles).
+    Skipped(String),
+}
+
+#[derive(Default)]
+struct Tally {
+    done: u64,
+    failed: u64,
+    parked: u64,
+    skipped: u64,
+}
+
+/// Runs `drain`.
+pub fn exec(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
+    if args.background {
+        log::set_level(Level::Normal, false);
+    }
+    let result = run(cli, args);
+    if let Err(e) = &result {
+        // The log file is where the hook's background drain can be heard.
+        log::record(&format!("drain: stopped: {e:#}"));
+    }
+    result
+}
+
+fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
+    let rules = context::rules(cli)?;
+    let store = context::store(&rules)?;
+    if args.all {
+        let n = store.outbox_retry_all()?;
+        log::verbose(&format!("drain: {n} item(s) made due now (--all)"));
+    }
+    let mut seen: HashSet<(i64, i64, i64)> = HashSet::new();
+    if due(&store, &seen)?.is_empty() {
+        log::verbose("drain: nothing due");
+        return finish(cli, &Tally::default());
+    }
+    // The lock first: a drain that finds another one running must not even need amoCRM.
+    let mut held = match lock::try_lock(store.path(), LockKind::Run, "drain") {
+        Ok(l) => Some(l),
+        Err(e) if args.background && e.downcast_ref::<LockHeld>().is_some() => {
+            log::verbose(&format!("drain: {e}; that run pushes the queue"));
+            return Ok(ExitStatus::Ok);
+        }
+        Err(e) => return Err(e),
+    };
+    let journal = store.start_run("drain")?;
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager);
+    let client = context::client(&rules, &store, true);
+    let (billing, crm) = match (billing, client) {
+        (Ok(b), Ok(c)) => (b, AmoCrm::new(c)),
+        (Err(e), _) => return Err(fail_run(&store, journal, e.into())),
+        (_, Err(e)) => return Err(fail_run(&store, journal, e)),
+    };
+    let pusher = Pusher {
+        rules: &rules,
+        store: &store,
+        crm: &crm,
+        billing: billing.as_ref(),
+    };
+    let mut tally = Tally::default();
+    let mut fatal = None;
+    loop {
+        let _lock = match held.take() {
+            Some(l) => l,
+            None => match lock::try_lock(store.path(), LockKind::Run, "drain") {
+                Ok(l) => l,
+                Err(e) if e.downcast_ref::<LockHeld>().is_some() => {
+                    log::verbose(&format!("drain: {e}; that run pushes the rest"));
+                    break;
+                }
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            },
+        };
+        // A store error mid-pass ends the drain like a fatal one, journal included.
+        fatal = pusher.pass(&mut seen, &mut tally).unwrap_or_else(Some);
+        drop(_lock);
+        // Re-check after releasing: an event queued while we held the lock saw it held.
+        if fatal.is_some() || due(&store, &seen)?.is_empty() {
+            break;
+        }
+    }
+    let stats = crm.requests();
+    let mut summary = json!({
+        "done": tally.done, "failed": tally.failed, "parked": tally.parked,
+        "skipped": tally.skipped, "requests": stats,
+    });
+    let status = match &fatal {
+        Some(e) => {
+            summary["error"] = log::redact(&format!("{e:#}")).into();
+            classify(e).0
+        }
+        None => status_of(&tally),
+    };
+    summary["exit_code"] = status.code().into();
+    store.finish_run(journal, status.code() as i32, &summary.to_string())?;
+    match fatal {
+        Some(e) => Err(e),
+        None => finish(cli, &tally),
+    }
+}
+
+/// Closes the journal entry of a drain that could not start pushing; returns the error.
+fn fail_run(store: &Store, journal: i64, e: anyhow::Error) -> anyhow::Error {
+    let status = classify(&e).0;
+    let summary = json!({"error": log::redact(&format!("{e:#}")), "exit_code": status.code()});
+    let _ = store.finish_run(journal, status.code() as i32, &summary.to_string());
+    e
+}
+
+fn status_of(t: &Tally) -> ExitStatus {
+    if t.failed + t.parked > 0 {
+        ExitStatus::Partial
+    } else {
+        ExitStatus::Ok
+    }
+}
+
+/// Prints the summary (stderr, or JSON on stdout) and returns the exit status.
+fn finish(cli: &Cli, t: &Tally) -> anyhow::Result<ExitStatus> {
+    let status = status_of(t);
+    let line = format!(
+        "drain: {} pushed, {} failed (queued for retry), {} parked, {} skipped",
+        t.done, t.failed, t.parked, t.skipped
+    );
+    if cli.json {
+        println!(
+            "{}",
+            json!({"ok": status == ExitStatus::Ok, "exit_code": status.code(), "done": t.done,
+                   "failed": t.failed, "parked": t.parked, "skipped": t.skipped})
+        );
+        log::record(&line);
+    } else if t.done + t.failed + t.parked + t.skipped > 0 {
+        log::info(&line);
+    }
+    Ok(status)
+}
+
+/// Due items this drain has not handled yet (an item re-queued by a newer event counts as
+/// new: its `updated_at` changed).
+fn due(store: &Store, seen: &HashSet<(i64, i64, i64)>) -> anyhow::Result<Vec<OutboxItem>> {
+    Ok(store
+        .due_items(seen.len() + BATCH)?
+        .into_iter()
+        .filter(|i| !seen.contains(&key(i)))
+        .collect())
+}
+
+fn key(i: &OutboxItem) -> (i64, i64, i64) {
+    (i.id, i.updated_at, i.attempts)
+}
+
+struct Pusher<'a> {
+    rules: &'a RuleSet,
+    store: &'a Store,
+    crm: &'a dyn Crm,
+    billing: &'a dyn BillingSource,
+}
+
+impl Pusher<'_> {
+    /// Pushes due items until none is left; returns the fatal error that stopped it, if any.
+    fn pass(
+        &self,
+        seen: &mut HashSet<(i64, i64, i64)>,
+        tally: &mut Tally,
+    ) -> anyhow::Result<Option<anyhow::Error>> {
+        loop {
+            let items = due(self.store, seen)?;
+            if items.is_empty() {
+                return Ok(None);
+            }
+            for item in items {
+                seen.insert(key(&item));
+                let what = format!("{} {} ({})", item.kind, item.bm_id, item.reason);
+                match self.push(&item) {
+                    Verdict::Done(detail) => {
+                        self.store.outbox_done(&item)?;
+                        tally.done += 1;
+                        log::info(&format!("drain: {what} → done: {detail}"));
+                    }
+                    Verdict::Failed {
+                        error,
+                        permanent,
+                        stop,
+                    } => {
+                        let error = log::redact(&error);
+                        self.store.outbox_failed(
+                            &item.kind,
+                            &item.bm_id,
+                            &error,
+                            permanent,
+                            PARK_AFTER,
+                        )?;
+                        let parked = permanent || item.attempts + 1 >= PARK_AFTER;
+                        if parked {
+                            tally.parked += 1;
+                        } else {
+                            tally.failed += 1;
+                        }
+                        let verdict = if parked {
+                            "parked"
+                        } else {
+                            "failed, will retry"
+                        };
+                        log::warn(&format!("drain: {what} → {verdict}: {error}"));
+                        if stop {
+                            log::warn("drain: stopping; the remaining items stay queued");
+                            return Ok(Some(
+                                Failure::new(
+                                    ExitStatus::Unreachable,
+                                    error,
+                                    Some("the items stay queued; the next drain (hook or cron) retries them".into()),
+                                )
+                                .into(),
+                            ));
+                        }
+                    }
+                    Verdict::Fatal(e) => {
+                        log::warn(&format!(
+                            "drain: {what} → not pushed, drain stopped, queue kept: {e:#}"
+                        ));
+                        return Ok(Some(e));
+                    }
+                    Verdict::Skipped(why) => {
+                        tally.skipped += 1;
+                        log::verbose(&format!("drain: {what} → left queued: {why}"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&self, item: &OutboxItem) -> Verdict {
+        let (kind, elid) = match item.kind.as_str() {
+            "contact" => (EntityKind::Contact, item.bm_id.clone()),
+            "company" => (EntityKind::Company, item.bm_id.clone()),
+            "lead" => (EntityKind::Lead, item.bm_id.clone()),
+            "user" => match users::client_of_user(self.billing, &item.bm_id) {
+                Ok(client) => {
+                    log::verbose(&format!("drain: user {} is client {client}'s", item.bm_id));
+                    (EntityKind::Contact, client)
+                }
+                Err(e) => return self.judge(item, e.into()),
+            },
+            other => return Verdict::Skipped(format!("`{other}` items are not pushed by drain")),
+        };
+        let engine = match Engine::new(self.rules, self.store, self.crm, self.billing, false) {
+            Ok(e) => e,
+            Err(e) => return self.judge(item, e),
+        };
+        if let Err(e) = engine.sync(kind, &elid) {
+            return self.judge(item, e);
+        }
+        let report = engine.report();
+        if report.has_rejections() {
+            // A rejected option or field may mean the cached dictionaries are stale.
+            let _ = self.store.cache_clear("dictionaries");
+        }
+        let failures: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter(|o| o.action == Action::Failed)
+            .map(|o| format!("{} {}: {}", o.kind.as_str(), o.key, o.detail))
+            .collect();
+        match report.entity_exit_status() {
+            ExitStatus::Ok => Verdict::Done(
+                report
+                    .outcomes
+                    .iter()
+                    .map(|o| {
+                        let id = o.amo_id.map(|i| format!(" → {i}")).unwrap_or_default();
+                        let action = format!("{:?}", o.action).to_lowercase();
+                        format!("{} {} {action}{id}", o.kind.as_str(), o.key)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ExitStatus::Rejected => Verdict::Failed {
+                error: failures.join("; "),
+                // Once more with fresh dictionaries, then it needs a person.
+                permanent: item.attempts >= 1,
+                stop: false,
+            },
+            _ => Verdict::Failed {
+                error: failures.join("; "),
+                permanent: false,
+                stop: true,
+            },
+        }
+    }
+
+    /// Classifies an error raised while pushing `item`.
+    fn judge(&self, item: &OutboxItem, e: anyhow::Error) -> Verdict {
+        let error = format!("{e:#}");
+        if let Some(c) = e.chain().find_map(|c| c.downcast_ref::<CrmError>()) {
+            return match c {
+                CrmError::AuthNeeded { .. }
+                | CrmError::Forbidden { .. }
+                | CrmError::Blocked
+                | CrmError::PaymentRequired => Verdict::Fatal(e),
+                CrmError::Validation { .. } | CrmError::Http { .. } => Verdict::Failed {
+                    error,
+                    permanent: item.attempts >= 1,
+                    stop: false,
+                },
+                _ => Verdict::Failed {
+                    error,
+                    permanent: false,
+                    stop: true,
+                },
+            };
+        }
+        if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<BillingError>()) {
+            return match b {
+                // The entity is gone (or never was): retrying cannot help.
+                BillingError::NotFound { .. } => Verdict::Failed {
+                    error,
+                    permanent: true,
+                    stop: false,
+                },
+                BillingError::Unreachable { .. } | BillingError::AccessDenied { .. } => {
+                    Verdict::Failed {
+                        error,
+                        permanent: false,
+                        stop: true,
+                    }
+                }
+                _ => Verdict::Failed {
+                    error,
+                    permanent: false,
+                    stop: false,
+                },
+            };
+        }
+        match classify(&e).0 {
+            // A rule-file problem (an unknown pipeline name, say) fails every item alike.
+            ExitStatus::Usage | ExitStatus::AuthNeeded => Verdict::Fatal(e),
+            _ => Verdict::Failed {
+                error,
+                permanent: false,
+                stop: false,
+            },
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Lost lead returns: a client whose earlier lead is closed as lost (143) buys again.
+//!
+//! The earlier lead is found through bindings (the client's other services in BILLmanager →
+//! their leads), never by phone or e-mail, so a client who changed both is still recognised.
+//! The newest earlier lead decides: if it is lost, the new lead goes to the same responsible
+//! manager, both leads get a note pointing at each other, and the manager gets a task.
+
+use serde_json::Value;
+
+use super::{render, Engine, NoteSpec, Target, TaskSpec, LOST};
+use crate::billing::Service;
+use crate::rules::condition::Facts;
+use crate::rules::EntityKind;
+
+/// The newest earlier leads looked at (one GET each).
+const LOOK_BACK: usize = 3;
+
+impl Engine<'_> {
+    /// The client's newest earlier lead, when it is closed as lost (`[lifecycle.lost_returns]`).
+    pub(super) fn lost_lead(&self, service: &Service) -> anyhow::Result<Option<Value>> {
+        if !self
+            .rules
+            .file
+            .lifecycle
+            .lost_returns
+            .as_ref()
+            .is_some_and(|l| l.enabled)
+        {
+            return Ok(None);
+        }
+        let mut earlier: Vec<Service> = self
+            .billing
+            .services_of(&service.client_id)?
+            .into_iter()
+            .filter(|s| s.id != service.id)
+            .filter(|s| match (s.created_at, service.created_at) {
+                (Some(a), Some(b)) => a <= b,
+                _ => true,
+            })
+            .collect();
+        earlier.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id.parse::<u64>().ok())));
+        let mut looked = Vec::new();
+        for s in earlier {
+            let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? else {
+                continue;
+            };
+            if looked.contains(&b.amo_id) {
+                continue;
+            }
+            if looked.len() >= LOOK_BACK {
+                break;
+            }
+            looked.push(b.amo_id);
+            match self.crm.get(EntityKind::Lead, b.amo_id)? {
+                Some(lead) => {
+                    let lost = lead.get("status_id").and_then(Value::as_i64) == Some(LOST);
+                    return Ok(lost.then_some(lead));
+                }
+                None => continue, // deleted in amoCRM: look further back
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether a re-order must not join `lead` because it is lost: the purchase becomes a
+    /// new lead (a returning client) instead of disappearing into a closed one.
+    pub(in crate::engine) fn lost_blocks_join(&self, lead: i64) -> anyhow::Result<bool> {
+        if !self
+            .rules
+            .file
+            .lifecycle
+            .lost_returns
+            .as_ref()
+            .is_some_and(|l| l.enabled)
+        {
+            return Ok(false);
+        }
+        Ok(self
+            .crm
+            .get(EntityKind::Lead, lead)?
+            .and_then(|l| l.get("status_id").and_then(Value::as_i64))
+            == Some(LOST))
+    }
+
+    /// Notes on both leads and a task for the manager, once the new lead exists.
+    pub(super) fn plan_lost_return(
+        &self,
+        key: &str,
+        service: &Service,
+        lost: &Value,
+        responsible: Option<i64>,
+        f: &Facts,
+    ) {
+        let Some(cfg) = self.rules.file.lifecycle.lost_returns.as_ref() else {
+            return;
+        };
+        let lost_id = lost.get("id").and_then(Value::as_i64).unwrap_or(0);
+        let lost_name = lost
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let extra = [
+            ("lost.id", lost_id.to_string()),
+            ("lost.name", lost_name.clone()),
+        ];
+        let text = render(&cfg.task_text, f, &extra);
+        self.pending_mut(EntityKind::Lead, key, |p| {
+            p.notes.push(NoteSpec {
+                on: Target::New,
+                text: format!(
+                    "Returning client: their earlier lead #{lost_id} \"{lost_name}\" was closed as lost; \
+                     this is a new order ({} #{}).",
+                    service.product, service.id
+                ),
+            });
+            p.notes.push(NoteSpec {
+                on: Target::Id(lost_id),
+                text: format!(
+                    "The client came back: new order {} #{} is lead #{{new.id}}.",
+                    service.product, service.id
+                ),
+            });
+            p.tasks.push(TaskSpec {
+                text,
+                hours: cfg.task_hours,
+                task_type: cfg.task_type,
+                responsible,
+                purpose: "lost",
+                subject: service.id.clone(),
+            });
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! Lifecycle automation (`[lifecycle]`, docs/lifecycle.md): what happens to amoCRM entities
+//! as a client's services live their lives.
+//!
+//! It hooks into the ordinary plan flow rather than running beside it, so `sync`, `backfill`
+//! and the hook's `drain` all apply it the same way:
+//!
+//! - **facts** ([`Engine::lifecycle_facts`]): billing events derived from two successive
+//!   snapshots of a service (`service.event`, `service.previous_status`), what is known about
+//!   its lead's status in amoCRM (`lead.*`), links to BILLmanager pages (`*.page_url`);
+//! - **planning a lead** ([`Engine::lifecycle_plan_lead`]): the status a `[[lifecycle.status]]`
+//!   rule gives, the responsible manager, a returning client's lost lead, link notes;
+//! - **updating** ([`Engine::lifecycle_update`], called by `upsert` with what amoCRM holds):
+//!   whether the status may move (never a lead an operator closed by hand unless the rule
+//!   says so, never back when only a manager moved it);
+//! - **after a batch** ([`Engine::lifecycle_after`]): notes and tasks for what was created,
+//!   and the stages we set, recorded in the store.
+//!
+//! `amocrm-bin nudge` ([`nudge`]) and `amocrm-bin pull` ([`pullback`]) are the two parts
+//! that run on their own (cron).
+//!
+//! Invariant: an unchanged re-run writes nothing. Status targets enter the payload hash;
+//! events are sticky (the last one stays until billing changes again); notes and tasks
+//! follow creates only, and `nudge` remembers every task it created.
+
+mod assignment;
+mod lead;
+mod links;
+mod lost;
+pub mod nudge;
+pub mod pullback;
+mod resolve;
+mod status;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use super::report::{Action, Outcome};
+use super::Engine;
+use crate::crm::CrmError;
+use crate::rules::EntityKind;
+use crate::store::{LifeTask, Stage};
+
+pub use resolve::{resolve, Life};
+
+/// amoCRM's closed statuses (the same ids in every pipeline).
+pub const WON: i64 = 142;
+/// Lost.
+pub const LOST: i64 = 143;
+
+/// Whether a status closes a lead.
+pub fn is_closed(status: i64) -> bool {
+    status == WON || status == LOST
+}
+
+/// Where a note or task goes once the entity it follows exists.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// The entity just created (id known after the write).
+    New,
+    /// Another entity of the same kind.
+    Id(i64),
+}
+
+/// A note to add after the write; `{new.id}` in the text is the new entity's id.
+#[derive(Debug, Clone)]
+pub(super) struct NoteSpec {
+    pub on: Target,
+    pub text: String,
+}
+
+/// A task to create after the write, on the new entity.
+#[derive(Debug, Clone)]
+pub(super) struct TaskSpec {
+    pub text: String,
+    pub hours: u32,
+    pub task_type: i64,
+    pub responsible: Option<i64>,
+    /// Recorded in the store as (purpose, subject).
+    pub purpose: &'static str,
+    pub subject: String,
+}
+
+/// What to do once one planned entity was written.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Pending {
+    /// Created in this stage; `true` when a status rule chose it.
+    pub create_stage: Option<(Stage, bool)>,
+    /// A status rule's stage, for `lifecycle_update` to decide about.
+    pub rule: Option<status::RuleTarget>,
+    /// Set by an update (filled in by `lifecycle_update`).
+    pub moved: Option<Stage>,
+    /// Notes and tasks that follow a create.
+    pub notes: Vec<NoteSpec>,
+    pub tasks: Vec<TaskSpec>,
+}
+
+/// Run-time state of one engine run.
+#[derive(Debug, Default)]
+pub(super) struct RunState {
+    /// Per (kind, key) of a planned entity.
+    pub pending: BTreeMap<(EntityKind, String), Pending>,
+    /// Clients whose manager was decided or checked in this run.
+    pub fresh_clients: BTreeSet<String>,
+    /// The round-robin pointer (last user handed out), once read.
+    pub last_round_robin: Option<Option<i64>>,
+}
+
+/// Fills `{placeholders}` from facts plus extra values.
+pub(super) fn render(
+    template: &str,
+    facts: &crate::rules::condition::Facts,
+    extra: &[(&str, String)],
+) -> String {
+    let mut f = facts.clone();
+    for (k, v) in extra {
+        f.insert((*k).to_string(), v.clone());
+    }
+    super::facts::render(template, &f)
+}
+
+/// Errors that must stop a run (no point in trying the next write).
+fn fatal(e: &CrmError) -> bool {
+    matches!(
+        e,
+        CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
+    )
+}
+
+impl Engine<'_> {
+    pub(super) fn pending_mut<R>(
+        &self,
+        kind: EntityKind,
+        key: &str,
+        f: impl FnOnce(&mut Pending) -> R,
+    ) -> R {
+        let mut st = self.life_state.borrow_mut();
+        f(st.pending.entry((kind, key.to_string())).or_default())
+    }
+
+    /// After a batch of one kind was written: record the stages set, add the notes and
+    /// create the tasks that follow creates. A note or task that fails becomes a warning on
+    /// its entity's outcome (the entity itself was written).
+    pub(super) fn lifecycle_after(
+        &self,
+        kind: EntityKind,
+        outcomes: &mut [Outcome],
+    ) -> anyhow::Result<()> {
+        let mut notes: Vec<(usize, Value)> = Vec::new();
+        let mut tasks: Vec<(usize, TaskSpec, Value)> = Vec::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            let Some(p) = self
+                .life_state
+                .borrow_mut()
+                .pending
+                .remove(&(kind, o.key.clone()))
+            else {
+                continue;
+            };
+            let Some(id) = o.amo_id else { continue };
+            match o.action {
+                Action::Created => {
+                    if let Some((stage, by_rule)) = p.create_stage {
+                        self.store
+                            .life_lead_set(id, stage, by_rule.then_some(stage))?;
+                    }
+                    for n in p.notes {
+                        let on = match n.on {
+                            Target::New => id,
+                            Target::Id(x) => x,
+                        };
+                        notes.push((
+                            i,
+                            json!({
+                                "entity_id": on,
+                                "note_type": "common",
+                                "params": {"text": n.text.replace("{new.id}", &id.to_string())},
+                                "request_id": format!("{}:note:{}", o.key, notes.len()),
+                            }),
+                        ));
+                    }
+                    for t in p.tasks {
+                        let mut body = json!({
+                            "task_type_id": t.task_type,
+                            "text": t.text.replace("{new.id}", &id.to_string()),
+                            "complete_till": crate::store::now() + i64::from(t.hours) * 3600,
+                            "entity_id": id,
+                            "entity_type": kind.collection(),
+                            "request_id": format!("{}:{}", t.purpose, t.subject),
+                        });
+                        if let Some(r) = t.responsible {
+                            body["responsible_user_id"] = Value::from(r);
+                        }
+                        tasks.push((i, t, body));
+                    }
+                }
+                Action::Updated => {
+                    if let Some(stage) = p.moved {
+                        self.store.life_lead_set(id, stage, Some(stage))?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !notes.is_empty() {
+            let who: Vec<usize> = notes.iter().map(|(i, _)| *i).collect();
+            if let Err(e) = self
+                .crm
+                .add_notes(kind, notes.into_iter().map(|(_, n)| n).collect())
+            {
+                if fatal(&e) {
+                    return Err(e.into());
+                }
+                for i in who {
+                    outcomes[i].warnings.push(format!(
+                        "note not added: {}",
+                        crate::log::redact(&e.to_string())
+                    ));
+                }
+            }
+        }
+        if !tasks.is_empty() {
+            let bodies: Vec<Value> = tasks.iter().map(|(_, _, b)| b.clone()).collect();
+            match self.crm.create_tasks(bodies) {
+                Ok(created) => {
+                    for (i, t, body) in &tasks {
+                        let rid = body["request_id"].as_str().unwrap_or_default();
+                        match created.iter().find(|c| c.request_id == rid) {
+                            Some(c) => {
+                                self.store.life_task_put(
+                                    t.purpose,
+                                    &t.subject,
+                                    &LifeTask {
+                                        task_id: c.id,
+                                        entity_type: kind.collection().into(),
+                                        entity_id: body["entity_id"].as_i64().unwrap_or(0),
+                                        created_at: crate::store::now(),
+                                    },
+                                )?;
+                                outcomes[*i]
+                                    .detail
+                                    .push_str(&format!("; task {} created", c.id));
+                            }
+                            None => outcomes[*i]
+                                .warnings
+                                .push("task not confirmed by amoCRM".into()),
+                        }
+                    }
+                }
+                Err(e) => {
+                    if fatal(&e) {
+                        return Err(e.into());
+                    }
+                    for (i, _, _) in &tasks {
+                        outcomes[*i].warnings.push(format!(
+                            "task not created: {}",
+                            crate::log::redact(&e.to_string())
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

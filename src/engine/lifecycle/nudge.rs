@@ -1,0 +1,478 @@
+//! `amocrm-bin nudge` (cron): tasks for what time alone makes urgent.
+//!
+//! - **Stuck trials** (`[lifecycle.nudge]`): a client whose trial is `trial_age_days` old and
+//!   who has no paid order (no non-trial service active, suspended or being opened) gets one
+//!   task for the responsible manager of the trial's lead (or of the client's contact).
+//!   Never a second while one is open; another only `again_after_days` after the last.
+//! - **Abandoned carts** (`[lifecycle.abandoned_cart]`): an order still unpaid `hours` after
+//!   it was created moves its lead to the configured status (unless an operator closed it
+//!   by hand) and gets a task — once per order.
+//!
+//! Both only look at what is already in amoCRM; an order not synced yet is reported and
+//! picked up by the next run after `sync`/`backfill`/the hook created its lead.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::pullback::PullReport;
+use super::{is_closed, render, Engine, WON};
+use crate::billing::{Service, ServiceStatus};
+use crate::rules::condition::holds;
+use crate::rules::EntityKind;
+use crate::store::{now, LifeTask};
+
+/// One thing `nudge` looked at and what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct NudgeItem {
+    /// `trial` or `cart`.
+    pub what: &'static str,
+    /// BILLmanager client id.
+    pub client: String,
+    /// BILLmanager service id.
+    pub service: String,
+    /// `task created`, `would create a task`, `skipped`, `failed`, …
+    pub action: String,
+    /// The amoCRM entity the task is (or would be) attached to.
+    pub entity: Option<String>,
+    /// The task created.
+    pub task: Option<i64>,
+    /// Why.
+    pub detail: String,
+}
+
+/// What a `nudge` run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NudgeReport {
+    /// The events pull before it, when `[lifecycle.pullback]` is on.
+    pub pulled: Option<PullReport>,
+    /// Every trial and order looked at closely.
+    pub items: Vec<NudgeItem>,
+    /// Tasks created.
+    pub tasks_created: usize,
+    /// Leads moved (abandoned carts).
+    pub leads_moved: usize,
+    /// Items that failed (amoCRM refused or was unreachable).
+    pub failed: usize,
+}
+
+impl NudgeItem {
+    fn new(what: &'static str, s: &Service, action: &str, detail: String) -> NudgeItem {
+        NudgeItem {
+            what,
+            client: s.client_id.clone(),
+            service: s.id.clone(),
+            action: action.into(),
+            entity: None,
+            task: None,
+            detail,
+        }
+    }
+}
+
+/// Text before the first placeholder: how our open tasks are recognised without the store.
+fn text_prefix(template: &str) -> &str {
+    template.split('{').next().unwrap_or("").trim()
+}
+
+impl Engine<'_> {
+    /// Runs the trial and abandoned-cart checks as of `at` (UTC, compared with BILLmanager's
+    /// dates as they are written).
+    pub fn nudge(&self, at: chrono::NaiveDateTime) -> anyhow::Result<NudgeReport> {
+        let l = &self.rules.file.lifecycle;
+        if l.nudge.is_none() && l.abandoned_cart.is_none() {
+            return Err(crate::exit::Failure::usage(
+                "nothing to nudge: the rule file has neither `[lifecycle.nudge]` nor `[lifecycle.abandoned_cart]`",
+                "add one of them (docs/lifecycle.md, examples/rules.toml)",
+            )
+            .into());
+        }
+        let mut report = NudgeReport {
+            pulled: self.pull_if_enabled()?,
+            ..NudgeReport::default()
+        };
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let mut by_client: BTreeMap<String, Vec<Service>> = BTreeMap::new();
+        for id in self.billing.service_ids_since(epoch)? {
+            let s = self.billing.service(&id)?;
+            by_client.entry(s.client_id.clone()).or_default().push(s);
+        }
+        for (client, services) in &by_client {
+            if l.abandoned_cart.is_some() {
+                for s in services {
+                    if let Some(item) = self.cart(s, at)? {
+                        report.items.push(item);
+                    }
+                }
+            }
+            if l.nudge.is_some() {
+                if let Some(item) = self.trial(client, services, at)? {
+                    report.items.push(item);
+                }
+            }
+        }
+        for i in &report.items {
+            if i.task.is_some() {
+                report.tasks_created += 1;
+            }
+            if i.action.contains("moved") {
+                report.leads_moved += 1;
+            }
+            if i.action == "failed" {
+                report.failed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn service_facts(&self, s: &Service) -> anyhow::Result<crate::rules::condition::Facts> {
+        let client = self.billing.client(&s.client_id)?;
+        let payers = self.billing.payers_of(&client.id)?;
+        Ok(self.lead_context(s, &client, &payers).2)
+    }
+
+    /// The lead of a service (its own or the one it joined).
+    fn lead_of(&self, s: &Service) -> anyhow::Result<Option<i64>> {
+        Ok(self
+            .store
+            .binding("lead", &format!("service:{}", s.id))?
+            .map(|b| b.amo_id))
+    }
+
+    /// A failure of one item: fatal ones stop the run, others are reported.
+    fn item_error(
+        &self,
+        what: &'static str,
+        s: &Service,
+        e: crate::crm::CrmError,
+    ) -> anyhow::Result<NudgeItem> {
+        if super::fatal(&e) {
+            return Err(e.into());
+        }
+        Ok(NudgeItem::new(
+            what,
+            s,
+            "failed",
+            crate::log::redact(&e.to_string()),
+        ))
+    }
+
+    fn create_task(
+        &self,
+        purpose: &'static str,
+        subject: &str,
+        entity: (EntityKind, i64),
+        text: String,
+        hours: u32,
+        task_type: i64,
+        responsible: Option<i64>,
+    ) -> Result<i64, crate::crm::CrmError> {
+        let mut body = json!({
+            "task_type_id": task_type,
+            "text": text,
+            "complete_till": now() + i64::from(hours) * 3600,
+            "entity_id": entity.1,
+            "entity_type": entity.0.collection(),
+            "request_id": format!("{purpose}:{subject}"),
+        });
+        if let Some(r) = responsible {
+            body["responsible_user_id"] = Value::from(r);
+        }
+        let created = self.crm.create_tasks(vec![body])?;
+        let id = created.first().map(|c| c.id).unwrap_or(0);
+        if id != 0 {
+            let t = LifeTask {
+                task_id: id,
+                entity_type: entity.0.collection().into(),
+                entity_id: entity.1,
+                created_at: now(),
+            };
+            if let Err(e) = self.store.life_task_put(purpose, subject, &t) {
+                crate::log::warn(&format!(
+                    "lifecycle: task {id} created but not recorded: {e}"
+                ));
+            }
+        }
+        Ok(id)
+    }
+
+    /// An order unpaid for too long.
+    fn cart(&self, s: &Service, at: chrono::NaiveDateTime) -> anyhow::Result<Option<NudgeItem>> {
+        let (Some(cfg), Some(target)) = (&self.rules.file.lifecycle.abandoned_cart, self.life.cart)
+        else {
+            return Ok(None);
+        };
+        if s.status != ServiceStatus::Ordered || s.trial {
+            return Ok(None);
+        }
+        let Some(created) = s.created_at else {
+            return Ok(None);
+        };
+        let age = (at - created).num_hours();
+        if age < i64::from(cfg.hours) {
+            return Ok(None);
+        }
+        let f = self.service_facts(s)?;
+        if !holds(&cfg.when, &f) {
+            return Ok(Some(NudgeItem::new(
+                "cart",
+                s,
+                "skipped",
+                "lifecycle.abandoned_cart.when does not hold".into(),
+            )));
+        }
+        if let Some(done) = self.store.life_tasks("cart", &s.id)?.first() {
+            let mut item = NudgeItem::new(
+                "cart",
+                s,
+                "skipped",
+                format!("already handled: task {}", done.task_id),
+            );
+            item.entity = Some(format!("lead {}", done.entity_id));
+            return Ok(Some(item));
+        }
+        let Some(lead_id) = self.lead_of(s)? else {
+            return Ok(Some(NudgeItem::new(
+                "cart",
+                s,
+                "skipped",
+                "no amoCRM lead yet (sync the service first)".into(),
+            )));
+        };
+        let lead = match self.crm.get(EntityKind::Lead, lead_id) {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                return Ok(Some(NudgeItem::new(
+                    "cart",
+                    s,
+                    "skipped",
+                    format!("lead {lead_id} was deleted in amoCRM"),
+                )))
+            }
+            Err(e) => return self.item_error("cart", s, e).map(Some),
+        };
+        let remote = (
+            lead.get("pipeline_id").and_then(Value::as_i64).unwrap_or(0),
+            lead.get("status_id").and_then(Value::as_i64).unwrap_or(0),
+        );
+        let known = self.store.life_lead(lead_id)?;
+        let mut item = NudgeItem::new("cart", s, "", String::new());
+        item.entity = Some(format!("lead {lead_id}"));
+        if is_closed(remote.1)
+            && !(known.set.map(|x| x.1) == Some(remote.1) && !known.hand_moved_to(remote.1))
+        {
+            item.action = "skipped".into();
+            item.detail = format!(
+                "closed by hand as `{}`: left alone",
+                if remote.1 == WON { "won" } else { "lost" }
+            );
+            return Ok(Some(item));
+        }
+        let text = render(&cfg.task_text, &f, &[("cart.hours", age.to_string())]);
+        let moving = remote != target;
+        if self.dry_run {
+            item.action = if moving {
+                "would move and create a task".into()
+            } else {
+                "would create a task".into()
+            };
+            item.detail = format!("unpaid for {age} hours: {text}");
+            return Ok(Some(item));
+        }
+        if moving {
+            let body = json!([{
+                "id": lead_id, "pipeline_id": target.0, "status_id": target.1,
+                "updated_by": 0, "request_id": format!("cart:{}", s.id),
+            }]);
+            let res = match self.crm.update(
+                EntityKind::Lead,
+                body.as_array().cloned().unwrap_or_default(),
+            ) {
+                Ok(r) => r,
+                Err(e) => return self.item_error("cart", s, e).map(Some),
+            };
+            if let Some(r) = res.rejected.first() {
+                item.action = "failed".into();
+                item.detail = r
+                    .errors
+                    .iter()
+                    .map(|e| format!("field `{}`: {} ({})", e.path, e.detail, e.code))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Ok(Some(item));
+            }
+            self.store.life_lead_set(lead_id, target, None)?;
+        }
+        let responsible = lead.get("responsible_user_id").and_then(Value::as_i64);
+        match self.create_task(
+            "cart",
+            &s.id,
+            (EntityKind::Lead, lead_id),
+            text.clone(),
+            cfg.task_hours,
+            cfg.task_type,
+            responsible,
+        ) {
+            Ok(id) => {
+                item.task = Some(id);
+                item.action = if moving {
+                    format!("moved to `{}`, task created", self.stage_name(target))
+                } else {
+                    "task created".into()
+                };
+                item.detail = format!("unpaid for {age} hours: {text}");
+            }
+            Err(e) => return self.item_error("cart", s, e).map(Some),
+        }
+        Ok(Some(item))
+    }
+
+    /// A client's stuck trial.
+    fn trial(
+        &self,
+        client: &str,
+        services: &[Service],
+        at: chrono::NaiveDateTime,
+    ) -> anyhow::Result<Option<NudgeItem>> {
+        let Some(cfg) = &self.rules.file.lifecycle.nudge else {
+            return Ok(None);
+        };
+        let paid = services.iter().any(|s| {
+            !s.trial
+                && matches!(
+                    s.status,
+                    ServiceStatus::Active | ServiceStatus::Suspended | ServiceStatus::Processing
+                )
+        });
+        let days = i64::from(cfg.trial_age_days);
+        let mut trials: Vec<&Service> = services
+            .iter()
+            .filter(|s| s.trial)
+            .filter(|s| s.created_at.is_some_and(|c| (at - c).num_days() >= days))
+            .collect();
+        trials.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        let Some(trial) = trials.first().copied() else {
+            return Ok(None);
+        };
+        if paid {
+            return Ok(None);
+        }
+        let age = trial.created_at.map(|c| (at - c).num_days()).unwrap_or(0);
+        let f = self.service_facts(trial)?;
+        if !holds(&cfg.when, &f) {
+            return Ok(Some(NudgeItem::new(
+                "trial",
+                trial,
+                "skipped",
+                "lifecycle.nudge.when does not hold".into(),
+            )));
+        }
+        // Where the task goes: the trial's lead, else the client's contact.
+        let mut entity = self.lead_of(trial)?.map(|id| (EntityKind::Lead, id));
+        if entity.is_none() {
+            let c = self.billing.client(client)?;
+            for u in &c.users {
+                if let Some(b) = self.store.binding("contact", &format!("user:{}", u.id))? {
+                    entity = Some((EntityKind::Contact, b.amo_id));
+                    break;
+                }
+            }
+        }
+        let Some(entity) = entity else {
+            return Ok(Some(NudgeItem::new(
+                "trial",
+                trial,
+                "skipped",
+                "the client is not in amoCRM yet (sync it first)".into(),
+            )));
+        };
+        let mut item = NudgeItem::new("trial", trial, "", String::new());
+        item.entity = Some(format!("{} {}", entity.0.as_str(), entity.1));
+        // Never a second task while one is open.
+        let ours = self.store.life_tasks("nudge", client)?;
+        let mut on: Vec<(EntityKind, i64)> = vec![entity];
+        for t in &ours {
+            let k = if t.entity_type == "contacts" {
+                EntityKind::Contact
+            } else {
+                EntityKind::Lead
+            };
+            if !on.contains(&(k, t.entity_id)) {
+                on.push((k, t.entity_id));
+            }
+        }
+        let prefix = text_prefix(&cfg.task_text);
+        for kind in [EntityKind::Lead, EntityKind::Contact] {
+            let ids: Vec<i64> = on
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, i)| *i)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let open = match self.crm.open_tasks(kind, &ids) {
+                Ok(o) => o,
+                Err(e) => return self.item_error("trial", trial, e).map(Some),
+            };
+            let hit = open.iter().find(|t| {
+                let id = t.get("id").and_then(Value::as_i64).unwrap_or(0);
+                let text = t.get("text").and_then(Value::as_str).unwrap_or("");
+                ours.iter().any(|o| o.task_id == id)
+                    || (!prefix.is_empty() && text.starts_with(prefix))
+            });
+            if let Some(t) = hit {
+                item.action = "skipped".into();
+                item.detail = format!(
+                    "warm-up task {} is still open",
+                    t.get("id").and_then(Value::as_i64).unwrap_or(0)
+                );
+                return Ok(Some(item));
+            }
+        }
+        if let Some(last) = ours.first() {
+            let since = (now() - last.created_at) / 86_400;
+            if since < i64::from(cfg.again_after_days) {
+                item.action = "skipped".into();
+                item.detail = format!(
+                    "last warm-up task {} was created {since} days ago (again_after_days = {})",
+                    last.task_id, cfg.again_after_days
+                );
+                return Ok(Some(item));
+            }
+        }
+        let text = render(&cfg.task_text, &f, &[("trial.days", age.to_string())]);
+        let responsible = match self.crm.get(entity.0, entity.1) {
+            Ok(Some(e)) => e.get("responsible_user_id").and_then(Value::as_i64),
+            Ok(None) => {
+                item.action = "skipped".into();
+                item.detail = format!("{} {} was deleted in amoCRM", entity.0.as_str(), entity.1);
+                return Ok(Some(item));
+            }
+            Err(e) => return self.item_error("trial", trial, e).map(Some),
+        };
+        if self.dry_run {
+            item.action = "would create a task".into();
+            item.detail = format!("trial {age} days old, no paid order: {text}");
+            return Ok(Some(item));
+        }
+        match self.create_task(
+            "nudge",
+            client,
+            entity,
+            text.clone(),
+            cfg.task_hours,
+            cfg.task_type,
+            responsible,
+        ) {
+            Ok(id) => {
+                item.task = Some(id);
+                item.action = "task created".into();
+                item.detail = format!("trial {age} days old, no paid order: {text}");
+            }
+            Err(e) => return self.item_error("trial", trial, e).map(Some),
+        }
+        Ok(Some(item))
+    }
+}
