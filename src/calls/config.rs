@@ -2,8 +2,8 @@
 //! the fallback responsible, call pipelines, lead attribution fields. A name that does not
 //! exist is a rule-file error (exit 2) listing what does; all problems are reported at once.
 
-use crate::crm::{Dictionaries, FieldDef, PipelineDef};
-use crate::engine::resolve::find_user;
+use crate::crm::Dictionaries;
+use crate::engine::resolve::{find_field, find_user};
 use crate::rules::{Problem, RuleSet, RulesError, When};
 
 use super::event::CallEvent;
@@ -120,32 +120,6 @@ impl CallRules {
     }
 }
 
-fn find_pipeline<'a>(dict: &'a Dictionaries, key: &str) -> Option<&'a PipelineDef> {
-    let key = key.trim();
-    key.parse::<i64>()
-        .ok()
-        .and_then(|id| dict.pipelines.iter().find(|p| p.id == id))
-        .or_else(|| {
-            dict.pipelines
-                .iter()
-                .find(|p| p.name.to_lowercase() == key.to_lowercase())
-        })
-}
-
-fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef> {
-    let key = key.trim();
-    if let Ok(id) = key.parse::<i64>() {
-        return fields.iter().find(|f| f.id == id);
-    }
-    fields
-        .iter()
-        .find(|f| f.code.as_deref() == Some(key))
-        .or_else(|| {
-            fields
-                .iter()
-                .find(|f| f.name.to_lowercase() == key.to_lowercase())
-        })
-}
 
 /// Resolves `[calls]`; every unknown name is reported with its key path.
 pub fn resolve(
@@ -188,52 +162,22 @@ pub fn resolve(
         .or(dict.current_user_id);
     let mut pipelines = Vec::new();
     for (i, p) in c.pipelines.iter().enumerate() {
-        let Some(pipe) = find_pipeline(&dict, &p.pipeline) else {
-            problems.push(Problem {
-                key: format!("calls.pipelines[{i}].pipeline"),
-                message: format!(
-                    "no amoCRM pipeline `{}`; known pipelines: {}",
-                    p.pipeline,
-                    dict.pipelines
-                        .iter()
-                        .map(|x| x.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-            continue;
-        };
-        let status = p
-            .status
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| pipe.statuses.iter().find(|s| s.id == id))
-            .or_else(|| {
-                pipe.statuses
-                    .iter()
-                    .find(|s| s.name.to_lowercase() == p.status.trim().to_lowercase())
-            });
-        let Some(status) = status else {
-            problems.push(Problem {
-                key: format!("calls.pipelines[{i}].status"),
-                message: format!(
-                    "pipeline `{}` has no status `{}`; its statuses: {}",
-                    pipe.name,
-                    p.status,
-                    pipe.statuses
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-            continue;
+        let (pipeline_id, status_id) = match crate::engine::resolve::pipeline_status(
+            &dict,
+            &p.pipeline,
+            &p.status,
+            &format!("calls.pipelines[{i}]"),
+        ) {
+            Ok(ids) => ids,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
         };
         pipelines.push(CallPipeline {
             when: p.when.clone(),
-            pipeline_id: pipe.id,
-            status_id: status.id,
+            pipeline_id,
+            status_id,
         });
     }
     let lead_defs = dict.fields.get("lead").cloned().unwrap_or_default();

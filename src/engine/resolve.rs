@@ -91,19 +91,16 @@ pub fn dictionaries(store: &Store, crm: &dyn Crm, base_url: &str) -> anyhow::Res
     Ok(d)
 }
 
-fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef> {
+/// Finds a field by id, code or (case-insensitive) name.
+pub fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef> {
+    let key = key.trim();
     if let Ok(id) = key.parse::<i64>() {
         return fields.iter().find(|f| f.id == id);
     }
     fields
         .iter()
         .find(|f| f.code.as_deref() == Some(key))
-        .or_else(|| fields.iter().find(|f| f.name.eq_ignore_ascii_case(key)))
-        .or_else(|| {
-            fields
-                .iter()
-                .find(|f| f.name.to_lowercase() == key.to_lowercase())
-        })
+        .or_else(|| fields.iter().find(|f| f.name.to_lowercase() == key.to_lowercase()))
 }
 
 /// Finds a user by id, e-mail or name.
@@ -138,6 +135,40 @@ pub fn find_user(dict: &Dictionaries, key: &str) -> Result<i64, String> {
                 .join(", ")
         )),
     }
+}
+
+/// Finds a pipeline and one of its statuses, each by id or (case-insensitive) name; the
+/// problem names `<at>.pipeline` or `<at>.status` and lists what exists.
+pub fn pipeline_status(dict: &Dictionaries, pipeline: &str, status: &str, at: &str) -> Result<(i64, i64), Problem> {
+    let by_name = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    let pipe = pipeline
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| dict.pipelines.iter().find(|x| x.id == id))
+        .or_else(|| dict.pipelines.iter().find(|x| by_name(&x.name, pipeline)))
+        .ok_or_else(|| Problem {
+            key: format!("{at}.pipeline"),
+            message: format!(
+                "no amoCRM pipeline `{pipeline}`; known pipelines: {}",
+                dict.pipelines.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+    let st = status
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| pipe.statuses.iter().find(|s| s.id == id))
+        .or_else(|| pipe.statuses.iter().find(|s| by_name(&s.name, status)))
+        .ok_or_else(|| Problem {
+            key: format!("{at}.status"),
+            message: format!(
+                "pipeline `{}` has no status `{status}`; its statuses: {}",
+                pipe.name,
+                pipe.statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+    Ok((pipe.id, st.id))
 }
 
 /// Resolves every name in the rule file; all problems are reported at once.
@@ -183,57 +214,14 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
     }
     let mut pipelines = Vec::new();
     for (i, p) in f.pipelines.iter().enumerate() {
-        let pipe = p
-            .pipeline
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| dict.pipelines.iter().find(|x| x.id == id))
-            .or_else(|| {
-                dict.pipelines
-                    .iter()
-                    .find(|x| x.name.to_lowercase() == p.pipeline.to_lowercase())
-            });
-        let Some(pipe) = pipe else {
-            problems.push(Problem {
-                key: format!("pipelines[{i}].pipeline"),
-                message: format!(
-                    "no amoCRM pipeline `{}`; known pipelines: {}",
-                    p.pipeline,
-                    dict.pipelines
-                        .iter()
-                        .map(|x| x.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-            continue;
-        };
-        let status = p
-            .status
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| pipe.statuses.iter().find(|s| s.id == id))
-            .or_else(|| {
-                pipe.statuses
-                    .iter()
-                    .find(|s| s.name.to_lowercase() == p.status.to_lowercase())
-            });
-        let Some(status) = status else {
-            problems.push(Problem {
-                key: format!("pipelines[{i}].status"),
-                message: format!(
-                    "pipeline `{}` has no status `{}`; its statuses: {}",
-                    pipe.name,
-                    p.status,
-                    pipe.statuses
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-            continue;
-        };
+        let (pipeline_id, status_id) =
+            match pipeline_status(&dict, &p.pipeline, &p.status, &format!("pipelines[{i}]")) {
+                Ok(ids) => ids,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
         let responsible = match &p.responsible {
             Some(r) => match find_user(&dict, r) {
                 Ok(id) => Some(id),
@@ -249,8 +237,8 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
         };
         pipelines.push(PipelineTarget {
             when: p.when.clone(),
-            pipeline_id: pipe.id,
-            status_id: status.id,
+            pipeline_id,
+            status_id,
             responsible,
         });
     }
