@@ -42,14 +42,14 @@ impl Spec {
         }
     }
 
-    /// Users this spec produces.
+    /// Users this spec produces (clients 0, n, 2n, … get a second user).
     pub fn users(&self) -> usize {
-        self.clients + self.clients.checked_div(self.extra_user_every).unwrap_or(0)
+        self.clients + every(self.clients, self.extra_user_every)
     }
 
-    /// Payers this spec produces.
+    /// Payers this spec produces (clients 0, n, 2n, … get one).
     pub fn payers(&self) -> usize {
-        self.clients.checked_div(self.payer_every).unwrap_or(0)
+        every(self.clients, self.payer_every)
     }
 
     /// Distinct companies (payers sharing an INN count once).
@@ -60,6 +60,15 @@ impl Spec {
         } else {
             0
         }
+    }
+}
+
+/// How many of `0..count` are multiples of `n` (none when `n` is 0).
+fn every(count: usize, n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        count.div_ceil(n)
     }
 }
 
