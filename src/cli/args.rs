@@ -1,4 +1,5 @@
-//! Argument definitions. Each subcommand's doc comment is its `--help` text.
+//! Argument definitions. Each subcommand's doc comment is its `--help` text; its examples
+//! are in `after_long_help` (the `examples!` macro in `cli/mod.rs`).
 
 use std::path::PathBuf;
 
@@ -12,6 +13,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// BILLmanager unreachable after retries; 6 another run holds the lock.
 #[derive(Debug, Parser)]
 #[command(name = "amocrm-bin", version, propagate_version = true)]
+#[command(after_long_help = examples!(
+    "amocrm-bin auth --code def50200...                  once: authorize the integration",
+    "amocrm-bin check                                    the rules against the account",
+    "amocrm-bin sync --entity lead --elid 42 --dry-run   one service, nothing written",
+    "amocrm-bin backfill --since 2024-01-01              everything since a date",
+    "amocrm-bin status                                   queue, parked items, last runs",
+))]
 pub struct Cli {
     /// The rule file.
     #[arg(
@@ -55,58 +63,120 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Authorize against amoCRM, show the authorization, or refresh it.
-    ///
-    /// Examples:
-    ///   amocrm-bin auth --code def50200...   exchange the one-time code (valid 20 minutes)
-    ///   amocrm-bin auth --status             account, expiry, refresh token present?
-    ///   amocrm-bin auth --refresh            rotate now (cron: keeps the 3-month window alive)
+    #[command(after_long_help = examples!(
+        "amocrm-bin auth --code def50200...   exchange the one-time code (valid 20 minutes)",
+        "amocrm-bin auth --status             account, expiry, refresh token present?",
+        "amocrm-bin auth --refresh            rotate now (cron: keeps the 3-month window alive)",
+    ))]
     Auth(AuthArgs),
-    /// Sync one BILLmanager entity into amoCRM now.
+    /// Check the rule file against the live amoCRM account; nothing is written.
     ///
-    /// Examples:
-    ///   amocrm-bin sync --entity contact --elid 17
-    ///   amocrm-bin sync --entity lead --elid 42 --dry-run
+    /// Every custom field, enum value, pipeline, status and user the rules name must exist,
+    /// and every mapped value must fit its field's type (a date into a date field, a yes/no
+    /// into a checkbox, constants among a select's options). Each problem is printed with
+    /// its key path; exit code 2 when there is any. Tags the account does not have yet are
+    /// warnings (the first sync creates them); `--strict` counts them too.
+    #[command(after_long_help = examples!(
+        "amocrm-bin check                  before the first sync and after editing the rules",
+        "amocrm-bin check --strict --json  in CI or monitoring",
+    ))]
+    Check(super::check::CheckArgs),
+    /// Sync one BILLmanager entity into amoCRM now.
+    #[command(after_long_help = examples!(
+        "amocrm-bin sync --entity contact --elid 17",
+        "amocrm-bin sync --entity lead --elid 42 --dry-run",
+    ))]
     Sync(SyncArgs),
     /// Send everything created since a date (cron, first run, recovery).
     ///
-    /// Example: amocrm-bin backfill --since 2024-01-01
+    /// Entities already in amoCRM and unchanged cost nothing, so it is safe to re-run; an
+    /// interrupted backfill is simply run again.
+    #[command(after_long_help = examples!(
+        "amocrm-bin backfill --since 2024-01-01 --dry-run   what would be sent",
+        "amocrm-bin backfill --since 2024-01-01             send it",
+        "amocrm-bin backfill --since 2025-06-01 --entity lead --json",
+    ))]
     Backfill(BackfillArgs),
-    /// List, show or forget bindings between BILLmanager and amoCRM entities.
-    ///
-    /// Examples:
-    ///   amocrm-bin bindings list --entity lead
-    ///   amocrm-bin bindings show --entity lead --elid 42
-    ///   amocrm-bin bindings forget --entity contact --elid 17
+    /// List, search, show or forget bindings between BILLmanager and amoCRM entities.
+    #[command(after_long_help = examples!(
+        "amocrm-bin bindings list --entity lead",
+        "amocrm-bin bindings search 42",
+        "amocrm-bin bindings show --entity lead --elid 42",
+        "amocrm-bin bindings forget --entity contact --elid 17",
+    ))]
     Bindings(BindingsArgs),
     /// Re-send stored call events amoCRM has not acknowledged, oldest first.
     ///
     /// Calls that started more than N days ago are left alone. A call is acknowledged only
     /// once amoCRM confirmed it, so running this twice never sends a call twice.
-    ///
-    /// Example: amocrm-bin replay-calls --days 3
+    #[command(after_long_help = examples!(
+        "amocrm-bin replay-calls --days 3",
+    ))]
     ReplayCalls(ReplayArgs),
     /// Call-tracking events (Ringostat webhooks, neutral schema): ingest and list.
-    ///
-    /// Examples:
-    ///   amocrm-bin calls ingest --file ringostat.json
-    ///   amocrm-bin calls list --days 3 --pending
+    #[command(after_long_help = examples!(
+        "amocrm-bin calls ingest --file ringostat.json",
+        "amocrm-bin calls list --days 3 --pending",
+    ))]
     Calls(super::calls::CallsArgs),
     /// Reports from the store.
-    ///
-    /// Example: amocrm-bin report calls --days 7 --svg calls.svg
+    #[command(after_long_help = examples!(
+        "amocrm-bin report calls --days 7 --svg calls.svg",
+    ))]
     Report(super::report::ReportArgs),
     /// Push the queued syncs (outbox): what the BILLmanager hook queued and what failed before.
     ///
     /// One drain at a time (run lock). Items are retried with backoff; one that keeps failing
     /// is parked with its last error (see `status`).
-    ///
-    /// Examples:
-    ///   amocrm-bin drain                 push what is due now (cron: every few minutes)
-    ///   amocrm-bin drain --all           also retry parked and backed-off items
+    #[command(after_long_help = examples!(
+        "amocrm-bin drain                 push what is due now (cron: every few minutes)",
+        "amocrm-bin drain --all           also retry parked and backed-off items",
+    ))]
     Drain(DrainArgs),
-    /// Show the outbox (queued and parked syncs with their last errors), the lock holder
-    /// and the last runs.
-    Status,
+    /// Show the authorization, the outbox (queued and parked syncs with their last errors),
+    /// the lock holder, the bindings and the last runs with their statistics.
+    ///
+    /// Offline: it needs neither amoCRM nor the client secret.
+    #[command(after_long_help = examples!(
+        "amocrm-bin status",
+        "amocrm-bin status --runs 20 --json",
+    ))]
+    Status(super::status::StatusArgs),
+    /// Tasks for stuck trials and abandoned carts (cron; `[lifecycle.nudge]`,
+    /// `[lifecycle.abandoned_cart]`).
+    ///
+    /// One warm-up task per client whose trial is old enough and who has not paid (never a
+    /// second while one is open); an order unpaid for too long moves its lead and gets a task.
+    #[command(after_long_help = examples!(
+        "amocrm-bin nudge --dry-run",
+    ))]
+    Nudge(NudgeArgs),
+    /// Read lead status changes made in amoCRM (events API) into the store, so the
+    /// lifecycle rules see what managers did (`[lifecycle.pullback]`).
+    #[command(after_long_help = examples!(
+        "amocrm-bin pull",
+    ))]
+    Pull,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_long_help = examples!(
+        "amocrm-bin completions bash > /etc/bash_completion.d/amocrm-bin",
+    ))]
+    #[command(hide = true)]
+    Completions(super::completions::CompletionsArgs),
+    /// Print the man page, or write every page into a directory.
+    #[command(after_long_help = examples!(
+        "amocrm-bin man --dir /usr/local/share/man/man1",
+    ))]
+    #[command(hide = true)]
+    Man(super::completions::ManArgs),
+}
+
+/// `nudge` options.
+#[derive(Debug, Args)]
+pub struct NudgeArgs {
+    /// Print what would be done without writing to amoCRM.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `drain` options.
@@ -194,12 +264,34 @@ pub struct BindingsArgs {
 #[derive(Debug, Subcommand)]
 pub enum BindingsCommand {
     /// Every binding (of one kind).
+    #[command(after_long_help = examples!(
+        "amocrm-bin bindings list --entity company --json",
+    ))]
     List {
         /// Only this kind.
         #[arg(long, value_enum)]
         entity: Option<EntityArg>,
     },
+    /// Find bindings by BILLmanager id, amoCRM id, amoCRM link or part of the key.
+    ///
+    /// A BILLmanager id is looked up under every key it may have (user, payer, INN,
+    /// service), following shared entities; a link copied from amoCRM finds its binding.
+    #[command(after_long_help = examples!(
+        "amocrm-bin bindings search 42",
+        "amocrm-bin bindings search https://mycompany.amocrm.ru/leads/detail/9100001",
+        "amocrm-bin bindings search inn:7701 --entity company",
+    ))]
+    Search {
+        /// BILLmanager id, amoCRM id, amoCRM link, or text in the key (`inn:7701`).
+        query: String,
+        /// Only this kind.
+        #[arg(long, value_enum)]
+        entity: Option<EntityArg>,
+    },
     /// One binding, with its amoCRM link.
+    #[command(after_long_help = examples!(
+        "amocrm-bin bindings show --entity lead --elid 42",
+    ))]
     Show {
         /// Entity kind.
         #[arg(long, value_enum)]
@@ -209,6 +301,9 @@ pub enum BindingsCommand {
         elid: String,
     },
     /// Drop a binding: the next sync searches amoCRM again (after a manual merge, say).
+    #[command(after_long_help = examples!(
+        "amocrm-bin bindings forget --entity contact --elid 17",
+    ))]
     Forget {
         /// Entity kind.
         #[arg(long, value_enum)]

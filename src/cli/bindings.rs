@@ -3,18 +3,22 @@
 use amocrm_bin::exit::{ExitStatus, Failure};
 use serde_json::json;
 
+use amocrm_bin::rules::EntityKind;
+use amocrm_bin::store::{Binding, Store};
+use serde::Serialize;
+
 use super::args::{BindingsArgs, BindingsCommand};
 use super::sync::kind;
 use super::{context, Cli};
 
 /// The binding keys an `--elid` of a kind may be stored under.
-fn keys(kind: amocrm_bin::rules::EntityKind, elid: &str) -> Vec<String> {
+fn keys(kind: EntityKind, elid: &str) -> Vec<String> {
     match kind {
-        amocrm_bin::rules::EntityKind::Contact => vec![format!("user:{elid}")],
-        amocrm_bin::rules::EntityKind::Company => {
+        EntityKind::Contact => vec![format!("user:{elid}")],
+        EntityKind::Company => {
             vec![format!("payer:{elid}"), format!("inn:{elid}")]
         }
-        amocrm_bin::rules::EntityKind::Lead => vec![format!("service:{elid}")],
+        EntityKind::Lead => vec![format!("service:{elid}")],
     }
 }
 
@@ -38,6 +42,29 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
                     );
                 }
                 eprintln!("{} binding(s)", list.len());
+            }
+            Ok(ExitStatus::Ok)
+        }
+        BindingsCommand::Search { query, entity } => {
+            let kinds: Vec<EntityKind> = match entity {
+                Some(e) => vec![kind(*e)],
+                None => vec![EntityKind::Contact, EntityKind::Company, EntityKind::Lead],
+            };
+            let hits = search(&store, &kinds, query)?;
+            if cli.json {
+                println!("{}", json!({"ok": true, "query": query, "bindings": hits}));
+            } else {
+                for h in &hits {
+                    println!(
+                        "{:<8} {:<24} amoCRM {:<10} synced {}  ({})",
+                        h.binding.kind,
+                        h.binding.bm_id,
+                        h.binding.amo_id,
+                        stamp(h.binding.synced_at),
+                        h.matched
+                    );
+                }
+                eprintln!("{} binding(s) match `{query}`", hits.len());
             }
             Ok(ExitStatus::Ok)
         }
@@ -75,9 +102,9 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
                 "{}/{}/detail/{}",
                 rules.file.amocrm.base_url.trim_end_matches('/'),
                 match k {
-                    amocrm_bin::rules::EntityKind::Lead => "leads",
-                    amocrm_bin::rules::EntityKind::Contact => "contacts",
-                    amocrm_bin::rules::EntityKind::Company => "companies",
+                    EntityKind::Lead => "leads",
+                    EntityKind::Contact => "contacts",
+                    EntityKind::Company => "companies",
                 },
                 b.amo_id
             );
@@ -104,6 +131,87 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Ok)
         }
     }
+}
+
+/// A binding `bindings search` found, and why it matched.
+#[derive(Debug, Serialize)]
+struct Hit {
+    #[serde(flatten)]
+    binding: Binding,
+    /// `BILLmanager id`, `amoCRM id`, `amoCRM link`, `alias of …` or `text`.
+    matched: String,
+}
+
+/// Finds bindings by BILLmanager id (any key of that id: `user:17`, `payer:5`, `inn:…`,
+/// `service:42`, following aliases), by amoCRM id, by an amoCRM link (`…/leads/detail/N`)
+/// or by text in the BILLmanager key (`inn:7701`).
+fn search(store: &Store, kinds: &[EntityKind], query: &str) -> anyhow::Result<Vec<Hit>> {
+    let q = query.trim();
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut push = |b: Binding, matched: String| {
+        if !hits
+            .iter()
+            .any(|h| h.binding.kind == b.kind && h.binding.bm_id == b.bm_id)
+        {
+            hits.push(Hit {
+                binding: b,
+                matched,
+            });
+        }
+    };
+    // A link copied from amoCRM names the kind and the id.
+    if let Some((kind, id)) = amo_link(q) {
+        if kinds.contains(&kind) {
+            if let Some(b) = store.binding_by_amo(kind.as_str(), id)? {
+                push(b, "amoCRM link".into());
+            }
+        }
+        return Ok(hits);
+    }
+    for &k in kinds {
+        for key in keys(k, q) {
+            if let Some(b) = store.binding(k.as_str(), &key)? {
+                let matched = if b.bm_id == key {
+                    "BILLmanager id".to_string()
+                } else {
+                    format!("{key} shares it")
+                };
+                push(b, matched);
+            }
+        }
+        if let Ok(id) = q.parse::<i64>() {
+            if let Some(b) = store.binding_by_amo(k.as_str(), id)? {
+                push(b, "amoCRM id".into());
+            }
+        }
+    }
+    let needle = q.to_lowercase();
+    if !needle.is_empty() {
+        for &k in kinds {
+            for b in store.bindings(Some(k.as_str()))? {
+                if b.bm_id.to_lowercase().contains(&needle) {
+                    push(b, "text".into());
+                }
+            }
+        }
+    }
+    Ok(hits)
+}
+
+/// `https://x.amocrm.ru/leads/detail/9100001` → (lead, 9100001).
+fn amo_link(q: &str) -> Option<(EntityKind, i64)> {
+    let mut parts = q.trim_end_matches('/').rsplit('/');
+    let id = parts.next()?.parse().ok()?;
+    if parts.next()? != "detail" {
+        return None;
+    }
+    let kind = match parts.next()? {
+        "leads" => EntityKind::Lead,
+        "contacts" => EntityKind::Contact,
+        "companies" => EntityKind::Company,
+        _ => return None,
+    };
+    Some((kind, id))
 }
 
 fn stamp(t: i64) -> String {

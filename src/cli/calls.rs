@@ -36,14 +36,15 @@ pub enum CallsCommand {
     /// stored (deduplicated) before anything is sent; a failed push stays stored for
     /// `replay-calls`. With REQUEST_METHOD set (a web server's CGI) it reads the request
     /// body, answers 200 (or 400 with the reason) and pushes after answering.
-    ///
-    /// Examples:
-    ///   amocrm-bin calls ingest --file call.json
-    ///   tail -n 100 calls.jsonl | amocrm-bin calls ingest --no-push
+    #[command(after_long_help = examples!(
+        "amocrm-bin calls ingest --file call.json",
+        "tail -n 100 calls.jsonl | amocrm-bin calls ingest --no-push",
+    ))]
     Ingest(IngestArgs),
     /// Stored calls of the last days with their state and last error.
-    ///
-    /// Example: amocrm-bin calls list --days 3 --pending
+    #[command(after_long_help = examples!(
+        "amocrm-bin calls list --days 3 --pending",
+    ))]
     List(ListArgs),
 }
 

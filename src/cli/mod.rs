@@ -4,15 +4,27 @@
 //! Output rule: data goes to stdout (JSON with `--json`), diagnostics to stderr. In hook mode
 //! nothing but the panel's XML may reach stdout.
 
+/// `--help` examples: shown after the options (`after_long_help`) and as the man pages'
+/// EXAMPLES section. Doc comments cannot carry them: clap joins a paragraph's lines.
+macro_rules! examples {
+    ($($line:literal),+ $(,)?) => {
+        concat!("Examples:", $("\n  ", $line),+)
+    };
+}
+
 mod args;
 mod auth;
 mod backfill;
 mod bindings;
 mod calls;
+mod check;
+mod completions;
 mod context;
 mod drain;
 mod hook;
+mod nudge;
 mod output;
+mod pull;
 mod report;
 mod status;
 mod sync;
@@ -57,7 +69,17 @@ pub fn rewrite_legacy(args: Vec<String>) -> Vec<String> {
 
 /// Parses arguments, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().collect();
+    // `std::env::args()` panics on an argument that is not UTF-8; refuse it instead.
+    let raw: Vec<String> = match std::env::args_os().map(|a| a.into_string()).collect() {
+        Ok(raw) => raw,
+        Err(bad) => {
+            eprintln!(
+                "error: argument `{}` is not valid UTF-8\nhint: pass ids, dates and paths as UTF-8 text",
+                bad.to_string_lossy()
+            );
+            return ExitCode::from(ExitStatus::Usage.code());
+        }
+    };
     // BILLmanager runs addon handlers without arguments and always sets `PARAM_func`.
     if raw.len() == 1 && std::env::var_os("PARAM_func").is_some() {
         return hook::main();
@@ -92,6 +114,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Auth(a) => auth::exec(&cli, a),
+        Command::Check(a) => check::exec(&cli, a),
         Command::Sync(a) => sync::exec(&cli, a),
         Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(a) => backfill::exec(&cli, a),
@@ -99,7 +122,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Calls(a) => calls::exec(&cli, a),
         Command::Report(a) => report::exec(&cli, a),
         Command::Drain(a) => drain::exec(&cli, a),
-        Command::Status => status::exec(&cli),
+        Command::Status(a) => status::exec(&cli, a),
+        Command::Nudge(a) => nudge::exec(&cli, a),
+        Command::Pull => pull::exec(&cli),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     }
 }
 

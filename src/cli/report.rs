@@ -24,11 +24,11 @@ pub struct ReportArgs {
 pub enum ReportCommand {
     /// Calls per manager (count, total and average duration of inbound, outbound and
     /// missed calls) and calls per hour of the working day.
-    ///
-    /// Examples:
-    ///   amocrm-bin report calls --days 7
-    ///   amocrm-bin report calls --days 30 --svg calls.svg
-    ///   amocrm-bin report calls --json
+    #[command(after_long_help = examples!(
+        "amocrm-bin report calls --days 7",
+        "amocrm-bin report calls --days 30 --svg calls.svg",
+        "amocrm-bin report calls --json",
+    ))]
     Calls(CallsReportArgs),
 }
 

@@ -48,6 +48,8 @@ pub struct BackfillOptions {
 impl Engine<'_> {
     /// Sends every client registered and every service created since `opts.since`.
     pub fn backfill(&self, opts: &BackfillOptions, progress: &dyn Progress) -> anyhow::Result<()> {
+        // Managers' status changes first, so the rules see them (`[lifecycle.pullback]`).
+        self.pull_if_enabled()?;
         let chunk = opts.chunk.max(1);
         let clients_wanted = matches!(
             opts.only,
@@ -65,6 +67,7 @@ impl Engine<'_> {
                     let p = self.billing.payers_of(id)?;
                     clients.push((c, p));
                 }
+                let _lock = self.chunk_lock()?;
                 self.clients_batch(&clients)?;
                 done_clients.extend(part.iter().cloned());
                 progress.advance(EntityKind::Contact, part.len() as u64);
@@ -78,11 +81,27 @@ impl Engine<'_> {
                 for id in part {
                     services.push(self.billing.service(id)?);
                 }
+                let _lock = self.chunk_lock()?;
                 self.services_batch(&services, &mut done_clients)?;
                 progress.advance(EntityKind::Lead, part.len() as u64);
             }
         }
         Ok(())
+    }
+
+    /// The write lock for one chunk: "check binding → look up → create → bind" must not
+    /// interleave with a `sync` or a drain doing the same for the same entity (they take it
+    /// too, in [`Engine::sync`]), or both would create it.
+    fn chunk_lock(&self) -> anyhow::Result<Option<crate::lock::FileLock>> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        Ok(Some(crate::lock::lock_within(
+            self.store.path(),
+            crate::lock::LockKind::Write,
+            "backfill",
+            std::time::Duration::from_secs(300),
+        )?))
     }
 
     /// Pre-loads the lookup index for `kind` unless every key is already bound.

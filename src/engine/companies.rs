@@ -151,7 +151,7 @@ impl Engine<'_> {
         {
             payload["responsible_user_id"] = Value::from(r);
         }
-        let h = hash(&payload);
+        let h = hash(&self.hash_view(&payload));
         let desired = Desired {
             kind: EntityKind::Company,
             key: key.clone(),

@@ -150,7 +150,7 @@ impl Engine<'_> {
         let links: Vec<(EntityKind, i64, bool)> = company
             .map(|c| vec![(EntityKind::Company, c, false)])
             .unwrap_or_default();
-        let h = hash(&json!([payload, company]));
+        let h = hash(&json!([self.hash_view(&payload), company]));
         let desired = Desired {
             kind: EntityKind::Contact,
             key: key.clone(),

@@ -246,7 +246,7 @@ impl Engine<'_> {
         if !embedded.is_empty() {
             payload["_embedded"] = Value::Object(embedded);
         }
-        let h = hash(&json!([payload, contact, company]));
+        let h = hash(&json!([self.hash_view(&payload), contact, company]));
         let desired = Desired {
             kind: EntityKind::Lead,
             key: key.to_string(),

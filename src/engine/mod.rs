@@ -15,6 +15,7 @@
 //! the next (the next step needs the ids the previous one created).
 
 pub mod backfill;
+pub mod check;
 mod companies;
 mod contacts;
 mod diff;

@@ -327,3 +327,69 @@ pub fn check(file: &RuleFile, problems: &mut Vec<Problem>) {
         check_when(when, &at, problems);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::rules::{RuleSet, RulesError};
+
+    const BASE: &str = r#"
+[amocrm]
+base_url = "https://acme.amocrm.ru"
+client_id = "abc"
+client_secret_env = "AMO_SECRET"
+redirect_uri = "https://example.com/cb"
+
+[billmanager]
+source = "mgrctl"
+"#;
+
+    fn parse(extra: &str) -> Result<RuleSet, RulesError> {
+        RuleSet::parse(&format!("{BASE}{extra}"), Path::new("rules.toml"))
+    }
+
+    #[test]
+    fn absent_means_off_and_present_tables_get_defaults() {
+        let l = parse("").unwrap().file.lifecycle;
+        assert!(l.status.is_empty() && l.nudge.is_none() && l.pullback.is_none());
+        let l = parse("[lifecycle.nudge]\n[lifecycle.pullback]\n[lifecycle.lost_returns]\n")
+            .unwrap()
+            .file
+            .lifecycle;
+        let n = l.nudge.unwrap();
+        assert_eq!(
+            (n.trial_age_days, n.again_after_days, n.task_hours),
+            (7, 30, 24)
+        );
+        assert!(l.pullback.unwrap().enabled);
+        assert!(l.lost_returns.unwrap().enabled);
+    }
+
+    #[test]
+    fn typos_and_bad_values_name_their_keys() {
+        let msg = parse("[lifecycle.nudge]\ntrial_days = 7\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("trial_days") && msg.contains("trial_age_days"),
+            "{msg}"
+        );
+        let msg = parse(
+            "[[lifecycle.status]]\nwhen = { \"status\" = \"x\" }\npipeline = \"Sales\"\nstatus = \"Won\"\n\
+             [lifecycle.abandoned_cart]\nhours = 0\npipeline = \"Sales\"\nstatus = \"X\"\n\
+             [lifecycle.links]\nnote = true\n\
+             [lifecycle.assignment]\nround_robin = [\"\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "lifecycle.status[0].when.\"status\"",
+            "lifecycle.abandoned_cart.hours",
+            "lifecycle.links.note",
+            "lifecycle.assignment.round_robin[0]",
+        ] {
+            assert!(msg.contains(key), "{key}: {msg}");
+        }
+    }
+}

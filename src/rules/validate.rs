@@ -135,8 +135,19 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
         }
     }
     if let Some(u) = &b.url {
-        if reqwest::Url::parse(u).is_err() {
-            bad("billmanager.url", format!("`{u}` is not a URL"));
+        match reqwest::Url::parse(u) {
+            Err(_) => bad("billmanager.url", format!("`{u}` is not a URL")),
+            // The panel password is sent there.
+            Ok(url)
+                if url.scheme() != "https"
+                    && !(url.scheme() == "http" && is_loopback(url.host_str().unwrap_or(""))) =>
+            {
+                bad(
+                    "billmanager.url",
+                    format!("`{u}` must use https (plain http is allowed only for loopback addresses)"),
+                )
+            }
+            Ok(_) => {}
         }
     }
     if let Some(u) = &b.panel_url {

@@ -162,6 +162,12 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the schema up to date.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    // Up to date (every run but the first after an upgrade): no write lock, so a store that
+    // another process keeps busy can still be read (`status` is what the busy hint suggests).
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current as usize >= MIGRATIONS.len() {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {

@@ -221,3 +221,56 @@ fn second_backfill_is_refused_with_exit_6_while_one_runs() {
     assert!(err.contains("another run holds the lock"), "{err}");
     assert!(first.wait().unwrap().success());
 }
+
+#[test]
+fn backfill_beside_hooks_and_syncs_keeps_the_pace_and_duplicates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = Spec { clients: 40, extra_user_every: 3, payer_every: 2, shared_inn_every: 4, services: 60, date: "2025-06-01".into() };
+    write(data.path(), &spec).unwrap();
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r.replace("batch_size = 250", "batch_size = 10"));
+    w.authorize();
+    w.sandbox.set_latency_ms(20);
+    w.sandbox.reset_stats();
+    std::thread::scope(|s| {
+        let w = &w;
+        s.spawn(move || {
+            let (rc, out, err) = run(w.cmd().args(["backfill", "--since", "2025-01-01"]));
+            assert_eq!(rc, 0, "{out}{err}");
+        });
+        // The panel fires hooks (each starts a detached drain) and an operator syncs by hand.
+        for n in 0..6 {
+            s.spawn(move || {
+                let id = (700_001 + n * 7).to_string();
+                let out = w
+                    .cmd()
+                    .env("PARAM_func", "service.postopen")
+                    .env("PARAM_elid", &id)
+                    .env("EVENT_TYPE", "after")
+                    .write_stdin("<doc/>")
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+            });
+        }
+        for n in 0..3 {
+            s.spawn(move || {
+                let id = (700_030 + n).to_string();
+                let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", &id]));
+                assert_eq!(rc, 0, "{out}{err}");
+            });
+        }
+    });
+    // Let the detached drains finish, then drain whatever is left.
+    let start = std::time::Instant::now();
+    while amocrm_bin::lock::run_lock_holder(&w.store()).is_some() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (rc, out, err) = run(w.cmd().arg("drain"));
+    assert_eq!(rc, 0, "{out}{err}");
+    let stats = w.sandbox.stats();
+    assert_eq!(stats.status_429, 0, "no 429 in a normal run, even with neighbours");
+    assert!(stats.max_per_second <= 7, "max {} requests in one second", stats.max_per_second);
+    assert_eq!(w.sandbox.entities("contacts").len(), spec.users(), "no duplicate contacts");
+    assert_eq!(w.sandbox.entities("companies").len(), spec.companies(), "no duplicate companies");
+    assert_eq!(w.sandbox.entities("leads").len(), spec.services, "every service has exactly one lead");
+}

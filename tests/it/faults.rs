@@ -26,6 +26,8 @@ pub const DOCUMENTED: std::ops::RangeInclusive<i32> = 0..=6;
 /// A world plus the record of everything it printed and every token it held.
 pub struct Rig {
     pub w: World,
+    /// The store file (the world's default unless the rules moved it).
+    store: PathBuf,
     outputs: Mutex<Vec<(String, String)>>,
     tokens: Mutex<BTreeSet<String>>,
 }
@@ -79,10 +81,22 @@ impl Rig {
     /// Wraps a world.
     pub fn new(w: World) -> Rig {
         Rig {
+            store: w.store(),
             w,
             outputs: Mutex::new(Vec::new()),
             tokens: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Says where the rules put the store (relative to the world's directory).
+    pub fn with_store(mut self, relative: &str) -> Rig {
+        self.store = self.w.path(relative);
+        self
+    }
+
+    /// The store file.
+    pub fn store(&self) -> PathBuf {
+        self.store.clone()
     }
 
     /// `auth --code` with a fresh code.
@@ -281,7 +295,7 @@ pub struct Tally {
 }
 
 /// Counts duplicates and lost entities, kind by kind, for a generated data set.
-pub fn tally(w: &World, spec: &Spec) -> Tally {
+pub fn tally(w: &Rig, spec: &Spec) -> Tally {
     let mut t = Tally {
         duplicates: 0,
         lost: 0,
@@ -398,7 +412,7 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn outbox(store: &Path) -> Vec<(String, String, bool)> {
+pub fn outbox(store: &Path) -> Vec<(String, String, bool)> {
     let conn = rusqlite::Connection::open(store).unwrap();
     let mut stmt = conn
         .prepare("SELECT kind, bm_id, parked FROM outbox ORDER BY id")
@@ -411,10 +425,29 @@ fn outbox(store: &Path) -> Vec<(String, String, bool)> {
     rows.map(Result::unwrap).collect()
 }
 
+/// The example rules without their `[lifecycle…]` tables. Lifecycle automation reads every
+/// bound entity back on each run (`keep_client_manager`), which would make each re-run here
+/// cost seconds; the faults under test are those of the core sync.
+pub fn without_lifecycle(rules: String) -> String {
+    let mut skip = false;
+    let mut out = String::with_capacity(rules.len());
+    for line in rules.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            skip = t.trim_start_matches('[').starts_with("lifecycle");
+        }
+        if !skip {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 fn spec_world(spec: &Spec, batch: usize) -> (tempfile::TempDir, Rig) {
     let data = dataset(spec);
     let rig = Rig::with_data(SandboxConfig::default(), data.path(), |r| {
-        r.replace("batch_size = 250", &format!("batch_size = {batch}"))
+        without_lifecycle(r).replace("batch_size = 250", &format!("batch_size = {batch}"))
     });
     rig.authorize();
     (data, rig)
@@ -555,7 +588,8 @@ fn slow_answers_past_the_timeout_are_retried_and_a_timed_out_write_is_adopted() 
     let spec = small_spec();
     let data = dataset(&spec);
     let rig = Rig::with_data(SandboxConfig::default(), data.path(), |r| {
-        r.replace("timeout_secs = 20", "timeout_secs = 1")
+        without_lifecycle(r)
+            .replace("timeout_secs = 20", "timeout_secs = 1")
             .replace("batch_size = 250", "batch_size = 5")
     });
     rig.authorize();
@@ -654,4 +688,543 @@ fn lost_answers_to_batched_creates_are_adopted_by_the_rerun_not_duplicated() {
     assert_eq!(v["counts"]["lead"]["created"], 0, "{v}");
     assert_complete(&rig, &spec);
     rig.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorization
+
+/// 24 clients, 30 users, 8 payers (6 companies), 30 services: a few seconds of backfill in
+/// batches of 5, long enough to break into.
+fn medium_spec() -> Spec {
+    Spec {
+        clients: 24,
+        extra_user_every: 4,
+        payer_every: 3,
+        shared_inn_every: 3,
+        services: 30,
+        date: "2025-06-01".into(),
+    }
+}
+
+const BACKFILL: [&str; 3] = ["backfill", "--since", "2025-01-01"];
+
+/// A panel document for hook invocations.
+const DOC: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doc><elid>1</elid><ok/></doc>\n";
+
+/// Runs the binary as BILLmanager runs an addon handler for `func` on `elid`.
+pub fn hook(rig: &Rig, func: &str, elid: &str, drain: bool) -> (i32, String, String) {
+    let mut c = rig.cmd();
+    c.env("PARAM_func", func)
+        .env("PARAM_elid", elid)
+        .env("AUTH_USER", "admin")
+        .env("EVENT_TYPE", "after")
+        .write_stdin(DOC.as_bytes().to_vec());
+    if !drain {
+        c.env("AMOCRM_BIN_HOOK_NO_DRAIN", "1");
+    }
+    let (rc, out, err) = rig.run_cmd(&mut c, &format!("hook {func} {elid}"));
+    assert_eq!((rc, out.as_str()), (0, DOC), "the hook passes the document through");
+    (rc, out, err)
+}
+
+#[test]
+fn access_token_expiring_mid_backfill_is_refreshed_once_and_nothing_is_lost() {
+    let spec = medium_spec();
+    let (_data, rig) = spec_world(&spec, 5);
+    rig.sandbox.set_latency_ms(10);
+    let child = rig.spawn(&BACKFILL, &[], "backfill");
+    wait_until(30, "the first writes", || rig.sandbox.stats().writes >= 2);
+    rig.sandbox.expire_access_tokens();
+    assert_eq!(rig.reap(child, "backfill"), Some(0));
+    let stats = rig.sandbox.stats();
+    assert!(stats.unauthorized >= 1, "{stats:?}");
+    assert_eq!(stats.refresh_grants, 1, "{stats:?}");
+    rig.sandbox.set_latency_ms(0);
+    assert_complete(&rig, &spec);
+    rig.finish();
+}
+
+#[test]
+fn revoked_refresh_token_exits_3_keeps_everything_queued_and_reauth_completes_it() {
+    let spec = medium_spec();
+    let (_data, rig) = spec_world(&spec, 5);
+    rig.sandbox.set_latency_ms(10);
+    let child = rig.spawn(&BACKFILL, &[], "backfill");
+    wait_until(30, "the first writes", || rig.sandbox.stats().writes >= 2);
+    // The integration was disabled: every token stops working at once.
+    rig.sandbox.revoke_refresh_tokens();
+    rig.sandbox.expire_access_tokens();
+    assert_eq!(rig.reap(child, "backfill"), Some(3));
+    let err = std::fs::read_to_string(rig.path("backfill.stderr")).unwrap();
+    assert!(err.contains("auth --code"), "{err}");
+    rig.sandbox.set_latency_ms(0);
+    let partial = rig.sandbox.entities("leads").len();
+    assert!(partial < spec.services, "the backfill was cut short");
+    // Meanwhile an operator's sync and the panel's hook: both keep their entity queued.
+    let (rc, out, err) = rig.run(&["sync", "--entity", "lead", "--elid", "700030"]);
+    assert_eq!(rc, 3, "{out}{err}");
+    hook(&rig, "service.postopen", "700029", false);
+    let (rc, out, err) = rig.run(&["drain"]);
+    assert_eq!(rc, 3, "{out}{err}");
+    let queued = outbox(&rig.store());
+    for id in ["700029", "700030"] {
+        assert!(
+            queued.contains(&("lead".to_string(), id.to_string(), false)),
+            "lead {id} queued and not parked: {queued:?}"
+        );
+    }
+    // Re-authorized: the nightly backfill and the drain finish the job, once.
+    rig.authorize();
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "{v}{err}");
+    let (rc, out, err) = rig.run(&["drain", "--all"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(outbox(&rig.store()).is_empty());
+    assert_complete(&rig, &spec);
+    let f = rig.finish();
+    assert_eq!(f.refresh_token_reuse, 0);
+}
+
+#[test]
+fn account_blocked_403_html_stops_at_once_without_a_retry_loop() {
+    let spec = medium_spec();
+    let (_data, rig) = spec_world(&spec, 5);
+    rig.sandbox.set_blocked(true);
+    rig.sandbox.reset_stats();
+    let (rc, out, err) = rig.run(&BACKFILL);
+    assert_eq!(rc, 5, "{out}{err}");
+    assert!(err.contains("403") && err.contains("blocked"), "{err}");
+    assert!(err.contains("support"), "the hint says what to do: {err}");
+    assert_eq!(rig.sandbox.stats().requests, 1, "one request, then stop");
+    let (rc, _, err) = rig.run(&["sync", "--entity", "lead", "--elid", "700001"]);
+    assert_eq!(rc, 5, "{err}");
+    assert_eq!(rig.sandbox.stats().requests, 2);
+    let (rc, _, err) = rig.run(&["drain", "--all"]);
+    assert_eq!(rc, 5, "{err}");
+    assert_eq!(rig.sandbox.stats().requests, 3);
+    assert_eq!(
+        outbox(&rig.store()),
+        vec![("lead".to_string(), "700001".to_string(), false)],
+        "kept, not parked"
+    );
+
+    // Blocked in the middle of a run: the run stops with the next request.
+    rig.sandbox.set_blocked(false);
+    rig.sandbox.set_latency_ms(10);
+    let child = rig.spawn(&BACKFILL, &[], "backfill");
+    wait_until(30, "the first writes", || rig.sandbox.stats().writes >= 2);
+    rig.sandbox.set_blocked(true);
+    let at_block = rig.sandbox.stats().requests;
+    let blocked_at = Instant::now();
+    assert_eq!(rig.reap(child, "backfill"), Some(5));
+    assert!(blocked_at.elapsed() < Duration::from_secs(3));
+    assert!(
+        rig.sandbox.stats().requests - at_block <= 2,
+        "{} requests after the block",
+        rig.sandbox.stats().requests - at_block
+    );
+    // Unblocked: the next backfill and drain finish everything, once.
+    rig.sandbox.set_blocked(false);
+    rig.sandbox.set_latency_ms(0);
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "{v}{err}");
+    let (rc, out, err) = rig.run(&["drain", "--all"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(outbox(&rig.store()).is_empty());
+    assert_complete(&rig, &spec);
+    rig.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Crashes and concurrency
+
+/// A small deterministic generator (64-bit LCG, Knuth's constants), so kill points are the
+/// same on every run.
+fn lcg(seed: u64) -> impl FnMut(u64, u64) -> u64 {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    move |lo, hi| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lo + (state >> 33) % (hi - lo + 1)
+    }
+}
+
+#[test]
+fn kill_9_at_seeded_random_points_then_rerun_gives_no_duplicate_and_no_loss() {
+    let spec = medium_spec();
+    let (_data, rig) = spec_world(&spec, 4);
+    rig.sandbox.set_latency_ms(10);
+    let mut points = Vec::new();
+    for seed in [7u64, 1009] {
+        let mut next = lcg(seed);
+        for round in 0..2 {
+            let ms = next(150, 1500);
+            points.push(ms);
+            let name = format!("killed-{seed}-{round}");
+            let mut child = rig.spawn(&BACKFILL, &[], &name);
+            std::thread::sleep(Duration::from_millis(ms));
+            let _ = child.kill(); // SIGKILL
+            assert_eq!(rig.reap(child, &name), None, "killed at {ms} ms");
+        }
+    }
+    assert!(
+        rig.sandbox.entities("leads").len() < spec.services,
+        "the kills interrupted the work (kills at {points:?} ms)"
+    );
+    rig.sandbox.set_latency_ms(0);
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "kills at {points:?} ms: {v}{err}");
+    assert_complete(&rig, &spec);
+    rig.finish();
+}
+
+/// Client ids of a generated data set, in BILLmanager's numbering.
+fn client_ids(spec: &Spec) -> Vec<String> {
+    (0..spec.clients)
+        .map(|i| fakebill::generate::client_id(i).to_string())
+        .collect()
+}
+
+/// One concurrent actor: a sequence of commands run one after another; returns how many
+/// ended with each exit code.
+fn actor(rig: &Rig, name: &str, runs: Vec<Vec<String>>, allowed: &[i32]) {
+    for (i, args) in runs.iter().enumerate() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let label = format!("{name}-{i}");
+        let child = rig.spawn(&args, &[], &label);
+        let rc = rig.reap(child, &label).unwrap_or(-1);
+        let err = std::fs::read_to_string(rig.path(&format!("{label}.stderr"))).unwrap_or_default();
+        assert!(allowed.contains(&rc), "`{}` exited {rc}: {err}", args.join(" "));
+    }
+}
+
+fn sync_runs(kind: &str, ids: impl IntoIterator<Item = String>) -> Vec<Vec<String>> {
+    ids.into_iter()
+        .map(|id| vec!["sync".into(), "--entity".into(), kind.into(), "--elid".into(), id])
+        .collect()
+}
+
+/// Snapshots tokens every 20 ms while `f` runs (they rotate under concurrent refreshes).
+fn watching_tokens<T>(rig: &Rig, f: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Stops the watcher however `f` ends (a failed assertion must not hang the test).
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                rig.snapshot_tokens();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let _stop = Stop(&stop);
+        f()
+    })
+}
+
+#[test]
+fn two_processes_at_once_backfill_and_syncs_give_no_duplicate_and_no_loss() {
+    let spec = small_spec();
+    let (_data, rig) = spec_world(&spec, 4);
+    rig.sandbox.set_latency_ms(15);
+    let mut ids = client_ids(&spec);
+    ids.reverse();
+    watching_tokens(&rig, || {
+        std::thread::scope(|s| {
+            s.spawn(|| actor(&rig, "backfill", vec![BACKFILL.iter().map(|a| a.to_string()).collect()], &[0]));
+            s.spawn(|| {
+                // Both processes hit an expired token at about the same moment.
+                wait_until(30, "the first writes", || rig.sandbox.stats().writes >= 1);
+                rig.sandbox.expire_access_tokens();
+            });
+            s.spawn(|| actor(&rig, "sync", sync_runs("contact", ids.clone()), &[0]));
+        });
+    });
+    rig.sandbox.set_latency_ms(0);
+    let stats = rig.sandbox.stats();
+    assert!(stats.refresh_grants >= 1, "{stats:?}");
+    assert_complete(&rig, &spec);
+    rig.finish();
+}
+
+#[test]
+fn five_processes_at_once_on_one_store_give_no_duplicate_no_loss_no_token_reuse() {
+    // backfill + two operators' syncs + the panel's hooks (each starting a background
+    // drain) + a cron drain and replay-calls, all on one store.
+    let spec = small_spec();
+    let (_data, rig) = spec_world(&spec, 4);
+    rig.sandbox.set_latency_ms(15);
+    let ids = client_ids(&spec);
+    let services: Vec<String> = (0..spec.services).map(|s| (700_001 + s).to_string()).collect();
+    watching_tokens(&rig, || {
+        std::thread::scope(|s| {
+            s.spawn(|| actor(&rig, "backfill", vec![BACKFILL.iter().map(|a| a.to_string()).collect()], &[0, 6]));
+            s.spawn(|| {
+                wait_until(30, "the first writes", || rig.sandbox.stats().writes >= 1);
+                rig.sandbox.expire_access_tokens();
+                wait_until(30, "more writes", || rig.sandbox.stats().writes >= 6);
+                rig.sandbox.expire_access_tokens();
+            });
+            s.spawn(|| actor(&rig, "sync-a", sync_runs("contact", ids.iter().rev().take(6).cloned()), &[0]));
+            s.spawn(|| actor(&rig, "sync-b", sync_runs("lead", services.iter().step_by(3).cloned()), &[0]));
+            s.spawn(|| {
+                for id in services.iter().skip(1).step_by(4) {
+                    hook(&rig, "service.postopen", id, true);
+                }
+            });
+            s.spawn(|| {
+                let runs = vec![
+                    vec!["drain".to_string()],
+                    vec!["replay-calls".into(), "--days".into(), "1".into()],
+                    vec!["drain".to_string()],
+                ];
+                // A second batch runner is refused with 6 while another holds the run lock.
+                actor(&rig, "cron", runs, &[0, 6]);
+            });
+        });
+    });
+    // Let the hooks' background drains finish, then drain once more and catch up.
+    wait_until(60, "the background drains", || {
+        amocrm_bin::lock::run_lock_holder(&rig.store()).is_none()
+    });
+    rig.sandbox.set_latency_ms(0);
+    let (rc, out, err) = rig.run(&["drain", "--all"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(outbox(&rig.store()).is_empty(), "{:?}", outbox(&rig.store()));
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "{v}{err}");
+    let stats = rig.sandbox.stats();
+    assert!(stats.refresh_grants >= 2, "{stats:?}");
+    assert_complete(&rig, &spec);
+    rig.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// The store: locked, read-only, full
+
+/// The demo world (examples/billmanager) without lifecycle rules.
+pub fn demo_rig(edit: impl FnOnce(String) -> String) -> Rig {
+    Rig::new(World::with(SandboxConfig::default(), |r| {
+        edit(without_lifecycle(r))
+    }))
+}
+
+/// Holds `BEGIN EXCLUSIVE` on the store for `hold` in a thread, as another program (or a
+/// stuck `sqlite3` shell) might; returns once the lock is taken.
+fn hold_exclusive(store: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
+    let store = store.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        tx.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    rx.recv().unwrap();
+    h
+}
+
+#[test]
+fn store_locked_by_another_writer_is_waited_for_then_exits_6_and_status_still_reads() {
+    let rig = demo_rig(|r| r);
+    rig.authorize();
+    // A short lock is simply waited for.
+    let locker = hold_exclusive(&rig.store(), Duration::from_millis(1500));
+    let started = Instant::now();
+    let (rc, out, err) = rig.run(&["sync", "--entity", "contact", "--elid", "101"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    locker.join().unwrap();
+    // One held past the 30-second busy timeout: exit 6 with the reason; meanwhile `status`
+    // (what the hint suggests) still reads the store.
+    let locker = hold_exclusive(&rig.store(), Duration::from_secs(33));
+    let child = rig.spawn(&["sync", "--entity", "contact", "--elid", "102"], &[], "locked");
+    let started = Instant::now();
+    let (rc, out, err) = rig.run(&["status"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "status waited for the lock");
+    assert_eq!(rig.reap(child, "locked"), Some(6));
+    let err = std::fs::read_to_string(rig.path("locked.stderr")).unwrap();
+    assert!(err.contains("locked") && err.contains("busy"), "{err}");
+    locker.join().unwrap();
+    assert_eq!(integrity(&rig.store()), "ok");
+    let (rc, out, err) = rig.run(&["sync", "--entity", "contact", "--elid", "102"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let conn = rusqlite::Connection::open(rig.store()).unwrap();
+    let runs: i64 = conn
+        .query_row("SELECT COUNT(*) FROM runs WHERE command = 'sync'", [], |r| r.get(0))
+        .unwrap();
+    assert!(runs >= 2);
+    rig.finish();
+}
+
+/// Whether this process runs as root (permission bits do not stop root).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// The binary as a user whom file modes apply to: as root, through `setpriv` without the
+/// capabilities that bypass them.
+fn unprivileged(rig: &Rig, args: &[&str]) -> assert_cmd::Command {
+    let bin = assert_cmd::cargo::cargo_bin!("amocrm-bin");
+    let mut c = if is_root() {
+        let mut c = assert_cmd::Command::new("setpriv");
+        c.args(["--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"])
+            .arg(bin);
+        c
+    } else {
+        assert_cmd::Command::new(bin)
+    };
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AMOCRM_BIN_CONFIG", &rig.rules)
+        .env("AMOCRM_CLIENT_SECRET", SECRET)
+        .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
+        .current_dir(rig.dir.path());
+    c
+}
+
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn read_only_store_file_or_directory_gives_a_clear_error_exit_5_and_no_corruption() {
+    let rig = demo_rig(|r| r.replace("path = \"amocrm-bin.db\"", "path = \"store/amocrm-bin.db\""))
+        .with_store("store/amocrm-bin.db");
+    rig.authorize();
+    let store = rig.store();
+    let (rc, out, err) = rig.run(&["sync", "--entity", "contact", "--elid", "101"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let writes = rig.sandbox.stats().writes;
+    let sync_102 = ["sync", "--entity", "contact", "--elid", "102"];
+    for (what, path, mode, restore) in [
+        ("file", store.clone(), 0o400, 0o600),
+        ("directory", rig.path("store"), 0o500, 0o700),
+    ] {
+        chmod(&path, mode);
+        let (rc, out, err) = rig.run_cmd(&mut unprivileged(&rig, &sync_102), "read-only");
+        chmod(&path, restore);
+        assert_eq!(rc, 5, "read-only {what}: {out}{err}");
+        assert!(
+            err.contains("store") && err.contains("writable"),
+            "read-only {what}: {err}"
+        );
+        assert_eq!(rig.sandbox.stats().writes, writes, "nothing sent without a store");
+    }
+    assert_eq!(integrity(&store), "ok");
+    let (rc, out, err) = rig.run(&sync_102);
+    assert_eq!(rc, 0, "{out}{err}");
+    rig.finish();
+}
+
+/// A tiny tmpfs for the store, unmounted on drop; `None` where mounting is not allowed.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: PathBuf, kib: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(&path).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k,mode=0700"), "tmpfs"])
+            .arg(&path)
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then_some(SmallDisk { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Fills the file system holding `dir` until only about `leave` bytes are free.
+fn fill(dir: &Path, leave: u64) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+    let block = vec![0u8; 4096];
+    while f.write_all(&block).is_ok() {}
+    drop(f);
+    let len = std::fs::metadata(dir.join("filler")).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("filler"))
+        .unwrap()
+        .set_len(len.saturating_sub(leave))
+        .unwrap();
+}
+
+#[test]
+fn full_disk_stops_with_a_clear_error_and_the_rerun_completes_without_duplicates() {
+    let spec = medium_spec();
+    let data = dataset(&spec);
+    let rig = Rig::with_data(SandboxConfig::default(), data.path(), |r| {
+        without_lifecycle(r)
+            .replace("batch_size = 250", "batch_size = 4")
+            .replace("path = \"amocrm-bin.db\"", "path = \"small/amocrm-bin.db\"")
+    })
+    .with_store("small/amocrm-bin.db");
+    let small = rig.path("small");
+    let disk = SmallDisk::mount(small.clone(), 8192);
+    rig.authorize();
+    // Dictionaries cached first, so the disk fills up in the middle of the writes.
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2025-01-01", "--dry-run"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let (rc, out, err) = match &disk {
+        Some(_) => {
+            fill(&small, 48 << 10);
+            rig.run(&BACKFILL)
+        }
+        None => {
+            // No mount allowed here: a file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored)
+            // stands in for the full disk.
+            let size = |p: &str| std::fs::metadata(small.join(p)).map(|m| m.len()).unwrap_or(0);
+            let blocks = (size("amocrm-bin.db").max(size("amocrm-bin.db-wal")) + (48 << 10)) / 512;
+            let mut c = rig.cmd();
+            let mut sh = assert_cmd::Command::new("sh");
+            sh.args(["-c", &format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\"")])
+                .arg(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
+                .args(BACKFILL)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("AMOCRM_BIN_CONFIG", &rig.rules)
+                .env("AMOCRM_CLIENT_SECRET", SECRET)
+                .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
+                .current_dir(rig.dir.path());
+            let _ = &mut c;
+            rig.run_cmd(&mut sh, "backfill (file size limit)")
+        }
+    };
+    assert_eq!(rc, 5, "{out}{err}");
+    assert!(err.contains("store"), "{err}");
+    if disk.is_some() {
+        assert!(err.contains("full"), "{err}");
+    }
+    assert!(rig.sandbox.stats().writes > 0, "the disk filled up mid-run");
+    let _ = std::fs::remove_file(small.join("filler"));
+    assert_eq!(integrity(&rig.store()), "ok");
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "{v}{err}");
+    assert_complete(&rig, &spec);
+    rig.finish();
+    drop(disk);
 }

@@ -10,6 +10,8 @@ mod cli;
 mod faults;
 mod fuzz;
 mod hook;
+mod operator;
+mod lifecycle;
 mod rules_errors;
 mod security;
 mod sync;

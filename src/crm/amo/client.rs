@@ -164,7 +164,7 @@ impl<'a> AmoClient<'a> {
                     detail: format!("gave up after {MAX_ATTEMPTS} attempts; last: {last_failure}"),
                 });
             }
-            self.pacer.acquire();
+            let ticket = self.pacer.acquire();
             let mut builder = self
                 .http
                 .request(method.clone(), &url)
@@ -186,7 +186,9 @@ impl<'a> AmoClient<'a> {
                 }
             }
             let started = Instant::now();
-            let resp = match builder.send() {
+            let sent = builder.send();
+            self.pacer.done(ticket);
+            let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     let detail = describe_transport(&e);

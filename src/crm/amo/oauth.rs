@@ -267,8 +267,9 @@ fn token_request(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        pacer.acquire();
+        let ticket = pacer.acquire();
         let sent = http.post(&url).json(body).send();
+        pacer.done(ticket);
         let resp = match sent {
             Ok(r) => r,
             Err(e) if attempt < 4 && e.is_connect() => {

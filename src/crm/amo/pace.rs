@@ -6,6 +6,12 @@
 //! requests. A process takes the file's lock, waits until the oldest of those is more than a
 //! window old, appends its own send time and releases the lock. Waiting while holding the
 //! lock is deliberate: it queues the processes in turn.
+//!
+//! amoCRM counts a request when it *arrives*, which can be tens of milliseconds after we
+//! recorded it (connect, a busy scheduler); a late arrival followed by prompt ones would put
+//! eight arrivals in one second. So once the answer is in, [`Pacer::done`] moves the
+//! request's slot to that moment: an answer always comes after the arrival, so counting
+//! from it keeps any N+1 arrivals more than a window apart whatever the delay was.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -83,16 +89,32 @@ impl Pacer {
         }
     }
 
-    /// Blocks until one more request may be sent, and records it as sent.
-    pub fn acquire(&self) {
+    /// Blocks until one more request may be sent, and records it as sent; returns the
+    /// recorded time, for [`Pacer::done`].
+    pub fn acquire(&self) -> u64 {
+        let mut ticket = 0;
         self.with_state(|state, rps| loop {
             let now = now_ms();
             match state.wait_needed(now, rps) {
                 Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
                 None => {
                     state.sent.push(now);
+                    ticket = now;
                     break;
                 }
+            }
+        });
+        ticket
+    }
+
+    /// The request recorded at `ticket` was answered (or failed): its slot counts from now.
+    pub fn done(&self, ticket: u64) {
+        self.with_state(|state, _| {
+            let now = now_ms().max(ticket);
+            match state.sent.iter_mut().find(|t| **t == ticket) {
+                Some(t) => *t = now,
+                // A slow request whose slot already left the window still counts once more.
+                None => state.sent.push(now),
             }
         });
     }
@@ -166,6 +188,19 @@ mod tests {
         };
         assert_eq!(s.wait_needed(4000, 7), Some(1000));
         assert_eq!(State::parse(&s.render()), s);
+    }
+
+    #[test]
+    fn an_answered_request_counts_from_its_answer() {
+        let p = Pacer::new(2, None);
+        let first = p.acquire();
+        p.acquire();
+        std::thread::sleep(Duration::from_millis(30));
+        p.done(first);
+        let state = p.local.lock().unwrap();
+        assert_eq!(state.sent.len(), 2);
+        assert!(state.sent.iter().all(|t| *t >= first));
+        assert!(state.sent.iter().any(|t| *t >= first + 30), "{state:?}");
     }
 
     #[test]

@@ -108,7 +108,10 @@ impl Engine<'_> {
             return Ok(None);
         };
         let recorded = self.store.life_client_manager(&client.id)?;
-        let fresh = self.life_state.borrow().fresh_clients.contains(&client.id);
+        let fresh = {
+            let st = self.life_state.borrow();
+            st.fresh_clients.contains(&client.id) && !st.adopted_clients.contains(&client.id)
+        };
         if let (true, Some((m, src))) = (fresh, &recorded) {
             return Ok(Some((*m, src.clone())));
         }
@@ -118,10 +121,9 @@ impl Engine<'_> {
                     self.store
                         .life_client_manager_put(&client.id, m, "amoCRM")?;
                 }
-                self.life_state
-                    .borrow_mut()
-                    .fresh_clients
-                    .insert(client.id.clone());
+                let mut st = self.life_state.borrow_mut();
+                st.fresh_clients.insert(client.id.clone());
+                st.adopted_clients.remove(&client.id);
                 return Ok(Some((m, "the client's manager in amoCRM".into())));
             }
         }
@@ -173,6 +175,40 @@ impl Engine<'_> {
         plan: &Plan,
         f: &Facts,
     ) -> anyhow::Result<()> {
+        if let Op::Update {
+            id,
+            adopted: Some(_),
+            ..
+        } = plan.op
+        {
+            // The client was in amoCRM already: its manager is whoever amoCRM says.
+            {
+                let mut st = self.life_state.borrow_mut();
+                st.adopted_clients.insert(client.id.clone());
+                st.fresh_clients.remove(&client.id);
+            }
+            if self
+                .life
+                .assignment
+                .as_ref()
+                .is_some_and(|a| a.keep_client_manager)
+            {
+                let found = self
+                    .crm
+                    .get(plan.kind, id)?
+                    .and_then(|e| e.get("responsible_user_id").and_then(Value::as_i64))
+                    .filter(|r| self.active_user(*r));
+                if let Some(m) = found {
+                    if !self.dry_run {
+                        self.store
+                            .life_client_manager_put(&client.id, m, "amoCRM")?;
+                    }
+                    let mut st = self.life_state.borrow_mut();
+                    st.adopted_clients.remove(&client.id);
+                    st.fresh_clients.insert(client.id.clone());
+                }
+            }
+        }
         if !matches!(plan.op, Op::Create(_)) {
             return Ok(());
         }
@@ -225,6 +261,28 @@ impl Engine<'_> {
             return Ok(None);
         }
         self.client_manager(client, true)
+    }
+
+    /// What the payload hash covers. When lifecycle rules pick the responsible user of new
+    /// entities (which is only sent on create), it is left out: a later run computes the
+    /// payload of the then bound entity without that choice, and must see "unchanged".
+    pub(in crate::engine) fn hash_view(&self, payload: &Value) -> Value {
+        let picks = self.life.assignment.is_some()
+            || self
+                .rules
+                .file
+                .lifecycle
+                .lost_returns
+                .as_ref()
+                .is_some_and(|l| l.enabled);
+        if !picks {
+            return payload.clone();
+        }
+        let mut v = payload.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("responsible_user_id");
+        }
+        v
     }
 
     /// Report line for a responsible user chosen by lifecycle rules.

@@ -12,8 +12,18 @@ use crate::billing::Service;
 use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 
-/// The newest earlier leads looked at (one GET each).
+/// The newest earlier leads looked at (one GET each at most).
 const LOOK_BACK: usize = 3;
+
+/// What is known about an earlier lead.
+enum Known {
+    /// Closed as lost (as amoCRM has it).
+    Lost(Value),
+    /// Open or won.
+    Open,
+    /// Deleted in amoCRM.
+    Gone,
+}
 
 impl Engine<'_> {
     /// The client's newest earlier lead, when it is closed as lost (`[lifecycle.lost_returns]`).
@@ -51,15 +61,40 @@ impl Engine<'_> {
                 break;
             }
             looked.push(b.amo_id);
-            match self.crm.get(EntityKind::Lead, b.amo_id)? {
-                Some(lead) => {
-                    let lost = lead.get("status_id").and_then(Value::as_i64) == Some(LOST);
-                    return Ok(lost.then_some(lead));
-                }
-                None => continue, // deleted in amoCRM: look further back
+            match self.lead_if_lost(b.amo_id)? {
+                Known::Lost(lead) => return Ok(Some(lead)),
+                Known::Open => return Ok(None),
+                Known::Gone => continue, // deleted in amoCRM: look further back
             }
         }
         Ok(None)
+    }
+
+    /// Whether a lead is lost, from the store when it knows (the lead was written in this
+    /// run, or `[lifecycle.pullback]` keeps managers' changes coming), else from amoCRM.
+    fn lead_if_lost(&self, id: i64) -> anyhow::Result<Known> {
+        let pulled = self
+            .rules
+            .file
+            .lifecycle
+            .pullback
+            .as_ref()
+            .is_some_and(|p| p.enabled);
+        let fresh = self.life_state.borrow().written_leads.contains(&id);
+        if pulled || fresh {
+            if let Some(stage) = self.store.life_lead(id)?.current() {
+                if stage.1 != LOST {
+                    return Ok(Known::Open);
+                }
+            }
+        }
+        Ok(match self.crm.get(EntityKind::Lead, id)? {
+            Some(lead) if lead.get("status_id").and_then(Value::as_i64) == Some(LOST) => {
+                Known::Lost(lead)
+            }
+            Some(_) => Known::Open,
+            None => Known::Gone,
+        })
     }
 
     /// Whether a re-order must not join `lead` because it is lost: the purchase becomes a
@@ -75,11 +110,7 @@ impl Engine<'_> {
         {
             return Ok(false);
         }
-        Ok(self
-            .crm
-            .get(EntityKind::Lead, lead)?
-            .and_then(|l| l.get("status_id").and_then(Value::as_i64))
-            == Some(LOST))
+        Ok(matches!(self.lead_if_lost(lead)?, Known::Lost(_)))
     }
 
     /// Notes on both leads and a task for the manager, once the new lead exists.

@@ -31,7 +31,6 @@ pub mod pullback;
 mod resolve;
 mod status;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
@@ -52,6 +51,13 @@ pub const LOST: i64 = 143;
 /// Whether a status closes a lead.
 pub fn is_closed(status: i64) -> bool {
     status == WON || status == LOST
+}
+
+/// Whether a lead in `status` was closed by an operator's hand: closed, and not by us (we
+/// did not set that status, or a person set it again after we did, as the events say).
+pub fn closed_by_hand(known: &crate::store::LeadState, status: i64) -> bool {
+    let ours = known.set.map(|s| s.1) == Some(status) && !known.hand_moved_to(status);
+    is_closed(status) && !ours
 }
 
 /// Where a note or task goes once the entity it follows exists.
@@ -98,13 +104,18 @@ pub(super) struct Pending {
 
 /// Run-time state of one engine run.
 #[derive(Debug, Default)]
-pub(super) struct RunState {
+pub struct RunState {
+    /// Leads created or updated in this run (their status is what we set or just read).
+    pub(super) written_leads: BTreeSet<i64>,
     /// Per (kind, key) of a planned entity.
-    pub pending: BTreeMap<(EntityKind, String), Pending>,
+    pub(super) pending: BTreeMap<(EntityKind, String), Pending>,
     /// Clients whose manager was decided or checked in this run.
-    pub fresh_clients: BTreeSet<String>,
+    pub(super) fresh_clients: BTreeSet<String>,
+    /// Clients one of whose contacts or companies was adopted (found in amoCRM) in this run:
+    /// their manager is whoever amoCRM says.
+    pub(super) adopted_clients: BTreeSet<String>,
     /// The round-robin pointer (last user handed out), once read.
-    pub last_round_robin: Option<Option<i64>>,
+    pub(super) last_round_robin: Option<Option<i64>>,
 }
 
 /// Fills `{placeholders}` from facts plus extra values.
@@ -150,6 +161,11 @@ impl Engine<'_> {
         let mut notes: Vec<(usize, Value)> = Vec::new();
         let mut tasks: Vec<(usize, TaskSpec, Value)> = Vec::new();
         for (i, o) in outcomes.iter().enumerate() {
+            if let (EntityKind::Lead, Some(id), Action::Created | Action::Updated) =
+                (kind, o.amo_id, o.action)
+            {
+                self.life_state.borrow_mut().written_leads.insert(id);
+            }
             let Some(p) = self
                 .life_state
                 .borrow_mut()

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::pullback::PullReport;
-use super::{is_closed, render, Engine, WON};
+use super::{closed_by_hand, render, Engine, WON};
 use crate::billing::{Service, ServiceStatus};
 use crate::rules::condition::holds;
 use crate::rules::EntityKind;
@@ -69,6 +69,17 @@ impl NudgeItem {
             detail,
         }
     }
+}
+
+/// A task `nudge` creates, recorded in the store as (purpose, subject).
+struct NewTask<'a> {
+    purpose: &'static str,
+    subject: &'a str,
+    entity: (EntityKind, i64),
+    text: String,
+    hours: u32,
+    task_type: i64,
+    responsible: Option<i64>,
 }
 
 /// Text before the first placeholder: how our open tasks are recognised without the store.
@@ -158,16 +169,16 @@ impl Engine<'_> {
         ))
     }
 
-    fn create_task(
-        &self,
-        purpose: &'static str,
-        subject: &str,
-        entity: (EntityKind, i64),
-        text: String,
-        hours: u32,
-        task_type: i64,
-        responsible: Option<i64>,
-    ) -> Result<i64, crate::crm::CrmError> {
+    fn create_task(&self, t: NewTask<'_>) -> Result<i64, crate::crm::CrmError> {
+        let NewTask {
+            purpose,
+            subject,
+            entity,
+            text,
+            hours,
+            task_type,
+            responsible,
+        } = t;
         let mut body = json!({
             "task_type_id": task_type,
             "text": text,
@@ -259,9 +270,7 @@ impl Engine<'_> {
         let known = self.store.life_lead(lead_id)?;
         let mut item = NudgeItem::new("cart", s, "", String::new());
         item.entity = Some(format!("lead {lead_id}"));
-        if is_closed(remote.1)
-            && !(known.set.map(|x| x.1) == Some(remote.1) && !known.hand_moved_to(remote.1))
-        {
+        if closed_by_hand(&known, remote.1) {
             item.action = "skipped".into();
             item.detail = format!(
                 "closed by hand as `{}`: left alone",
@@ -305,15 +314,15 @@ impl Engine<'_> {
             self.store.life_lead_set(lead_id, target, None)?;
         }
         let responsible = lead.get("responsible_user_id").and_then(Value::as_i64);
-        match self.create_task(
-            "cart",
-            &s.id,
-            (EntityKind::Lead, lead_id),
-            text.clone(),
-            cfg.task_hours,
-            cfg.task_type,
+        match self.create_task(NewTask {
+            purpose: "cart",
+            subject: &s.id,
+            entity: (EntityKind::Lead, lead_id),
+            text: text.clone(),
+            hours: cfg.task_hours,
+            task_type: cfg.task_type,
             responsible,
-        ) {
+        }) {
             Ok(id) => {
                 item.task = Some(id);
                 item.action = if moving {
@@ -457,15 +466,15 @@ impl Engine<'_> {
             item.detail = format!("trial {age} days old, no paid order: {text}");
             return Ok(Some(item));
         }
-        match self.create_task(
-            "nudge",
-            client,
+        match self.create_task(NewTask {
+            purpose: "nudge",
+            subject: client,
             entity,
-            text.clone(),
-            cfg.task_hours,
-            cfg.task_type,
+            text: text.clone(),
+            hours: cfg.task_hours,
+            task_type: cfg.task_type,
             responsible,
-        ) {
+        }) {
             Ok(id) => {
                 item.task = Some(id);
                 item.action = "task created".into();

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{is_closed, Engine};
+use super::{closed_by_hand, Engine};
 use crate::billing::Service;
 use crate::rules::condition::{holds, Facts};
 use crate::rules::EntityKind;
@@ -91,11 +91,8 @@ pub fn decide(target: &RuleTarget, remote: Stage, known: &LeadState) -> Decision
     if known.rule == Some(target.stage) {
         return Decision::ManagerMoved;
     }
-    if is_closed(remote.1) && !target.override_closed {
-        let ours = known.set.map(|s| s.1) == Some(remote.1) && !known.hand_moved_to(remote.1);
-        if !ours {
-            return Decision::ClosedByHand;
-        }
+    if !target.override_closed && closed_by_hand(known, remote.1) {
+        return Decision::ClosedByHand;
     }
     Decision::Move
 }
