@@ -4,7 +4,7 @@ use std::path::Path;
 
 use fakebill::generate::{write, Spec};
 use sandbox::SandboxConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::support::{run, World};
 
@@ -106,27 +106,8 @@ fn one_rejected_item_does_not_stop_the_batch_and_is_queued_with_its_path() {
         .0,
         0
     );
+    w.make_lead_option_stale("VPS-2");
     let conn = rusqlite::Connection::open(w.store()).unwrap();
-    let text: String = conn
-        .query_row(
-            "SELECT value FROM cache WHERE namespace = 'dictionaries'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut dict: Value = serde_json::from_str(&text).unwrap();
-    for f in dict["fields"]["lead"].as_array_mut().unwrap() {
-        for e in f["enums"].as_array_mut().unwrap() {
-            if e["value"] == "VPS-2" {
-                e["id"] = json!(999_999);
-            }
-        }
-    }
-    conn.execute(
-        "UPDATE cache SET value = ?1 WHERE namespace = 'dictionaries'",
-        [dict.to_string()],
-    )
-    .unwrap();
     let (rc, v, err) = backfill_json(&w);
     assert_eq!(rc, 1, "partial: {v}{err}");
     assert_eq!(v["counts"]["lead"]["created"], 8, "{v}");
@@ -225,9 +206,18 @@ fn second_backfill_is_refused_with_exit_6_while_one_runs() {
 #[test]
 fn backfill_beside_hooks_and_syncs_keeps_the_pace_and_duplicates_nothing() {
     let data = tempfile::tempdir().unwrap();
-    let spec = Spec { clients: 40, extra_user_every: 3, payer_every: 2, shared_inn_every: 4, services: 60, date: "2025-06-01".into() };
+    let spec = Spec {
+        clients: 40,
+        extra_user_every: 3,
+        payer_every: 2,
+        shared_inn_every: 4,
+        services: 60,
+        date: "2025-06-01".into(),
+    };
     write(data.path(), &spec).unwrap();
-    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r.replace("batch_size = 250", "batch_size = 10"));
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| {
+        r.replace("batch_size = 250", "batch_size = 10")
+    });
     w.authorize();
     w.sandbox.set_latency_ms(20);
     w.sandbox.reset_stats();
@@ -262,15 +252,35 @@ fn backfill_beside_hooks_and_syncs_keeps_the_pace_and_duplicates_nothing() {
     });
     // Let the detached drains finish, then drain whatever is left.
     let start = std::time::Instant::now();
-    while amocrm_bin::lock::run_lock_holder(&w.store()).is_some() && start.elapsed().as_secs() < 60 {
+    while amocrm_bin::lock::run_lock_holder(&w.store()).is_some() && start.elapsed().as_secs() < 60
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let (rc, out, err) = run(w.cmd().arg("drain"));
     assert_eq!(rc, 0, "{out}{err}");
     let stats = w.sandbox.stats();
-    assert_eq!(stats.status_429, 0, "no 429 in a normal run, even with neighbours");
-    assert!(stats.max_per_second <= 7, "max {} requests in one second", stats.max_per_second);
-    assert_eq!(w.sandbox.entities("contacts").len(), spec.users(), "no duplicate contacts");
-    assert_eq!(w.sandbox.entities("companies").len(), spec.companies(), "no duplicate companies");
-    assert_eq!(w.sandbox.entities("leads").len(), spec.services, "every service has exactly one lead");
+    assert_eq!(
+        stats.status_429, 0,
+        "no 429 in a normal run, even with neighbours"
+    );
+    assert!(
+        stats.max_per_second <= 7,
+        "max {} requests in one second",
+        stats.max_per_second
+    );
+    assert_eq!(
+        w.sandbox.entities("contacts").len(),
+        spec.users(),
+        "no duplicate contacts"
+    );
+    assert_eq!(
+        w.sandbox.entities("companies").len(),
+        spec.companies(),
+        "no duplicate companies"
+    );
+    assert_eq!(
+        w.sandbox.entities("leads").len(),
+        spec.services,
+        "every service has exactly one lead"
+    );
 }

@@ -94,6 +94,33 @@ impl World {
             .success();
     }
 
+    /// Makes the cached dictionaries stale: the lead option `option` gets an id amoCRM does
+    /// not know, as if a manager deleted the option after the cache was filled. amoCRM then
+    /// rejects leads using it with `NotSupportedChoice`. The cache must be filled already.
+    pub fn make_lead_option_stale(&self, option: &str) {
+        let conn = rusqlite::Connection::open(self.store()).unwrap();
+        let text: String = conn
+            .query_row(
+                "SELECT value FROM cache WHERE namespace = 'dictionaries'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("dictionaries are cached");
+        let mut dict: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for f in dict["fields"]["lead"].as_array_mut().unwrap() {
+            for e in f["enums"].as_array_mut().unwrap() {
+                if e["value"] == option {
+                    e["id"] = serde_json::json!(999_999);
+                }
+            }
+        }
+        conn.execute(
+            "UPDATE cache SET value = ?1 WHERE namespace = 'dictionaries'",
+            [dict.to_string()],
+        )
+        .unwrap();
+    }
+
     /// The store path.
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("amocrm-bin.db")

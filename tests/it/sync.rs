@@ -276,27 +276,8 @@ fn rejected_lead_shows_the_field_path_exits_4_and_stays_queued() {
         .0,
         0
     );
+    w.make_lead_option_stale("VPS-2");
     let conn = rusqlite::Connection::open(w.store()).unwrap();
-    let text: String = conn
-        .query_row(
-            "SELECT value FROM cache WHERE namespace = 'dictionaries'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut dict: Value = serde_json::from_str(&text).unwrap();
-    for f in dict["fields"]["lead"].as_array_mut().unwrap() {
-        for e in f["enums"].as_array_mut().unwrap() {
-            if e["value"] == "VPS-2" {
-                e["id"] = json!(999_999);
-            }
-        }
-    }
-    conn.execute(
-        "UPDATE cache SET value = ?1 WHERE namespace = 'dictionaries'",
-        [dict.to_string()],
-    )
-    .unwrap();
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
     assert_eq!(rc, 4, "{out}{err}");
     assert!(
