@@ -29,6 +29,11 @@ pub fn fake_mgrctl() -> Option<PathBuf> {
 /// The fake binary, or `None` after saying why the test is skipped.
 pub fn fake_mgrctl_or_skip(test: &str) -> Option<PathBuf> {
     let found = fake_mgrctl();
+    // In CI a missing fake is a setup error, not a reason to pass silently.
+    assert!(
+        found.is_some() || std::env::var_os("CI").is_none(),
+        "{test}: fake-mgrctl is not built; .ci/run builds the workspace before testing"
+    );
     if found.is_none() {
         eprintln!(
             "SKIPPED {test}: fake-mgrctl is not built next to this test binary; run `cargo build --workspace` (or `cargo build -p fakebill`) with the same target dir first"
