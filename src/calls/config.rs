@@ -120,7 +120,6 @@ impl CallRules {
     }
 }
 
-
 /// Resolves `[calls]`; every unknown name is reported with its key path.
 pub fn resolve(
     setup: &CallSetup,

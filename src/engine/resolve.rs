@@ -100,7 +100,11 @@ pub fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef>
     fields
         .iter()
         .find(|f| f.code.as_deref() == Some(key))
-        .or_else(|| fields.iter().find(|f| f.name.to_lowercase() == key.to_lowercase()))
+        .or_else(|| {
+            fields
+                .iter()
+                .find(|f| f.name.to_lowercase() == key.to_lowercase())
+        })
 }
 
 /// Finds a user by id, e-mail or name.
@@ -139,7 +143,12 @@ pub fn find_user(dict: &Dictionaries, key: &str) -> Result<i64, String> {
 
 /// Finds a pipeline and one of its statuses, each by id or (case-insensitive) name; the
 /// problem names `<at>.pipeline` or `<at>.status` and lists what exists.
-pub fn pipeline_status(dict: &Dictionaries, pipeline: &str, status: &str, at: &str) -> Result<(i64, i64), Problem> {
+pub fn pipeline_status(
+    dict: &Dictionaries,
+    pipeline: &str,
+    status: &str,
+    at: &str,
+) -> Result<(i64, i64), Problem> {
     let by_name = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
     let pipe = pipeline
         .trim()
@@ -151,7 +160,11 @@ pub fn pipeline_status(dict: &Dictionaries, pipeline: &str, status: &str, at: &s
             key: format!("{at}.pipeline"),
             message: format!(
                 "no amoCRM pipeline `{pipeline}`; known pipelines: {}",
-                dict.pipelines.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                dict.pipelines
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
     let st = status
@@ -165,7 +178,11 @@ pub fn pipeline_status(dict: &Dictionaries, pipeline: &str, status: &str, at: &s
             message: format!(
                 "pipeline `{}` has no status `{status}`; its statuses: {}",
                 pipe.name,
-                pipe.statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                pipe.statuses
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
     Ok((pipe.id, st.id))

@@ -144,7 +144,9 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             {
                 bad(
                     "billmanager.url",
-                    format!("`{u}` must use https (plain http is allowed only for loopback addresses)"),
+                    format!(
+                        "`{u}` must use https (plain http is allowed only for loopback addresses)"
+                    ),
                 )
             }
             Ok(_) => {}

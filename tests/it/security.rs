@@ -27,10 +27,20 @@ fn no_secret_reaches_any_output_log_journal_or_json_and_files_are_0600() {
         &["--json", "auth", "--status"],
         &["-vv", "auth", "--refresh"],
         &["-vv", "--json", "sync", "--entity", "lead", "--elid", "401"],
-        &["-vv", "sync", "--entity", "contact", "--elid", "102", "--dry-run"],
+        &[
+            "-vv",
+            "sync",
+            "--entity",
+            "contact",
+            "--elid",
+            "102",
+            "--dry-run",
+        ],
         &["-vv", "--json", "backfill", "--since", "2024-01-01"],
         &["--json", "bindings", "list"],
-        &["-vv", "bindings", "show", "--entity", "lead", "--elid", "401"],
+        &[
+            "-vv", "bindings", "show", "--entity", "lead", "--elid", "401",
+        ],
         &["--json", "status"],
         &["-vv", "replay-calls", "--days", "1"],
     ] {
@@ -77,7 +87,10 @@ fn no_secret_reaches_any_output_log_journal_or_json_and_files_are_0600() {
     let mut checked = 0;
     for e in std::fs::read_dir(rig.dir.path()).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("amocrm-bin.") && !name.ends_with(".stdout") && !name.ends_with(".stderr") {
+        if name.starts_with("amocrm-bin.")
+            && !name.ends_with(".stdout")
+            && !name.ends_with(".stderr")
+        {
             assert_eq!(mode(&e.path()), 0o600, "{name} is {:o}", mode(&e.path()));
             checked += 1;
         }
@@ -97,7 +110,8 @@ fn client_secret_comes_from_env_or_file_and_an_inline_one_warns_when_world_reada
     std::fs::write(rig.path("secret.txt"), format!("{SECRET}\n")).unwrap();
     let code = rig.sandbox.issue_code();
     let mut c = rig.cmd();
-    c.env_remove("AMOCRM_CLIENT_SECRET").args(["auth", "--code", &code]);
+    c.env_remove("AMOCRM_CLIENT_SECRET")
+        .args(["auth", "--code", &code]);
     let (rc, out, err) = rig.run_cmd(&mut c, "auth (secret file)");
     assert_eq!(rc, 0, "{out}{err}");
     rig.finish();
@@ -123,7 +137,8 @@ fn client_secret_comes_from_env_or_file_and_an_inline_one_warns_when_world_reada
     crate::faults::chmod(&rig.rules, 0o644);
     let code = rig.sandbox.issue_code();
     let mut c = rig.cmd();
-    c.env_remove("AMOCRM_CLIENT_SECRET").args(["auth", "--code", &code]);
+    c.env_remove("AMOCRM_CLIENT_SECRET")
+        .args(["auth", "--code", &code]);
     let (rc, out, err) = rig.run_cmd(&mut c, "auth (inline, 0644)");
     assert_eq!(rc, 0, "{out}{err}");
     assert!(
@@ -162,9 +177,19 @@ fn https_and_amocrm_hosts_are_enforced_unless_allowed() {
         ("http://acme.amocrm.ru", "false", false, "https"),
         ("http://acme.amocrm.ru", "true", false, "https"),
         ("https://evil.example.com", "false", false, "allow_any_host"),
-        ("https://acme.amocrm.ru.evil.example.com", "false", false, "allow_any_host"),
+        (
+            "https://acme.amocrm.ru.evil.example.com",
+            "false",
+            false,
+            "allow_any_host",
+        ),
         ("https://evilamocrm.ru", "false", false, "allow_any_host"),
-        ("https://acme.amocrm.ru@evil.example.com", "false", false, "allow_any_host"),
+        (
+            "https://acme.amocrm.ru@evil.example.com",
+            "false",
+            false,
+            "allow_any_host",
+        ),
         ("http://127.0.0.1.evil.example.com", "true", false, "https"),
         ("https://proxy.example.com", "true", true, ""),
         ("https://acme.amocrm.ru", "false", true, ""),
@@ -177,10 +202,19 @@ fn https_and_amocrm_hosts_are_enforced_unless_allowed() {
         // `auth --status` reads only the rule file and the store.
         let (rc, out, err) = rig.run(&["auth", "--status"]);
         if ok {
-            assert_eq!(rc, 3, "{url} (allow_any_host = {allow}) is accepted: {out}{err}");
+            assert_eq!(
+                rc, 3,
+                "{url} (allow_any_host = {allow}) is accepted: {out}{err}"
+            );
         } else {
-            assert_eq!(rc, 2, "{url} (allow_any_host = {allow}) is refused: {out}{err}");
-            assert!(err.contains("amocrm.base_url") && err.contains(why), "{url}: {err}");
+            assert_eq!(
+                rc, 2,
+                "{url} (allow_any_host = {allow}) is refused: {out}{err}"
+            );
+            assert!(
+                err.contains("amocrm.base_url") && err.contains(why),
+                "{url}: {err}"
+            );
         }
     }
     // The BILLmanager HTTP API gets the panel password: https too, except on loopback.
@@ -208,7 +242,10 @@ fn https_and_amocrm_hosts_are_enforced_unless_allowed() {
             assert_eq!(rc, 3, "{url}: {out}{err}");
         } else {
             assert_eq!(rc, 2, "{url}: {out}{err}");
-            assert!(err.contains("billmanager.url") && err.contains("https"), "{err}");
+            assert!(
+                err.contains("billmanager.url") && err.contains("https"),
+                "{err}"
+            );
         }
     }
     rig.finish();
@@ -244,20 +281,56 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
     // statuses are checked against the account only by commands that talk to it)
     let mut cases: Vec<(String, Vec<u8>, bool)> = vec![
         ("empty".into(), Vec::new(), true),
-        ("invalid UTF-8".into(), b"[amocrm]\nbase_url = \"\xff\xfe\"\n".to_vec(), true),
-        ("NUL bytes".into(), b"[amocrm]\0\0base_url = 1".to_vec(), true),
-        ("BOM and CRLF".into(), format!("\u{feff}{}", good.replace('\n', "\r\n")).into_bytes(), false),
+        (
+            "invalid UTF-8".into(),
+            b"[amocrm]\nbase_url = \"\xff\xfe\"\n".to_vec(),
+            true,
+        ),
+        (
+            "NUL bytes".into(),
+            b"[amocrm]\0\0base_url = 1".to_vec(),
+            true,
+        ),
+        (
+            "BOM and CRLF".into(),
+            format!("\u{feff}{}", good.replace('\n', "\r\n")).into_bytes(),
+            false,
+        ),
         ("deeply nested arrays".into(), deep_array.into_bytes(), true),
-        ("deeply nested inline tables".into(), deep_table.into_bytes(), true),
-        ("40 000 unknown keys".into(), format!("[amocrm]\n{many_keys}").into_bytes(), true),
+        (
+            "deeply nested inline tables".into(),
+            deep_table.into_bytes(),
+            true,
+        ),
+        (
+            "40 000 unknown keys".into(),
+            format!("[amocrm]\n{many_keys}").into_bytes(),
+            true,
+        ),
         ("a 600 kB value".into(), huge_string.into_bytes(), false),
-        ("truncated".into(), good.as_bytes()[..good.len() / 2].to_vec(), true),
-        ("binary".into(), (0..=255u8).cycle().take(10_000).collect(), true),
+        (
+            "truncated".into(),
+            good.as_bytes()[..good.len() / 2].to_vec(),
+            true,
+        ),
+        (
+            "binary".into(),
+            (0..=255u8).cycle().take(10_000).collect(),
+            true,
+        ),
     ];
     for (key, value, refused) in [
         ("timeout_secs = 20", "timeout_secs = \"twenty\"", true),
-        ("timeout_secs = 20", "timeout_secs = 99999999999999999999", true),
-        ("timeout_secs = 20", "timeout_secs = 18446744073709551615", false),
+        (
+            "timeout_secs = 20",
+            "timeout_secs = 99999999999999999999",
+            true,
+        ),
+        (
+            "timeout_secs = 20",
+            "timeout_secs = 18446744073709551615",
+            false,
+        ),
         ("timeout_secs = 20", "timeout_secs = -1", true),
         ("rate_limit_rps = 7", "rate_limit_rps = 0", true),
         ("rate_limit_rps = 7", "rate_limit_rps = 1e308", true),
@@ -266,27 +339,78 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
         ("allow_any_host = false", "allow_any_host = \"yes\"", true),
         ("[amocrm]", "amocrm = 5\n[x]", true),
         ("[[skip]]", "skip = \"all\"\n[[nothing]]", true),
-        ("new_purchase_timeout_days = 90", "new_purchase_timeout_days = 4294967296", true),
-        ("default_country = \"RU\"", "default_country = \"\u{202e}ЯЯЯ\"", false),
+        (
+            "new_purchase_timeout_days = 90",
+            "new_purchase_timeout_days = 4294967296",
+            true,
+        ),
+        (
+            "default_country = \"RU\"",
+            "default_country = \"\u{202e}ЯЯЯ\"",
+            false,
+        ),
         ("since = \"2024-01-01\"", "since = \"2024-13-45\"", true),
-        ("since = \"2024-01-01\"", "since = 1970-01-01T00:00:00Z", true),
+        (
+            "since = \"2024-01-01\"",
+            "since = 1970-01-01T00:00:00Z",
+            true,
+        ),
         // Rust's regex engine has no catastrophic backtracking: accepted, and harmless.
-        ("\"service.source\" = \"site\"", "\"service.source\" = { matches = \"(a+)+$\" }", false),
-        ("\"service.source\" = \"site\"", "\"service.source\" = { matches = \"a{1000000}\" }", true),
-        ("\"service.source\" = \"site\"", "\"service.source\" = { matches = \"(\" }", true),
-        ("\"service.source\" = \"site\"", "\"service.cost\" = { gt = \"many\" }", false),
-        ("\"service.source\" = \"site\"", "\"service.cost\" = { between = [1, 2] }", true),
+        (
+            "\"service.source\" = \"site\"",
+            "\"service.source\" = { matches = \"(a+)+$\" }",
+            false,
+        ),
+        (
+            "\"service.source\" = \"site\"",
+            "\"service.source\" = { matches = \"a{1000000}\" }",
+            true,
+        ),
+        (
+            "\"service.source\" = \"site\"",
+            "\"service.source\" = { matches = \"(\" }",
+            true,
+        ),
+        (
+            "\"service.source\" = \"site\"",
+            "\"service.cost\" = { gt = \"many\" }",
+            false,
+        ),
+        (
+            "\"service.source\" = \"site\"",
+            "\"service.cost\" = { between = [1, 2] }",
+            true,
+        ),
         ("\"service.source\" = \"site\"", "\"\" = \"\"", true),
-        ("pipeline = \"Sales\"", "pipeline = 18446744073709551615", true),
+        (
+            "pipeline = \"Sales\"",
+            "pipeline = 18446744073709551615",
+            true,
+        ),
         ("status = \"New order\"", "status = \"\"", false),
-        ("\"BM_SERVICE_ID\" = \"service.id\"", "\"BM_SERVICE_ID\" = { from = \"service.id\", enum = [] }", true),
+        (
+            "\"BM_SERVICE_ID\" = \"service.id\"",
+            "\"BM_SERVICE_ID\" = { from = \"service.id\", enum = [] }",
+            true,
+        ),
         ("\"BM_SERVICE_ID\" = \"service.id\"", "\"\" = \"\"", true),
         ("utc_offset = \"+03:00\"", "utc_offset = \"+99:99\"", true),
-        ("working_hours = [9, 18]", "working_hours = [18, 9, 3]", true),
+        (
+            "working_hours = [9, 18]",
+            "working_hours = [18, 9, 3]",
+            true,
+        ),
         ("dedup_window_secs = 60", "dedup_window_secs = -60", true),
     ] {
-        assert!(good.contains(key), "the example rules changed: `{key}` is gone");
-        cases.push((format!("{value:?}"), good.replacen(key, value, 1).into_bytes(), refused));
+        assert!(
+            good.contains(key),
+            "the example rules changed: `{key}` is gone"
+        );
+        cases.push((
+            format!("{value:?}"),
+            good.replacen(key, value, 1).into_bytes(),
+            refused,
+        ));
     }
     let status_empty = good.replacen("status = \"New order\"", "status = \"\"", 1);
     let (rc, err) = with_rule_bytes(
@@ -297,11 +421,17 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
     );
     assert_eq!(rc, 2, "an empty status name: {err}");
     for (label, bytes, refused) in &cases {
-        for args in [&["status"][..], &["sync", "--entity", "lead", "--elid", "401", "--dry-run"]] {
+        for args in [
+            &["status"][..],
+            &["sync", "--entity", "lead", "--elid", "401", "--dry-run"],
+        ] {
             let (rc, err) = with_rule_bytes(&rig, bytes, args, label);
             if *refused {
                 assert_eq!(rc, 2, "{label} {args:?}: {err}");
-                assert!(err.contains("error:") && err.contains("hint:"), "{label}: {err}");
+                assert!(
+                    err.contains("error:") && err.contains("hint:"),
+                    "{label}: {err}"
+                );
             }
         }
     }
@@ -379,7 +509,10 @@ fn hostile_billmanager_output_never_panics_and_exits_with_a_documented_code() {
         ("payers with a 10 000-digit INN", "profile.json", format!("{{\"doc\": {{\"elem\": {{\"id\": {{\"$\": \"301\"}}, \"account\": {{\"$\": \"101\"}}, \"profiletype\": {{\"$\": \"2\"}}, \"inn\": {{\"$\": \"{}\"}}}}}}}}", "7".repeat(10_000)).into_bytes()),
     ];
     let rules = std::fs::read_to_string(&rig.rules).unwrap();
-    let demo = format!("{:?}", root().join("examples/billmanager").display().to_string());
+    let demo = format!(
+        "{:?}",
+        root().join("examples/billmanager").display().to_string()
+    );
     for (label, file, bytes) in cases {
         let data = bad_data(|d| std::fs::write(d.join(file), &bytes).unwrap());
         let dir = format!("{:?}", data.path().display().to_string());
@@ -410,26 +543,98 @@ fn hostile_arguments_documents_and_call_events_never_panic() {
     let long = "9".repeat(100_000);
     let cases: Vec<Vec<&OsStr>> = vec![
         vec![OsStr::from_bytes(b"\xff\xfe")],
-        vec!["sync".as_ref(), "--entity".as_ref(), "lead".as_ref(), "--elid".as_ref(), OsStr::from_bytes(b"4\xff01")],
-        vec!["--config".as_ref(), OsStr::from_bytes(b"/tmp/\xff.toml"), "status".as_ref()],
+        vec![
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+            "--elid".as_ref(),
+            OsStr::from_bytes(b"4\xff01"),
+        ],
+        vec![
+            "--config".as_ref(),
+            OsStr::from_bytes(b"/tmp/\xff.toml"),
+            "status".as_ref(),
+        ],
         vec![],
         vec!["".as_ref()],
-        vec!["sync".as_ref(), "--entity".as_ref(), "lead".as_ref(), "--elid".as_ref(), "".as_ref()],
-        vec!["sync".as_ref(), "--entity".as_ref(), "lead".as_ref(), "--elid".as_ref(), "../../../etc/passwd".as_ref()],
-        vec!["sync".as_ref(), "--entity".as_ref(), "lead".as_ref(), "--elid".as_ref(), long.as_ref()],
-        vec!["sync".as_ref(), "--entity".as_ref(), "customer".as_ref(), "--elid".as_ref(), "1".as_ref()],
-        vec!["backfill".as_ref(), "--since".as_ref(), "99999-01-01".as_ref()],
-        vec!["backfill".as_ref(), "--since".as_ref(), "2024-02-30".as_ref()],
+        vec![
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+            "--elid".as_ref(),
+            "".as_ref(),
+        ],
+        vec![
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+            "--elid".as_ref(),
+            "../../../etc/passwd".as_ref(),
+        ],
+        vec![
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+            "--elid".as_ref(),
+            long.as_ref(),
+        ],
+        vec![
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "customer".as_ref(),
+            "--elid".as_ref(),
+            "1".as_ref(),
+        ],
+        vec![
+            "backfill".as_ref(),
+            "--since".as_ref(),
+            "99999-01-01".as_ref(),
+        ],
+        vec![
+            "backfill".as_ref(),
+            "--since".as_ref(),
+            "2024-02-30".as_ref(),
+        ],
         vec!["backfill".as_ref(), "--since".as_ref(), "".as_ref()],
-        vec!["replay-calls".as_ref(), "--days".as_ref(), "4294967296".as_ref()],
-        vec!["replay-calls".as_ref(), "--days".as_ref(), "4294967295".as_ref()],
-        vec!["report".as_ref(), "calls".as_ref(), "--days".as_ref(), "4294967295".as_ref()],
+        vec![
+            "replay-calls".as_ref(),
+            "--days".as_ref(),
+            "4294967296".as_ref(),
+        ],
+        vec![
+            "replay-calls".as_ref(),
+            "--days".as_ref(),
+            "4294967295".as_ref(),
+        ],
+        vec![
+            "report".as_ref(),
+            "calls".as_ref(),
+            "--days".as_ref(),
+            "4294967295".as_ref(),
+        ],
         vec!["--command".as_ref()],
         vec!["--command=".as_ref()],
-        vec!["--command".as_ref(), "sync".as_ref(), "--entity".as_ref(), "lead".as_ref()],
+        vec![
+            "--command".as_ref(),
+            "sync".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+        ],
         vec!["-vvvvvvvvvvvvvvvv".as_ref(), "status".as_ref()],
-        vec!["--json".as_ref(), "-q".as_ref(), "-v".as_ref(), "status".as_ref()],
-        vec!["bindings".as_ref(), "forget".as_ref(), "--entity".as_ref(), "lead".as_ref(), "--elid".as_ref(), "no-such".as_ref()],
+        vec![
+            "--json".as_ref(),
+            "-q".as_ref(),
+            "-v".as_ref(),
+            "status".as_ref(),
+        ],
+        vec![
+            "bindings".as_ref(),
+            "forget".as_ref(),
+            "--entity".as_ref(),
+            "lead".as_ref(),
+            "--elid".as_ref(),
+            "no-such".as_ref(),
+        ],
         vec!["auth".as_ref(), "--code".as_ref(), long.as_ref()],
         vec!["auth".as_ref(), "--code".as_ref(), "".as_ref()],
         vec!["help".as_ref(), "backfill".as_ref()],
@@ -443,12 +648,17 @@ fn hostile_arguments_documents_and_call_events_never_panic() {
         rig.run_cmd(&mut c, &label);
     }
     // The panel's document on stdin: whatever it is, it is echoed and the hook exits 0.
-    let deep = format!("<doc>{}{}</doc>", "<a>".repeat(100_000), "</a>".repeat(100_000));
+    let deep = format!(
+        "<doc>{}{}</doc>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
     for doc in [
         b"\xff\xfe\x00garbage".to_vec(),
         b"<?xml version=\"1.0\"?><doc><elid>401</elid></do".to_vec(),
         deep.into_bytes(),
-        b"<!DOCTYPE doc [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;\">]><doc>&b;</doc>".to_vec(),
+        b"<!DOCTYPE doc [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;\">]><doc>&b;</doc>"
+            .to_vec(),
         vec![b'<'; 1 << 20],
     ] {
         let mut c = rig.cmd();
@@ -482,5 +692,32 @@ fn hostile_arguments_documents_and_call_events_never_panic() {
         assert!(rc != 0 || !body.trim().is_empty(), "{label}: {err}");
     }
     assert_eq!(integrity(&rig.store()), "ok");
+    rig.finish();
+}
+
+#[test]
+fn the_smallest_rule_file_puts_leads_in_the_first_stage_amocrm_allows() {
+    // Only the required keys: no [[pipelines]], so amoCRM's default place applies — the
+    // main pipeline's first stage that can be set by hand, never "Unsorted".
+    let rig = demo_rig(|r| r);
+    let minimal = format!(
+        "[amocrm]\nbase_url = \"{}\"\nclient_id = \"sandbox-client-id\"\n\
+         client_secret_env = \"AMOCRM_CLIENT_SECRET\"\n\
+         redirect_uri = \"https://example.com/amocrm/callback\"\n\
+         [billmanager]\nsource = \"files\"\ndir = {:?}\n[store]\npath = \"amocrm-bin.db\"\n",
+        rig.sandbox.base_url(),
+        root().join("examples/billmanager").display().to_string()
+    );
+    std::fs::write(&rig.rules, minimal).unwrap();
+    rig.authorize();
+    let (rc, out, err) = rig.run(&["sync", "--entity", "lead", "--elid", "401"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let leads = rig.sandbox.entities("leads");
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["pipeline_id"], 3177727, "main pipeline");
+    assert_eq!(
+        leads[0]["status_id"], 32392159,
+        "`New order`, not `Unsorted`"
+    );
     rig.finish();
 }

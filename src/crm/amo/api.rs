@@ -256,6 +256,9 @@ impl Crm for AmoCrm<'_> {
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
+                        // "Unsorted" (type 1) cannot be set by hand: amoCRM rejects a lead
+                        // sent there, so it is neither a default nor a rule target.
+                        .filter(|st| st.get("type").and_then(Value::as_i64) != Some(1))
                         .map(|st| StatusDef {
                             id: st.get("id").and_then(Value::as_i64).unwrap_or(0),
                             name: s(st, "name"),
