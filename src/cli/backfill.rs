@@ -54,6 +54,24 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The run lock. A drain started by a BILLmanager hook is short, so the backfill waits for
+/// it (up to two minutes) instead of failing; any other holder (another backfill, a replay)
+/// means exit 6 at once.
+fn run_lock(store: &std::path::Path) -> anyhow::Result<amocrm_bin::lock::FileLock> {
+    match try_lock(store, LockKind::Run, "backfill") {
+        Err(e) => match e.downcast_ref::<amocrm_bin::lock::LockHeld>() {
+            Some(held) if held.holder.contains("drain") => amocrm_bin::lock::lock_within(
+                store,
+                LockKind::Run,
+                "backfill",
+                std::time::Duration::from_secs(120),
+            ),
+            _ => Err(e),
+        },
+        ok => ok,
+    }
+}
+
 /// Runs `backfill`.
 pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let since = chrono::NaiveDate::parse_from_str(args.since.trim(), "%Y-%m-%d").map_err(|_| {
@@ -67,7 +85,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let _run_lock = if args.dry_run {
         None
     } else {
-        Some(try_lock(store.path(), LockKind::Run, "backfill")?)
+        Some(run_lock(store.path())?)
     };
     let run = store.start_run("backfill")?;
     let started = Instant::now();

@@ -223,7 +223,7 @@ fn check_accepts_the_example_rules_and_warns_only_about_tags_to_be_created() {
     w.sandbox.insert(
         "contacts",
         serde_json::json!({"name": "tagged", "_embedded": {"tags": [
-        {"name": "BILL"}, {"name": "VPS client"}, {"name": "call"}]}}),
+        {"name": "BILL"}, {"name": "newsletter"}, {"name": "call"}]}}),
     );
     w.sandbox.insert(
         "companies",
