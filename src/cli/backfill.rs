@@ -82,7 +82,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     })?;
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
-    let _run_lock = if args.dry_run {
+    let run_lock = if args.dry_run {
         None
     } else {
         Some(run_lock(store.path())?)
@@ -141,6 +141,16 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     }
     let status = report.exit_status();
     store.finish_run(run, status.code() as i32, &summary.to_string())?;
+    // Hook events that arrived while this run held the lock are pushed now, by a drain of
+    // their own (its output must not mix with this summary).
+    drop(run_lock);
+    if !args.dry_run && !store.due_items(1)?.is_empty() {
+        if let Err(e) = super::hook::spawn_drain(&cli.config) {
+            amocrm_bin::log::warn(&format!(
+                "could not start a drain for queued events: {e}; cron's `drain` will push them"
+            ));
+        }
+    }
     if cli.json {
         summary["ok"] = json!(status == ExitStatus::Ok);
         println!("{}", amocrm_bin::log::redact(&summary.to_string()));

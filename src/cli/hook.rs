@@ -164,7 +164,7 @@ fn work(input: &Input) -> anyhow::Result<()> {
 /// Starts `amocrm-bin --config <rules> drain --background` in its own process group with
 /// no stdio, and does not wait for it: the panel gets its answer while the drain works.
 #[allow(clippy::zombie_processes)] // the hook exits at once; init reaps the drain
-fn spawn_drain(config: &Path) -> std::io::Result<()> {
+pub(super) fn spawn_drain(config: &Path) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--config")

@@ -284,3 +284,32 @@ fn backfill_beside_hooks_and_syncs_keeps_the_pace_and_duplicates_nothing() {
         "every service has exactly one lead"
     );
 }
+
+#[test]
+fn backfill_pushes_hook_events_queued_while_it_ran() {
+    let w = World::new();
+    w.authorize();
+    // A hook fired while a backfill held the lock: its event is queued, its own drain did not run.
+    let out = w
+        .cmd()
+        .env("PARAM_func", "service.postopen")
+        .env("PARAM_elid", "404")
+        .env("EVENT_TYPE", "after")
+        .env("AMOCRM_BIN_HOOK_NO_DRAIN", "1")
+        .write_stdin("<doc/>")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(w.sandbox.entities("leads").is_empty());
+    let (rc, out, err) = run(w.cmd().args(["backfill", "--since", "2026-06-01"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let start = std::time::Instant::now();
+    while w.sandbox.entities("leads").is_empty() && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        w.sandbox.entities("leads").len(),
+        1,
+        "the queued event was pushed after the backfill"
+    );
+}
