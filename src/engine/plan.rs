@@ -119,6 +119,8 @@ pub fn apply(
     for p in &plans {
         match &p.op {
             Op::Create(body) => creates.push(body.clone()),
+            // Only links to add: no PATCH, the link request below does the work.
+            Op::Update { body, .. } if body.as_object().is_some_and(|o| o.len() <= 2) => {}
             Op::Update { body, .. } => updates.push(body.clone()),
             Op::Keep(id) => {
                 ids.insert(p.key.clone(), *id);
@@ -169,7 +171,7 @@ pub fn apply(
                 }
                 failed(rejections(&res.rejected), &mut outcomes);
             }
-            Err(e) => failed(all_failed(&keys, &e)?, &mut outcomes),
+            Err(e) => failed(all_failed(&keys, e)?, &mut outcomes),
         }
     }
     if !updates.is_empty() {
@@ -191,7 +193,16 @@ pub fn apply(
                 }
                 failed(rejections(&res.rejected), &mut outcomes);
             }
-            Err(e) => failed(all_failed(&keys, &e)?, &mut outcomes),
+            Err(e) => failed(all_failed(&keys, e)?, &mut outcomes),
+        }
+    }
+    for p in &plans {
+        if let Op::Update { id, body, .. } = &p.op {
+            if body.as_object().is_some_and(|o| o.len() <= 2) {
+                bind(&p.key, *id)?;
+                ids.insert(p.key.clone(), *id);
+                outcomes.push(p.outcome(Action::Updated, Some(*id), "linked".into()));
+            }
         }
     }
     // Links for the entities that now exist and were written in this run.
@@ -243,27 +254,16 @@ fn rejections(items: &[crate::crm::ItemErrors]) -> Vec<(String, String, bool)> {
 }
 
 /// A whole batch failed: fatal errors stop the run, others fail each item.
-fn all_failed(keys: &[String], e: &CrmError) -> anyhow::Result<Vec<(String, String, bool)>> {
+fn all_failed(keys: &[String], e: CrmError) -> anyhow::Result<Vec<(String, String, bool)>> {
     if matches!(
         e,
         CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
     ) {
-        return Err(anyhow::anyhow!("{e}")).map_err(|_| anyhow::Error::new(clone_fatal(e)));
+        return Err(e.into());
     }
     let rejected = matches!(e, CrmError::Validation { .. } | CrmError::Http { .. });
     Ok(keys
         .iter()
         .map(|k| (k.clone(), crate::log::redact(&e.to_string()), rejected))
         .collect())
-}
-
-fn clone_fatal(e: &CrmError) -> CrmError {
-    match e {
-        CrmError::AuthNeeded { detail, advice } => CrmError::AuthNeeded {
-            detail: detail.clone(),
-            advice: advice.clone(),
-        },
-        CrmError::PaymentRequired => CrmError::PaymentRequired,
-        _ => CrmError::Blocked,
-    }
 }
