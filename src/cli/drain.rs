@@ -95,6 +95,19 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
             log::verbose(&format!("drain: {e}; that run pushes the queue"));
             return Ok(ExitStatus::Ok);
         }
+        // Another drain (a hook's, or the one a backfill starts) is short: wait for it and
+        // push what it leaves, rather than failing a cron or operator drain with exit 6.
+        Err(e)
+            if e.downcast_ref::<LockHeld>()
+                .is_some_and(|h| h.holder.contains("drain")) =>
+        {
+            Some(lock::lock_within(
+                store.path(),
+                LockKind::Run,
+                "drain",
+                std::time::Duration::from_secs(120),
+            )?)
+        }
         Err(e) => return Err(e),
     };
     let journal = store.start_run("drain")?;

@@ -197,11 +197,15 @@ pub fn apply(
         }
     }
     for p in &plans {
-        if let Op::Update { id, body, .. } = &p.op {
+        if let Op::Update { id, body, adopted } = &p.op {
             if body.as_object().is_some_and(|o| o.len() <= 2) {
                 bind(&p.key, *id)?;
                 ids.insert(p.key.clone(), *id);
-                outcomes.push(p.outcome(Action::Updated, Some(*id), "linked".into()));
+                let detail = adopted
+                    .clone()
+                    .map(|a| format!("adopted existing: {a}"))
+                    .unwrap_or_else(|| "linked".into());
+                outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
             }
         }
     }
