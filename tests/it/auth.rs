@@ -84,17 +84,7 @@ fn expired_access_token_is_refreshed_and_old_refresh_token_never_reused() {
     }
     // Many processes hitting an expired token at once spend the refresh token exactly once.
     w.sandbox.expire_access_tokens();
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"));
-            c.args(["auth", "--refresh"])
-                .env("AMOCRM_BIN_CONFIG", &w.rules)
-                .env("AMOCRM_CLIENT_SECRET", SECRET)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            c.spawn().unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..4).map(|_| w.spawn(&["auth", "--refresh"])).collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }

@@ -145,14 +145,7 @@ fn interrupted_backfill_resumes_without_duplicates() {
     w.sandbox.set_latency_ms(40);
     // Kill -9 at a few points of the run, then let it finish.
     for delay_ms in [700u64, 1500] {
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
-            .args(["backfill", "--since", "2025-01-01"])
-            .env("AMOCRM_BIN_CONFIG", &w.rules)
-            .env("AMOCRM_CLIENT_SECRET", crate::support::SECRET)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = w.spawn(&["backfill", "--since", "2025-01-01"]);
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -188,14 +181,7 @@ fn second_backfill_is_refused_with_exit_6_while_one_runs() {
     let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
     w.authorize();
     w.sandbox.set_latency_ms(100);
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
-        .args(["backfill", "--since", "2025-01-01"])
-        .env("AMOCRM_BIN_CONFIG", &w.rules)
-        .env("AMOCRM_CLIENT_SECRET", crate::support::SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = w.spawn(&["backfill", "--since", "2025-01-01"]);
     std::thread::sleep(std::time::Duration::from_millis(400));
     let (rc, _, err) = run(w.cmd().args(["backfill", "--since", "2025-01-01"]));
     assert_eq!(rc, 6, "{err}");

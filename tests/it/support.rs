@@ -85,6 +85,24 @@ impl World {
         c
     }
 
+    /// Starts the binary in the background (same hermetic environment as [`World::cmd`],
+    /// output discarded), for tests that kill it or run others beside it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AMOCRM_BIN_CONFIG", &self.rules)
+            .env("AMOCRM_CLIENT_SECRET", SECRET)
+            .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("amocrm-bin starts")
+    }
+
     /// Runs `auth --code` with a fresh code; panics unless it succeeds.
     pub fn authorize(&self) {
         let code = self.sandbox.issue_code();
