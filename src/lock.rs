@@ -64,6 +64,9 @@ impl FileLock {
 
 impl Drop for FileLock {
     fn drop(&mut self) {
+        // A finished holder leaves no name behind, so a stale name always means a dead
+        // process (see [`held`]).
+        let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
 }
@@ -123,11 +126,39 @@ fn write_holder(file: &mut File, what: &str) {
     let _ = file.flush();
 }
 
+/// How long a holder may take between locking and naming itself.
+const NAMING_GRACE: Duration = Duration::from_secs(2);
+
+/// The holder, once it has named itself. Taking the lock and writing the name are two
+/// steps, so a process that just took it shows an empty file, or the name a killed
+/// predecessor left: both mean "starting", and we re-read until the live holder's name is
+/// there (or the grace runs out), so callers that decide by the holder's name (a backfill
+/// waits for a drain) never decide on a half-written one.
 fn held(path: &Path) -> LockHeld {
+    let start = Instant::now();
+    let mut holder = read_holder(path);
+    while !names_live_process(&holder) && start.elapsed() < NAMING_GRACE {
+        std::thread::sleep(Duration::from_millis(10));
+        holder = read_holder(path);
+    }
     LockHeld {
         path: path.to_path_buf(),
-        holder: read_holder(path),
+        holder,
     }
+}
+
+/// True when `holder` (`pid N what`) names a process that is running (on systems without
+/// `/proc`, any name counts).
+fn names_live_process(holder: &str) -> bool {
+    let Some(pid) = holder
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let proc_root = Path::new("/proc");
+    !proc_root.is_dir() || proc_root.join(pid.to_string()).exists()
 }
 
 /// Takes the lock without waiting; `Err(LockHeld)` when another process has it.
@@ -213,5 +244,39 @@ mod tests {
         drop(first);
         assert!(run_lock_holder(&store).is_none());
         try_lock(&store, LockKind::Run, "drain").unwrap();
+    }
+
+    #[test]
+    fn a_holder_that_has_not_named_itself_yet_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.db");
+        let path = lock_path(&store, LockKind::Run);
+        // A killed backfill's name is still in the file; a drain has just taken the lock.
+        std::fs::write(&path, "pid 999999999 backfill").unwrap();
+        let mut file = open(&path).unwrap();
+        file.try_lock().unwrap();
+        let naming = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            write_holder(&mut file, "drain");
+            std::thread::sleep(Duration::from_millis(300));
+            drop(file);
+        });
+        let err = try_lock(&store, LockKind::Run, "backfill").unwrap_err();
+        let held = err.downcast_ref::<LockHeld>().unwrap();
+        assert!(held.holder.contains("drain"), "{}", held.holder);
+        naming.join().unwrap();
+    }
+
+    #[test]
+    fn only_names_of_running_processes_count() {
+        assert!(names_live_process(&format!(
+            "pid {} drain",
+            std::process::id()
+        )));
+        assert!(!names_live_process(""));
+        assert!(!names_live_process("garbage"));
+        if Path::new("/proc").is_dir() {
+            assert!(!names_live_process("pid 999999999 drain"));
+        }
     }
 }

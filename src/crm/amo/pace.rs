@@ -2,16 +2,22 @@
 //! the store (cron backfill, the hook's drain, an operator's sync).
 //!
 //! The state is a tiny file next to the store: a penalty deadline (set after a 429, so every
-//! process backs off, not only the one that was refused) and the send times of the last N
-//! requests. A process takes the file's lock, waits until the oldest of those is more than a
-//! window old, appends its own send time and releases the lock. Waiting while holding the
-//! lock is deliberate: it queues the processes in turn.
+//! process backs off, not only the one that was refused) and, for each recent request, the
+//! latest moment it may have *arrived* at amoCRM. A process takes the file's lock, waits
+//! until fewer than N of those lie within a window before now, appends its own and releases
+//! the lock. Waiting while holding the lock is deliberate: it queues the processes (and the
+//! threads of one process) in turn.
 //!
-//! amoCRM counts a request when it *arrives*, which can be tens of milliseconds after we
-//! recorded it (connect, a busy scheduler); a late arrival followed by prompt ones would put
-//! eight arrivals in one second. So once the answer is in, [`Pacer::done`] moves the
-//! request's slot to that moment: an answer always comes after the arrival, so counting
-//! from it keeps any N+1 arrivals more than a window apart whatever the delay was.
+//! amoCRM counts a request when it arrives, which is after we start it (connect, a busy
+//! scheduler) and before its answer. So a request's slot is recorded at its start plus
+//! [`ARRIVAL_BOUND_MS`] while it is in flight, and [`Pacer::done`] pulls it back to the
+//! answer when the answer came sooner. Whatever the order of arrivals, a new start is then
+//! only allowed when fewer than N earlier requests could have arrived within a window of
+//! it. A request whose process was killed (`kill -9`) never reports its answer: its slot
+//! keeps the in-flight bound, so the re-run cannot squeeze an eighth arrival next to it.
+//!
+//! The file is rewritten in place (new text first, then cut to length), so a process killed
+//! mid-write leaves at worst a few extra old lines, which only slow the next sender down.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -21,6 +27,10 @@ use std::time::Duration;
 
 /// The window, with a margin for the time between our clock and the server's arrival clock.
 const WINDOW_MS: u64 = 1000 + 40;
+
+/// How late after its start a request may arrive at amoCRM, at most (connect and sending the
+/// body; a slow *answer* is the server working after arrival, which no longer counts).
+pub const ARRIVAL_BOUND_MS: u64 = 250;
 
 /// The shared rate limiter.
 pub struct Pacer {
@@ -32,6 +42,7 @@ pub struct Pacer {
 #[derive(Default, Debug, PartialEq)]
 struct State {
     penalty_until: u64,
+    /// Latest possible arrival of each recent request.
     sent: Vec<u64>,
 }
 
@@ -70,7 +81,7 @@ impl State {
             return Some(self.penalty_until - now);
         }
         self.sent
-            .retain(|t| *t + WINDOW_MS > now && *t <= now + WINDOW_MS);
+            .retain(|t| *t + WINDOW_MS > now && *t <= now + ARRIVAL_BOUND_MS + WINDOW_MS);
         if self.sent.len() >= rps {
             let oldest = *self.sent.iter().min().unwrap_or(&now);
             return Some((oldest + WINDOW_MS).saturating_sub(now).max(1));
@@ -89,8 +100,8 @@ impl Pacer {
         }
     }
 
-    /// Blocks until one more request may be sent, and records it as sent; returns the
-    /// recorded time, for [`Pacer::done`].
+    /// Blocks until one more request may be sent, and records it as in flight; returns the
+    /// recorded slot, for [`Pacer::done`].
     pub fn acquire(&self) -> u64 {
         let mut ticket = 0;
         self.with_state(|state, rps| loop {
@@ -98,8 +109,8 @@ impl Pacer {
             match state.wait_needed(now, rps) {
                 Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
                 None => {
-                    state.sent.push(now);
-                    ticket = now;
+                    ticket = now + ARRIVAL_BOUND_MS;
+                    state.sent.push(ticket);
                     break;
                 }
             }
@@ -107,14 +118,16 @@ impl Pacer {
         ticket
     }
 
-    /// The request recorded at `ticket` was answered (or failed): its slot counts from now.
+    /// The request holding slot `ticket` was answered (or failed): it arrived by now, so
+    /// an answer sooner than the in-flight bound frees its slot sooner.
     pub fn done(&self, ticket: u64) {
+        let now = now_ms();
+        if now >= ticket {
+            return;
+        }
         self.with_state(|state, _| {
-            let now = now_ms().max(ticket);
-            match state.sent.iter_mut().find(|t| **t == ticket) {
-                Some(t) => *t = now,
-                // A slow request whose slot already left the window still counts once more.
-                None => state.sent.push(now),
+            if let Some(t) = state.sent.iter_mut().find(|t| **t == ticket) {
+                *t = now;
             }
         });
     }
@@ -138,9 +151,10 @@ impl Pacer {
                 let _ = file.read_to_string(&mut text);
                 let mut state = State::parse(&text);
                 f(&mut state, self.rps);
-                let _ = file.set_len(0);
+                let rendered = state.render();
                 let _ = file.rewind();
-                let _ = file.write_all(state.render().as_bytes());
+                let _ = file.write_all(rendered.as_bytes());
+                let _ = file.set_len(rendered.len() as u64);
                 let _ = file.unlock();
             }
             // Without the shared file we still pace this process.
@@ -191,16 +205,52 @@ mod tests {
     }
 
     #[test]
-    fn an_answered_request_counts_from_its_answer() {
+    fn an_answered_request_counts_from_its_answer_an_open_one_from_the_bound() {
         let p = Pacer::new(2, None);
         let first = p.acquire();
-        p.acquire();
+        let second = p.acquire();
+        let started = first - ARRIVAL_BOUND_MS;
         std::thread::sleep(Duration::from_millis(30));
         p.done(first);
         let state = p.local.lock().unwrap();
         assert_eq!(state.sent.len(), 2);
-        assert!(state.sent.iter().all(|t| *t >= first));
-        assert!(state.sent.iter().any(|t| *t >= first + 30), "{state:?}");
+        let answered = state.sent.iter().copied().min().unwrap();
+        assert!(answered >= started + 30 && answered < first, "{state:?}");
+        // The second never answered (its process was killed): it keeps the bound.
+        assert!(state.sent.contains(&second), "{state:?}");
+    }
+
+    #[test]
+    fn a_killed_processs_open_request_still_paces_the_rerun() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p");
+        // The killed process: 7 starts, none answered.
+        let killed = Pacer::new(7, Some(path.clone()));
+        let start = std::time::Instant::now();
+        for _ in 0..7 {
+            killed.acquire();
+        }
+        drop(killed);
+        // The re-run's first start waits for a window past the bound of the killed ones.
+        let rerun = Pacer::new(7, Some(path));
+        rerun.acquire();
+        assert!(
+            start.elapsed() >= Duration::from_millis(WINDOW_MS + ARRIVAL_BOUND_MS - 50),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_torn_write_leaves_old_lines_which_only_slow_down() {
+        let old = "0\n5000\n5001\n5002\n";
+        let new = "0\n5003\n";
+        // Killed after writing the new text, before cutting the file to its length.
+        let torn = format!("{new}{}", &old[new.len()..]);
+        let mut s = State::parse(&torn);
+        assert_eq!(s.sent, vec![5003, 5001, 5002]);
+        assert!(s.wait_needed(5500, 3).is_some());
+        assert_eq!(State::parse(new).wait_needed(5500, 3), None);
     }
 
     #[test]
