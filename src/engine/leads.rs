@@ -61,6 +61,9 @@ impl Engine<'_> {
         payers: &[Payer],
         root: bool,
     ) -> anyhow::Result<Plan> {
+        if let Some(plan) = self.joined(service)? {
+            return Ok(plan);
+        }
         let (payer, user, f) = self.lead_context(service, client, payers);
         let key = format!("service:{}", service.id);
         if self.store.binding("lead", &key)?.is_none() {
@@ -91,10 +94,14 @@ impl Engine<'_> {
         service: &Service,
         root: bool,
     ) -> anyhow::Result<Option<i64>> {
+        let key = format!("service:{}", service.id);
+        if let Some(plan) = self.joined(service)? {
+            let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
+            return Ok(ids.get(&key).copied());
+        }
         let client = self.billing.client(&service.client_id)?;
         let payers = self.billing.payers_of(&client.id)?;
         let (payer, user, f) = self.lead_context(service, &client, &payers);
-        let key = format!("service:{}", service.id);
 
         // Bound leads are kept up to date whatever the creation rules say.
         let bound = self.store.binding("lead", &key)?;
@@ -113,6 +120,71 @@ impl Engine<'_> {
         let plan = self.plan_lead(service, &key, &f, contact, company)?;
         let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
         Ok(ids.get(&key).copied())
+    }
+
+    /// A service that joined another service's lead (a re-order within
+    /// `new_purchase_timeout_days`) stays joined: the lead belongs to the service that created
+    /// it, which alone gives its name, fields and stage (see [`Engine::stage_facts`]). The
+    /// joined one only reports the join again, with no write and no read of the lead, so
+    /// re-runs settle and a deleted re-order never touches a paying client's lead.
+    fn joined(&self, service: &Service) -> anyhow::Result<Option<Plan>> {
+        let key = format!("service:{}", service.id);
+        let Some(alias) = self.store.alias("lead", &key)? else {
+            return Ok(None);
+        };
+        let Some(owner) = self.store.binding("lead", &alias.target_id)? else {
+            return Ok(None);
+        };
+        if owner.bm_id == key {
+            return Ok(None);
+        }
+        Ok(Some(Plan {
+            kind: EntityKind::Lead,
+            key: key.clone(),
+            op: Op::Join {
+                id: owner.amo_id,
+                target: owner.bm_id,
+                reason: alias.reason,
+            },
+            hash: String::new(),
+            links: vec![],
+            changes: vec![],
+            warnings: vec![],
+            origin: (EntityKind::Lead, service.id.clone()),
+        }))
+    }
+
+    /// The facts that pick a lead's stage: its owner service's, unless that service is
+    /// deleted (or closed) while a service that joined the lead is still live; then the
+    /// newest live one's, so a lead never closes as lost while something on it is paid for.
+    fn stage_facts(&self, service: &Service, key: &str, f: &Facts) -> anyhow::Result<Facts> {
+        if f.get("service.status").map(String::as_str) != Some("deleted") {
+            return Ok(f.clone());
+        }
+        let mut live = Vec::new();
+        for joined in self.store.aliases_to("lead", key)? {
+            let Some(id) = joined.strip_prefix("service:") else {
+                continue;
+            };
+            let Ok(s) = self.billing.service(id) else {
+                continue;
+            };
+            if s.status != crate::billing::ServiceStatus::Deleted {
+                live.push(s);
+            }
+        }
+        live.sort_by_key(|s| s.created_at);
+        let Some(newest) = live.pop() else {
+            return Ok(f.clone());
+        };
+        let client = self.billing.client(&service.client_id)?;
+        let payers = self.billing.payers_of(&client.id)?;
+        let (_, _, mut sf) = self.lead_context(&newest, &client, &payers);
+        // The lead's own facts (where it is, who closed it) stay the owner's.
+        for (k, v) in f.iter().filter(|(k, _)| k.starts_with("lead.")) {
+            sf.insert(k.clone(), v.clone());
+        }
+        Ok(sf)
     }
 
     /// Why no lead is created for an unbound service (skip rule, since date, re-order).
@@ -232,7 +304,8 @@ impl Engine<'_> {
         {
             payload["responsible_user_id"] = Value::from(r);
         }
-        let life = self.lifecycle_plan_lead(service, key, f, &mut payload)?;
+        let stage_facts = self.stage_facts(service, key, f)?;
+        let life = self.lifecycle_plan_lead(service, key, &stage_facts, &mut payload)?;
         let mut embedded = serde_json::Map::new();
         let mut links = Vec::new();
         if let Some(c) = contact {

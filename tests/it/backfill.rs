@@ -299,3 +299,114 @@ fn backfill_pushes_hook_events_queued_while_it_ran() {
         "the queued event was pushed after the backfill"
     );
 }
+
+/// Re-orders of the same product join the first order's lead (`new_purchase_timeout_days`).
+/// The first service owns the lead (its name, its fields, its stage); a joined service never
+/// writes to it, so a deleted re-order cannot close a paying client's lead, and re-runs with
+/// nothing changed cost no write and no per-lead read.
+#[test]
+fn joined_services_never_rewrite_or_close_the_lead_and_reruns_settle_at_zero() {
+    let data = tempfile::tempdir().unwrap();
+    // 10 clients, 50 services: services 40..49 re-order the product of services 0..9.
+    dataset(data.path(), 10, 50);
+    // One re-order was deleted (client 1's second VPS-1).
+    let items = data.path().join("item.json");
+    let text = std::fs::read_to_string(&items).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let list = v["doc"]["elem"].as_array_mut().expect("item list");
+    let deleted = list
+        .iter_mut()
+        .find(|e| e["id"]["$"] == "700042")
+        .expect("service 700042");
+    deleted["status"]["$"] = Value::from("4");
+    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
+    w.authorize();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    assert_eq!(v["counts"]["lead"]["joined"], 10, "{v}");
+    assert_eq!(w.sandbox.entities("leads").len(), 40);
+    // The lead service 700042 joined (client 1's first VPS-1, service 700002) stays open and
+    // keeps its owner's name.
+    let owner = w
+        .sandbox
+        .entities("leads")
+        .into_iter()
+        .find(|l| l["name"].as_str().is_some_and(|n| n.contains("700002")))
+        .unwrap_or_else(|| panic!("no lead named after 700002"));
+    assert_ne!(owner["status_id"], 143, "{owner}");
+
+    for run in 2..=10 {
+        let before = w.sandbox.stats();
+        let (rc, v, err) = backfill_json(&w);
+        assert_eq!(rc, 0, "run {run}: {v}{err}");
+        let after = w.sandbox.stats();
+        assert_eq!(
+            after.writes - before.writes,
+            0,
+            "run {run} wrote: {:?}",
+            after.by_route
+        );
+        let per_lead = |s: &sandbox::Stats| {
+            s.by_route
+                .get("GET /api/v4/leads/{id}")
+                .copied()
+                .unwrap_or(0)
+        };
+        assert_eq!(
+            per_lead(&after),
+            per_lead(&before),
+            "run {run} read leads one by one: {:?}",
+            after.by_route
+        );
+        assert_eq!(v["counts"]["lead"]["joined"], 10, "run {run}: {v}");
+    }
+    let lead = |id: &Value| {
+        w.sandbox
+            .entities("leads")
+            .into_iter()
+            .find(|l| &l["id"] == id)
+            .unwrap()
+    };
+    let owner_now = lead(&owner["id"]);
+    assert_eq!(owner_now["name"], owner["name"]);
+    assert_ne!(owner_now["status_id"], 143);
+
+    // Now the owner of another joined lead is deleted while its re-order (700043) lives on:
+    // the lead follows the live service and stays open.
+    let second = w
+        .sandbox
+        .entities("leads")
+        .into_iter()
+        .find(|l| l["name"].as_str().is_some_and(|n| n.contains("700003")))
+        .unwrap();
+    let text = std::fs::read_to_string(&items).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let list = v["doc"]["elem"].as_array_mut().unwrap();
+    let gone = list.iter_mut().find(|e| e["id"]["$"] == "700003").unwrap();
+    gone["status"]["$"] = Value::from("4");
+    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    let second_now = lead(&second["id"]);
+    assert_ne!(second_now["status_id"], 143, "{second_now}");
+    assert_eq!(second_now["status_id"], second["status_id"], "{second_now}");
+    assert_eq!(second_now["name"], second["name"]);
+    // Whereas a lead whose only service is deleted closes as lost (the rule still works).
+    let text = std::fs::read_to_string(&items).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let list = v["doc"]["elem"].as_array_mut().unwrap();
+    let lone = list.iter_mut().find(|e| e["id"]["$"] == "700011").unwrap();
+    lone["status"]["$"] = Value::from("4");
+    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    let lone_lead = w
+        .sandbox
+        .entities("leads")
+        .into_iter()
+        .find(|l| l["name"].as_str().is_some_and(|n| n.contains("700011")))
+        .unwrap();
+    assert_eq!(lone_lead["status_id"], 143, "{lone_lead}");
+}
