@@ -1,19 +1,26 @@
 //! Backfill: everything created since a date, at the API's speed limit.
 //!
-//! Per chunk of BILLmanager entities the engine plans every company, then every contact,
-//! then every lead, and applies each kind in one batched write (up to 250 per request), so a
-//! fresh account costs about one request per 250 entities plus links. Lookups of entities
-//! amoCRM may already have (created by the website, or by an interrupted run) use an index
-//! built by one paged walk per kind instead of one search per entity.
+//! BILLmanager entities are read in chunks; each chunk's companies, contacts and leads are
+//! planned and queued per kind ([`Queue`]), and a kind is written only in whole requests of
+//! `batch_size` (up to 250), across chunk boundaries: only the last request of each kind is
+//! partial. So a fresh account costs about one request per 250 entities plus links. What
+//! depends on a queued entity waits for it: a client's contacts for its company's id, a
+//! service's lead for its client's contacts and company, and a re-order for the lead it may
+//! join. Lookups of entities amoCRM may already have (created by the website, or by an
+//! interrupted run) use an index built by one paged walk per kind instead of one search per
+//! entity.
 //!
-//! Memory stays flat: only ids are listed up front; entities are read chunk by chunk.
+//! Memory stays flat: only ids are listed up front; entities are read chunk by chunk, and at
+//! most about a request's worth of plans (and what waits for them) is held per kind.
 //! Interrupted runs resume without duplicates: bindings are written after each batch, and an
-//! entity created just before a crash is adopted through the index on the next run.
+//! entity created just before a crash is adopted through the index on the next run. A plan
+//! that waited for a full request while another process (a `sync`) bound its entity is
+//! applied as "unchanged" (see `plan::apply`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::companies::company_key;
-use super::plan::Plan;
+use super::queue::Queue;
 use super::Engine;
 use crate::billing::{Client, Payer, Service};
 use crate::rules::EntityKind;
@@ -45,6 +52,25 @@ pub struct BackfillOptions {
     pub chunk: usize,
 }
 
+/// What a backfill has planned but not written yet, and what waits for it.
+#[derive(Default)]
+struct Pipeline {
+    batch: usize,
+    companies: Queue,
+    contacts: Queue,
+    leads: Queue,
+    /// Clients whose contacts wait for their company to be written.
+    clients: Vec<(Client, Vec<Payer>)>,
+    /// Clients fed in (their contacts are planned or waiting).
+    seen_clients: BTreeSet<String>,
+    /// Services whose lead waits (for the client's entities, or for the lead it may join).
+    services: Vec<Service>,
+    /// Client data of waiting services.
+    owners: BTreeMap<String, (Client, Vec<Payer>)>,
+    /// `(client, product)` of every queued lead, by key.
+    lead_pairs: BTreeMap<String, (String, String)>,
+}
+
 impl Engine<'_> {
     /// Sends every client registered and every service created since `opts.since`.
     pub fn backfill(&self, opts: &BackfillOptions, progress: &dyn Progress) -> anyhow::Result<()> {
@@ -56,7 +82,10 @@ impl Engine<'_> {
             None | Some(EntityKind::Contact) | Some(EntityKind::Company)
         );
         let leads_wanted = matches!(opts.only, None | Some(EntityKind::Lead));
-        let mut done_clients: BTreeSet<String> = BTreeSet::new();
+        let mut pl = Pipeline {
+            batch: self.rules.file.amocrm.batch_size.clamp(1, 250),
+            ..Pipeline::default()
+        };
         if clients_wanted {
             let ids = self.billing.client_ids_since(opts.since)?;
             progress.start(EntityKind::Contact, ids.len() as u64);
@@ -68,10 +97,13 @@ impl Engine<'_> {
                     clients.push((c, p));
                 }
                 let _lock = self.chunk_lock()?;
-                self.clients_batch(&clients)?;
-                done_clients.extend(part.iter().cloned());
+                self.feed_clients(&mut pl, clients)?;
+                self.pump(&mut pl, false)?;
                 progress.advance(EntityKind::Contact, part.len() as u64);
             }
+            // Services wait for their clients' entities: write them all before the leads.
+            let _lock = self.chunk_lock()?;
+            self.pump(&mut pl, true)?;
         }
         if leads_wanted {
             let ids = self.billing.service_ids_since(opts.since)?;
@@ -82,11 +114,13 @@ impl Engine<'_> {
                     services.push(self.billing.service(id)?);
                 }
                 let _lock = self.chunk_lock()?;
-                self.services_batch(&services, &mut done_clients)?;
+                self.feed_services(&mut pl, services)?;
+                self.pump(&mut pl, false)?;
                 progress.advance(EntityKind::Lead, part.len() as u64);
             }
         }
-        Ok(())
+        let _lock = self.chunk_lock()?;
+        self.pump(&mut pl, true)
     }
 
     /// The write lock for one chunk: "check binding → look up → create → bind" must not
@@ -114,13 +148,13 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Companies then contacts of a chunk of clients, each kind in one batched write.
-    fn clients_batch(
+    /// Plans the companies of a chunk of clients (payers sharing an INN appear once) and
+    /// puts the clients in line for their contacts.
+    fn feed_clients(
         &self,
-        clients: &[(Client, Vec<Payer>)],
-    ) -> anyhow::Result<BTreeMap<String, i64>> {
-        // Companies: one plan per key (payers sharing an INN appear once).
-        let mut company_plans: BTreeMap<String, Plan> = BTreeMap::new();
+        pl: &mut Pipeline,
+        clients: Vec<(Client, Vec<Payer>)>,
+    ) -> anyhow::Result<()> {
         let payers: Vec<(&Client, &Payer)> = clients
             .iter()
             .filter_map(|(c, ps)| self.company_payer(ps).map(|p| (c, p)))
@@ -132,89 +166,151 @@ impl Engine<'_> {
                 .map(|(_, p)| company_key(p))
                 .collect::<Vec<_>>(),
         )?;
+        let mut planned = BTreeSet::new();
         for (c, p) in &payers {
             let key = company_key(p);
-            if let std::collections::btree_map::Entry::Vacant(slot) = company_plans.entry(key) {
-                slot.insert(self.plan_company(c, p)?);
+            if !pl.companies.pending(&key) && planned.insert(key) {
+                pl.companies.push([self.plan_company(c, p)?]);
             }
         }
-        let company_ids =
-            self.run_plans(EntityKind::Company, company_plans.into_values().collect())?;
         for (_, p) in &payers {
             self.alias_payer(p)?;
         }
-        // Contacts, linked to their client's company.
         let user_keys: Vec<String> = clients
             .iter()
             .flat_map(|(c, _)| c.users.iter().map(|u| format!("user:{}", u.id)))
             .collect();
         self.preload_if_unbound(EntityKind::Contact, &user_keys)?;
-        let mut plans = Vec::new();
-        for (client, ps) in clients {
-            let payer = self.company_payer(ps);
-            let company = payer.and_then(|p| company_ids.get(&company_key(p)).copied());
-            for user in &client.users {
-                plans.push(self.plan_contact(client, user, payer.or(ps.first()), company, true)?);
-            }
+        for c in clients {
+            pl.seen_clients.insert(c.0.id.clone());
+            pl.clients.push(c);
         }
-        let ids = self.run_plans(EntityKind::Contact, plans)?;
-        Ok(ids)
+        Ok(())
     }
 
-    /// Leads of a chunk of services; clients not synced yet in this run are synced first.
-    fn services_batch(
-        &self,
-        services: &[Service],
-        done_clients: &mut BTreeSet<String>,
-    ) -> anyhow::Result<()> {
-        // Every client these services belong to must have its contacts and company.
+    /// Puts a chunk of services in line for their leads, first feeding clients not synced
+    /// yet in this run.
+    fn feed_services(&self, pl: &mut Pipeline, services: Vec<Service>) -> anyhow::Result<()> {
         let mut need: Vec<String> = services.iter().map(|s| s.client_id.clone()).collect();
         need.sort();
         need.dedup();
-        let mut clients: BTreeMap<String, (Client, Vec<Payer>)> = BTreeMap::new();
-        for id in &need {
-            clients.insert(
-                id.clone(),
-                (self.billing.client(id)?, self.billing.payers_of(id)?),
-            );
+        let mut missing = Vec::new();
+        for id in need {
+            if pl.owners.contains_key(&id) {
+                continue;
+            }
+            let data = (self.billing.client(&id)?, self.billing.payers_of(&id)?);
+            if !pl.seen_clients.contains(&id) {
+                missing.push(data.clone());
+            }
+            pl.owners.insert(id, data);
         }
-        let missing: Vec<(Client, Vec<Payer>)> = clients
-            .iter()
-            .filter(|(id, _)| !done_clients.contains(*id))
-            .map(|(_, v)| v.clone())
-            .collect();
         if !missing.is_empty() {
-            self.clients_batch(&missing)?;
-            done_clients.extend(missing.iter().map(|(c, _)| c.id.clone()));
+            self.feed_clients(pl, missing)?;
         }
         let keys: Vec<String> = services
             .iter()
             .map(|s| format!("service:{}", s.id))
             .collect();
         self.preload_if_unbound(EntityKind::Lead, &keys)?;
-        // A re-order whose first order is in this same chunk must wait until that lead exists.
-        let mut first_pass = Vec::new();
-        let mut second_pass = Vec::new();
-        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-        let mut sorted: Vec<&Service> = services.iter().collect();
+        // Oldest first, so a re-order finds the lead of the order it joins.
+        let mut sorted = services;
         sorted.sort_by_key(|s| (s.created_at, s.id.parse::<u64>().unwrap_or(u64::MAX)));
-        for s in sorted {
-            let pair = (s.client_id.clone(), s.product.clone());
-            if seen.contains(&pair) {
-                second_pass.push(s);
-            } else {
-                seen.insert(pair);
-                first_pass.push(s);
-            }
-        }
-        for pass in [first_pass, second_pass] {
-            let mut plans = Vec::new();
-            for s in pass {
-                let (client, payers) = &clients[&s.client_id];
-                plans.push(self.plan_service(s, client, payers, true)?);
-            }
-            self.run_plans(EntityKind::Lead, plans)?;
-        }
+        pl.services.extend(sorted);
         Ok(())
+    }
+
+    /// Writes every kind's whole requests (everything when `all`), in dependency order, and
+    /// plans what was waiting for them, until nothing moves.
+    fn pump(&self, pl: &mut Pipeline, all: bool) -> anyhow::Result<()> {
+        loop {
+            let mut moved = false;
+            let plans = pl.companies.take(pl.batch, all);
+            if !plans.is_empty() {
+                self.run_plans(EntityKind::Company, plans)?;
+                moved = true;
+            }
+            moved |= self.plan_waiting_contacts(pl)?;
+            let plans = pl.contacts.take(pl.batch, all);
+            if !plans.is_empty() {
+                self.run_plans(EntityKind::Contact, plans)?;
+                moved = true;
+            }
+            moved |= self.plan_waiting_leads(pl)?;
+            let plans = pl.leads.take(pl.batch, all);
+            if !plans.is_empty() {
+                pl.lead_pairs.retain(|key, _| pl.leads.pending(key));
+                self.run_plans(EntityKind::Lead, plans)?;
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        let waiting: BTreeSet<&String> = pl.services.iter().map(|s| &s.client_id).collect();
+        pl.owners.retain(|id, _| waiting.contains(id));
+        Ok(())
+    }
+
+    /// Plans the contacts of waiting clients whose company is written (or who have none).
+    fn plan_waiting_contacts(&self, pl: &mut Pipeline) -> anyhow::Result<bool> {
+        let mut moved = false;
+        for (client, payers) in std::mem::take(&mut pl.clients) {
+            let payer = self.company_payer(&payers);
+            let company_key = payer.map(company_key);
+            if company_key.as_ref().is_some_and(|k| pl.companies.pending(k)) {
+                pl.clients.push((client, payers));
+                continue;
+            }
+            let company = match &company_key {
+                Some(k) => self.store.binding("company", k)?.map(|b| b.amo_id),
+                None => None,
+            };
+            let mut plans = Vec::new();
+            for user in &client.users {
+                plans.push(self.plan_contact(
+                    &client,
+                    user,
+                    payer.or(payers.first()),
+                    company,
+                    true,
+                )?);
+            }
+            pl.contacts.push(plans);
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    /// Plans the leads of waiting services whose client's entities are written and whose
+    /// product has no earlier lead of the same client still in line.
+    fn plan_waiting_leads(&self, pl: &mut Pipeline) -> anyhow::Result<bool> {
+        let mut moved = false;
+        let waiting_clients: BTreeSet<String> =
+            pl.clients.iter().map(|(c, _)| c.id.clone()).collect();
+        let mut blocked: BTreeSet<(String, String)> = pl.lead_pairs.values().cloned().collect();
+        for s in std::mem::take(&mut pl.services) {
+            let pair = (s.client_id.clone(), s.product.clone());
+            let (client, payers) = &pl.owners[&s.client_id];
+            let entities_pending = waiting_clients.contains(&s.client_id)
+                || client
+                    .users
+                    .iter()
+                    .any(|u| pl.contacts.pending(&format!("user:{}", u.id)))
+                || self
+                    .company_payer(payers)
+                    .is_some_and(|p| pl.companies.pending(&company_key(p)));
+            if entities_pending || blocked.contains(&pair) {
+                blocked.insert(pair);
+                pl.services.push(s);
+                continue;
+            }
+            let plan = self.plan_service(&s, client, payers, true)?;
+            pl.lead_pairs.insert(plan.key.clone(), pair.clone());
+            blocked.insert(pair);
+            pl.leads.push([plan]);
+            moved = true;
+        }
+        Ok(moved)
     }
 }

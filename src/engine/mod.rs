@@ -23,6 +23,7 @@ pub mod facts;
 mod leads;
 pub mod lifecycle;
 mod lookup;
+mod queue;
 pub mod payload;
 pub mod phone;
 pub mod plan;

@@ -118,7 +118,19 @@ pub fn apply(
     let by_key: BTreeMap<String, &Plan> = plans.iter().map(|p| (p.key.clone(), p)).collect();
     for p in &plans {
         match &p.op {
-            Op::Create(body) => creates.push(body.clone()),
+            Op::Create(body) => match store.binding(kind.as_str(), &p.key)? {
+                // Bound by another process (a `sync`) while this plan waited for a full
+                // request: that process created it; creating it again would duplicate it.
+                Some(b) => {
+                    ids.insert(p.key.clone(), b.amo_id);
+                    outcomes.push(p.outcome(
+                        Action::Unchanged,
+                        Some(b.amo_id),
+                        "bound by another run meanwhile".into(),
+                    ));
+                }
+                None => creates.push(body.clone()),
+            },
             // Only links to add: no PATCH, the link request below does the work.
             Op::Update { body, .. } if body.as_object().is_some_and(|o| o.len() <= 2) => {}
             Op::Update { body, .. } => updates.push(body.clone()),

@@ -410,3 +410,29 @@ fn joined_services_never_rewrite_or_close_the_lead_and_reruns_settle_at_zero() {
         .unwrap();
     assert_eq!(lone_lead["status_id"], 143, "{lone_lead}");
 }
+
+/// Writes are planned across the 500-entity read chunks: every create request of a kind is
+/// full except the last one.
+#[test]
+fn creates_fill_whole_requests_across_read_chunks() {
+    let data = tempfile::tempdir().unwrap();
+    // 600 clients and 600 services: two read chunks each (500 + 100).
+    write(data.path(), &Spec::proportional(600, 600)).unwrap();
+    let batch = 40usize;
+    let w = World::with_data(SandboxConfig::default(), data.path(), |r| {
+        r.replace("batch_size = 250", &format!("batch_size = {batch}"))
+    });
+    w.authorize();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    for kind in ["companies", "contacts", "leads"] {
+        let n = w.sandbox.entities(kind).len();
+        assert!(n > batch, "{kind}: {n}");
+        assert_eq!(
+            posts(&w, &format!("/api/v4/{kind}")) as usize,
+            n.div_ceil(batch),
+            "{kind}: {n} created; {:?}",
+            w.sandbox.stats().by_route
+        );
+    }
+}
