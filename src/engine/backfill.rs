@@ -173,9 +173,6 @@ impl Engine<'_> {
                 pl.companies.push([self.plan_company(c, p)?]);
             }
         }
-        for (_, p) in &payers {
-            self.alias_payer(p)?;
-        }
         let user_keys: Vec<String> = clients
             .iter()
             .flat_map(|(c, _)| c.users.iter().map(|u| format!("user:{}", u.id)))
@@ -262,9 +259,13 @@ impl Engine<'_> {
                 pl.clients.push((client, payers));
                 continue;
             }
-            let company = match &company_key {
-                Some(k) => self.store.binding("company", k)?.map(|b| b.amo_id),
-                None => None,
+            // The company is written: payers sharing its INN now point at it.
+            let company = match (payer, &company_key) {
+                (Some(p), Some(k)) => {
+                    self.alias_payer(p)?;
+                    self.store.binding("company", k)?.map(|b| b.amo_id)
+                }
+                _ => None,
             };
             let mut plans = Vec::new();
             for user in &client.users {

@@ -149,169 +149,386 @@ impl<'a> AmoClient<'a> {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Option<Value>, CrmError> {
-        let request = format!("{method} {path}");
-        let idempotent = method != Method::POST;
-        let url = format!("{}{}", self.base_url, path);
+        let job = Job {
+            method,
+            path: path.to_string(),
+            query: query.to_vec(),
+            body: body.cloned(),
+        };
+        let mut answer = None;
+        self.run_many(vec![job], 1, &mut |_, r| {
+            answer = Some(r);
+            Flow::Continue(Vec::new())
+        })?;
+        answer.unwrap_or(Ok(None))
+    }
+
+    /// Sends `jobs` with up to `lanes` requests open at once (the pacer still allows at
+    /// most `rps` *starts* per second, across processes). Retries, 429s and token refreshes
+    /// are handled here, on the calling thread; worker threads only send. `on_answer` gets
+    /// each job's final result (by its index, in the order answers arrive) and may add jobs
+    /// (a chunk sent again without its rejected items) or stop: then nothing new starts, and
+    /// the answers of requests already open are still delivered, so no created entity goes
+    /// unrecorded. A 429 or a 5xx slows every lane: the 429 through the shared penalty, the
+    /// 5xx through a pause of this process's pacer.
+    pub fn run_many(
+        &self,
+        jobs: Vec<Job>,
+        lanes: usize,
+        on_answer: &mut dyn FnMut(usize, Result<Option<Value>, CrmError>) -> Flow,
+    ) -> Result<(), CrmError> {
         let mut token = self.tokens.current(&self.http, &self.pacer)?;
-        let mut refreshed = false;
-        let mut attempt = 0u32;
-        let mut last_failure = String::new();
-        loop {
-            attempt += 1;
-            if attempt > MAX_ATTEMPTS {
-                return Err(CrmError::Unreachable {
-                    request,
-                    detail: format!("gave up after {MAX_ATTEMPTS} attempts; last: {last_failure}"),
+        let mut tries: Vec<Try> = Vec::new();
+        let mut queue: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+        for job in jobs {
+            queue.push_back(tries.len());
+            tries.push(Try::new(job));
+        }
+        let lanes = lanes.clamp(1, 64).min(tries.len().max(1));
+        let (work_tx, work_rx) = std::sync::mpsc::channel::<Work>();
+        let work_rx = std::sync::Mutex::new(work_rx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Answer, Duration)>();
+        std::thread::scope(|scope| {
+            for _ in 0..lanes {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                let (http, pacer) = (&self.http, &self.pacer);
+                scope.spawn(move || loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok(w)) = next else { break };
+                    let started = Instant::now();
+                    let answer = send_once(http, pacer, &w);
+                    if done_tx.send((w.index, answer, started.elapsed())).is_err() {
+                        break;
+                    }
                 });
             }
-            let ticket = self.pacer.acquire();
-            let mut builder = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(token.token.expose());
-            if !query.is_empty() {
-                builder = builder.query(query);
-            }
-            if let Some(b) = body {
-                builder = builder.json(b);
-            }
-            {
-                let mut s = self.stats.borrow_mut();
-                s.requests += 1;
-                if method != Method::GET {
-                    s.writes += 1;
-                }
-                if attempt > 1 {
-                    s.retries += 1;
-                }
-            }
-            let started = Instant::now();
-            let sent = builder.send();
-            self.pacer.done(ticket);
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    let detail = describe_transport(&e);
-                    crate::log::verbose(&format!("{request} failed: {detail}"));
-                    // A connect failure never reached amoCRM; anything later may have.
-                    if e.is_connect() || idempotent {
-                        last_failure = detail;
-                        std::thread::sleep(backoff(attempt));
+            drop(done_tx);
+            let mut open = 0usize;
+            let mut stopped = false;
+            let mut fatal: Option<CrmError> = None;
+            loop {
+                while open < lanes && !stopped {
+                    let Some(i) = queue.pop_front() else { break };
+                    let t = &mut tries[i];
+                    t.attempt += 1;
+                    if t.attempt > MAX_ATTEMPTS {
+                        let err = CrmError::Unreachable {
+                            request: t.label(),
+                            detail: format!(
+                                "gave up after {MAX_ATTEMPTS} attempts; last: {}",
+                                t.last_failure
+                            ),
+                        };
+                        stopped |= matches!(on_answer(i, Err(err)), Flow::Stop);
                         continue;
                     }
-                    return Err(CrmError::Ambiguous { request, detail });
-                }
-            };
-            let status = resp.status().as_u16();
-            let retry_header = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let is_html = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.contains("html"))
-                .unwrap_or(false);
-            let text = match resp.text() {
-                Ok(t) => t,
-                Err(e) => {
-                    let detail = describe_transport(&e);
-                    if idempotent {
-                        last_failure = detail;
-                        std::thread::sleep(backoff(attempt));
-                        continue;
+                    {
+                        let mut s = self.stats.borrow_mut();
+                        s.requests += 1;
+                        if t.job.method != Method::GET {
+                            s.writes += 1;
+                        }
+                        if t.attempt > 1 {
+                            s.retries += 1;
+                        }
                     }
-                    return Err(CrmError::Ambiguous { request, detail });
-                }
-            };
-            crate::log::verbose(&format!(
-                "{request} → {status} in {} ms",
-                started.elapsed().as_millis()
-            ));
-            crate::log::debug(&format!("{request} answer: {}", truncate(&text, 2000)));
-            match status {
-                204 => return Ok(None),
-                200..=299 => {
-                    if text.trim().is_empty() {
-                        return Ok(None);
+                    t.generation = token.generation;
+                    let work = Work {
+                        index: i,
+                        method: t.job.method.clone(),
+                        url: format!("{}{}", self.base_url, t.job.path),
+                        token: token.token.clone(),
+                        query: t.job.query.clone(),
+                        body: t.job.body.clone(),
+                    };
+                    if work_tx.send(work).is_err() {
+                        break;
                     }
-                    return serde_json::from_str(&text)
+                    open += 1;
+                }
+                if open == 0 {
+                    break;
+                }
+                let Ok((i, answer, took)) = done_rx.recv() else {
+                    break;
+                };
+                open -= 1;
+                match self.classify(&mut tries[i], answer, took) {
+                    Next::Done(r) => {
+                        match on_answer(i, r) {
+                            Flow::Stop => stopped = true,
+                            Flow::Continue(more) => {
+                                for job in more {
+                                    queue.push_back(tries.len());
+                                    tries.push(Try::new(job));
+                                }
+                            }
+                        }
+                    }
+                    Next::Retry(wait) => {
+                        if let Some(w) = wait {
+                            self.pacer.pause(w.as_millis() as u64);
+                        }
+                        if !stopped {
+                            queue.push_back(i);
+                        }
+                    }
+                    Next::Refresh => {
+                        match self.tokens.after_unauthorized(
+                            tries[i].generation,
+                            &self.http,
+                            &self.pacer,
+                        ) {
+                            Ok(t) => {
+                                token = t;
+                                tries[i].attempt -= 1;
+                                if !stopped {
+                                    queue.push_back(i);
+                                }
+                            }
+                            Err(e) => {
+                                stopped = true;
+                                if fatal.is_none() {
+                                    fatal = Some(e);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            drop(work_tx);
+            match fatal {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// What to do after one try: finish (success or a final error), retry, or refresh the
+    /// token and retry.
+    fn classify(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
+        let request = t.label();
+        let idempotent = t.job.method != Method::POST;
+        let (status, retry_header, is_html, text) = match answer {
+            Answer::Lost { detail, reached } => {
+                crate::log::verbose(&format!("{request} failed: {detail}"));
+                // A connect failure never reached amoCRM; anything later may have.
+                if !reached || idempotent {
+                    t.last_failure = detail;
+                    return Next::Retry(Some(backoff(t.attempt)));
+                }
+                return Next::Done(Err(CrmError::Ambiguous { request, detail }));
+            }
+            Answer::Http {
+                status,
+                retry_header,
+                is_html,
+                text,
+            } => (status, retry_header, is_html, text),
+        };
+        crate::log::verbose(&format!(
+            "{request} → {status} in {} ms",
+            took.as_millis()
+        ));
+        crate::log::debug(&format!("{request} answer: {}", truncate(&text, 2000)));
+        let done = |r| Next::Done(r);
+        match status {
+            204 => done(Ok(None)),
+            200..=299 => {
+                if text.trim().is_empty() {
+                    return done(Ok(None));
+                }
+                done(
+                    serde_json::from_str(&text)
                         .map(Some)
                         .map_err(|e| CrmError::Decode {
                             request,
                             detail: e.to_string(),
-                        });
+                        }),
+                )
+            }
+            401 => {
+                if t.refreshed {
+                    return done(Err(CrmError::AuthNeeded {
+                        detail: "amoCRM rejects the freshly refreshed token".into(),
+                        advice: "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
+                                 the account the integration was authorized in"
+                            .into(),
+                    }));
                 }
-                401 => {
-                    if refreshed {
-                        return Err(CrmError::AuthNeeded {
-                            detail: "amoCRM rejects the freshly refreshed token".into(),
-                            advice: "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
-                                     the account the integration was authorized in"
-                                .into(),
-                        });
-                    }
-                    refreshed = true;
-                    token = self.tokens.after_unauthorized(
-                        token.generation,
-                        &self.http,
-                        &self.pacer,
-                    )?;
-                    attempt -= 1;
-                    continue;
-                }
-                429 => {
-                    self.stats.borrow_mut().status_429 += 1;
-                    let body_wait = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("retry_after").and_then(Value::as_u64));
-                    let secs = body_wait.or(retry_header).unwrap_or(1).clamp(1, 300);
-                    self.pacer.penalize(secs * 1000);
-                    last_failure = "429 Too Many Requests".into();
-                    continue;
-                }
-                403 if is_html || serde_json::from_str::<Value>(&text).is_err() => {
-                    return Err(CrmError::Blocked)
-                }
-                403 => {
-                    return Err(CrmError::Forbidden {
+                t.refreshed = true;
+                Next::Refresh
+            }
+            429 => {
+                self.stats.borrow_mut().status_429 += 1;
+                let body_wait = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("retry_after").and_then(Value::as_u64));
+                let secs = body_wait.or(retry_header).unwrap_or(1).clamp(1, 300);
+                self.pacer.penalize(secs * 1000);
+                t.last_failure = "429 Too Many Requests".into();
+                Next::Retry(None)
+            }
+            403 if is_html || serde_json::from_str::<Value>(&text).is_err() => {
+                done(Err(CrmError::Blocked))
+            }
+            403 => done(Err(CrmError::Forbidden {
+                request,
+                detail: problem_detail(&text),
+            })),
+            402 => done(Err(CrmError::PaymentRequired)),
+            400 | 422 => {
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let items = validation_items(&v);
+                if !items.is_empty() {
+                    return done(Err(CrmError::Validation {
                         request,
                         detail: problem_detail(&text),
-                    })
+                        items,
+                    }));
                 }
-                402 => return Err(CrmError::PaymentRequired),
-                400 | 422 => {
-                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let items = validation_items(&v);
-                    if !items.is_empty() {
-                        return Err(CrmError::Validation {
-                            request,
-                            detail: problem_detail(&text),
-                            items,
-                        });
-                    }
-                    return Err(CrmError::Http {
-                        request,
-                        status,
-                        detail: problem_detail(&text),
-                    });
-                }
-                500..=599 => {
-                    last_failure = format!("HTTP {status}: {}", problem_detail(&text));
-                    std::thread::sleep(backoff(attempt));
-                    continue;
-                }
-                _ => {
-                    return Err(CrmError::Http {
-                        request,
-                        status,
-                        detail: problem_detail(&text),
-                    })
-                }
+                done(Err(CrmError::Http {
+                    request,
+                    status,
+                    detail: problem_detail(&text),
+                }))
+            }
+            500..=599 => {
+                t.last_failure = format!("HTTP {status}: {}", problem_detail(&text));
+                Next::Retry(Some(backoff(t.attempt)))
+            }
+            _ => done(Err(CrmError::Http {
+                request,
+                status,
+                detail: problem_detail(&text),
+            })),
+        }
+    }
+}
+
+/// One request to send (possibly several times).
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// GET, POST or PATCH.
+    pub method: Method,
+    /// `/api/v4/...`.
+    pub path: String,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Option<Value>,
+}
+
+/// After an answer: go on (with more jobs), or start nothing new.
+pub enum Flow {
+    /// Keep going; send these too.
+    Continue(Vec<Job>),
+    /// Start nothing new; answers of open requests still arrive.
+    Stop,
+}
+
+/// A job and its retry state.
+struct Try {
+    job: Job,
+    attempt: u32,
+    refreshed: bool,
+    generation: i64,
+    last_failure: String,
+}
+
+impl Try {
+    fn new(job: Job) -> Try {
+        Try {
+            job,
+            attempt: 0,
+            refreshed: false,
+            generation: 0,
+            last_failure: String::new(),
+        }
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}", self.job.method, self.job.path)
+    }
+}
+
+/// What a worker thread sends.
+struct Work {
+    index: usize,
+    method: Method,
+    url: String,
+    token: crate::secret::Secret,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+/// What one try brought back.
+enum Answer {
+    /// No (complete) answer; `reached` is false when the connection never opened.
+    Lost { detail: String, reached: bool },
+    /// An HTTP answer.
+    Http {
+        status: u16,
+        retry_header: Option<u64>,
+        is_html: bool,
+        text: String,
+    },
+}
+
+enum Next {
+    Done(Result<Option<Value>, CrmError>),
+    /// Try again, after this pause of every lane (none: the pacer's penalty already waits).
+    Retry(Option<Duration>),
+    Refresh,
+}
+
+/// One paced try, on a worker thread.
+fn send_once(http: &Client, pacer: &Pacer, w: &Work) -> Answer {
+    let ticket = pacer.acquire();
+    let mut builder = http
+        .request(w.method.clone(), &w.url)
+        .bearer_auth(w.token.expose());
+    if !w.query.is_empty() {
+        builder = builder.query(&w.query);
+    }
+    if let Some(b) = &w.body {
+        builder = builder.json(b);
+    }
+    let sent = builder.send();
+    pacer.done(ticket);
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Answer::Lost {
+                detail: describe_transport(&e),
+                reached: !e.is_connect(),
             }
         }
+    };
+    let status = resp.status().as_u16();
+    let retry_header = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let is_html = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.contains("html"))
+        .unwrap_or(false);
+    match resp.text() {
+        Ok(text) => Answer::Http {
+            status,
+            retry_header,
+            is_html,
+            text,
+        },
+        Err(e) => Answer::Lost {
+            detail: describe_transport(&e),
+            reached: true,
+        },
     }
 }
 

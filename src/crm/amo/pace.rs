@@ -37,6 +37,8 @@ pub struct Pacer {
     rps: usize,
     file: Option<PathBuf>,
     local: Mutex<State>,
+    /// This process's lanes wait until then (after a 5xx or a lost answer).
+    paused_until: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default, Debug, PartialEq)]
@@ -97,12 +99,27 @@ impl Pacer {
             rps: rps.max(1) as usize,
             file,
             local: Mutex::new(State::default()),
+            paused_until: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Every lane of this process waits `ms` before its next start (a 5xx or a lost
+    /// answer: amoCRM is struggling, so nobody here adds to it).
+    pub fn pause(&self, ms: u64) {
+        self.paused_until.fetch_max(now_ms() + ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Blocks until one more request may be sent, and records it as in flight; returns the
     /// recorded slot, for [`Pacer::done`].
     pub fn acquire(&self) -> u64 {
+        loop {
+            let until = self.paused_until.load(std::sync::atomic::Ordering::Relaxed);
+            let now = now_ms();
+            if until <= now {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(until - now));
+        }
         let mut ticket = 0;
         self.with_state(|state, rps| loop {
             let now = now_ms();
