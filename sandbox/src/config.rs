@@ -31,6 +31,9 @@ pub struct SandboxConfig {
     pub block_after_429s: Option<u32>,
     /// Added to every /api/v4 and /oauth2 response.
     pub latency_ms: u64,
+    /// Added per entity a request carries (a write's array) or an answer lists (a page):
+    /// a real amoCRM takes seconds for a batch of 250.
+    pub latency_per_entity_ms: u64,
     /// `expires_in` of issued access tokens.
     pub access_token_ttl_secs: i64,
     pub client_id: String,
@@ -51,6 +54,7 @@ impl Default for SandboxConfig {
             retry_after_secs: 1,
             block_after_429s: None,
             latency_ms: 0,
+            latency_per_entity_ms: 0,
             access_token_ttl_secs: 86_400,
             client_id: "sandbox-client-id".into(),
             client_secret: "sandbox-client-secret".into(),

@@ -15,6 +15,7 @@ OPTIONS:
     --port N               TCP port on 127.0.0.1 (default 8080; 0 = any free port)
     --rps N                requests per second before 429 (default 7; 0 = unlimited)
     --latency-ms N         latency added to every API response (default 0)
+    --latency-per-entity-ms N  latency added per entity written or listed (default 0)
     --seed FILE            JSON seed (account, users, pipelines, custom_fields)
     --client-id X          OAuth client_id (default sandbox-client-id)
     --client-secret Y      OAuth client_secret (default sandbox-client-secret)
@@ -54,6 +55,7 @@ fn parse_args(args: &[String]) -> Result<Option<SandboxConfig>, String> {
             "--port" => cfg.port = num(value()?)? as u16,
             "--rps" => cfg.rate_limit_rps = num(value()?)? as u32,
             "--latency-ms" => cfg.latency_ms = num(value()?)?,
+            "--latency-per-entity-ms" => cfg.latency_per_entity_ms = num(value()?)?,
             "--block-after-429s" => cfg.block_after_429s = Some(num(value()?)? as u32),
             "--client-id" => cfg.client_id = value()?,
             "--client-secret" => cfg.client_secret = value()?,

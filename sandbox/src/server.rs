@@ -71,6 +71,34 @@ fn process(sh: &Shared, req: &Request) -> Outcome {
     }
     let arrived = Instant::now();
     lock(&sh.stats).arrival(route_label(&req.method, &req.path), arrived);
+    let outcome = answer(sh, req, is_api, arrived);
+    lock(&sh.stats).closed();
+    outcome
+}
+
+/// Entities a request carries (a write's JSON array) or its answer lists (a page's
+/// `_embedded` array): what a real amoCRM spends its time on.
+fn entities(req: &Request, resp: &Response) -> u64 {
+    let count = |body: &[u8]| -> u64 {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Array(a)) => a.len() as u64,
+            Ok(v) => v
+                .get("_embedded")
+                .and_then(|e| e.as_object())
+                .and_then(|e| e.values().find_map(|x| x.as_array()))
+                .map(|a| a.len() as u64)
+                .unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    if req.method == "GET" {
+        count(&resp.body)
+    } else {
+        count(&req.body)
+    }
+}
+
+fn answer(sh: &Shared, req: &Request, is_api: bool, arrived: Instant) -> Outcome {
     let latency = sh.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         thread::sleep(Duration::from_millis(latency));
@@ -90,6 +118,10 @@ fn process(sh: &Shared, req: &Request) -> Outcome {
             None => (serve(sh, req, is_api, arrived), false),
         }
     };
+    let per_entity = sh.latency_per_entity_ms.load(Ordering::Relaxed);
+    if per_entity > 0 && (200..300).contains(&resp.status) {
+        thread::sleep(Duration::from_millis(per_entity * entities(req, &resp)));
+    }
     lock(&sh.stats).answered(&req.method, is_api, resp.status);
     let mut resp = resp;
     resp.headers

@@ -19,6 +19,7 @@ pub struct Shared {
     /// "http://127.0.0.1:PORT".
     pub base_url: String,
     pub latency_ms: AtomicU64,
+    pub latency_per_entity_ms: AtomicU64,
     pub blocked: AtomicBool,
     pub shutdown: AtomicBool,
     pub limiter: Mutex<RateLimiter>,
@@ -49,6 +50,7 @@ impl Shared {
             block_after_429s: cfg.block_after_429s,
             base_url,
             latency_ms: AtomicU64::new(cfg.latency_ms),
+            latency_per_entity_ms: AtomicU64::new(cfg.latency_per_entity_ms),
             blocked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limit_rps)),

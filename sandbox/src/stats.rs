@@ -17,6 +17,9 @@ pub struct Stats {
     pub status_5xx: u64,
     /// Max request arrivals (incl. ones answered 429) in any sliding 1000 ms window.
     pub max_per_second: u32,
+    /// Max requests being processed at once (arrived, not answered yet).
+    #[serde(default)]
+    pub max_open: u32,
     /// Arrivals per "METHOD /path" with numeric segments replaced by `{id}`.
     pub by_route: BTreeMap<String, u64>,
     pub code_grants: u64,
@@ -33,6 +36,7 @@ const WINDOW: Duration = Duration::from_millis(1000);
 pub struct StatsRecorder {
     pub stats: Stats,
     arrivals: VecDeque<Instant>,
+    open: u32,
 }
 
 /// "PATCH /api/v4/leads/{id}" for "PATCH /api/v4/leads/123".
@@ -63,8 +67,15 @@ impl StatsRecorder {
             self.arrivals.pop_front();
         }
         self.arrivals.push_back(now);
+        self.open += 1;
+        self.stats.max_open = self.stats.max_open.max(self.open);
         let n = self.arrivals.len() as u32;
         self.stats.max_per_second = self.stats.max_per_second.max(n);
+    }
+
+    /// An arrived request is done with (answered, or its connection dropped).
+    pub fn closed(&mut self) {
+        self.open = self.open.saturating_sub(1);
     }
 
     /// Accounts for the answer given to an /api/v4 or /oauth2 request.

@@ -91,7 +91,8 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
     let crm = AmoCrm::new(context::client(&rules, &store, true)?)
-        .with_batch_size(rules.file.amocrm.batch_size);
+        .with_batch_size(rules.file.amocrm.batch_size)
+        .with_in_flight(rules.file.amocrm.max_in_flight);
     let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
     let opts = BackfillOptions {
         since,

@@ -36,6 +36,15 @@ pub struct BatchOutcome {
     pub rejected: Vec<ItemErrors>,
 }
 
+impl BatchOutcome {
+    /// Adds another request's outcome.
+    pub fn merge(&mut self, other: BatchOutcome) {
+        self.created.extend(other.created);
+        self.applied.extend(other.applied);
+        self.rejected.extend(other.rejected);
+    }
+}
+
 /// A link to make between two entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -61,6 +70,24 @@ pub trait Crm {
     fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
     /// Updates entities; each item must carry `id` and `request_id`.
     fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
+    /// Creates (or with `patch` updates) entities, reporting each request's outcome as its
+    /// answer arrives (several may be open at once), so the caller records bindings at once.
+    /// On an error, items not reported were not written as far as we know. `on_answer`
+    /// returns `false` to start no further request.
+    fn write_each(
+        &self,
+        kind: EntityKind,
+        items: Vec<Value>,
+        patch: bool,
+        on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
+    ) -> Result<(), CrmError> {
+        on_answer(if patch {
+            self.update(kind, items)?
+        } else {
+            self.create(kind, items)?
+        });
+        Ok(())
+    }
     /// Links entities of `kind` to others.
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError>;
     /// Walks every entity of a kind (250 per page), for pre-loading lookups in bulk.

@@ -56,6 +56,8 @@ pub struct BackfillOptions {
 #[derive(Default)]
 struct Pipeline {
     batch: usize,
+    /// Requests a flush should have ready, so that `max_in_flight` can be open at once.
+    lanes: usize,
     companies: Queue,
     contacts: Queue,
     leads: Queue,
@@ -84,6 +86,7 @@ impl Engine<'_> {
         let leads_wanted = matches!(opts.only, None | Some(EntityKind::Lead));
         let mut pl = Pipeline {
             batch: self.rules.file.amocrm.batch_size.clamp(1, 250),
+            lanes: self.rules.file.amocrm.max_in_flight.max(1),
             ..Pipeline::default()
         };
         if clients_wanted {
@@ -222,19 +225,19 @@ impl Engine<'_> {
     fn pump(&self, pl: &mut Pipeline, all: bool) -> anyhow::Result<()> {
         loop {
             let mut moved = false;
-            let plans = pl.companies.take(pl.batch, all);
+            let plans = pl.companies.take(pl.batch, pl.lanes, all);
             if !plans.is_empty() {
                 self.run_plans(EntityKind::Company, plans)?;
                 moved = true;
             }
             moved |= self.plan_waiting_contacts(pl)?;
-            let plans = pl.contacts.take(pl.batch, all);
+            let plans = pl.contacts.take(pl.batch, pl.lanes, all);
             if !plans.is_empty() {
                 self.run_plans(EntityKind::Contact, plans)?;
                 moved = true;
             }
             moved |= self.plan_waiting_leads(pl)?;
-            let plans = pl.leads.take(pl.batch, all);
+            let plans = pl.leads.take(pl.batch, pl.lanes, all);
             if !plans.is_empty() {
                 pl.lead_pairs.retain(|key, _| pl.leads.pending(key));
                 self.run_plans(EntityKind::Lead, plans)?;

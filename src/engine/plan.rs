@@ -6,7 +6,7 @@
 //! entity up (by phone/e-mail, INN, or the BILLmanager-id field) before creating, so it adopts
 //! the orphan instead of duplicating it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -170,42 +170,74 @@ pub fn apply(
             }
         }
     };
-    if !creates.is_empty() {
-        let keys: Vec<String> = creates.iter().map(rid).collect();
-        match crm.create(kind, creates) {
-            Ok(res) => {
-                for c in &res.created {
-                    bind(&c.request_id, c.id)?;
-                    ids.insert(c.request_id.clone(), c.id);
-                    if let Some(p) = by_key.get(&c.request_id) {
-                        outcomes.push(p.outcome(Action::Created, Some(c.id), "created".into()));
-                    }
-                }
-                failed(rejections(&res.rejected), &mut outcomes);
-            }
-            Err(e) => failed(all_failed(&keys, e)?, &mut outcomes),
+    // Each request's answer is recorded as it arrives (several may be open at once), so
+    // a crash loses at most the answers still on their way.
+    for (patch, items) in [(false, creates), (true, updates)] {
+        if items.is_empty() {
+            continue;
         }
-    }
-    if !updates.is_empty() {
-        let keys: Vec<String> = updates.iter().map(rid).collect();
-        match crm.update(kind, updates) {
-            Ok(res) => {
-                for key in &res.applied {
-                    if let Some(p) = by_key.get(key) {
-                        if let Op::Update { id, adopted, .. } = &p.op {
-                            bind(key, *id)?;
-                            ids.insert(key.clone(), *id);
-                            let detail = adopted
-                                .clone()
-                                .map(|a| format!("adopted existing: {a}"))
-                                .unwrap_or_else(|| "updated".into());
-                            outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
+        let keys: Vec<String> = items.iter().map(rid).collect();
+        let mut reported: BTreeSet<String> = BTreeSet::new();
+        let mut store_error: Option<anyhow::Error> = None;
+        let result = crm.write_each(kind, items, patch, &mut |res| {
+            if store_error.is_some() {
+                return false;
+            }
+            let recorded = (|| -> anyhow::Result<()> {
+                if patch {
+                    for key in &res.applied {
+                        if let Some(p) = by_key.get(key) {
+                            if let Op::Update { id, adopted, .. } = &p.op {
+                                bind(key, *id)?;
+                                ids.insert(key.clone(), *id);
+                                let detail = adopted
+                                    .clone()
+                                    .map(|a| format!("adopted existing: {a}"))
+                                    .unwrap_or_else(|| "updated".into());
+                                outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
+                            }
                         }
+                        reported.insert(key.clone());
+                    }
+                } else {
+                    for c in &res.created {
+                        bind(&c.request_id, c.id)?;
+                        ids.insert(c.request_id.clone(), c.id);
+                        if let Some(p) = by_key.get(&c.request_id) {
+                            outcomes.push(p.outcome(Action::Created, Some(c.id), "created".into()));
+                        }
+                        reported.insert(c.request_id.clone());
                     }
                 }
-                failed(rejections(&res.rejected), &mut outcomes);
+                Ok(())
+            })();
+            reported.extend(res.rejected.iter().map(|r| r.request_id.clone()));
+            failed(rejections(&res.rejected), &mut outcomes);
+            match recorded {
+                Ok(()) => true,
+                // The store cannot record more: start no further write.
+                Err(e) => {
+                    store_error = Some(e);
+                    false
+                }
             }
-            Err(e) => failed(all_failed(&keys, e)?, &mut outcomes),
+        });
+        if let Some(e) = store_error {
+            return Err(e);
+        }
+        let unreported: Vec<String> = keys
+            .into_iter()
+            .filter(|k| !reported.contains(k))
+            .collect();
+        match result {
+            Ok(()) => failed(
+                unreported
+                    .into_iter()
+                    .map(|k| (k, "amoCRM did not confirm it".to_string(), false))
+                    .collect(),
+                &mut outcomes,
+            ),
+            Err(e) => failed(all_failed(&unreported, e)?, &mut outcomes),
         }
     }
     for p in &plans {

@@ -301,10 +301,22 @@ pub struct AmoSection {
     /// Entities per write request (amoCRM's limit is 250; lower it if amoCRM times out).
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// Write requests open at once (1 = one after another). amoCRM answers a full batch in
+    /// seconds, so one request at a time uses a fraction of the rate limit; the pacer still
+    /// starts at most `rate_limit_rps` requests per second across processes.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
 }
 
 fn default_batch() -> usize {
     250
+}
+
+/// Chosen from `cargo bench --bench backfill` with amoCRM's answer time modelled (README).
+pub const DEFAULT_IN_FLIGHT: usize = 8;
+
+fn default_in_flight() -> usize {
+    DEFAULT_IN_FLIGHT
 }
 
 fn default_timeout() -> u64 {

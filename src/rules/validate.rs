@@ -107,6 +107,15 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             ),
         );
     }
+    if a.max_in_flight == 0 || a.max_in_flight > 32 {
+        bad(
+            "amocrm.max_in_flight",
+            format!(
+                "{} is out of range: 1..=32 requests open at once (the rate limit is paced anyway)",
+                a.max_in_flight
+            ),
+        );
+    }
     if a.timeout_secs == 0 {
         bad("amocrm.timeout_secs", "must be at least 1".into());
     }

@@ -436,3 +436,28 @@ fn creates_fill_whole_requests_across_read_chunks() {
         );
     }
 }
+
+/// With amoCRM slow to answer, several write requests are open at once
+/// (`[amocrm] max_in_flight`), while the pacer still lets at most 7 start in any second.
+#[test]
+fn slow_answers_overlap_under_the_pacer_without_429() {
+    let data = tempfile::tempdir().unwrap();
+    write(data.path(), &Spec::proportional(200, 300)).unwrap();
+    let cfg = SandboxConfig {
+        latency_ms: 100,
+        latency_per_entity_ms: 20,
+        ..SandboxConfig::default()
+    };
+    let w = World::with_data(cfg, data.path(), |r| {
+        r.replace("batch_size = 250", "batch_size = 20")
+    });
+    w.authorize();
+    let (rc, v, err) = backfill_json(&w);
+    assert_eq!(rc, 0, "{v}{err}");
+    let stats = w.sandbox.stats();
+    assert_eq!(w.sandbox.entities("leads").len(), 300);
+    assert_eq!(stats.status_429, 0, "{stats:?}");
+    assert!(stats.max_per_second <= 7, "{stats:?}");
+    // Each write takes half a second: one at a time would never have two open.
+    assert!(stats.max_open >= 4, "{stats:?}");
+}

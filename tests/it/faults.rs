@@ -832,8 +832,12 @@ fn account_blocked_403_html_stops_at_once_without_a_retry_loop() {
     let blocked_at = Instant::now();
     assert_eq!(rig.reap(child, "backfill"), Some(5));
     assert!(blocked_at.elapsed() < Duration::from_secs(10));
+    // Requests already on the wire when the block came (up to `max_in_flight` of them)
+    // get their 403 too; after the first 403 nothing new starts and nothing is retried
+    // (a retry loop would cost several attempts per request).
+    let in_flight = 8;
     assert!(
-        rig.sandbox.stats().requests - at_block <= 2,
+        rig.sandbox.stats().requests - at_block <= in_flight + 2,
         "{} requests after the block",
         rig.sandbox.stats().requests - at_block
     );

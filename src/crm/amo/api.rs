@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::client::{AmoClient, RequestStats};
+use super::client::{AmoClient, Flow, Job, RequestStats};
 use crate::crm::{
     BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, ItemErrors, Link,
     PipelineDef, StatusDef, UserDef,
@@ -21,6 +21,7 @@ pub const CHUNK: usize = 250;
 pub struct AmoCrm<'a> {
     client: AmoClient<'a>,
     batch: usize,
+    in_flight: usize,
 }
 
 impl<'a> AmoCrm<'a> {
@@ -29,7 +30,15 @@ impl<'a> AmoCrm<'a> {
         AmoCrm {
             client,
             batch: CHUNK,
+            in_flight: 1,
         }
+    }
+
+    /// Sets how many write requests may be open at once (`[amocrm] max_in_flight`); the
+    /// pacer still starts at most `rate_limit_rps` per second.
+    pub fn with_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = n.max(1);
+        self
     }
 
     /// Sets the entities per write request (1..=250).
@@ -88,107 +97,176 @@ impl<'a> AmoCrm<'a> {
         }
     }
 
-    fn write(
+    /// Creates (or with `patch` updates) `items` in requests of the batch size, up to
+    /// `in_flight` open at once; `on_answer` gets each request's outcome as it arrives.
+    /// amoCRM rejects a whole request when one item is invalid, so a rejected request is
+    /// sent once more without the items `validation-errors` names. On another error nothing
+    /// new starts, the open requests' outcomes are still delivered, and the error is returned.
+    fn write_chunks(
         &self,
         kind: EntityKind,
         items: Vec<Value>,
         patch: bool,
-    ) -> Result<BatchOutcome, CrmError> {
+        on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
+    ) -> Result<(), CrmError> {
         let path = format!("/api/v4/{}", kind.collection());
-        let mut outcome = BatchOutcome::default();
+        let method = if patch {
+            reqwest::Method::PATCH
+        } else {
+            reqwest::Method::POST
+        };
+        let job = |chunk: &[Value]| Job {
+            method: method.clone(),
+            path: path.clone(),
+            query: Vec::new(),
+            body: Some(Value::Array(chunk.to_vec())),
+        };
+        // Per job, in the order `run_many` numbers them: its items and its round (0 or 1).
+        let mut sent: Vec<(Vec<Value>, u8)> = Vec::new();
+        let mut jobs = Vec::new();
         for chunk in items.chunks(self.batch) {
-            let mut pending: Vec<Value> = chunk.to_vec();
-            // At most two rounds: the second without the items the first one rejected.
-            for _round in 0..2 {
-                if pending.is_empty() {
-                    break;
+            jobs.push(job(chunk));
+            sent.push((chunk.to_vec(), 0));
+        }
+        let mut failure: Option<CrmError> = None;
+        self.client.run_many(jobs, self.in_flight, &mut |i, result| {
+            let (pending, round) = sent[i].clone();
+            match chunk_outcome(kind, patch, &pending, result) {
+                Ok((outcome, rest)) => {
+                    if !on_answer(outcome) {
+                        return Flow::Stop;
+                    }
+                    if rest.is_empty() || round > 0 {
+                        return Flow::Continue(Vec::new());
+                    }
+                    sent.push((rest.clone(), 1));
+                    Flow::Continue(vec![job(&rest)])
                 }
-                let body = Value::Array(pending.clone());
-                let result = if patch {
-                    self.client.patch(&path, &body)
-                } else {
-                    self.client.post(&path, &body)
-                };
-                match result {
-                    Ok(v) => {
-                        let v = v.unwrap_or(Value::Null);
-                        let returned = v
-                            .pointer(&format!("/_embedded/{}", kind.collection()))
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        for (i, item) in returned.iter().enumerate() {
-                            let rid = match item.get("request_id") {
-                                Some(Value::String(s)) => s.clone(),
-                                _ => pending
-                                    .get(i)
-                                    .and_then(|p| p.get("request_id"))
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            };
-                            if let (false, Some(id)) =
-                                (patch, item.get("id").and_then(Value::as_i64))
-                            {
-                                outcome.created.push(Created {
-                                    request_id: rid.clone(),
-                                    id,
-                                });
-                            }
-                            outcome.applied.push(rid);
-                        }
-                        break;
+                Err(e) => {
+                    if failure.is_none() {
+                        failure = Some(e);
                     }
-                    Err(CrmError::Validation {
-                        items: bad,
-                        request,
-                        detail,
-                    }) => {
-                        let names: Vec<String> = pending
-                            .iter()
-                            .map(|p| {
-                                p.get("request_id")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_string()
-                            })
-                            .collect();
-                        // amoCRM may name items by our request_id or by their index.
-                        let mut rejected = Vec::new();
-                        for b in bad {
-                            let rid = if names.contains(&b.request_id) {
-                                b.request_id.clone()
-                            } else if let Some(n) = b
-                                .request_id
-                                .parse::<usize>()
-                                .ok()
-                                .and_then(|i| names.get(i))
-                            {
-                                n.clone()
-                            } else {
-                                // Cannot tell which item: the whole chunk stays rejected.
-                                return Err(CrmError::Validation {
-                                    request,
-                                    detail,
-                                    items: vec![b],
-                                });
-                            };
-                            rejected.push(ItemErrors {
-                                request_id: rid,
-                                errors: b.errors,
-                            });
-                        }
-                        pending.retain(|p| {
-                            let rid = p.get("request_id").and_then(Value::as_str).unwrap_or("");
-                            !rejected.iter().any(|r| r.request_id == rid)
-                        });
-                        outcome.rejected.extend(rejected);
-                    }
-                    Err(e) => return Err(e),
+                    Flow::Stop
                 }
             }
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(outcome)
+    }
+
+    /// Sends `bodies` to `path` (POST), up to `in_flight` at once; the first error wins.
+    fn post_all(&self, path: &str, bodies: Vec<Value>) -> Result<Vec<Option<Value>>, CrmError> {
+        let n = bodies.len();
+        let jobs = bodies
+            .into_iter()
+            .map(|b| Job {
+                method: reqwest::Method::POST,
+                path: path.to_string(),
+                query: Vec::new(),
+                body: Some(b),
+            })
+            .collect();
+        let mut answers = vec![None; n];
+        let mut failure = None;
+        self.client.run_many(jobs, self.in_flight, &mut |i, r| match r {
+            Ok(v) => {
+                answers[i] = v;
+                Flow::Continue(Vec::new())
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+                Flow::Stop
+            }
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(answers),
+        }
+    }
+}
+
+/// One write request's outcome, and the items to send again (its good items after a
+/// rejection naming others).
+fn chunk_outcome(
+    kind: EntityKind,
+    patch: bool,
+    pending: &[Value],
+    result: Result<Option<Value>, CrmError>,
+) -> Result<(BatchOutcome, Vec<Value>), CrmError> {
+    let mut outcome = BatchOutcome::default();
+    match result {
+        Ok(v) => {
+            let v = v.unwrap_or(Value::Null);
+            let returned = v
+                .pointer(&format!("/_embedded/{}", kind.collection()))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (i, item) in returned.iter().enumerate() {
+                let rid = match item.get("request_id") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => pending
+                        .get(i)
+                        .and_then(|p| p.get("request_id"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                };
+                if let (false, Some(id)) = (patch, item.get("id").and_then(Value::as_i64)) {
+                    outcome.created.push(Created {
+                        request_id: rid.clone(),
+                        id,
+                    });
+                }
+                outcome.applied.push(rid);
+            }
+            Ok((outcome, Vec::new()))
+        }
+        Err(CrmError::Validation {
+            items: bad,
+            request,
+            detail,
+        }) => {
+            let names: Vec<String> = pending.iter().map(|p| s(p, "request_id")).collect();
+            // amoCRM may name items by our request_id or by their index.
+            let mut rejected = Vec::new();
+            for b in bad {
+                let rid = if names.contains(&b.request_id) {
+                    b.request_id.clone()
+                } else if let Some(n) = b
+                    .request_id
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| names.get(i))
+                {
+                    n.clone()
+                } else {
+                    // Cannot tell which item: the whole chunk stays rejected.
+                    return Err(CrmError::Validation {
+                        request,
+                        detail,
+                        items: vec![b],
+                    });
+                };
+                rejected.push(ItemErrors {
+                    request_id: rid,
+                    errors: b.errors,
+                });
+            }
+            let rest: Vec<Value> = pending
+                .iter()
+                .filter(|p| {
+                    let rid = s(p, "request_id");
+                    !rejected.iter().any(|r| r.request_id == rid)
+                })
+                .cloned()
+                .collect();
+            outcome.rejected = rejected;
+            Ok((outcome, rest))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -314,15 +392,36 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
-        self.write(kind, items, false)
+        let mut all = BatchOutcome::default();
+        self.write_chunks(kind, items, false, &mut |o| {
+            all.merge(o);
+            true
+        })?;
+        Ok(all)
     }
 
     fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
-        self.write(kind, items, true)
+        let mut all = BatchOutcome::default();
+        self.write_chunks(kind, items, true, &mut |o| {
+            all.merge(o);
+            true
+        })?;
+        Ok(all)
+    }
+
+    fn write_each(
+        &self,
+        kind: EntityKind,
+        items: Vec<Value>,
+        patch: bool,
+        on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
+    ) -> Result<(), CrmError> {
+        self.write_chunks(kind, items, patch, on_answer)
     }
 
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {
         let path = format!("/api/v4/{}/link", kind.collection());
+        let mut bodies = Vec::new();
         for chunk in links.chunks(self.batch) {
             let body: Vec<Value> = chunk
                 .iter()
@@ -334,9 +433,9 @@ impl Crm for AmoCrm<'_> {
                     v
                 })
                 .collect();
-            self.client.post(&path, &Value::Array(body))?;
+            bodies.push(Value::Array(body));
         }
-        Ok(())
+        self.post_all(&path, bodies).map(drop)
     }
 
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
@@ -414,10 +513,11 @@ impl Crm for AmoCrm<'_> {
 
     fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError> {
         let path = format!("/api/v4/{}/notes", kind.collection());
-        for chunk in notes.chunks(self.batch) {
-            self.client.post(&path, &Value::Array(chunk.to_vec()))?;
-        }
-        Ok(())
+        let bodies = notes
+            .chunks(self.batch)
+            .map(|c| Value::Array(c.to_vec()))
+            .collect();
+        self.post_all(&path, bodies).map(drop)
     }
 
     fn events(&self, types: &[&str], since: i64, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {

@@ -188,16 +188,18 @@ impl<'a> AmoClient<'a> {
         let (work_tx, work_rx) = std::sync::mpsc::channel::<Work>();
         let work_rx = std::sync::Mutex::new(work_rx);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Answer, Duration)>();
+        // Set on a stop: requests not on the wire yet are not sent.
+        let cancel = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             for _ in 0..lanes {
                 let done_tx = done_tx.clone();
                 let work_rx = &work_rx;
-                let (http, pacer) = (&self.http, &self.pacer);
+                let (http, pacer, cancel) = (&self.http, &self.pacer, &cancel);
                 scope.spawn(move || loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok(w)) = next else { break };
                     let started = Instant::now();
-                    let answer = send_once(http, pacer, &w);
+                    let answer = send_once(http, pacer, &w, cancel);
                     if done_tx.send((w.index, answer, started.elapsed())).is_err() {
                         break;
                     }
@@ -220,7 +222,10 @@ impl<'a> AmoClient<'a> {
                                 t.last_failure
                             ),
                         };
-                        stopped |= matches!(on_answer(i, Err(err)), Flow::Stop);
+                        if matches!(on_answer(i, Err(err)), Flow::Stop) {
+                            stopped = true;
+                            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
                         continue;
                     }
                     {
@@ -254,10 +259,21 @@ impl<'a> AmoClient<'a> {
                     break;
                 };
                 open -= 1;
+                if matches!(answer, Answer::Cancelled) {
+                    let mut s = self.stats.borrow_mut();
+                    s.requests -= 1;
+                    if tries[i].job.method != Method::GET {
+                        s.writes -= 1;
+                    }
+                    continue;
+                }
                 match self.classify(&mut tries[i], answer, took) {
                     Next::Done(r) => {
                         match on_answer(i, r) {
-                            Flow::Stop => stopped = true,
+                            Flow::Stop => {
+                                stopped = true;
+                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
                             Flow::Continue(more) => {
                                 for job in more {
                                     queue.push_back(tries.len());
@@ -289,6 +305,7 @@ impl<'a> AmoClient<'a> {
                             }
                             Err(e) => {
                                 stopped = true;
+                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                                 if fatal.is_none() {
                                     fatal = Some(e);
                                 }
@@ -311,6 +328,12 @@ impl<'a> AmoClient<'a> {
         let request = t.label();
         let idempotent = t.job.method != Method::POST;
         let (status, retry_header, is_html, text) = match answer {
+            Answer::Cancelled => {
+                return Next::Done(Err(CrmError::Unreachable {
+                    request,
+                    detail: "not sent: the batch stopped".into(),
+                }))
+            }
             Answer::Lost { detail, reached } => {
                 crate::log::verbose(&format!("{request} failed: {detail}"));
                 // A connect failure never reached amoCRM; anything later may have.
@@ -465,6 +488,8 @@ struct Work {
 
 /// What one try brought back.
 enum Answer {
+    /// Not sent: the batch stopped while it waited for the pacer.
+    Cancelled,
     /// No (complete) answer; `reached` is false when the connection never opened.
     Lost { detail: String, reached: bool },
     /// An HTTP answer.
@@ -484,8 +509,21 @@ enum Next {
 }
 
 /// One paced try, on a worker thread.
-fn send_once(http: &Client, pacer: &Pacer, w: &Work) -> Answer {
+fn send_once(
+    http: &Client,
+    pacer: &Pacer,
+    w: &Work,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Answer {
+    use std::sync::atomic::Ordering;
+    if cancel.load(Ordering::SeqCst) {
+        return Answer::Cancelled;
+    }
     let ticket = pacer.acquire();
+    if cancel.load(Ordering::SeqCst) {
+        // The slot stays taken: it costs a moment of pace, never an extra arrival.
+        return Answer::Cancelled;
+    }
     let mut builder = http
         .request(w.method.clone(), &w.url)
         .bearer_auth(w.token.expose());
