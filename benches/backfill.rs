@@ -1,12 +1,15 @@
 //! Backfill benchmark: requests per entity against amoCRM's 7 rps limit, wall time, 429s and
 //! peak memory, compared with a naive one-request-per-entity client.
 //!
-//! Run: `cargo bench --bench backfill -- --clients 10000 --services 20000 --latency-ms 100`
+//! Run: `cargo bench --bench backfill -- --clients 10000 --services 20000 --latency-ms 100 --entity-latency-ms 10`
 //! (`BENCH_WITH_LIFECYCLE=1` keeps the example's `[lifecycle]` rules, which add reads of their own).
 //!
 //! It generates a synthetic BILLmanager data set (1.2 users and 0.3 payers per client, one
-//! INN in ten shared), starts the amoCRM sandbox with its 7 rps limit and the given latency,
-//! runs the real `amocrm-bin backfill` twice (the second run must write nothing), then runs
+//! INN in ten shared), starts the amoCRM sandbox with its 7 rps limit and a slow amoCRM's
+//! answer time (a fixed latency per request plus a latency per entity written or listed: a
+//! real account takes seconds for a batch of 250), runs the real `amocrm-bin backfill` and
+//! compares its wall time with the rate-limit floor (requests / 7), then runs it twice more
+//! (nothing changed: both must write nothing and read no lead one by one), then runs
 //! a naive client (search + create per contact, create per company and lead, one entity per
 //! request, paced at 7 rps) over a sample and extrapolates it to the whole data set.
 
@@ -21,6 +24,9 @@ struct Args {
     clients: usize,
     services: usize,
     latency_ms: u64,
+    entity_latency_ms: u64,
+    /// `[amocrm] max_in_flight`; `None` keeps the example's.
+    in_flight: Option<usize>,
     naive_sample: usize,
 }
 
@@ -29,6 +35,8 @@ fn args() -> Args {
         clients: 10_000,
         services: 20_000,
         latency_ms: 100,
+        entity_latency_ms: 10,
+        in_flight: None,
         naive_sample: 150,
     };
     let argv: Vec<String> = std::env::args()
@@ -42,9 +50,11 @@ fn args() -> Args {
             ("--clients", Some(v)) => a.clients = v as usize,
             ("--services", Some(v)) => a.services = v as usize,
             ("--latency-ms", Some(v)) => a.latency_ms = v,
+            ("--entity-latency-ms", Some(v)) => a.entity_latency_ms = v,
+            ("--in-flight", Some(v)) => a.in_flight = Some(v as usize),
             ("--naive-sample", Some(v)) => a.naive_sample = v as usize,
             _ => {
-                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--naive-sample N]");
+                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--entity-latency-ms MS] [--in-flight N] [--naive-sample N]");
                 std::process::exit(2);
             }
         }
@@ -90,6 +100,7 @@ fn main() {
     );
     let sandbox = Sandbox::start(SandboxConfig {
         latency_ms: a.latency_ms,
+        latency_per_entity_ms: a.entity_latency_ms,
         ..Default::default()
     })
     .expect("sandbox");
@@ -116,6 +127,25 @@ fn main() {
     } else {
         without_lifecycle(&rules)
     };
+    let rules = match a.in_flight {
+        Some(n) => rules
+            .lines()
+            .map(|l| {
+                if l.starts_with("max_in_flight") {
+                    format!("max_in_flight = {n}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => rules,
+    };
+    let in_flight = rules
+        .lines()
+        .find_map(|l| l.strip_prefix("max_in_flight = "))
+        .unwrap_or("?")
+        .to_string();
     let rules_path = work.path().join("rules.toml");
     std::fs::write(&rules_path, rules).unwrap();
     let run = |args: &[&str]| {
@@ -159,10 +189,22 @@ fn main() {
     let min_reads = 1 + 3 + 1 + 1 + 3;
     let minimum = min_writes + min_reads;
 
-    sandbox.reset_stats();
-    let (rc2, out2, _) = run(&["backfill", "--since", "2025-01-01", "--json"]);
-    let second: Value = serde_json::from_str(out2.trim()).unwrap_or(json!({}));
-    let second_writes = sandbox.stats().writes;
+    // Re-runs with nothing changed: writes, reads and per-lead reads of each.
+    let mut reruns = Vec::new();
+    for _ in 0..2 {
+        sandbox.reset_stats();
+        let t = Instant::now();
+        let (rc, out, _) = run(&["backfill", "--since", "2025-01-01", "--json"]);
+        let secs = t.elapsed().as_secs_f64();
+        let v: Value = serde_json::from_str(out.trim()).unwrap_or(json!({}));
+        let st = sandbox.stats();
+        let per_lead = st
+            .by_route
+            .get("GET /api/v4/leads/{id}")
+            .copied()
+            .unwrap_or(0);
+        reruns.push((rc, st.writes, st.requests - st.writes, per_lead, secs, v));
+    }
 
     // The naive strategy over a sample, paced at 7 rps like any client must be.
     let token = sandbox.issue_access_token();
@@ -225,8 +267,8 @@ fn main() {
 
     println!();
     println!(
-        "backfill of {entities} entities at ≤7 rps, {} ms latency per request",
-        a.latency_ms
+        "backfill of {entities} entities at ≤7 rps, amoCRM answering in {} ms + {} ms per entity",
+        a.latency_ms, a.entity_latency_ms
     );
     println!("  exit code                  {rc}");
     println!("  created                    {}", summary["counts"]);
@@ -247,15 +289,36 @@ fn main() {
         "  429s seen                  {}  (max {} requests in any second)",
         stats.status_429, stats.max_per_second
     );
+    let floor = requests as f64 / 7.0;
+    let reads: Vec<String> = stats
+        .by_route
+        .iter()
+        .filter(|(r, _)| r.starts_with("GET "))
+        .map(|(r, n)| format!("{} {n}", r.trim_start_matches("GET /api/v4")))
+        .collect();
+    println!("  reads                      {}", reads.join(", "));
     println!("  wall time                  {wall:.1} s");
+    println!("  rate-limit floor           {floor:.1} s  (requests / 7)");
+    println!(
+        "  wall / floor               {:.2}",
+        wall / floor.max(0.001)
+    );
+    println!(
+        "  requests open at once      max {}  (max_in_flight = {})",
+        stats.max_open, in_flight
+    );
     println!(
         "  peak RSS                   {} KiB",
         summary["peak_rss_kib"]
     );
-    println!(
-        "  second run                 exit {rc2}, {second_writes} writes, {} leads unchanged",
-        second["counts"]["lead"]["unchanged"]
-    );
+    for (n, (rc, writes, reads, per_lead, secs, v)) in reruns.iter().enumerate() {
+        println!(
+            "  {} run{}exit {rc}, {writes} writes, {reads} reads ({per_lead} per-lead GETs), {} leads unchanged, {secs:.1} s",
+            ["second", "third"][n],
+            [" ".repeat(17), " ".repeat(18)][n],
+            v["counts"]["lead"]["unchanged"]
+        );
+    }
     println!();
     println!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");
     println!("  requests                   {naive_total}");

@@ -254,14 +254,22 @@ impl Engine<'_> {
 
     /// Plans the contacts of waiting clients whose company is written (or who have none).
     fn plan_waiting_contacts(&self, pl: &mut Pipeline) -> anyhow::Result<bool> {
-        let mut moved = false;
+        let mut ready = Vec::new();
         for (client, payers) in std::mem::take(&mut pl.clients) {
+            let pending = self
+                .company_payer(&payers)
+                .is_some_and(|p| pl.companies.pending(&company_key(p)));
+            if pending {
+                pl.clients.push((client, payers));
+            } else {
+                ready.push((client, payers));
+            }
+        }
+        let moved = !ready.is_empty();
+        self.prefetch_managers(ready.iter().map(|(c, _)| c))?;
+        for (client, payers) in ready {
             let payer = self.company_payer(&payers);
             let company_key = payer.map(company_key);
-            if company_key.as_ref().is_some_and(|k| pl.companies.pending(k)) {
-                pl.clients.push((client, payers));
-                continue;
-            }
             // The company is written: payers sharing its INN now point at it.
             let company = match (payer, &company_key) {
                 (Some(p), Some(k)) => {
@@ -281,7 +289,6 @@ impl Engine<'_> {
                 )?);
             }
             pl.contacts.push(plans);
-            moved = true;
         }
         Ok(moved)
     }

@@ -23,10 +23,10 @@ pub mod facts;
 mod leads;
 pub mod lifecycle;
 mod lookup;
-mod queue;
 pub mod payload;
 pub mod phone;
 pub mod plan;
+mod queue;
 pub mod report;
 pub mod resolve;
 mod upsert;
@@ -179,7 +179,30 @@ impl<'a> Engine<'a> {
             self.record(outcomes);
             return Ok(ids);
         }
+        // What we create, we know the manager of (`keep_client_manager` reads no GET for it).
+        let responsible: std::collections::BTreeMap<String, Option<i64>> = plans
+            .iter()
+            .filter_map(|p| match &p.op {
+                plan::Op::Create(body) => Some((
+                    p.key.clone(),
+                    body.get("responsible_user_id")
+                        .and_then(serde_json::Value::as_i64),
+                )),
+                _ => None,
+            })
+            .collect();
         let (ids, mut outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        {
+            let mut st = self.life_state.borrow_mut();
+            for o in &outcomes {
+                // Without one in the payload amoCRM picks it: leave that to a read.
+                if let (report::Action::Created, Some(id), Some(Some(r))) =
+                    (o.action, o.amo_id, responsible.get(&o.key))
+                {
+                    st.responsible.insert((kind, id), Some(*r));
+                }
+            }
+        }
         self.lifecycle_after(kind, &mut outcomes)?;
         self.record(outcomes);
         Ok(ids)

@@ -225,10 +225,7 @@ pub fn apply(
         if let Some(e) = store_error {
             return Err(e);
         }
-        let unreported: Vec<String> = keys
-            .into_iter()
-            .filter(|k| !reported.contains(k))
-            .collect();
+        let unreported: Vec<String> = keys.into_iter().filter(|k| !reported.contains(k)).collect();
         match result {
             Ok(()) => failed(
                 unreported

@@ -18,9 +18,7 @@ fn sends(p: &Plan) -> Sends {
     match &p.op {
         Op::Create(_) => Sends::Create,
         // Only links to add: no PATCH (see `plan::apply`).
-        Op::Update { body, .. } if body.as_object().is_some_and(|o| o.len() <= 2) => {
-            Sends::Nothing
-        }
+        Op::Update { body, .. } if body.as_object().is_some_and(|o| o.len() <= 2) => Sends::Nothing,
         Op::Update { .. } => Sends::Update,
         _ => Sends::Nothing,
     }
@@ -119,7 +117,11 @@ mod tests {
                 adopted: None,
             },
         )]);
-        assert_eq!(q.take(3, 3, false).len(), 1, "two requests' worth wait for a third");
+        assert_eq!(
+            q.take(3, 3, false).len(),
+            1,
+            "two requests' worth wait for a third"
+        );
         let first = q.take(3, 2, false);
         // Six creates (two requests of 3); the seventh create and the lone update wait.
         assert_eq!(first.len(), 6);

@@ -313,7 +313,7 @@ fn default_batch() -> usize {
 }
 
 /// Chosen from `cargo bench --bench backfill` with amoCRM's answer time modelled (README).
-pub const DEFAULT_IN_FLIGHT: usize = 8;
+pub const DEFAULT_IN_FLIGHT: usize = 16;
 
 fn default_in_flight() -> usize {
     DEFAULT_IN_FLIGHT

@@ -461,3 +461,96 @@ fn slow_answers_overlap_under_the_pacer_without_429() {
     // Each write takes half a second: one at a time would never have two open.
     assert!(stats.max_open >= 4, "{stats:?}");
 }
+
+/// `keep_client_manager` reads the managers of a client's existing contacts in pages by id
+/// (`filter[id][]`), not one GET each; an account without the filter add-on (amoCRM then
+/// ignores the filter and lists everything) is read one by one, with the same result.
+#[test]
+fn managers_of_existing_contacts_are_read_in_pages_by_id() {
+    for filters in [true, false] {
+        let data = tempfile::tempdir().unwrap();
+        dataset(data.path(), 6, 0);
+        let mut cfg = SandboxConfig::default();
+        cfg.seed.account.is_api_filter_enabled = filters;
+        let w = World::with_data(cfg, data.path(), |r| r);
+        w.authorize();
+        assert_eq!(backfill_json(&w).0, 0);
+        let first: Vec<Value> = w.sandbox.entities("contacts");
+        assert_eq!(first.len(), 6);
+        // A manager takes the clients over in amoCRM: their contacts get a user outside the
+        // round robin.
+        let http = reqwest::blocking::Client::new();
+        let token = w.sandbox.issue_access_token();
+        let users: Value = http
+            .get(format!("{}/api/v4/users", w.sandbox.base_url()))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let taken: Vec<&Value> = first.iter().map(|c| &c["responsible_user_id"]).collect();
+        let other = users["_embedded"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].clone())
+            .find(|id| !taken.contains(&id))
+            .expect("a user outside the round robin");
+        let patch: Vec<Value> = first
+            .iter()
+            .map(|c| serde_json::json!({"id": c["id"], "responsible_user_id": other}))
+            .collect();
+        let resp = http
+            .patch(format!("{}/api/v4/contacts", w.sandbox.base_url()))
+            .bearer_auth(&token)
+            .json(&patch)
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success());
+        // Every client gets a second user: its contact goes to the client's manager, as
+        // amoCRM holds it on the first contact.
+        let users = data.path().join("user.json");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&users).unwrap()).unwrap();
+        let list = v["doc"]["elem"].as_array_mut().unwrap();
+        let extra: Vec<Value> = list
+            .iter()
+            .map(|u| {
+                let mut x = u.clone();
+                let id = u["id"]["$"].as_str().unwrap().parse::<u64>().unwrap() + 100_000;
+                x["id"]["$"] = Value::from(id.to_string());
+                x["email"]["$"] = Value::from(format!("second{id}@bench.example"));
+                x["phone"]["$"] = Value::from(format!("+7 901 {:03}-00-00", id % 1000));
+                x["superuser"]["$"] = Value::from("off");
+                x
+            })
+            .collect();
+        list.extend(extra);
+        std::fs::write(&users, serde_json::to_string(&v).unwrap()).unwrap();
+        // A contact of somebody else (another manager's): an ignored filter lists it too.
+        w.sandbox.insert(
+            "contacts",
+            serde_json::json!({"name": "Website visitor", "responsible_user_id": taken[0]}),
+        );
+        w.sandbox.reset_stats();
+        let (rc, out, err) = backfill_json(&w);
+        assert_eq!(rc, 0, "{out}{err}");
+        let stats = w.sandbox.stats();
+        let one_by_one = stats
+            .by_route
+            .get("GET /api/v4/contacts/{id}")
+            .copied()
+            .unwrap_or(0);
+        if filters {
+            assert_eq!(one_by_one, 0, "{:?}", stats.by_route);
+        } else {
+            assert_eq!(one_by_one, 6, "{:?}", stats.by_route);
+        }
+        let all = w.sandbox.entities("contacts");
+        assert_eq!(all.len(), 13);
+        let theirs = all
+            .iter()
+            .filter(|c| c["name"] != "Website visitor" && c["responsible_user_id"] == other)
+            .count();
+        assert_eq!(theirs, 12, "filters={filters}: {all:?}");
+    }
+}

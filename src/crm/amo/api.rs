@@ -22,6 +22,8 @@ pub struct AmoCrm<'a> {
     client: AmoClient<'a>,
     batch: usize,
     in_flight: usize,
+    /// The account ignored `filter[id]` once: read by id one by one.
+    filter_ignored: std::cell::Cell<bool>,
 }
 
 impl<'a> AmoCrm<'a> {
@@ -31,6 +33,7 @@ impl<'a> AmoCrm<'a> {
             client,
             batch: CHUNK,
             in_flight: 1,
+            filter_ignored: std::cell::Cell::new(false),
         }
     }
 
@@ -129,27 +132,28 @@ impl<'a> AmoCrm<'a> {
             sent.push((chunk.to_vec(), 0));
         }
         let mut failure: Option<CrmError> = None;
-        self.client.run_many(jobs, self.in_flight, &mut |i, result| {
-            let (pending, round) = sent[i].clone();
-            match chunk_outcome(kind, patch, &pending, result) {
-                Ok((outcome, rest)) => {
-                    if !on_answer(outcome) {
-                        return Flow::Stop;
+        self.client
+            .run_many(jobs, self.in_flight, &mut |i, result| {
+                let (pending, round) = sent[i].clone();
+                match chunk_outcome(kind, patch, &pending, result) {
+                    Ok((outcome, rest)) => {
+                        if !on_answer(outcome) {
+                            return Flow::Stop;
+                        }
+                        if rest.is_empty() || round > 0 {
+                            return Flow::Continue(Vec::new());
+                        }
+                        sent.push((rest.clone(), 1));
+                        Flow::Continue(vec![job(&rest)])
                     }
-                    if rest.is_empty() || round > 0 {
-                        return Flow::Continue(Vec::new());
+                    Err(e) => {
+                        if failure.is_none() {
+                            failure = Some(e);
+                        }
+                        Flow::Stop
                     }
-                    sent.push((rest.clone(), 1));
-                    Flow::Continue(vec![job(&rest)])
                 }
-                Err(e) => {
-                    if failure.is_none() {
-                        failure = Some(e);
-                    }
-                    Flow::Stop
-                }
-            }
-        })?;
+            })?;
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -170,16 +174,17 @@ impl<'a> AmoCrm<'a> {
             .collect();
         let mut answers = vec![None; n];
         let mut failure = None;
-        self.client.run_many(jobs, self.in_flight, &mut |i, r| match r {
-            Ok(v) => {
-                answers[i] = v;
-                Flow::Continue(Vec::new())
-            }
-            Err(e) => {
-                failure.get_or_insert(e);
-                Flow::Stop
-            }
-        })?;
+        self.client
+            .run_many(jobs, self.in_flight, &mut |i, r| match r {
+                Ok(v) => {
+                    answers[i] = v;
+                    Flow::Continue(Vec::new())
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    Flow::Stop
+                }
+            })?;
         match failure {
             Some(e) => Err(e),
             None => Ok(answers),
@@ -389,6 +394,57 @@ impl Crm for AmoCrm<'_> {
         };
         self.client
             .get(&format!("/api/v4/{}/{id}", kind.collection()), &q)
+    }
+
+    /// `filter[id][]` pages of up to 250 (§3.3). The filter is an add-on some accounts lack,
+    /// and then amoCRM ignores it and lists everything (amocrm-api-php#348): an answer
+    /// holding an id we did not ask for means that, and the rest is read one by one (and
+    /// this client stops trying the filter).
+    fn get_many(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError> {
+        let mut out = Vec::new();
+        let mut left: Vec<i64> = ids.to_vec();
+        if !self.filter_ignored.get() {
+            let path = format!("/api/v4/{}", kind.collection());
+            let mut done = Vec::new();
+            for page in ids.chunks(CHUNK) {
+                let mut q: Vec<(String, String)> = page
+                    .iter()
+                    .map(|id| ("filter[id][]".to_string(), id.to_string()))
+                    .collect();
+                q.push(("limit".into(), CHUNK.to_string()));
+                let listed = self
+                    .client
+                    .get(&path, &q)?
+                    .and_then(|v| {
+                        v.pointer(&format!("/_embedded/{}", kind.collection()))
+                            .and_then(Value::as_array)
+                            .cloned()
+                    })
+                    .unwrap_or_default();
+                let foreign = listed.iter().any(|e| {
+                    e.get("id")
+                        .and_then(Value::as_i64)
+                        .is_none_or(|id| !page.contains(&id))
+                });
+                if foreign {
+                    crate::log::verbose(
+                        "amoCRM ignored filter[id] (the filter add-on is off): reading one by one",
+                    );
+                    self.filter_ignored.set(true);
+                    break;
+                }
+                out.extend(listed);
+                done.extend_from_slice(page);
+            }
+            left.retain(|id| !done.contains(id));
+        }
+        for id in left {
+            out.extend(
+                self.client
+                    .get(&format!("/api/v4/{}/{id}", kind.collection()), &[])?,
+            );
+        }
+        Ok(out)
     }
 
     fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {

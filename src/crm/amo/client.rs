@@ -268,20 +268,18 @@ impl<'a> AmoClient<'a> {
                     continue;
                 }
                 match self.classify(&mut tries[i], answer, took) {
-                    Next::Done(r) => {
-                        match on_answer(i, r) {
-                            Flow::Stop => {
-                                stopped = true;
-                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-                            }
-                            Flow::Continue(more) => {
-                                for job in more {
-                                    queue.push_back(tries.len());
-                                    tries.push(Try::new(job));
-                                }
+                    Next::Done(r) => match on_answer(i, r) {
+                        Flow::Stop => {
+                            stopped = true;
+                            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Flow::Continue(more) => {
+                            for job in more {
+                                queue.push_back(tries.len());
+                                tries.push(Try::new(job));
                             }
                         }
-                    }
+                    },
                     Next::Retry(wait) => {
                         if let Some(w) = wait {
                             self.pacer.pause(w.as_millis() as u64);
@@ -350,10 +348,7 @@ impl<'a> AmoClient<'a> {
                 text,
             } => (status, retry_header, is_html, text),
         };
-        crate::log::verbose(&format!(
-            "{request} → {status} in {} ms",
-            took.as_millis()
-        ));
+        crate::log::verbose(&format!("{request} → {status} in {} ms", took.as_millis()));
         crate::log::debug(&format!("{request} answer: {}", truncate(&text, 2000)));
         let done = |r| Next::Done(r);
         match status {
@@ -375,9 +370,10 @@ impl<'a> AmoClient<'a> {
                 if t.refreshed {
                     return done(Err(CrmError::AuthNeeded {
                         detail: "amoCRM rejects the freshly refreshed token".into(),
-                        advice: "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
+                        advice:
+                            "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
                                  the account the integration was authorized in"
-                            .into(),
+                                .into(),
                     }));
                 }
                 t.refreshed = true;

@@ -106,7 +106,8 @@ impl Pacer {
     /// Every lane of this process waits `ms` before its next start (a 5xx or a lost
     /// answer: amoCRM is struggling, so nobody here adds to it).
     pub fn pause(&self, ms: u64) {
-        self.paused_until.fetch_max(now_ms() + ms, std::sync::atomic::Ordering::Relaxed);
+        self.paused_until
+            .fetch_max(now_ms() + ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Blocks until one more request may be sent, and records it as in flight; returns the

@@ -9,6 +9,8 @@
 //! `round_robin`. New contacts and companies get the client's manager, so the whole card
 //! belongs to one person. Existing entities are never reassigned.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::Value;
 
 use super::Engine;
@@ -87,15 +89,99 @@ impl Engine<'_> {
             }
         }
         for (kind, id) in bound.into_iter().take(2) {
-            if let Some(e) = self.crm.get(kind, id)? {
-                if let Some(r) = e.get("responsible_user_id").and_then(Value::as_i64) {
-                    if self.active_user(r) {
-                        return Ok(Some(r));
-                    }
+            if let Some(r) = self.responsible_of(kind, id)? {
+                if self.active_user(r) {
+                    return Ok(Some(r));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// An entity's responsible user: from what this run knows, else one GET.
+    fn responsible_of(&self, kind: EntityKind, id: i64) -> anyhow::Result<Option<i64>> {
+        if let Some(r) = self.life_state.borrow().responsible.get(&(kind, id)) {
+            return Ok(*r);
+        }
+        let r = self
+            .crm
+            .get(kind, id)?
+            .and_then(|e| e.get("responsible_user_id").and_then(Value::as_i64));
+        self.life_state
+            .borrow_mut()
+            .responsible
+            .insert((kind, id), r);
+        Ok(r)
+    }
+
+    /// Reads, in pages by id, the responsible users [`Self::existing_manager`] will need for
+    /// these clients (when `keep_client_manager` is on), instead of one GET per entity.
+    pub(in crate::engine) fn prefetch_managers<'c>(
+        &self,
+        clients: impl IntoIterator<Item = &'c Client>,
+    ) -> anyhow::Result<()> {
+        if !self
+            .life
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.keep_client_manager)
+        {
+            return Ok(());
+        }
+        let mut wanted: BTreeMap<EntityKind, BTreeSet<i64>> = BTreeMap::new();
+        for client in clients {
+            // Only a client with a contact to create asks for its manager, and only once.
+            if self.life_state.borrow().fresh_clients.contains(&client.id) {
+                continue;
+            }
+            let mut contacts = Vec::new();
+            let mut unbound = false;
+            for u in &client.users {
+                match self.store.binding("contact", &format!("user:{}", u.id))? {
+                    Some(b) => contacts.push(b.amo_id),
+                    None => unbound = true,
+                }
+            }
+            if !unbound {
+                continue;
+            }
+            let (kind, ids) = if contacts.is_empty() {
+                let mut companies = Vec::new();
+                for p in self.billing.payers_of(&client.id)? {
+                    if let Some(b) = self.store.binding("company", &company_key(&p))? {
+                        companies.push(b.amo_id);
+                    }
+                }
+                (EntityKind::Company, companies)
+            } else {
+                (EntityKind::Contact, contacts)
+            };
+            wanted
+                .entry(kind)
+                .or_default()
+                .extend(ids.into_iter().take(2));
+        }
+        for (kind, ids) in wanted {
+            let missing: Vec<i64> = {
+                let st = self.life_state.borrow();
+                ids.into_iter()
+                    .filter(|id| !st.responsible.contains_key(&(kind, *id)))
+                    .collect()
+            };
+            // One lazy GET costs no more than a page.
+            if missing.len() < 2 {
+                continue;
+            }
+            let found = self.crm.get_many(kind, &missing)?;
+            let mut st = self.life_state.borrow_mut();
+            for e in found {
+                if let Some(id) = e.get("id").and_then(Value::as_i64) {
+                    let r = e.get("responsible_user_id").and_then(Value::as_i64);
+                    st.responsible.insert((kind, id), r);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The client's manager and why; `commit` hands out (and records) a round-robin pick.

@@ -116,6 +116,9 @@ pub struct RunState {
     pub(super) adopted_clients: BTreeSet<String>,
     /// The round-robin pointer (last user handed out), once read.
     pub(super) last_round_robin: Option<Option<i64>>,
+    /// The responsible user of amoCRM entities as this run knows it (created with it, or
+    /// read in a page by id), so a client's manager costs no GET per entity.
+    pub(in crate::engine) responsible: BTreeMap<(EntityKind, i64), Option<i64>>,
 }
 
 /// Fills `{placeholders}` from facts plus extra values.
