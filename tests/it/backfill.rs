@@ -300,6 +300,19 @@ fn backfill_pushes_hook_events_queued_while_it_ran() {
     );
 }
 
+/// Sets a service's status in the panel data (`4` = deleted).
+fn set_service_status(items: &Path, id: &str, status: &str) {
+    let text = std::fs::read_to_string(items).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let list = v["doc"]["elem"].as_array_mut().expect("item list");
+    let item = list
+        .iter_mut()
+        .find(|e| e["id"]["$"] == id)
+        .unwrap_or_else(|| panic!("service {id}"));
+    item["status"]["$"] = Value::from(status);
+    std::fs::write(items, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
 /// Re-orders of the same product join the first order's lead (`new_purchase_timeout_days`).
 /// The first service owns the lead (its name, its fields, its stage); a joined service never
 /// writes to it, so a deleted re-order cannot close a paying client's lead, and re-runs with
@@ -311,15 +324,7 @@ fn joined_services_never_rewrite_or_close_the_lead_and_reruns_settle_at_zero() {
     dataset(data.path(), 10, 50);
     // One re-order was deleted (client 1's second VPS-1).
     let items = data.path().join("item.json");
-    let text = std::fs::read_to_string(&items).unwrap();
-    let mut v: Value = serde_json::from_str(&text).unwrap();
-    let list = v["doc"]["elem"].as_array_mut().expect("item list");
-    let deleted = list
-        .iter_mut()
-        .find(|e| e["id"]["$"] == "700042")
-        .expect("service 700042");
-    deleted["status"]["$"] = Value::from("4");
-    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+    set_service_status(&items, "700042", "4");
 
     let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
     w.authorize();
@@ -381,12 +386,7 @@ fn joined_services_never_rewrite_or_close_the_lead_and_reruns_settle_at_zero() {
         .into_iter()
         .find(|l| l["name"].as_str().is_some_and(|n| n.contains("700003")))
         .unwrap();
-    let text = std::fs::read_to_string(&items).unwrap();
-    let mut v: Value = serde_json::from_str(&text).unwrap();
-    let list = v["doc"]["elem"].as_array_mut().unwrap();
-    let gone = list.iter_mut().find(|e| e["id"]["$"] == "700003").unwrap();
-    gone["status"]["$"] = Value::from("4");
-    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+    set_service_status(&items, "700003", "4");
     let (rc, v, err) = backfill_json(&w);
     assert_eq!(rc, 0, "{v}{err}");
     let second_now = lead(&second["id"]);
@@ -394,12 +394,7 @@ fn joined_services_never_rewrite_or_close_the_lead_and_reruns_settle_at_zero() {
     assert_eq!(second_now["status_id"], second["status_id"], "{second_now}");
     assert_eq!(second_now["name"], second["name"]);
     // Whereas a lead whose only service is deleted closes as lost (the rule still works).
-    let text = std::fs::read_to_string(&items).unwrap();
-    let mut v: Value = serde_json::from_str(&text).unwrap();
-    let list = v["doc"]["elem"].as_array_mut().unwrap();
-    let lone = list.iter_mut().find(|e| e["id"]["$"] == "700011").unwrap();
-    lone["status"]["$"] = Value::from("4");
-    std::fs::write(&items, serde_json::to_string(&v).unwrap()).unwrap();
+    set_service_status(&items, "700011", "4");
     let (rc, v, err) = backfill_json(&w);
     assert_eq!(rc, 0, "{v}{err}");
     let lone_lead = w

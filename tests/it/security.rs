@@ -310,7 +310,17 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
         ("a 600 kB value".into(), huge_string.into_bytes(), false),
         (
             "truncated".into(),
-            good.as_bytes()[..good.len() / 2].to_vec(),
+            // Cut mid-way, right after a key's `=` (a cut inside a comment would still parse).
+            {
+                let half = good.len() / 2;
+                let cut = half
+                    + good.as_bytes()[half..]
+                        .windows(3)
+                        .position(|w| w == b" = ")
+                        .expect("a key after the middle")
+                    + 3;
+                good.as_bytes()[..cut].to_vec()
+            },
             true,
         ),
         (

@@ -160,6 +160,21 @@ impl<'a> AmoCrm<'a> {
         }
     }
 
+    /// [`Self::write_chunks`] with every request's outcome gathered into one.
+    fn write_all(
+        &self,
+        kind: EntityKind,
+        items: Vec<Value>,
+        patch: bool,
+    ) -> Result<BatchOutcome, CrmError> {
+        let mut all = BatchOutcome::default();
+        self.write_chunks(kind, items, patch, &mut |o| {
+            all.merge(o);
+            true
+        })?;
+        Ok(all)
+    }
+
     /// Sends `bodies` to `path` (POST), up to `in_flight` at once; the first error wins.
     fn post_all(&self, path: &str, bodies: Vec<Value>) -> Result<Vec<Option<Value>>, CrmError> {
         let n = bodies.len();
@@ -448,21 +463,11 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
-        let mut all = BatchOutcome::default();
-        self.write_chunks(kind, items, false, &mut |o| {
-            all.merge(o);
-            true
-        })?;
-        Ok(all)
+        self.write_all(kind, items, false)
     }
 
     fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
-        let mut all = BatchOutcome::default();
-        self.write_chunks(kind, items, true, &mut |o| {
-            all.merge(o);
-            true
-        })?;
-        Ok(all)
+        self.write_all(kind, items, true)
     }
 
     fn write_each(
