@@ -57,7 +57,7 @@ impl Default for Seed {
     }
 }
 
-fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> SeedUser {
+pub(crate) fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> SeedUser {
     SeedUser {
         id,
         name: name.into(),
@@ -69,7 +69,7 @@ fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> Se
     }
 }
 
-fn task_type(id: i64, name: &str, code: &str) -> SeedTaskType {
+pub(crate) fn task_type(id: i64, name: &str, code: &str) -> SeedTaskType {
     SeedTaskType {
         id,
         name: name.into(),
@@ -79,7 +79,7 @@ fn task_type(id: i64, name: &str, code: &str) -> SeedTaskType {
     }
 }
 
-fn status(id: i64, name: &str, sort: i64, status_type: u8, color: &str) -> SeedStatus {
+pub(crate) fn status(id: i64, name: &str, sort: i64, status_type: u8, color: &str) -> SeedStatus {
     SeedStatus {
         id,
         name: name.into(),
@@ -136,7 +136,7 @@ fn partners() -> SeedPipeline {
     }
 }
 
-fn field(id: i64, name: &str, code: Option<&str>, t: FieldType, sort: i64) -> SeedField {
+pub(crate) fn field(id: i64, name: &str, code: Option<&str>, t: FieldType, sort: i64) -> SeedField {
     SeedField {
         id,
         name: name.into(),
@@ -149,7 +149,12 @@ fn field(id: i64, name: &str, code: Option<&str>, t: FieldType, sort: i64) -> Se
 }
 
 /// Enums numbered from `first_id`; `coded` gives each enum its value as code (PHONE/EMAIL).
-fn with_enums(mut f: SeedField, first_id: i64, values: &[&str], coded: bool) -> SeedField {
+pub(crate) fn with_enums(
+    mut f: SeedField,
+    first_id: i64,
+    values: &[&str],
+    coded: bool,
+) -> SeedField {
     f.enums = values
         .iter()
         .enumerate()
@@ -163,8 +168,8 @@ fn with_enums(mut f: SeedField, first_id: i64, values: &[&str], coded: bool) -> 
     f
 }
 
-const PHONE_ENUMS: [&str; 6] = ["WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER"];
-const EMAIL_ENUMS: [&str; 3] = ["WORK", "PRIV", "OTHER"];
+pub(crate) const PHONE_ENUMS: [&str; 6] = ["WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER"];
+pub(crate) const EMAIL_ENUMS: [&str; 3] = ["WORK", "PRIV", "OTHER"];
 
 fn api_only(mut f: SeedField) -> SeedField {
     f.is_api_only = true;

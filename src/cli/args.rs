@@ -81,6 +81,26 @@ pub enum Command {
         "amocrm-bin check --strict --json  in CI or monitoring",
     ))]
     Check(super::check::CheckArgs),
+    /// Write the rules from the live account into the rule file: its pipelines, stages and
+    /// users, the fields the sync needs, optional parts commented out.
+    ///
+    /// The rule file must hold only the connection (`[amocrm]`, `[billmanager]`, `[store]`,
+    /// `[log]`, `[hook]`) and `auth` must have run. `--print` writes the rules to stdout instead.
+    #[command(after_long_help = examples!(
+        "amocrm-bin init            after `auth`: the rules appended to the rule file",
+        "amocrm-bin init --print    only show them",
+    ))]
+    Init(super::init::InitArgs),
+    /// Create the custom fields the rules map but the account lacks, with their codes and
+    /// select options (asks first).
+    ///
+    /// amoCRM's interface cannot give a field a code (`BM_CLIENT_ID`); this creates them
+    /// through the API. Needs an administrator's authorization.
+    #[command(after_long_help = examples!(
+        "amocrm-bin setup-fields          show the fields, ask, create",
+        "amocrm-bin setup-fields --yes    without asking (scripts)",
+    ))]
+    SetupFields(super::init::SetupFieldsArgs),
     /// Sync one BILLmanager entity into amoCRM now.
     #[command(after_long_help = examples!(
         "amocrm-bin sync --entity contact --elid 17",

@@ -22,6 +22,7 @@ mod completions;
 mod context;
 mod drain;
 mod hook;
+mod init;
 mod nudge;
 mod output;
 mod pull;
@@ -115,6 +116,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Auth(a) => auth::exec(&cli, a),
         Command::Check(a) => check::exec(&cli, a),
+        Command::Init(a) => init::init(&cli, a),
+        Command::SetupFields(a) => init::setup_fields(&cli, a),
         Command::Sync(a) => sync::exec(&cli, a),
         Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(a) => backfill::exec(&cli, a),

@@ -94,7 +94,7 @@ pub fn check(rules: &RuleSet, dict: &Dictionaries) -> Vec<Finding> {
 
 /// What is known about the values of a stable attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AttrKind {
+pub(crate) enum AttrKind {
     Number,
     Date,
     YesNo,
@@ -125,7 +125,7 @@ const SERVICE_STATUSES: &[&str] = &["ordered", "active", "suspended", "deleted",
 const PAYER_KINDS: &[&str] = &["individual", "company", "sole_proprietor"];
 
 /// The stable attributes (`engine::facts`, `lifecycle::links`) and what their values are.
-fn attr_kind(attr: &str) -> Option<AttrKind> {
+pub(crate) fn attr_kind(attr: &str) -> Option<AttrKind> {
     Some(match attr {
         "client.id" | "user.id" | "payer.id" | "service.id" | "service.cost" => AttrKind::Number,
         "client.registered_at" | "service.created_at" | "service.expires_at" => AttrKind::Date,

@@ -20,6 +20,7 @@ mod companies;
 mod contacts;
 mod diff;
 pub mod facts;
+pub mod init;
 mod leads;
 pub mod lifecycle;
 mod lookup;
@@ -28,6 +29,7 @@ pub mod phone;
 pub mod plan;
 pub mod report;
 pub mod resolve;
+pub mod setup;
 mod upsert;
 
 use std::cell::RefCell;
