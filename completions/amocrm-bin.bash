@@ -37,6 +37,9 @@ _amocrm__bin() {
             amocrm__bin,drain)
                 cmd="amocrm__bin__subcmd__drain"
                 ;;
+            amocrm__bin,init)
+                cmd="amocrm__bin__subcmd__init"
+                ;;
             amocrm__bin,man)
                 cmd="amocrm__bin__subcmd__man"
                 ;;
@@ -51,6 +54,9 @@ _amocrm__bin() {
                 ;;
             amocrm__bin,report)
                 cmd="amocrm__bin__subcmd__report"
+                ;;
+            amocrm__bin,setup-fields)
+                cmd="amocrm__bin__subcmd__setup__subcmd__fields"
                 ;;
             amocrm__bin,status)
                 cmd="amocrm__bin__subcmd__status"
@@ -86,7 +92,7 @@ _amocrm__bin() {
 
     case "${cmd}" in
         amocrm__bin)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull completions man"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check init setup-fields sync backfill bindings replay-calls calls report drain status nudge pull completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,6 +391,24 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        amocrm__subcmd__bin__subcmd__init)
+            opts="-v -q -h -V --print --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         amocrm__subcmd__bin__subcmd__man)
             opts="-v -q -h -V --dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -498,6 +522,24 @@ _amocrm__bin() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__setup__subcmd__fields)
+            opts="-v -q -h -V --yes --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
