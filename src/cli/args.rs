@@ -153,6 +153,13 @@ pub enum Command {
         "amocrm-bin drain --all           also retry parked and backed-off items",
     ))]
     Drain(DrainArgs),
+    /// List the queued and parked syncs, drop junk from the queue, or retry single items.
+    #[command(after_long_help = examples!(
+        "amocrm-bin outbox list",
+        "amocrm-bin outbox drop --entity lead --elid 999",
+        "amocrm-bin outbox retry --id 7",
+    ))]
+    Outbox(super::outbox::OutboxArgs),
     /// Show the authorization, the outbox (queued and parked syncs with their last errors),
     /// the lock holder, the bindings and the last runs with their statistics.
     ///

@@ -24,6 +24,7 @@ mod drain;
 mod hook;
 mod init;
 mod nudge;
+mod outbox;
 mod output;
 mod pull;
 mod report;
@@ -125,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Calls(a) => calls::exec(&cli, a),
         Command::Report(a) => report::exec(&cli, a),
         Command::Drain(a) => drain::exec(&cli, a),
+        Command::Outbox(a) => outbox::exec(&cli, a),
         Command::Status(a) => status::exec(&cli, a),
         Command::Nudge(a) => nudge::exec(&cli, a),
         Command::Pull => pull::exec(&cli),

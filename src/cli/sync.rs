@@ -62,15 +62,20 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
         Err(e) => {
             let (status, _) = amocrm_bin::exit::classify(&e);
             // Queue transient failures (amoCRM down, token trouble); not bad arguments.
-            if !args.dry_run
-                && matches!(
-                    status,
-                    ExitStatus::Unreachable
-                        | ExitStatus::AuthNeeded
-                        | ExitStatus::Rejected
-                        | ExitStatus::Locked
-                )
-            {
+            let transient = matches!(
+                status,
+                ExitStatus::Unreachable
+                    | ExitStatus::AuthNeeded
+                    | ExitStatus::Rejected
+                    | ExitStatus::Locked
+            );
+            if !args.dry_run && transient && panel_lacks(&rules, kind, elid) {
+                // Junk in the queue would be retried and reported forever.
+                amocrm_bin::log::warn(&format!(
+                    "not queued: BILLmanager has no {} with id {elid}",
+                    billing_word(kind)
+                ));
+            } else if !args.dry_run && transient {
                 store.outbox_failed(
                     kind.as_str(),
                     elid,
@@ -83,4 +88,28 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
             Err(e)
         }
     }
+}
+
+/// BILLmanager's word for what a kind is synced from.
+fn billing_word(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Contact => "client",
+        EntityKind::Company => "payer",
+        EntityKind::Lead => "service",
+    }
+}
+
+/// True only when BILLmanager answers that the entity does not exist (not when it cannot
+/// be asked: then the sync is queued, as nothing is known).
+fn panel_lacks(rules: &amocrm_bin::rules::RuleSet, kind: EntityKind, elid: &str) -> bool {
+    use amocrm_bin::billing::BillingError;
+    let Ok(billing) = amocrm_bin::billing::open(&rules.file.billmanager) else {
+        return false;
+    };
+    let answer = match kind {
+        EntityKind::Contact => billing.client(elid).map(drop),
+        EntityKind::Company => billing.payer(elid).map(drop),
+        EntityKind::Lead => billing.service(elid).map(drop),
+    };
+    matches!(answer, Err(BillingError::NotFound { .. }))
 }

@@ -1,0 +1,105 @@
+//! Issue 14, the first hour of a real admin: outbox hygiene, degraded optional parts,
+//! adoption policy, `when` typos, contact meaning (quick start on a fresh account:
+//! `operator.rs`).
+
+use sandbox::Fault;
+use serde_json::Value;
+
+use crate::support::{run, World};
+
+fn outbox_rows(w: &World) -> Vec<(i64, String, String, bool)> {
+    let conn = rusqlite::Connection::open(w.store()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, kind, bm_id, parked FROM outbox ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? != 0))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_sync_that_fails_on_authorization_never_queues_an_id_the_panel_lacks() {
+    let w = World::new();
+    // No `auth` yet: every sync fails with exit 3.
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "999"]));
+    assert_eq!(rc, 3, "{err}");
+    assert!(
+        err.contains("not queued: BILLmanager has no service with id 999"),
+        "{err}"
+    );
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "401"]));
+    assert_eq!(rc, 3, "{err}");
+    let rows = outbox_rows(&w);
+    assert_eq!(rows.len(), 1, "only the real service is queued: {rows:?}");
+    assert_eq!((rows[0].1.as_str(), rows[0].2.as_str()), ("lead", "401"));
+}
+
+#[test]
+fn outbox_list_drop_and_retry_and_drain_all_with_only_reported_parked_items_exits_0() {
+    let w = World::new();
+    w.authorize();
+    // amoCRM refuses every lead write: the item fails, then parks with that error.
+    w.sandbox.inject(Fault::Status {
+        code: 400,
+        count: 1000,
+        path_prefix: Some("/api/v4/leads".into()),
+    });
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "401"]));
+    assert_ne!(rc, 0, "{err}");
+    let (rc, _, err) = run(w.cmd().args(["drain", "--all"]));
+    assert_eq!(rc, 1, "newly parked is news: {err}");
+    assert!(outbox_rows(&w)[0].3, "parked");
+    let (_, status, _) = run(w.cmd().arg("status"));
+    assert!(
+        status.contains("amocrm-bin outbox drop"),
+        "status says how to drop: {status}"
+    );
+    // The same failure again is what status already reports: not a failing cron job.
+    let (rc, _, err) = run(w.cmd().args(["drain", "--all"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(err.contains("1 still parked as reported before"), "{err}");
+    assert!(err.contains("outbox drop --parked"), "{err}");
+
+    let (rc, out, _) = run(w.cmd().args(["outbox", "list", "--parked"]));
+    assert_eq!(rc, 0);
+    let id = outbox_rows(&w)[0].0;
+    assert!(out.starts_with(&format!("{id:<5} lead     401")), "{out}");
+    let (rc, out, _) = run(w.cmd().args(["outbox", "list", "--json"]));
+    assert_eq!(rc, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["items"][0]["bm_id"], "401");
+
+    // Retry one item after fixing the cause: the next plain drain pushes it.
+    w.sandbox.clear_faults();
+    let (rc, _, err) = run(w.cmd().args(["outbox", "retry", "--id", &id.to_string()]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(!outbox_rows(&w)[0].3, "un-parked");
+    let (rc, _, err) = run(w.cmd().arg("drain"));
+    assert_eq!(rc, 0, "{err}");
+    assert!(outbox_rows(&w).is_empty());
+    assert_eq!(w.sandbox.entities("leads").len(), 1);
+
+    // Drop: by entity, and nothing matching is an error naming `outbox list`.
+    w.sandbox.inject(Fault::Status {
+        code: 503,
+        count: 1000,
+        path_prefix: None,
+    });
+    let (rc, _, _) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "403"]));
+    assert_eq!(rc, 5);
+    assert_eq!(outbox_rows(&w).len(), 1);
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["outbox", "drop", "--entity", "lead", "--elid", "403"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(err.contains("1 item(s) dropped"), "{err}");
+    assert!(outbox_rows(&w).is_empty());
+    let (rc, _, err) = run(w.cmd().args(["outbox", "drop", "--parked"]));
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("outbox list"), "{err}");
+    let (rc, _, err) = run(w.cmd().args(["outbox", "drop"]));
+    assert_eq!(rc, 2, "{err}");
+}
