@@ -46,6 +46,9 @@ _amocrm__bin() {
             amocrm__bin,nudge)
                 cmd="amocrm__bin__subcmd__nudge"
                 ;;
+            amocrm__bin,outbox)
+                cmd="amocrm__bin__subcmd__outbox"
+                ;;
             amocrm__bin,pull)
                 cmd="amocrm__bin__subcmd__pull"
                 ;;
@@ -82,6 +85,15 @@ _amocrm__bin() {
             amocrm__bin__subcmd__calls,list)
                 cmd="amocrm__bin__subcmd__calls__subcmd__list"
                 ;;
+            amocrm__bin__subcmd__outbox,drop)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__drop"
+                ;;
+            amocrm__bin__subcmd__outbox,list)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__list"
+                ;;
+            amocrm__bin__subcmd__outbox,retry)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__retry"
+                ;;
             amocrm__bin__subcmd__report,calls)
                 cmd="amocrm__bin__subcmd__report__subcmd__calls"
                 ;;
@@ -92,7 +104,7 @@ _amocrm__bin() {
 
     case "${cmd}" in
         amocrm__bin)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check init setup-fields sync backfill bindings replay-calls calls report drain status nudge pull completions man"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check init setup-fields sync backfill bindings replay-calls calls report drain outbox status nudge pull completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,7 +155,7 @@ _amocrm__bin() {
                     return 0
                     ;;
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -183,7 +195,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)
@@ -209,7 +221,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -231,7 +243,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -253,7 +265,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)
@@ -449,6 +461,102 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        amocrm__subcmd__bin__subcmd__outbox)
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version list drop retry"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__drop)
+            opts="-v -q -h -V --id --entity --elid --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entity)
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
+                    return 0
+                    ;;
+                --elid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__list)
+            opts="-v -q -h -V --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__retry)
+            opts="-v -q -h -V --id --entity --elid --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entity)
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
+                    return 0
+                    ;;
+                --elid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         amocrm__subcmd__bin__subcmd__pull)
             opts="-v -q -h -V --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -581,7 +689,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)

@@ -103,7 +103,7 @@ pub enum Command {
     SetupFields(super::init::SetupFieldsArgs),
     /// Sync one BILLmanager entity into amoCRM now.
     #[command(after_long_help = examples!(
-        "amocrm-bin sync --entity contact --elid 17",
+        "amocrm-bin sync --entity contact --elid 17   client 17: a contact per user",
         "amocrm-bin sync --entity lead --elid 42 --dry-run",
     ))]
     Sync(SyncArgs),
@@ -122,7 +122,7 @@ pub enum Command {
         "amocrm-bin bindings list --entity lead",
         "amocrm-bin bindings search 42",
         "amocrm-bin bindings show --entity lead --elid 42",
-        "amocrm-bin bindings forget --entity contact --elid 17",
+        "amocrm-bin bindings forget --entity user --elid 17",
     ))]
     Bindings(BindingsArgs),
     /// Re-send stored call events amoCRM has not acknowledged, oldest first.
@@ -238,10 +238,12 @@ pub struct AuthArgs {
 pub enum EntityArg {
     /// A BILLmanager service/order → an amoCRM lead.
     Lead,
-    /// A BILLmanager client (and its users) → amoCRM contacts.
+    /// A BILLmanager client, by client id → one amoCRM contact per user of the client.
     Contact,
     /// A BILLmanager payer → an amoCRM company.
     Company,
+    /// One BILLmanager user, by user id → its amoCRM contact (sync pushes the user's client).
+    User,
 }
 
 /// `sync` options.
@@ -323,13 +325,14 @@ pub enum BindingsCommand {
         /// Entity kind.
         #[arg(long, value_enum)]
         entity: EntityArg,
-        /// BILLmanager id (user id for contacts, payer id or INN for companies, service id for leads).
+        /// BILLmanager id: client id for `contact` (lists its users' contacts), user id for
+        /// `user`, payer id or INN for `company`, service id for `lead`.
         #[arg(long, value_name = "N")]
         elid: String,
     },
     /// Drop a binding: the next sync searches amoCRM again (after a manual merge, say).
     #[command(after_long_help = examples!(
-        "amocrm-bin bindings forget --entity contact --elid 17",
+        "amocrm-bin bindings forget --entity user --elid 17",
     ))]
     Forget {
         /// Entity kind.

@@ -68,7 +68,11 @@ impl Which {
         match (self.id, self.entity, &self.elid, self.parked) {
             (Some(id), ..) => Ok(OutboxSelector::Id(id)),
             (None, Some(e), Some(elid), _) => Ok(OutboxSelector::Entity {
-                kind: super::sync::kind(e).as_str().to_string(),
+                // The hook queues a user's own events under `user`.
+                kind: match e {
+                    EntityArg::User => "user".to_string(),
+                    other => super::sync::kind(other).as_str().to_string(),
+                },
                 bm_id: elid.trim().to_string(),
             }),
             (None, None, None, true) => Ok(OutboxSelector::Parked),

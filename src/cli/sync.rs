@@ -12,9 +12,18 @@ use super::{context, output, Cli};
 pub fn kind(e: EntityArg) -> EntityKind {
     match e {
         EntityArg::Lead => EntityKind::Lead,
-        EntityArg::Contact => EntityKind::Contact,
+        EntityArg::Contact | EntityArg::User => EntityKind::Contact,
         EntityArg::Company => EntityKind::Company,
     }
+}
+
+/// The client a `--entity user --elid N` names: contacts are synced a client at a time.
+pub fn client_of_user(rules: &amocrm_bin::rules::RuleSet, user: &str) -> anyhow::Result<String> {
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    Ok(amocrm_bin::hook::users::client_of_user(
+        billing.as_ref(),
+        user,
+    )?)
 }
 
 /// Runs `sync`.
@@ -22,7 +31,17 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
     let kind = kind(args.entity);
-    let elid = args.elid.trim();
+    let client;
+    let elid = if args.entity == EntityArg::User {
+        client = client_of_user(&rules, args.elid.trim())?;
+        amocrm_bin::log::info(&format!(
+            "user {} is client {client}'s: syncing the client's contacts",
+            args.elid.trim()
+        ));
+        client.as_str()
+    } else {
+        args.elid.trim()
+    };
     let run = store.start_run("sync")?;
     let result = (|| -> anyhow::Result<(amocrm_bin::engine::Report, amocrm_bin::crm::amo::RequestStats)> {
         let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;

@@ -103,3 +103,65 @@ fn outbox_list_drop_and_retry_and_drain_all_with_only_reported_parked_items_exit
     let (rc, _, err) = run(w.cmd().args(["outbox", "drop"]));
     assert_eq!(rc, 2, "{err}");
 }
+
+#[test]
+fn contact_means_the_client_everywhere_and_no_hint_loops() {
+    let w = World::new();
+    w.authorize();
+    // Before any sync, the hint names the command that creates exactly what was asked for.
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["bindings", "show", "--entity", "contact", "--elid", "101"]));
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("client 101's users"), "{err}");
+    assert!(
+        err.contains("amocrm-bin sync --entity contact --elid 101"),
+        "{err}"
+    );
+    // Following the hint makes the same `bindings show` succeed: both users' contacts, linked.
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "101"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["bindings", "show", "--entity", "contact", "--elid", "101"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains("contact user:201") && out.contains("contact user:202"),
+        "{out}"
+    );
+    assert_eq!(out.matches("/contacts/detail/").count(), 2, "{out}");
+    let (rc, out, _) = run(w.cmd().args([
+        "bindings", "show", "--entity", "contact", "--elid", "101", "--json",
+    ]));
+    assert_eq!(rc, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["client"], "101");
+    assert_eq!(v["contacts"].as_array().unwrap().len(), 2);
+    // One user by user id; a user id given as a client says which flag it needs.
+    let (rc, out, _) = run(w
+        .cmd()
+        .args(["bindings", "show", "--entity", "user", "--elid", "202"]));
+    assert_eq!(rc, 0);
+    assert!(out.starts_with("contact user:202"), "{out}");
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["bindings", "show", "--entity", "contact", "--elid", "202"]));
+    assert_eq!(rc, 2);
+    assert!(err.contains("--entity user --elid 202"), "{err}");
+    // `sync --entity user` syncs that user's client (what the hook does for a user's event).
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "user", "--elid", "207"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(err.contains("user 207 is client 105's"), "{err}");
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["bindings", "show", "--entity", "contact", "--elid", "105"]));
+    assert_eq!(rc, 0, "{err}");
+    // Forgetting a client forgets its users' contacts.
+    let (rc, out, _) = run(w
+        .cmd()
+        .args(["bindings", "forget", "--entity", "contact", "--elid", "101"]));
+    assert_eq!(rc, 0);
+    assert_eq!(out.matches("forgot contact").count(), 2, "{out}");
+}
