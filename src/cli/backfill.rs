@@ -134,6 +134,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         .map(|o| json!({"kind": o.kind, "key": o.key, "error": o.detail}))
         .collect();
     summary["failures"] = json!(failures);
+    if !report.degraded.is_empty() {
+        summary["degraded"] = json!(report.degraded);
+    }
     if let Err(e) = outcome {
         let (status, _) = amocrm_bin::exit::classify(&e);
         store.finish_run(run, status.code() as i32, &summary.to_string())?;
@@ -192,6 +195,12 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             f.kind.as_str(),
             f.key,
             f.detail
+        );
+    }
+    for d in &report.degraded {
+        println!(
+            "  NOT DONE {}: {} (the sync went on without it; {})",
+            d.part, d.error, d.fix
         );
     }
     Ok(status)

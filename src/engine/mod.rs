@@ -41,7 +41,7 @@ use crate::lock::{lock_within, LockKind};
 use crate::rules::{EntityKind, RuleSet};
 use crate::store::Store;
 
-pub use report::{Action, Outcome, Report};
+pub use report::{Action, Degraded, Outcome, Report};
 pub use resolve::Resolved;
 
 /// The engine for one run.
@@ -92,6 +92,19 @@ impl<'a> Engine<'a> {
     /// The outcomes so far.
     pub fn report(&self) -> Report {
         self.report.borrow().clone()
+    }
+
+    /// Records an optional part that failed; the caller goes on with the core sync.
+    pub fn degrade(&self, part: &str, error: &anyhow::Error, fix: String) {
+        let error = crate::log::redact(&format!("{error:#}"));
+        crate::log::warn(&format!(
+            "{part} failed, the sync goes on without it: {error}\nhint: {fix}"
+        ));
+        self.report.borrow_mut().degraded.push(Degraded {
+            part: part.to_string(),
+            error,
+            fix,
+        });
     }
 
     /// Syncs one BILLmanager entity (and what it depends on).

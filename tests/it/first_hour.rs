@@ -165,3 +165,52 @@ fn contact_means_the_client_everywhere_and_no_hint_loops() {
     assert_eq!(rc, 0);
     assert_eq!(out.matches("forgot contact").count(), 2, "{out}");
 }
+
+#[test]
+fn a_failing_events_api_degrades_backfill_and_nudge_instead_of_aborting_them() {
+    // The example rules have `[lifecycle.pullback] enabled = true`; amoCRM answers 404 to
+    // the events API (a missing scope or a wrong base_url look the same).
+    let w = World::new();
+    w.authorize();
+    w.sandbox.inject(Fault::Status {
+        code: 404,
+        count: 1000,
+        path_prefix: Some("/api/v4/events".into()),
+    });
+    let (rc, out, err) = run(w.cmd().args(["backfill", "--since", "2024-01-01"]));
+    assert_eq!(rc, 1, "partial, not 4:\n{out}{err}");
+    assert!(
+        out.contains("NOT DONE events pull ([lifecycle.pullback])") && out.contains("404"),
+        "{out}"
+    );
+    assert!(err.contains("the sync goes on without it"), "{err}");
+    assert!(out.contains("enabled = false"), "the fix is named: {out}");
+    assert!(
+        w.sandbox.entities("leads").len() > 5,
+        "the core sync went on"
+    );
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["backfill", "--since", "2024-01-01", "--json"]));
+    assert_eq!(rc, 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["degraded"][0]["part"],
+        "events pull ([lifecycle.pullback])"
+    );
+    let (rc, out, err) = run(w.cmd().args(["nudge", "--json"]));
+    assert_eq!(rc, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["degraded"][0]["part"], "events pull ([lifecycle.pullback])",
+        "{v}"
+    );
+    // `pull` itself has nothing else to do: it fails, as a configuration problem (2), not
+    // as data amoCRM rejected (4).
+    let (rc, _, err) = run(w.cmd().arg("pull"));
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("404") && err.contains("configuration or scope"),
+        "{err}"
+    );
+}
