@@ -328,6 +328,9 @@ fn read_input(args: &IngestArgs) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// How long `calls ingest` (and the CGI handler after answering) may spend pushing.
+const INGEST_PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
@@ -353,6 +356,9 @@ fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let ids = to_push(&store, &taken)?;
+    // Stored and answered; the push gets a bounded time, what it leaves waits for
+    // `replay-calls` (issue 14: with amoCRM down it blocked about a minute in retries).
+    amocrm_bin::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
     let pushed = if args.no_push {
         Vec::new()
     } else {
@@ -666,6 +672,7 @@ fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             return ExitStatus::Unreachable;
         }
     };
+    amocrm_bin::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
     let pushed = push_all(&rules, &store, &setup, &ids);
     for p in &pushed {
         if p.outcome.is_err() {

@@ -214,3 +214,70 @@ fn a_failing_events_api_degrades_backfill_and_nudge_instead_of_aborting_them() {
         "{err}"
     );
 }
+
+#[test]
+fn calls_ingest_stores_answers_at_once_and_gives_up_pushing_in_bounded_time() {
+    use std::io::{BufRead as _, Write as _};
+    use std::time::{Duration, Instant};
+    let w = World::new();
+    w.authorize();
+    // amoCRM answers 503 to everything; with the real backoff (no test override) the
+    // retries alone would take over 30 s.
+    w.sandbox.inject(Fault::Status {
+        code: 503,
+        count: 100_000,
+        path_prefix: None,
+    });
+    let event = std::fs::read_to_string(
+        crate::support::root().join("tests/fixtures/calls/ringostat_answered.json"),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"));
+    cmd.args(["calls", "ingest"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AMOCRM_BIN_CONFIG", &w.rules)
+        .env("AMOCRM_CLIENT_SECRET", crate::support::SECRET)
+        .current_dir(w.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.as_bytes())
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let answered = started.elapsed();
+    assert!(
+        first.contains("stored"),
+        "the first answer says it is stored: {first}"
+    );
+    let status = child.wait().unwrap();
+    let total = started.elapsed();
+    assert_eq!(status.code(), Some(5), "amoCRM unreachable");
+    // Generous bounds for a loaded 2-core machine: the answer comes before any push, and
+    // the push gives up after its 5 s budget (plus one request's time), far below the
+    // half-minute of retries it used to spend.
+    assert!(
+        answered < Duration::from_secs(3),
+        "answered after {answered:?}"
+    );
+    assert!(total < Duration::from_secs(15), "gave up after {total:?}");
+    let (rc, out, _) =
+        run(w
+            .cmd()
+            .args(["calls", "list", "--days", "36500", "--pending", "--json"]));
+    assert_eq!(rc, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["calls"].as_array().unwrap().len(),
+        1,
+        "kept for replay-calls: {v}"
+    );
+}

@@ -164,6 +164,15 @@ impl<'a> AmoClient<'a> {
                     detail: format!("gave up after {MAX_ATTEMPTS} attempts; last: {last_failure}"),
                 });
             }
+            if attempt > 1 && super::retry::out_of_time() {
+                return Err(CrmError::Unreachable {
+                    request,
+                    detail: format!(
+                        "gave up after {} attempt(s): the time for this run ran out; last: {last_failure}",
+                        attempt - 1
+                    ),
+                });
+            }
             let ticket = self.pacer.acquire();
             let mut builder = self
                 .http
