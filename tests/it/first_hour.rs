@@ -2,7 +2,7 @@
 //! adoption policy, `when` typos, contact meaning (quick start on a fresh account:
 //! `operator.rs`).
 
-use sandbox::Fault;
+use sandbox::{Fault, SandboxConfig};
 use serde_json::Value;
 
 use crate::support::{run, World};
@@ -280,4 +280,72 @@ fn calls_ingest_stores_answers_at_once_and_gives_up_pushing_in_bounded_time() {
         1,
         "kept for replay-calls: {v}"
     );
+}
+
+/// A contact the website made for user 201 (same phone) and a lead a manager priced, both
+/// before amocrm-bin ran; then `sync` of service 401 adopts them under `policy`.
+fn adopt_with(policy: Option<&str>) -> (World, Value, Value) {
+    let w = World::with(SandboxConfig::default(), |r| match policy {
+        Some(p) => r.replace("[sync]\n", &format!("[sync]\nadopt = \"{p}\"\n")),
+        None => r,
+    });
+    w.authorize();
+    let contact = w.sandbox.insert(
+        "contacts",
+        serde_json::json!({"name": "Иван с сайта", "custom_fields_values": [
+            {"field_code": "PHONE", "values": [{"value": "+7 916 000-11-22", "enum_code": "MOB"}]}]}),
+    );
+    let lead = w.sandbox.insert(
+        "leads",
+        serde_json::json!({"name": "VPS для Ромашки", "price": 999, "custom_fields_values": [
+            {"field_code": "BM_SERVICE_ID", "values": [{"value": "401"}]}]}),
+    );
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "401"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("adopted existing"), "{out}");
+    let find = |kind: &str, id: i64| {
+        w.sandbox
+            .entities(kind)
+            .into_iter()
+            .find(|e| e["id"] == id)
+            .unwrap()
+    };
+    let (c, l) = (find("contacts", contact), find("leads", lead));
+    (w, c, l)
+}
+
+fn phones(contact: &Value) -> usize {
+    contact["custom_fields_values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["field_code"] == "PHONE")
+        .map(|f| f["values"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+#[test]
+fn adoption_fills_by_default_and_overwrites_only_when_asked() {
+    let (w, contact, lead) = adopt_with(None);
+    assert_eq!(contact["name"], "Иван с сайта", "not renamed");
+    assert_eq!(lead["price"], 999, "not repriced");
+    assert_eq!(lead["name"], "VPS для Ромашки");
+    let tags = |e: &Value| e["_embedded"]["tags"].to_string();
+    assert!(tags(&contact).contains("BILL") && tags(&lead).contains("BILL"));
+    // The e-mail was empty: filled; the phone was there already (same number): kept once.
+    assert!(
+        contact.to_string().contains("ivan@romashka.example"),
+        "{contact}"
+    );
+    assert_eq!(phones(&contact), 1, "{contact}");
+    assert_eq!(
+        w.sandbox.entities("contacts").len(),
+        2,
+        "adopted, plus user 202"
+    );
+
+    let (_w, contact, lead) = adopt_with(Some("overwrite"));
+    assert_eq!(contact["name"], "Иван Петров", "made what BILLmanager says");
+    assert_eq!(lead["price"], 590);
+    assert_eq!(lead["name"], "VPS-1 #401");
 }
