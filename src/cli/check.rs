@@ -6,11 +6,14 @@
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::Crm as _;
-use amocrm_bin::engine::check::{check, tag_findings, tag_uses, Finding, Severity};
+use amocrm_bin::engine::check::{
+    check, sample_findings, sampled_attributes, tag_findings, tag_uses, Finding, Severity,
+};
 use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::rules::EntityKind;
 use clap::Args;
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{context, Cli};
 
@@ -20,6 +23,10 @@ pub struct CheckArgs {
     /// Warnings count as problems too (exit 2): tags the account does not have yet.
     #[arg(long)]
     pub strict: bool,
+    /// Clients and services read from BILLmanager to find values no select option or value
+    /// map covers (0: none).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub sample: usize,
 }
 
 /// Runs `check`.
@@ -33,6 +40,7 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     let base_url = &rules.file.amocrm.base_url;
     store.cache_put("dictionaries", base_url, &serde_json::to_string(&dict)?)?;
     let mut findings = check(&rules, &dict);
+    findings.extend(sample_problems(&rules, &dict, args.sample));
     let uses = tag_uses(&rules);
     findings.extend(tag_findings(&uses, &mut |kind, name| {
         tag_exists(&crm, kind, name)
@@ -125,4 +133,76 @@ fn tag_exists(crm: &AmoCrm<'_>, kind: EntityKind, name: &str) -> anyhow::Result<
         .flatten()
         .filter_map(|t| t.get("name").and_then(Value::as_str))
         .any(|n| n.to_lowercase() == name.to_lowercase()))
+}
+
+/// Values of the attributes mapped to select fields, read from up to `n` clients (with
+/// their users and payers) and `n` services. BILLmanager being unreachable is a warning:
+/// the rest of `check` does not need it.
+fn sample_problems(
+    rules: &amocrm_bin::rules::RuleSet,
+    dict: &amocrm_bin::crm::Dictionaries,
+    n: usize,
+) -> Vec<Finding> {
+    let wanted = sampled_attributes(rules, dict);
+    if n == 0 || wanted.is_empty() {
+        return Vec::new();
+    }
+    match read_sample(rules, &wanted, n) {
+        Ok(sample) => sample_findings(rules, dict, &sample),
+        Err(e) => vec![Finding {
+            severity: Severity::Warning,
+            key: "billmanager".into(),
+            message: format!(
+                "could not read a sample of BILLmanager values to check select fields against \
+                 ({e:#}); `check --sample 0` skips it"
+            ),
+        }],
+    }
+}
+
+fn read_sample(
+    rules: &amocrm_bin::rules::RuleSet,
+    wanted: &BTreeSet<String>,
+    n: usize,
+) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    use amocrm_bin::engine::facts;
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    let epoch = chrono::NaiveDate::MIN;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut keep = |f: &amocrm_bin::rules::condition::Facts| {
+        for a in wanted {
+            if let Some(v) = f.get(a).filter(|v| !v.trim().is_empty()) {
+                out.entry(a.clone()).or_default().insert(v.clone());
+            }
+        }
+    };
+    let needs = |prefix: &str| wanted.iter().any(|a| a.starts_with(prefix));
+    if needs("client.") || needs("user.") || needs("payer.") {
+        for id in billing.client_ids_since(epoch)?.into_iter().rev().take(n) {
+            let client = billing.client(&id)?;
+            let mut f = Default::default();
+            facts::client(&mut f, &client);
+            keep(&f);
+            for u in &client.users {
+                let mut f = Default::default();
+                facts::user(&mut f, u);
+                keep(&f);
+            }
+            if needs("payer.") {
+                for p in billing.payers_of(&id)? {
+                    let mut f = Default::default();
+                    facts::payer(&mut f, &p);
+                    keep(&f);
+                }
+            }
+        }
+    }
+    if needs("service.") {
+        for id in billing.service_ids_since(epoch)?.into_iter().rev().take(n) {
+            let mut f = Default::default();
+            facts::service(&mut f, &billing.service(&id)?);
+            keep(&f);
+        }
+    }
+    Ok(out)
 }

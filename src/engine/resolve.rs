@@ -29,6 +29,10 @@ pub struct MappedField {
     pub constant: Option<String>,
     /// Enum code for multitext values.
     pub enum_code: Option<String>,
+    /// Value map of a select/multiselect mapping (`map = { … }`).
+    pub map: BTreeMap<String, String>,
+    /// The option for values nothing else covers.
+    pub default: Option<String>,
 }
 
 /// A pipeline rule with ids.
@@ -211,12 +215,14 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                 });
                 continue;
             };
-            let (from, constant, enum_code) = match source {
-                FieldSource::Attribute(a) => (Some(a.clone()), None, None),
+            let (from, constant, enum_code, map, default) = match source {
+                FieldSource::Attribute(a) => (Some(a.clone()), None, None, BTreeMap::new(), None),
                 FieldSource::Detailed(d) => (
                     d.from.clone(),
                     d.value.as_ref().and_then(scalar_text),
                     d.enum_code.clone(),
+                    d.map.clone(),
+                    d.default.clone(),
                 ),
             };
             mapped.push(MappedField {
@@ -225,6 +231,8 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                 from,
                 constant,
                 enum_code,
+                map,
+                default,
             });
         }
         fields.insert(kind, mapped);

@@ -260,7 +260,8 @@ pub enum FieldSource {
     Detailed(FieldSpec),
 }
 
-/// `{ from = "user.phone", enum = "WORK" }` or `{ value = "BILLmanager" }`.
+/// `{ from = "user.phone", enum = "WORK" }`, `{ value = "BILLmanager" }`, or a select's
+/// `{ from = "client.country", map = { "Россия" = "Russia" }, default = "Other" }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
@@ -271,6 +272,12 @@ pub struct FieldSpec {
     /// Enum code for multitext fields (`WORK`, `MOB`, …).
     #[serde(rename = "enum")]
     pub enum_code: Option<String>,
+    /// Select and multiselect fields: BILLmanager value → option text
+    /// (`map = { "Россия" = "Russia" }`); compared exactly, then without regard to case.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+    /// The option for a value neither the map nor the field's options know.
+    pub default: Option<String>,
 }
 
 /// `[[pipelines]]`: where new leads go.

@@ -349,3 +349,94 @@ fn adoption_fills_by_default_and_overwrites_only_when_asked() {
     assert_eq!(lead["price"], 590);
     assert_eq!(lead["name"], "VPS-1 #401");
 }
+
+/// The contact field `Country` of the demo account (options Russia, Kazakhstan, Belarus,
+/// Germany, Other), as the sandbox holds it for contact `id`.
+fn country_of(w: &World, user: &str) -> Option<String> {
+    let (_, out, _) = run(w.cmd().args([
+        "bindings", "show", "--entity", "user", "--elid", user, "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let id = v["binding"]["amo_id"].as_i64().unwrap();
+    let c = w
+        .sandbox
+        .entities("contacts")
+        .into_iter()
+        .find(|e| e["id"] == id)
+        .unwrap();
+    c["custom_fields_values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["field_name"] == "Country")
+        .and_then(|f| f["values"][0]["value"].as_str().map(String::from))
+}
+
+#[test]
+fn a_value_map_turns_panel_values_into_options_and_check_names_what_nothing_covers() {
+    // Without a map: the panel's "Россия" is no option of the English select.
+    let plain = World::with(SandboxConfig::default(), |r| {
+        let start = r.find("\"Country\" = {").unwrap();
+        let end = start + r[start..].find('\n').unwrap();
+        format!(
+            "{}\"Country\" = \"client.country\"{}",
+            &r[..start],
+            &r[end..]
+        )
+    });
+    plain.authorize();
+    let (rc, out, err) = run(plain.cmd().arg("check"));
+    assert_eq!(rc, 2, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("problem: fields.contact.\"Country\""))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("2 value(s) of `client.country`")
+            && line.contains("`Россия`")
+            && line.contains("`United States`")
+            && line.contains("map = {"),
+        "{line}"
+    );
+    let (rc, _, _) = run(plain.cmd().args(["check", "--sample", "0"]));
+    assert_eq!(rc, 0, "no sample, no panel values to check");
+    let (_, out, _) = run(plain
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "101"]));
+    assert!(
+        out.contains("not an option"),
+        "dropped with a warning: {out}"
+    );
+    assert_eq!(country_of(&plain, "201"), None);
+
+    // The example's map: Россия → Russia, anything else → Other; check is clean.
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().arg("check"));
+    assert_eq!(rc, 0, "{out}{err}");
+    for (client, user, want) in [("101", "201", "Russia"), ("106", "208", "Other")] {
+        let (rc, out, err) = run(w
+            .cmd()
+            .args(["sync", "--entity", "contact", "--elid", client]));
+        assert_eq!(rc, 0, "{out}{err}");
+        assert_eq!(
+            country_of(&w, user).as_deref(),
+            Some(want),
+            "client {client}"
+        );
+    }
+
+    // A map into options the field does not have is a problem with its key.
+    let bad = World::with(SandboxConfig::default(), |r| {
+        r.replace("\"Россия\" = \"Russia\"", "\"Россия\" = \"Russland\"")
+    });
+    bad.authorize();
+    let (rc, out, _) = run(bad.cmd().args(["check", "--sample", "0"]));
+    assert_eq!(rc, 2);
+    assert!(
+        out.contains(
+            "problem: fields.contact.\"Country\".map.\"Россия\": `Russland` is not an option"
+        ),
+        "{out}"
+    );
+}
