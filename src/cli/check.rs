@@ -25,7 +25,7 @@ pub struct CheckArgs {
     pub strict: bool,
     /// Clients and services read from BILLmanager to find values no select option or value
     /// map covers (0: none).
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub sample: usize,
 }
 
@@ -135,74 +135,82 @@ fn tag_exists(crm: &AmoCrm<'_>, kind: EntityKind, name: &str) -> anyhow::Result<
         .any(|n| n.to_lowercase() == name.to_lowercase()))
 }
 
-/// Values of the attributes mapped to select fields, read from up to `n` clients (with
-/// their users and payers) and `n` services. BILLmanager being unreachable is a warning:
-/// the rest of `check` does not need it.
+/// What a sample of BILLmanager tells `check`: values no select option or value map covers
+/// (problems), and attribute names nothing fills (warnings with the closest known name). It
+/// reads up to `n` clients (with their users and payers) and `n` services; BILLmanager
+/// being unreachable is a warning, as the rest of `check` does not need it.
 fn sample_problems(
     rules: &amocrm_bin::rules::RuleSet,
     dict: &amocrm_bin::crm::Dictionaries,
     n: usize,
 ) -> Vec<Finding> {
-    let wanted = sampled_attributes(rules, dict);
-    if n == 0 || wanted.is_empty() {
-        return Vec::new();
+    use amocrm_bin::engine::attributes::unknown_attribute_findings;
+    if n == 0 {
+        return unknown_attribute_findings(rules, &BTreeSet::new());
     }
+    let wanted = sampled_attributes(rules, dict);
     match read_sample(rules, &wanted, n) {
-        Ok(sample) => sample_findings(rules, dict, &sample),
-        Err(e) => vec![Finding {
-            severity: Severity::Warning,
-            key: "billmanager".into(),
-            message: format!(
-                "could not read a sample of BILLmanager values to check select fields against \
-                 ({e:#}); `check --sample 0` skips it"
-            ),
-        }],
+        Ok((values, seen)) => {
+            let mut out = sample_findings(rules, dict, &values);
+            out.extend(unknown_attribute_findings(rules, &seen));
+            out
+        }
+        Err(e) => {
+            let mut out = unknown_attribute_findings(rules, &BTreeSet::new());
+            out.push(Finding {
+                severity: Severity::Warning,
+                key: "billmanager".into(),
+                message: format!(
+                    "could not read a sample of BILLmanager to check select values and \
+                     attribute names ({e:#}); `check --sample 0` skips it"
+                ),
+            });
+            out
+        }
     }
 }
+
+/// Values of the `wanted` attributes, and every attribute name seen.
+type Sample = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
 
 fn read_sample(
     rules: &amocrm_bin::rules::RuleSet,
     wanted: &BTreeSet<String>,
     n: usize,
-) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+) -> anyhow::Result<Sample> {
     use amocrm_bin::engine::facts;
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
     let epoch = chrono::NaiveDate::MIN;
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut keep = |f: &amocrm_bin::rules::condition::Facts| {
+        seen.extend(f.keys().cloned());
         for a in wanted {
             if let Some(v) = f.get(a).filter(|v| !v.trim().is_empty()) {
-                out.entry(a.clone()).or_default().insert(v.clone());
+                values.entry(a.clone()).or_default().insert(v.clone());
             }
         }
     };
-    let needs = |prefix: &str| wanted.iter().any(|a| a.starts_with(prefix));
-    if needs("client.") || needs("user.") || needs("payer.") {
-        for id in billing.client_ids_since(epoch)?.into_iter().rev().take(n) {
-            let client = billing.client(&id)?;
+    for id in billing.client_ids_since(epoch)?.into_iter().rev().take(n) {
+        let client = billing.client(&id)?;
+        let mut f = Default::default();
+        facts::client(&mut f, &client);
+        keep(&f);
+        for u in &client.users {
             let mut f = Default::default();
-            facts::client(&mut f, &client);
+            facts::user(&mut f, u);
             keep(&f);
-            for u in &client.users {
-                let mut f = Default::default();
-                facts::user(&mut f, u);
-                keep(&f);
-            }
-            if needs("payer.") {
-                for p in billing.payers_of(&id)? {
-                    let mut f = Default::default();
-                    facts::payer(&mut f, &p);
-                    keep(&f);
-                }
-            }
         }
-    }
-    if needs("service.") {
-        for id in billing.service_ids_since(epoch)?.into_iter().rev().take(n) {
+        for p in billing.payers_of(&id)? {
             let mut f = Default::default();
-            facts::service(&mut f, &billing.service(&id)?);
+            facts::payer(&mut f, &p);
             keep(&f);
         }
     }
-    Ok(out)
+    for id in billing.service_ids_since(epoch)?.into_iter().rev().take(n) {
+        let mut f = Default::default();
+        facts::service(&mut f, &billing.service(&id)?);
+        keep(&f);
+    }
+    Ok((values, seen))
 }

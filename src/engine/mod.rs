@@ -14,6 +14,7 @@
 //! the company first, then the contacts, then the lead, applying each step before planning
 //! the next (the next step needs the ids the previous one created).
 
+pub mod attributes;
 pub mod backfill;
 pub mod check;
 mod companies;

@@ -440,3 +440,27 @@ fn a_value_map_turns_panel_values_into_options_and_check_names_what_nothing_cove
         "{out}"
     );
 }
+
+#[test]
+fn a_typo_in_a_when_attribute_is_a_check_warning_with_the_closest_name() {
+    let w = World::with(SandboxConfig::default(), |r| {
+        r.replace(
+            "tag = \"trial\"\nwhen = { \"service.trial\" = true }",
+            "tag = \"trial\"\nwhen = { \"service.trail\" = true }",
+        )
+    });
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().arg("check"));
+    assert_eq!(rc, 0, "a warning, not a problem: {out}{err}");
+    assert!(
+        out.contains("warning: tags[0].when.\"service.trail\": `service.trail` is neither a documented attribute nor a field in BILLmanager's answers, so this never matches; did you mean `service.trial`?"),
+        "{out}"
+    );
+    // Raw panel fields the sample saw are known: the example's `service.source` is not warned.
+    assert!(!out.contains("\"service.source\""), "{out}");
+    let (rc, _, _) = run(w.cmd().args(["check", "--strict"]));
+    assert_eq!(rc, 2, "--strict counts it");
+    // Without reading the panel the typo is still caught (it is close to a stable name).
+    let (_, out, _) = run(w.cmd().args(["check", "--sample", "0"]));
+    assert!(out.contains("did you mean `service.trial`?"), "{out}");
+}
