@@ -25,6 +25,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "AMOCRM_BIN_CONFIG",
         default_value = amocrm_bin::rules::DEFAULT_PATH,
         value_name = "PATH"
@@ -32,15 +33,21 @@ pub struct Cli {
     pub config: PathBuf,
 
     /// More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
 
     /// Machine-readable output on stdout (diagnostics stay on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]

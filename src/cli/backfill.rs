@@ -10,7 +10,7 @@ use amocrm_bin::engine::{Action, Engine};
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::lock::{try_lock, LockKind};
 use amocrm_bin::rules::EntityKind;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use serde_json::json;
 
 use super::args::BackfillArgs;
@@ -26,13 +26,26 @@ impl Progress for Bars {
     fn start(&self, kind: EntityKind, total: u64) {
         let bar = self.multi.add(ProgressBar::new(total));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            ProgressStyle::with_template("{prefix:>15} [{bar:30}] {pos}/{len} {rate}{eta_known}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", s.per_sec().round() as u64);
+                })
+                // No estimate before the first item: "ETA 0s" at 0/N was a lie.
+                .with_key(
+                    "eta_known",
+                    |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        if s.pos() > 0 && s.pos() < s.len().unwrap_or(0) {
+                            let _ = write!(w, " ETA {}s", s.eta().as_secs());
+                        }
+                    },
+                )
                 .progress_chars("=> "),
         );
+        // The summary's names: the client bar makes contacts and companies, the other leads.
         bar.set_prefix(match kind {
-            EntityKind::Lead => "services",
-            _ => "clients",
+            EntityKind::Lead => "lead",
+            _ => "contact/company",
         });
         self.bars.borrow_mut().push((kind, bar));
     }
@@ -170,9 +183,14 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             ""
         }
     );
+    let (created, updated) = if args.dry_run {
+        ("to create", "to update")
+    } else {
+        ("created", "updated")
+    };
     for (kind, c) in report.counts() {
         println!(
-            "  {:<8} {:>6} created {:>6} updated {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
+            "  {:<8} {:>6} {created} {:>6} {updated} {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
             kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
         );
     }

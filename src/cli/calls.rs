@@ -237,13 +237,15 @@ pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) 
         }
         match pusher.push(id) {
             Ok(o) => {
-                amocrm_bin::log::record(&format!("call {id}: {o:?}"));
-                out.push(Pushed {
+                let pushed = Pushed {
                     id,
                     outcome: Ok(o),
                     status: ExitStatus::Ok,
                     hint: None,
-                })
+                };
+                // The words `calls ingest` prints, not a Rust `Debug` value.
+                amocrm_bin::log::record(&outcome_line(&pushed));
+                out.push(pushed)
             }
             Err(e) => {
                 let (text, status, hint) = failed(&e);

@@ -464,3 +464,90 @@ fn a_typo_in_a_when_attribute_is_a_check_warning_with_the_closest_name() {
     let (_, out, _) = run(w.cmd().args(["check", "--sample", "0"]));
     assert!(out.contains("did you mean `service.trial`?"), "{out}");
 }
+
+#[test]
+fn one_person_is_one_row_of_the_call_report() {
+    let w = World::new();
+    w.authorize();
+    let at = |mins: i64| {
+        let off = chrono::FixedOffset::east_opt(3 * 3600).unwrap();
+        (chrono::Utc::now() - chrono::Duration::minutes(mins))
+            .with_timezone(&off)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    // Anna answers on her extension 100 (labelled "Anna (office)" in [[calls.employees]]);
+    // a missed call rings nobody and is given to her as `[calls] responsible`.
+    let answered = serde_json::json!({
+        "uniqueid": "t-1", "calldate": at(30), "call_type": "in", "caller": "79160000001",
+        "caller_number": "79160000001", "dst": "74950000000", "disposition": "PROPER",
+        "duration": "70", "billsec": "60", "employee_number": "100", "connected_with": "100",
+    });
+    let missed = serde_json::json!({
+        "uniqueid": "t-2", "calldate": at(20), "call_type": "in", "caller": "79160000002",
+        "dst": "74950000000", "disposition": "NO ANSWER", "duration": "30", "billsec": "0",
+    });
+    for e in [answered, missed] {
+        let (rc, out, err) = run(w.cmd().args(["calls", "ingest"]).write_stdin(e.to_string()));
+        assert_eq!(rc, 0, "{out}{err}");
+    }
+    let (rc, out, err) = run(w.cmd().args(["report", "calls", "--days", "2", "--json"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let names: Vec<&str> = v["report"]["managers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Anna (office)"], "{v}");
+    // The log says what `calls ingest` said, not a Rust `Debug` value.
+    let log = std::fs::read_to_string(w.path("amocrm-bin.log")).unwrap();
+    assert!(log.contains("delivered →"), "{log}");
+    assert!(!log.contains("Delivered {"), "{log}");
+}
+
+#[test]
+fn sync_says_each_thing_once_and_its_summary_reads_per_kind() {
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) =
+        run(w
+            .cmd()
+            .args(["sync", "--entity", "lead", "--elid", "401", "--dry-run"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_end() == "lead    service:401            would create"),
+        "{out}"
+    );
+    assert!(!out.contains("would create: would create"), "{out}");
+    assert!(err.contains("lead: would create 1\n"), "{err}");
+    assert!(
+        err.lines().all(|l| l.chars().count() <= 100),
+        "short lines: {err}"
+    );
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "401"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!out.contains(": created"), "{out}");
+    assert!(
+        err.contains("contact: 2 created\n") && err.contains("requests: "),
+        "{err}"
+    );
+    let (rc, out, _) = run(w
+        .cmd()
+        .args(["backfill", "--since", "2024-01-01", "--dry-run"]));
+    assert_eq!(rc, 0);
+    assert!(
+        out.contains(" to create ") && !out.contains(" created "),
+        "{out}"
+    );
+    // Global flags have their own heading in every subcommand's help.
+    let (_, help, _) = run(w.cmd().args(["sync", "--help"]));
+    let global = help.find("Global options:").expect("a heading");
+    assert!(
+        help[..global].contains("--elid") && help[global..].contains("--config"),
+        "{help}"
+    );
+    assert!(!help[..global].contains("--config"), "{help}");
+}
