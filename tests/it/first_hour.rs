@@ -286,8 +286,9 @@ fn calls_ingest_stores_answers_at_once_and_gives_up_pushing_in_bounded_time() {
 /// before amocrm-bin ran; then `sync` of service 401 adopts them under `policy`.
 fn adopt_with(policy: Option<&str>) -> (World, Value, Value) {
     let w = World::with(SandboxConfig::default(), |r| match policy {
-        Some(p) => r.replace("[sync]\n", &format!("[sync]\nadopt = \"{p}\"\n")),
-        None => r,
+        Some(p) => r.replace("adopt = \"fill\"", &format!("adopt = \"{p}\"")),
+        // The default, with the key left out.
+        None => r.replace("adopt = \"fill\"\n", ""),
     });
     w.authorize();
     let contact = w.sandbox.insert(

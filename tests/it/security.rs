@@ -309,8 +309,14 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
         ),
         ("a 600 kB value".into(), huge_string.into_bytes(), false),
         (
+            // Cut inside the first string value past the middle (a cut in a comment would
+            // leave a valid file).
             "truncated".into(),
-            good.as_bytes()[..good.len() / 2].to_vec(),
+            {
+                let half = good.len() / 2;
+                let cut = half + good[half..].find("= \"").expect("a string value") + 3;
+                good.as_bytes()[..cut].to_vec()
+            },
             true,
         ),
         (
