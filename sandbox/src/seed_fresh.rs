@@ -7,8 +7,10 @@
 //! 143 lost). The standard company codes WEB and ADDRESS, like POSITION, are UNCONFIRMED
 //! (amocrm-api.md §6.3): the rules never rely on them.
 
-use crate::seed::{FieldType, Seed, SeedAccount, SeedCustomFields, SeedGroup, SeedPipeline};
-use crate::seed_default::{field, status, task_type, user, with_enums, EMAIL_ENUMS, PHONE_ENUMS};
+use crate::seed::{FieldType, Seed, SeedAccount, SeedCustomFields, SeedPipeline};
+use crate::seed_default::{
+    field, phone_and_email, sales_department, standard_task_types, status, user,
+};
 
 impl Seed {
     /// The fresh account (see the module documentation).
@@ -26,14 +28,8 @@ impl Seed {
                 user(8100001, "Ольга Админова", "olga@romashka.ru", true, true),
                 user(8100002, "Пётр Продажин", "petr@romashka.ru", false, true),
             ],
-            groups: vec![SeedGroup {
-                id: 0,
-                name: "Отдел продаж".into(),
-            }],
-            task_types: vec![
-                task_type(1, "Связаться", "FOLLOW_UP"),
-                task_type(2, "Встреча", "MEETING"),
-            ],
+            groups: sales_department(),
+            task_types: standard_task_types(),
             pipelines: vec![SeedPipeline {
                 id: 7700001,
                 name: "Воронка".into(),
@@ -52,37 +48,19 @@ impl Seed {
                 ],
             }],
             custom_fields: SeedCustomFields {
-                contacts: vec![
-                    with_enums(
-                        field(1190001, "Телефон", Some("PHONE"), Multitext, 4),
-                        2210001,
-                        &PHONE_ENUMS,
-                        true,
-                    ),
-                    with_enums(
-                        field(1190003, "Email", Some("EMAIL"), Multitext, 6),
-                        2210011,
-                        &EMAIL_ENUMS,
-                        true,
-                    ),
-                    field(1190005, "Должность", Some("POSITION"), Text, 8),
-                ],
-                companies: vec![
-                    with_enums(
-                        field(1190011, "Телефон", Some("PHONE"), Multitext, 4),
-                        2210101,
-                        &PHONE_ENUMS,
-                        true,
-                    ),
-                    with_enums(
-                        field(1190013, "Email", Some("EMAIL"), Multitext, 6),
-                        2210111,
-                        &EMAIL_ENUMS,
-                        true,
-                    ),
-                    field(1190015, "Web", Some("WEB"), Url, 8),
-                    field(1190017, "Адрес", Some("ADDRESS"), Textarea, 10),
-                ],
+                contacts: {
+                    let mut f =
+                        phone_and_email((1190001, "Телефон"), (1190003, "Email"), 2210001).to_vec();
+                    f.push(field(1190005, "Должность", Some("POSITION"), Text, 8));
+                    f
+                },
+                companies: {
+                    let mut f =
+                        phone_and_email((1190011, "Телефон"), (1190013, "Email"), 2210101).to_vec();
+                    f.push(field(1190015, "Web", Some("WEB"), Url, 8));
+                    f.push(field(1190017, "Адрес", Some("ADDRESS"), Textarea, 10));
+                    f
+                },
                 leads: Vec::new(),
             },
         }

@@ -154,14 +154,8 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
-    fn rules(text: &str) -> RuleSet {
-        let head = "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"c\"\n\
-                    client_secret = \"s\"\nredirect_uri = \"https://e.com/\"\n\
-                    [billmanager]\nsource = \"mgrctl\"\n";
-        RuleSet::parse(&format!("{head}{text}"), Path::new("r.toml")).unwrap()
-    }
+    use crate::engine::setup::tests::rules;
 
     #[test]
     fn a_typo_gets_the_closest_known_name_and_panel_fields_count_as_known() {

@@ -286,14 +286,18 @@ fn value_map_findings(
 /// Field types whose values are options.
 const SELECTS: &[&str] = &["select", "multiselect", "radiobutton", "category"];
 
-/// Panel values (a sample read from BILLmanager, by attribute) that no option, value map or
-/// default of a select-like field covers: each would be left out of every sync with a
-/// warning, so `check` counts them as problems.
-pub fn sample_findings(
-    rules: &RuleSet,
-    dict: &Dictionaries,
-    sample: &BTreeMap<String, std::collections::BTreeSet<String>>,
-) -> Vec<Finding> {
+/// A mapping of an attribute to a select-like field the account has.
+struct SelectMapping<'a> {
+    kind: EntityKind,
+    name: &'a str,
+    def: FieldDef,
+    from: &'a str,
+    map: BTreeMap<String, String>,
+    default: Option<&'a str>,
+}
+
+/// Every `fields.*` entry that maps an attribute (`from`) to a select-like field.
+fn select_mappings<'a>(rules: &'a RuleSet, dict: &Dictionaries) -> Vec<SelectMapping<'a>> {
     let mut out = Vec::new();
     for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
         let defs = dict.fields.get(kind.as_str()).cloned().unwrap_or_default();
@@ -311,42 +315,65 @@ pub fn sample_findings(
                     None => continue,
                 },
             };
-            let Some(values) = sample.get(from) else {
-                continue;
-            };
-            let uncovered: Vec<&str> = values
-                .iter()
-                .filter(|v| {
-                    let mapped = super::payload::map_value(def, &map, default, v);
-                    field_values(def, &mapped, None).is_err()
-                })
-                .map(String::as_str)
-                .collect();
-            if uncovered.is_empty() {
-                continue;
-            }
-            let shown: Vec<String> = uncovered
-                .iter()
-                .take(10)
-                .map(|v| format!("`{v}`"))
-                .collect();
-            out.push(Finding::problem(
-                format!("fields.{}.\"{name}\"", kind.as_str()),
-                format!(
-                    "BILLmanager sends {} value(s) of `{from}` that no option of {} field `{}` covers: {}{}; \
-                     such entities are sent without it. Map them to options \
-                     (`\"{name}\" = {{ from = \"{from}\", map = {{ {} = \"…\" }}, default = \"…\" }}`); \
-                     options: {}",
-                    uncovered.len(),
-                    def.field_type,
-                    def.name,
-                    shown.join(", "),
-                    if uncovered.len() > 10 { ", …" } else { "" },
-                    toml::Value::String(uncovered[0].to_string()),
-                    def.enums.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
+            out.push(SelectMapping {
+                kind,
+                name,
+                def: def.clone(),
+                from,
+                map,
+                default,
+            });
         }
+    }
+    out
+}
+
+/// Panel values (a sample read from BILLmanager, by attribute) that no option, value map or
+/// default of a select-like field covers: each would be left out of every sync with a
+/// warning, so `check` counts them as problems.
+pub fn sample_findings(
+    rules: &RuleSet,
+    dict: &Dictionaries,
+    sample: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in select_mappings(rules, dict) {
+        let (name, def, from) = (m.name, &m.def, m.from);
+        let Some(values) = sample.get(from) else {
+            continue;
+        };
+        let uncovered: Vec<&str> = values
+            .iter()
+            .filter(|v| {
+                let mapped = super::payload::map_value(def, &m.map, m.default, v);
+                field_values(def, &mapped, None).is_err()
+            })
+            .map(String::as_str)
+            .collect();
+        if uncovered.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = uncovered
+            .iter()
+            .take(10)
+            .map(|v| format!("`{v}`"))
+            .collect();
+        out.push(Finding::problem(
+            format!("fields.{}.\"{name}\"", m.kind.as_str()),
+            format!(
+                "BILLmanager sends {} value(s) of `{from}` that no option of {} field `{}` covers: {}{}; \
+                 such entities are sent without it. Map them to options \
+                 (`\"{name}\" = {{ from = \"{from}\", map = {{ {} = \"…\" }}, default = \"…\" }}`); \
+                 options: {}",
+                uncovered.len(),
+                def.field_type,
+                def.name,
+                shown.join(", "),
+                if uncovered.len() > 10 { ", …" } else { "" },
+                toml::Value::String(uncovered[0].to_string()),
+                def.enums.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
     out
 }
@@ -357,24 +384,10 @@ pub fn sampled_attributes(
     rules: &RuleSet,
     dict: &Dictionaries,
 ) -> std::collections::BTreeSet<String> {
-    let mut out = std::collections::BTreeSet::new();
-    for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
-        let defs = dict.fields.get(kind.as_str()).cloned().unwrap_or_default();
-        for (name, source) in rules.file.fields.of(kind) {
-            let Some(def) = find_field(&defs, name) else {
-                continue;
-            };
-            if !SELECTS.contains(&def.field_type.as_str()) {
-                continue;
-            }
-            let from = match source {
-                FieldSource::Attribute(a) => Some(a.clone()),
-                FieldSource::Detailed(d) => d.from.clone(),
-            };
-            out.extend(from);
-        }
-    }
-    out
+    select_mappings(rules, dict)
+        .into_iter()
+        .map(|m| m.from.to_string())
+        .collect()
 }
 
 /// `enum = "MOB"` must be one of the field's enum codes (a multitext field's PHONE/EMAIL types).

@@ -209,8 +209,6 @@ fn quote(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::crm::StatusDef;
-    use crate::rules::RuleSet;
-    use std::path::Path;
 
     #[test]
     fn the_rules_name_the_accounts_pipeline_stage_and_user_and_parse() {
@@ -245,10 +243,7 @@ mod tests {
         assert!(text.contains("pipeline = \"Воронка\"\nstatus = \"Первичный контакт\""));
         assert!(text.contains("responsible = \"olga@example.ru\""));
         assert!(text.contains("# [calls]") && text.contains("# [lifecycle.pullback]"));
-        let head = "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"c\"\n\
-                    client_secret = \"s\"\nredirect_uri = \"https://e.com/\"\n\
-                    [billmanager]\nsource = \"mgrctl\"\n";
-        let rules = RuleSet::parse(&format!("{head}{text}"), Path::new("r.toml")).unwrap();
+        let rules = crate::engine::setup::tests::rules(&text);
         assert_eq!(rules.file.pipelines.len(), 1);
         assert_eq!(rules.file.fields.lead.len(), 3);
         assert!(rules.file.calls.employees.is_empty());

@@ -149,12 +149,13 @@ pub fn create_body(fields: &[&NewField]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::crm::FieldDef;
     use std::path::Path;
 
-    fn rules(text: &str) -> RuleSet {
+    /// `text` after a minimal connection (`[amocrm]`, `[billmanager]`), parsed.
+    pub(crate) fn rules(text: &str) -> RuleSet {
         let head = "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"c\"\n\
                     client_secret = \"s\"\nredirect_uri = \"https://e.com/\"\n\
                     [billmanager]\nsource = \"mgrctl\"\n";
