@@ -202,15 +202,23 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
         let mut mapped = Vec::new();
         for (key, source) in f.fields.of(kind) {
             let Some(def) = find_field(&defs, key) else {
-                problems.push(Problem {
-                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
-                    message: format!(
-                        "no amoCRM {} field with id, code or name `{key}`; known fields: {}",
-                        kind.as_str(),
+                let known = if defs.is_empty() {
+                    format!("the account has no {} fields yet", kind.as_str())
+                } else {
+                    format!(
+                        "known fields: {}",
                         defs.iter()
                             .map(|d| d.name.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")
+                    )
+                };
+                problems.push(Problem {
+                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
+                    message: format!(
+                        "no amoCRM {} field with id, code or name `{key}`; {known}; \
+                         `amocrm-bin setup-fields` creates the fields the rules map",
+                        kind.as_str(),
                     ),
                 });
                 continue;

@@ -76,6 +76,17 @@ pub fn missing_fields(rules: &RuleSet, dict: &Dictionaries) -> (Vec<NewField>, V
                 FieldSource::Attribute(a) => (Some(a.as_str()), None),
                 FieldSource::Detailed(d) => (d.from.as_deref(), d.enum_code.as_deref()),
             };
+            // A value map names the options: a select of the map's targets and the default.
+            let mapped_options: Vec<String> = match source {
+                FieldSource::Detailed(d) => {
+                    let mut o: Vec<String> = d.map.values().cloned().collect();
+                    o.extend(d.default.clone());
+                    o.sort();
+                    o.dedup();
+                    o
+                }
+                FieldSource::Attribute(_) => Vec::new(),
+            };
             if enum_code.is_some() {
                 skipped.push(Skipped {
                     key: path,
@@ -86,6 +97,7 @@ pub fn missing_fields(rules: &RuleSet, dict: &Dictionaries) -> (Vec<NewField>, V
                 continue;
             }
             let (field_type, options) = match from.and_then(attr_kind) {
+                _ if !mapped_options.is_empty() => ("select", mapped_options),
                 Some(AttrKind::Number) => ("numeric", Vec::new()),
                 Some(AttrKind::Date) => ("date", Vec::new()),
                 Some(AttrKind::YesNo) => ("checkbox", Vec::new()),

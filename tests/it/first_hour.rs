@@ -552,3 +552,45 @@ fn sync_says_each_thing_once_and_its_summary_reads_per_kind() {
     );
     assert!(!help[..global].contains("--config"), "{help}");
 }
+
+#[test]
+fn the_example_rules_on_a_fresh_account_point_at_setup_fields_and_it_creates_what_they_map() {
+    let w = World::with(
+        SandboxConfig {
+            seed: sandbox::Seed::fresh(),
+            ..SandboxConfig::default()
+        },
+        |r| r,
+    );
+    w.authorize();
+    let (rc, out, _) = run(w.cmd().args(["check", "--sample", "0"]));
+    assert_eq!(rc, 2);
+    assert!(
+        out.contains("problem: fields.lead.\"BM_SERVICE_ID\": no amoCRM lead field with id, code or name `BM_SERVICE_ID`; the account has no lead fields yet; `amocrm-bin setup-fields` creates"),
+        "{out}"
+    );
+    // Without an answer setup-fields writes nothing and says how to skip the question.
+    let (rc, _, err) = run(w.cmd().arg("setup-fields").write_stdin(""));
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("setup-fields --yes"), "{err}");
+    let (rc, out, err) = run(w.cmd().args(["setup-fields", "--yes"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.contains("created: lead field `BILLmanager service id`"),
+        "{out}"
+    );
+    // Options come from the rule file: Country's map and default are the select's options.
+    assert!(
+        out.contains("contact `Country`: select, options Belarus, Kazakhstan, Other, Russia"),
+        "{out}"
+    );
+    let (_, out, _) = run(w.cmd().args(["check", "--sample", "0"]));
+    assert!(
+        !out.contains("problem: fields."),
+        "every mapped field exists now: {out}"
+    );
+    // Run twice: nothing left to create.
+    let (rc, _, err) = run(w.cmd().args(["setup-fields", "--yes"]));
+    assert_eq!(rc, 0);
+    assert!(err.contains("nothing to create"), "{err}");
+}
