@@ -569,6 +569,25 @@ fn the_example_rules_on_a_fresh_account_point_at_setup_fields_and_it_creates_wha
         out.contains("problem: fields.lead.\"BM_SERVICE_ID\": no amoCRM lead field with id, code or name `BM_SERVICE_ID`; the account has no lead fields yet; `amocrm-bin setup-fields` creates"),
         "{out}"
     );
+    // init adds rules only to a connection-only file; --print shows them anyway.
+    let before = std::fs::read_to_string(&w.rules).unwrap();
+    let (rc, _, err) = run(w.cmd().arg("init"));
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("already holds rules") && err.contains("init --print"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&w.rules).unwrap(),
+        before,
+        "untouched"
+    );
+    let (rc, out, _) = run(w.cmd().args(["init", "--print"]));
+    assert_eq!(rc, 0);
+    assert!(
+        out.contains("pipeline = \"Воронка\"") && out.contains("# [calls]"),
+        "{out}"
+    );
     // Without an answer setup-fields writes nothing and says how to skip the question.
     let (rc, _, err) = run(w.cmd().arg("setup-fields").write_stdin(""));
     assert_eq!(rc, 2, "{err}");
