@@ -29,15 +29,12 @@ impl Progress for Bars {
             ProgressStyle::with_template("{prefix:>15} [{bar:30}] {pos}/{len} {rate}{eta_known}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}/s", s.per_sec().round() as u64);
+                    let _ = w.write_str(&rate_text(s.per_sec()));
                 })
-                // No estimate before the first item: "ETA 0s" at 0/N was a lie.
                 .with_key(
                     "eta_known",
                     |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                        if s.pos() > 0 && s.pos() < s.len().unwrap_or(0) {
-                            let _ = write!(w, " ETA {}s", s.eta().as_secs());
-                        }
+                        let _ = w.write_str(&eta_text(s.pos(), s.len(), s.eta()));
                     },
                 )
                 .progress_chars("=> "),
@@ -54,6 +51,21 @@ impl Progress for Bars {
         if let Some((_, b)) = self.bars.borrow().iter().rev().find(|(k, _)| *k == kind) {
             b.inc(n);
         }
+    }
+}
+
+/// Items per second as a whole number ("12/s", not "12.3456/s").
+fn rate_text(per_sec: f64) -> String {
+    format!("{}/s", per_sec.round() as u64)
+}
+
+/// " ETA 41s" once there is something to estimate from: none before the first item (it
+/// said "ETA 0s" at 0/N) and none when done.
+fn eta_text(pos: u64, len: Option<u64>, eta: std::time::Duration) -> String {
+    if pos > 0 && pos < len.unwrap_or(0) {
+        format!(" ETA {}s", eta.as_secs())
+    } else {
+        String::new()
     }
 }
 
@@ -222,4 +234,19 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         );
     }
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{eta_text, rate_text};
+    use std::time::Duration;
+
+    #[test]
+    fn progress_shows_whole_rates_and_no_eta_before_the_first_item() {
+        assert_eq!(rate_text(12.3456), "12/s");
+        assert_eq!(rate_text(0.0), "0/s");
+        assert_eq!(eta_text(0, Some(100), Duration::ZERO), "");
+        assert_eq!(eta_text(10, Some(100), Duration::from_secs(41)), " ETA 41s");
+        assert_eq!(eta_text(100, Some(100), Duration::ZERO), "");
+    }
 }
