@@ -648,8 +648,11 @@ fn readme_cron_lines_are_the_shipped_file() {
             "README's cron block differs from examples/cron/amocrm-bin"
         );
     }
-    // Nowhere does the README put the secret into a command line, crontab or unit.
-    assert!(!readme.contains("AMOCRM_CLIENT_SECRET=…"));
+    // Nowhere do the README and the guides put the secret into a crontab line or a unit.
+    for doc in ["README.md", "docs/hook.md", "docs/lifecycle.md", "docs/calls-guide.md"] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        assert!(!text.contains("AMOCRM_CLIENT_SECRET="), "{doc}");
+    }
     for unit in std::fs::read_dir(root().join("examples/systemd")).unwrap() {
         let text = std::fs::read_to_string(unit.unwrap().path()).unwrap();
         assert!(!text.contains("SECRET"), "{text}");
