@@ -350,13 +350,17 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__check)
-            opts="-v -q -h -V --strict --sample --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --strict --sample --sample-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --sample)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sample-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

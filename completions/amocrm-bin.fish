@@ -57,6 +57,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l json -d '
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l sample -d 'Clients and services read from BILLmanager to find values no select option or value map covers (0: none)' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l sample-dir -d 'Read the sample from a directory of BILLmanager JSON documents (as the `files` source reads them: a capture, or `mgrctl … out=json` output saved by hand) instead of the panel' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l strict -d 'Warnings count as problems too (exit 2): tags the account does not have yet'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'

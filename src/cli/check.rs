@@ -27,6 +27,11 @@ pub struct CheckArgs {
     /// map covers (0: none).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub sample: usize,
+    /// Read the sample from a directory of BILLmanager JSON documents (as the `files` source
+    /// reads them: a capture, or `mgrctl … out=json` output saved by hand) instead of the
+    /// panel.
+    #[arg(long, value_name = "DIR")]
+    pub sample_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `check`.
@@ -40,7 +45,12 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     let base_url = &rules.file.amocrm.base_url;
     store.cache_put("dictionaries", base_url, &serde_json::to_string(&dict)?)?;
     let mut findings = check(&rules, &dict);
-    findings.extend(sample_problems(&rules, &dict, args.sample));
+    findings.extend(sample_problems(
+        &rules,
+        &dict,
+        args.sample,
+        args.sample_dir.as_deref(),
+    ));
     let uses = tag_uses(&rules);
     findings.extend(tag_findings(&uses, &mut |kind, name| {
         tag_exists(&crm, kind, name)
@@ -143,13 +153,19 @@ fn sample_problems(
     rules: &amocrm_bin::rules::RuleSet,
     dict: &amocrm_bin::crm::Dictionaries,
     n: usize,
+    dir: Option<&std::path::Path>,
 ) -> Vec<Finding> {
     use amocrm_bin::engine::attributes::unknown_attribute_findings;
     if n == 0 {
         return unknown_attribute_findings(rules, &BTreeSet::new());
     }
     let wanted = sampled_attributes(rules, dict);
-    match read_sample(rules, &wanted, n) {
+    let mut source = rules.file.billmanager.clone();
+    if let Some(d) = dir {
+        source.source = amocrm_bin::rules::SourceKind::Files;
+        source.dir = Some(d.to_path_buf());
+    }
+    match read_sample(&source, &wanted, n) {
         Ok((values, seen)) => {
             let mut out = sample_findings(rules, dict, &values);
             out.extend(unknown_attribute_findings(rules, &seen));
@@ -174,12 +190,12 @@ fn sample_problems(
 type Sample = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
 
 fn read_sample(
-    rules: &amocrm_bin::rules::RuleSet,
+    source: &amocrm_bin::rules::BillingSection,
     wanted: &BTreeSet<String>,
     n: usize,
 ) -> anyhow::Result<Sample> {
     use amocrm_bin::engine::facts;
-    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    let billing = amocrm_bin::billing::open(source)?;
     let epoch = chrono::NaiveDate::MIN;
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();

@@ -401,6 +401,24 @@ fn a_value_map_turns_panel_values_into_options_and_check_names_what_nothing_cove
     );
     let (rc, _, _) = run(plain.cmd().args(["check", "--sample", "0"]));
     assert_eq!(rc, 0, "no sample, no panel values to check");
+    // The sample may come from saved documents (a capture) instead of the panel: here every
+    // client is in Russia, so only that one value is named.
+    let capture = plain.path("capture");
+    copy_dir(
+        &crate::support::root().join("examples/billmanager"),
+        &capture,
+    );
+    let form = capture.join("account.edit/106.json");
+    let text = std::fs::read_to_string(&form).unwrap();
+    std::fs::write(&form, text.replace("United States", "Россия")).unwrap();
+    let (rc, out, _) = run(plain
+        .cmd()
+        .args(["check", "--sample-dir", capture.to_str().unwrap()]));
+    assert_eq!(rc, 2);
+    assert!(
+        out.contains("1 value(s) of `client.country`") && out.contains("`Россия`"),
+        "{out}"
+    );
     let (_, out, _) = run(plain
         .cmd()
         .args(["sync", "--entity", "contact", "--elid", "101"]));
@@ -612,4 +630,17 @@ fn the_example_rules_on_a_fresh_account_point_at_setup_fields_and_it_creates_wha
     let (rc, _, err) = run(w.cmd().args(["setup-fields", "--yes"]));
     assert_eq!(rc, 0);
     assert!(err.contains("nothing to create"), "{err}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

@@ -649,7 +649,12 @@ fn readme_cron_lines_are_the_shipped_file() {
         );
     }
     // Nowhere do the README and the guides put the secret into a crontab line or a unit.
-    for doc in ["README.md", "docs/hook.md", "docs/lifecycle.md", "docs/calls-guide.md"] {
+    for doc in [
+        "README.md",
+        "docs/hook.md",
+        "docs/lifecycle.md",
+        "docs/calls-guide.md",
+    ] {
         let text = std::fs::read_to_string(root().join(doc)).unwrap();
         assert!(!text.contains("AMOCRM_CLIENT_SECRET="), "{doc}");
     }
