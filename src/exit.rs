@@ -98,6 +98,11 @@ impl Classify for Failure {
 /// Unclassified errors (I/O, bugs) end with exit code 2 only when they come from argument
 /// handling; otherwise the generic failure code 5 would hide bugs, so they map to 1.
 pub fn classify(err: &anyhow::Error) -> (ExitStatus, Option<String>) {
+    // A `Failure` attached with `.context(…)` is the caller's more specific advice; anyhow
+    // finds context values only through its own downcast, not through the chain.
+    if let Some(f) = err.downcast_ref::<Failure>() {
+        return (f.status, f.hint.clone());
+    }
     for cause in err.chain() {
         if let Some(c) = as_classified(cause) {
             return (c.exit_status(), c.hint());

@@ -27,6 +27,7 @@ mod ratelimit;
 mod router;
 mod seed;
 mod seed_default;
+mod seed_fresh;
 mod server;
 mod shared;
 mod stats;

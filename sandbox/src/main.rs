@@ -16,7 +16,10 @@ OPTIONS:
     --rps N                requests per second before 429 (default 7; 0 = unlimited)
     --latency-ms N         latency added to every API response (default 0)
     --latency-per-entity-ms N  latency added per entity written or listed (default 0)
-    --seed FILE            JSON seed (account, users, pipelines, custom_fields)
+    --seed NAME|FILE       `demo` (default: the example account), `fresh` (a new amoCRM
+                           account: pipeline \"Воронка\", two users, standard fields only)
+                           or a JSON seed file (account, users, pipelines, custom_fields);
+                           env SANDBOX_SEED sets the default
     --client-id X          OAuth client_id (default sandbox-client-id)
     --client-secret Y      OAuth client_secret (default sandbox-client-secret)
     --redirect-uri Z       OAuth redirect URI (default https://example.com/amocrm/callback)
@@ -37,6 +40,9 @@ fn parse_args(args: &[String]) -> Result<Option<SandboxConfig>, String> {
         port: 8080,
         ..SandboxConfig::default()
     };
+    if let Ok(name) = std::env::var("SANDBOX_SEED") {
+        cfg.seed = Seed::named(&name).map_err(|e| format!("SANDBOX_SEED: {e}"))?;
+    }
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         if arg == "-h" || arg == "--help" {
@@ -68,12 +74,7 @@ fn parse_args(args: &[String]) -> Result<Option<SandboxConfig>, String> {
                     other => return Err(format!("--query-mode: unknown mode {other}")),
                 }
             }
-            "--seed" => {
-                let path = value()?;
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-                cfg.seed =
-                    serde_json::from_str::<Seed>(&text).map_err(|e| format!("{path}: {e}"))?;
-            }
+            "--seed" => cfg.seed = Seed::named(&value()?)?,
             other => return Err(format!("unknown argument {other} (try --help)")),
         }
     }

@@ -45,6 +45,7 @@ pub fn handle(store: &mut Store, call: &Call) -> Response {
         }
         ("POST", [E(Kind::Lead), W("complex")]) => complex::create(store, call),
         ("GET", [E(k), W("custom_fields")]) => custom_fields::list(store, call, *k),
+        ("POST", [E(k), W("custom_fields")]) => custom_fields::create(store, call, *k),
         ("GET", [E(k), W("custom_fields"), N(id)]) => custom_fields::get(store, call, *k, *id),
         ("GET", [E(k), W("tags")]) => tags::list(store, call, *k),
         ("POST", [E(k), W("tags")]) => tags::create(store, call, *k),

@@ -39,14 +39,8 @@ impl Default for Seed {
                 ),
                 user(504144, "Ivan Inactive", "ivan@example.com", false, false),
             ],
-            groups: vec![SeedGroup {
-                id: 0,
-                name: "Отдел продаж".into(),
-            }],
-            task_types: vec![
-                task_type(1, "Связаться", "FOLLOW_UP"),
-                task_type(2, "Встреча", "MEETING"),
-            ],
+            groups: sales_department(),
+            task_types: standard_task_types(),
             pipelines: vec![sales(), partners()],
             custom_fields: SeedCustomFields {
                 contacts: contact_fields(),
@@ -57,7 +51,7 @@ impl Default for Seed {
     }
 }
 
-fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> SeedUser {
+pub(crate) fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> SeedUser {
     SeedUser {
         id,
         name: name.into(),
@@ -67,6 +61,22 @@ fn user(id: i64, name: &str, email: &str, is_admin: bool, is_active: bool) -> Se
         is_active,
         group_id: 0,
     }
+}
+
+/// The one user group every account starts with.
+pub(crate) fn sales_department() -> Vec<SeedGroup> {
+    vec![SeedGroup {
+        id: 0,
+        name: "Отдел продаж".into(),
+    }]
+}
+
+/// The task types every account has (§12.1: 1 follow-up, 2 meeting).
+pub(crate) fn standard_task_types() -> Vec<SeedTaskType> {
+    vec![
+        task_type(1, "Связаться", "FOLLOW_UP"),
+        task_type(2, "Встреча", "MEETING"),
+    ]
 }
 
 fn task_type(id: i64, name: &str, code: &str) -> SeedTaskType {
@@ -79,7 +89,7 @@ fn task_type(id: i64, name: &str, code: &str) -> SeedTaskType {
     }
 }
 
-fn status(id: i64, name: &str, sort: i64, status_type: u8, color: &str) -> SeedStatus {
+pub(crate) fn status(id: i64, name: &str, sort: i64, status_type: u8, color: &str) -> SeedStatus {
     SeedStatus {
         id,
         name: name.into(),
@@ -136,7 +146,7 @@ fn partners() -> SeedPipeline {
     }
 }
 
-fn field(id: i64, name: &str, code: Option<&str>, t: FieldType, sort: i64) -> SeedField {
+pub(crate) fn field(id: i64, name: &str, code: Option<&str>, t: FieldType, sort: i64) -> SeedField {
     SeedField {
         id,
         name: name.into(),
@@ -166,6 +176,29 @@ fn with_enums(mut f: SeedField, first_id: i64, values: &[&str], coded: bool) -> 
 const PHONE_ENUMS: [&str; 6] = ["WORK", "WORKDD", "MOB", "FAX", "HOME", "OTHER"];
 const EMAIL_ENUMS: [&str; 3] = ["WORK", "PRIV", "OTHER"];
 
+/// The standard PHONE and EMAIL fields of contacts or companies (sort 4 and 6): enums of
+/// the phone from `first_enum`, of the e-mail from `first_enum + 10`.
+pub(crate) fn phone_and_email(
+    phone: (i64, &str),
+    email: (i64, &str),
+    first_enum: i64,
+) -> [SeedField; 2] {
+    [
+        with_enums(
+            field(phone.0, phone.1, Some("PHONE"), FieldType::Multitext, 4),
+            first_enum,
+            &PHONE_ENUMS,
+            true,
+        ),
+        with_enums(
+            field(email.0, email.1, Some("EMAIL"), FieldType::Multitext, 6),
+            first_enum + 10,
+            &EMAIL_ENUMS,
+            true,
+        ),
+    ]
+}
+
 fn api_only(mut f: SeedField) -> SeedField {
     f.is_api_only = true;
     f
@@ -173,19 +206,8 @@ fn api_only(mut f: SeedField) -> SeedField {
 
 fn contact_fields() -> Vec<SeedField> {
     use FieldType::*;
-    vec![
-        with_enums(
-            field(271301, "Phone", Some("PHONE"), Multitext, 4),
-            451001,
-            &PHONE_ENUMS,
-            true,
-        ),
-        with_enums(
-            field(271303, "Email", Some("EMAIL"), Multitext, 6),
-            451011,
-            &EMAIL_ENUMS,
-            true,
-        ),
+    let mut fields = phone_and_email((271301, "Phone"), (271303, "Email"), 451001).to_vec();
+    fields.extend([
         field(271305, "Position", Some("POSITION"), Text, 8),
         api_only(field(
             271316,
@@ -203,24 +225,14 @@ fn contact_fields() -> Vec<SeedField> {
         field(271318, "Marketing consent", None, Checkbox, 530),
         field(271319, "Registered", None, Date, 540),
         field(271320, "Client page", None, Url, 550),
-    ]
+    ]);
+    fields
 }
 
 fn company_fields() -> Vec<SeedField> {
     use FieldType::*;
-    vec![
-        with_enums(
-            field(271401, "Phone", Some("PHONE"), Multitext, 4),
-            451101,
-            &PHONE_ENUMS,
-            true,
-        ),
-        with_enums(
-            field(271403, "Email", Some("EMAIL"), Multitext, 6),
-            451111,
-            &EMAIL_ENUMS,
-            true,
-        ),
+    let mut fields = phone_and_email((271401, "Phone"), (271403, "Email"), 451101).to_vec();
+    fields.extend([
         field(271410, "INN", Some("INN"), Text, 510),
         field(271411, "KPP", Some("KPP"), Text, 520),
         api_only(field(
@@ -231,7 +243,8 @@ fn company_fields() -> Vec<SeedField> {
             530,
         )),
         field(271413, "Legal address", None, Textarea, 540),
-    ]
+    ]);
+    fields
 }
 
 fn lead_fields() -> Vec<SeedField> {

@@ -144,8 +144,20 @@ fn manager(c: &StoredCall, setup: &CallSetup, dict: Option<&Dictionaries>) -> St
             }),
             None => format!("{} (not mapped)", emp.label()),
         },
+        // A call given to a user (a missed call, say) goes under the same label as the calls
+        // that user answered, or one person gets two rows.
         None => match c.user_id {
-            Some(id) => user_name(id),
+            Some(id) => setup
+                .staff
+                .entries
+                .iter()
+                .find(|s| {
+                    s.name.is_some()
+                        && dict.and_then(|d| crate::engine::resolve::find_user(d, &s.user).ok())
+                            == Some(id)
+                })
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| user_name(id)),
             None => "(no employee)".into(),
         },
     }

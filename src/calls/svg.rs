@@ -54,7 +54,8 @@ pub fn render(r: &CallReport) -> String {
     let plot_h = HEIGHT - TOP - BOTTOM;
     let max = r.hours.iter().map(HourRow::total).max().unwrap_or(0);
     let step = tick_step(max.max(1));
-    let top = (max.max(1)).div_ceil(step) * step;
+    // The scale ends above the tallest bar, so its value label stays below the legend.
+    let top = (max.max(1) + 1).div_ceil(step) * step;
     let y = |n: u64| TOP as f64 + plot_h as f64 * (1.0 - n as f64 / top as f64);
     let slots = r.hours.len().max(1) as f64;
     let slot_w = plot_w as f64 / slots;
@@ -162,6 +163,33 @@ mod tests {
         assert_eq!(tick_step(5), 1);
         assert_eq!(tick_step(13), 2);
         assert_eq!(tick_step(120), 20);
+    }
+
+    #[test]
+    fn the_tallest_bars_label_stays_below_the_legend() {
+        let svg = render(&CallReport {
+            working_hours: [9, 18],
+            utc_offset: "+03:00".into(),
+            hours: vec![HourRow {
+                hour: 9,
+                inbound: 5,
+                outbound: 0,
+                missed: 0,
+            }],
+            ..Default::default()
+        });
+        let label = svg
+            .lines()
+            .find(|l| l.contains("fill=\"#333333\">5</text>"))
+            .expect("the bar's value label");
+        let y: f64 = label
+            .split("y=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        // The legend's text sits on y = 62 (12 px high); the label needs its own line.
+        assert!(y >= TOP as f64 + 12.0, "label at y = {y}");
     }
 
     #[test]

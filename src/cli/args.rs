@@ -25,6 +25,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "AMOCRM_BIN_CONFIG",
         default_value = amocrm_bin::rules::DEFAULT_PATH,
         value_name = "PATH"
@@ -32,15 +33,21 @@ pub struct Cli {
     pub config: PathBuf,
 
     /// More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
 
     /// Machine-readable output on stdout (diagnostics stay on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]
@@ -81,9 +88,29 @@ pub enum Command {
         "amocrm-bin check --strict --json  in CI or monitoring",
     ))]
     Check(super::check::CheckArgs),
+    /// Write the rules from the live account into the rule file: its pipelines, stages and
+    /// users, the fields the sync needs, optional parts commented out.
+    ///
+    /// The rule file must hold only the connection (`[amocrm]`, `[billmanager]`, `[store]`,
+    /// `[log]`, `[hook]`) and `auth` must have run. `--print` writes the rules to stdout instead.
+    #[command(after_long_help = examples!(
+        "amocrm-bin init            after `auth`: the rules appended to the rule file",
+        "amocrm-bin init --print    only show them",
+    ))]
+    Init(super::init::InitArgs),
+    /// Create the custom fields the rules map but the account lacks, with their codes and
+    /// select options (asks first).
+    ///
+    /// amoCRM's interface cannot give a field a code (`BM_CLIENT_ID`); this creates them
+    /// through the API. Needs an administrator's authorization.
+    #[command(after_long_help = examples!(
+        "amocrm-bin setup-fields          show the fields, ask, create",
+        "amocrm-bin setup-fields --yes    without asking (scripts)",
+    ))]
+    SetupFields(super::init::SetupFieldsArgs),
     /// Sync one BILLmanager entity into amoCRM now.
     #[command(after_long_help = examples!(
-        "amocrm-bin sync --entity contact --elid 17",
+        "amocrm-bin sync --entity contact --elid 17   client 17: a contact per user",
         "amocrm-bin sync --entity lead --elid 42 --dry-run",
     ))]
     Sync(SyncArgs),
@@ -102,7 +129,7 @@ pub enum Command {
         "amocrm-bin bindings list --entity lead",
         "amocrm-bin bindings search 42",
         "amocrm-bin bindings show --entity lead --elid 42",
-        "amocrm-bin bindings forget --entity contact --elid 17",
+        "amocrm-bin bindings forget --entity user --elid 17",
     ))]
     Bindings(BindingsArgs),
     /// Re-send stored call events amoCRM has not acknowledged, oldest first.
@@ -133,6 +160,13 @@ pub enum Command {
         "amocrm-bin drain --all           also retry parked and backed-off items",
     ))]
     Drain(DrainArgs),
+    /// List the queued and parked syncs, drop junk from the queue, or retry single items.
+    #[command(after_long_help = examples!(
+        "amocrm-bin outbox list",
+        "amocrm-bin outbox drop --entity lead --elid 999",
+        "amocrm-bin outbox retry --id 7",
+    ))]
+    Outbox(super::outbox::OutboxArgs),
     /// Show the authorization, the outbox (queued and parked syncs with their last errors),
     /// the lock holder, the bindings and the last runs with their statistics.
     ///
@@ -211,10 +245,12 @@ pub struct AuthArgs {
 pub enum EntityArg {
     /// A BILLmanager service/order → an amoCRM lead.
     Lead,
-    /// A BILLmanager client (and its users) → amoCRM contacts.
+    /// A BILLmanager client, by client id → one amoCRM contact per user of the client.
     Contact,
     /// A BILLmanager payer → an amoCRM company.
     Company,
+    /// One BILLmanager user, by user id → its amoCRM contact (sync pushes the user's client).
+    User,
 }
 
 /// `sync` options.
@@ -296,13 +332,14 @@ pub enum BindingsCommand {
         /// Entity kind.
         #[arg(long, value_enum)]
         entity: EntityArg,
-        /// BILLmanager id (user id for contacts, payer id or INN for companies, service id for leads).
+        /// BILLmanager id: client id for `contact` (lists its users' contacts), user id for
+        /// `user`, payer id or INN for `company`, service id for `lead`.
         #[arg(long, value_name = "N")]
         elid: String,
     },
     /// Drop a binding: the next sync searches amoCRM again (after a manual merge, say).
     #[command(after_long_help = examples!(
-        "amocrm-bin bindings forget --entity contact --elid 17",
+        "amocrm-bin bindings forget --entity user --elid 17",
     ))]
     Forget {
         /// Entity kind.

@@ -10,7 +10,7 @@ use amocrm_bin::engine::{Action, Engine};
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::lock::{try_lock, LockKind};
 use amocrm_bin::rules::EntityKind;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use serde_json::json;
 
 use super::args::BackfillArgs;
@@ -26,13 +26,23 @@ impl Progress for Bars {
     fn start(&self, kind: EntityKind, total: u64) {
         let bar = self.multi.add(ProgressBar::new(total));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            ProgressStyle::with_template("{prefix:>15} [{bar:30}] {pos}/{len} {rate}{eta_known}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&rate_text(s.per_sec()));
+                })
+                .with_key(
+                    "eta_known",
+                    |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&eta_text(s.pos(), s.len(), s.eta()));
+                    },
+                )
                 .progress_chars("=> "),
         );
+        // The summary's names: the client bar makes contacts and companies, the other leads.
         bar.set_prefix(match kind {
-            EntityKind::Lead => "services",
-            _ => "clients",
+            EntityKind::Lead => "lead",
+            _ => "contact/company",
         });
         self.bars.borrow_mut().push((kind, bar));
     }
@@ -41,6 +51,21 @@ impl Progress for Bars {
         if let Some((_, b)) = self.bars.borrow().iter().rev().find(|(k, _)| *k == kind) {
             b.inc(n);
         }
+    }
+}
+
+/// Items per second as a whole number ("12/s", not "12.3456/s").
+fn rate_text(per_sec: f64) -> String {
+    format!("{}/s", per_sec.round() as u64)
+}
+
+/// " ETA 41s" once there is something to estimate from: none before the first item (it
+/// said "ETA 0s" at 0/N) and none when done.
+fn eta_text(pos: u64, len: Option<u64>, eta: std::time::Duration) -> String {
+    if pos > 0 && pos < len.unwrap_or(0) {
+        format!(" ETA {}s", eta.as_secs())
+    } else {
+        String::new()
     }
 }
 
@@ -135,6 +160,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         .map(|o| json!({"kind": o.kind, "key": o.key, "error": o.detail}))
         .collect();
     summary["failures"] = json!(failures);
+    if !report.degraded.is_empty() {
+        summary["degraded"] = json!(report.degraded);
+    }
     if let Err(e) = outcome {
         let (status, _) = amocrm_bin::exit::classify(&e);
         store.finish_run(run, status.code() as i32, &summary.to_string())?;
@@ -168,9 +196,14 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             ""
         }
     );
+    let (created, updated) = if args.dry_run {
+        ("to create", "to update")
+    } else {
+        ("created", "updated")
+    };
     for (kind, c) in report.counts() {
         println!(
-            "  {:<8} {:>6} created {:>6} updated {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
+            "  {:<8} {:>6} {created} {:>6} {updated} {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
             kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
         );
     }
@@ -195,5 +228,26 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             f.detail
         );
     }
+    for d in &report.degraded {
+        println!(
+            "  NOT DONE {}: {} (the sync went on without it; {})",
+            d.part, d.error, d.fix
+        );
+    }
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{eta_text, rate_text};
+    use std::time::Duration;
+
+    #[test]
+    fn progress_shows_whole_rates_and_no_eta_before_the_first_item() {
+        assert_eq!(rate_text(12.3456), "12/s");
+        assert_eq!(rate_text(0.0), "0/s");
+        assert_eq!(eta_text(0, Some(100), Duration::ZERO), "");
+        assert_eq!(eta_text(10, Some(100), Duration::from_secs(41)), " ETA 41s");
+        assert_eq!(eta_text(100, Some(100), Duration::ZERO), "");
+    }
 }

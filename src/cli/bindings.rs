@@ -7,7 +7,7 @@ use amocrm_bin::rules::EntityKind;
 use amocrm_bin::store::{Binding, Store};
 use serde::Serialize;
 
-use super::args::{BindingsArgs, BindingsCommand};
+use super::args::{BindingsArgs, BindingsCommand, EntityArg};
 use super::sync::kind;
 use super::{context, Cli};
 
@@ -69,67 +69,128 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Ok)
         }
         BindingsCommand::Show { entity, elid } | BindingsCommand::Forget { entity, elid } => {
+            let forget = matches!(args.command, BindingsCommand::Forget { .. });
+            let elid = elid.trim();
             let k = kind(*entity);
-            let mut found = None;
-            for key in keys(k, elid) {
+            // `contact` is the client everywhere (sync, hook, outbox): its users' contacts.
+            let keys = if *entity == EntityArg::Contact {
+                client_user_keys(&rules, elid)?
+            } else if *entity == EntityArg::User {
+                vec![format!("user:{elid}")]
+            } else {
+                keys(k, elid)
+            };
+            let mut found = Vec::new();
+            for key in keys {
                 if let Some(b) = store.binding(k.as_str(), &key)? {
-                    found = Some((key, b));
-                    break;
+                    if !found
+                        .iter()
+                        .any(|(_, f): &(String, Binding)| f.bm_id == b.bm_id)
+                    {
+                        found.push((key, b));
+                    }
+                    if *entity != EntityArg::Contact {
+                        break;
+                    }
                 }
             }
-            let Some((key, b)) = found else {
+            if found.is_empty() {
+                let what = match entity {
+                    EntityArg::Contact => format!("client {elid}'s users"),
+                    EntityArg::User => format!("user {elid}"),
+                    _ => format!("{} {elid}", k.as_str()),
+                };
+                let sync_entity = match entity {
+                    EntityArg::User => "user",
+                    _ => k.as_str(),
+                };
                 return Err(Failure::new(
                     ExitStatus::Usage,
-                    format!("no binding for BILLmanager {} {elid}", k.as_str()),
-                    Some(format!("run `amocrm-bin sync --entity {} --elid {elid}` to create it; `bindings list` shows what is bound", k.as_str())),
+                    format!("no binding for BILLmanager {what}"),
+                    Some(format!(
+                        "run `amocrm-bin sync --entity {sync_entity} --elid {elid}` to create it; \
+                         `bindings list` shows what is bound"
+                    )),
                 )
                 .into());
-            };
-            let alias = store.alias(k.as_str(), &key)?;
-            if matches!(args.command, BindingsCommand::Forget { .. }) {
-                store.forget_binding(k.as_str(), &b.bm_id)?;
+            }
+            if forget {
+                for (_, b) in &found {
+                    store.forget_binding(k.as_str(), &b.bm_id)?;
+                }
+                let list: Vec<&Binding> = found.iter().map(|(_, b)| b).collect();
                 if cli.json {
-                    println!("{}", json!({"ok": true, "forgotten": b}));
+                    println!("{}", json!({"ok": true, "forgotten": list}));
                 } else {
-                    println!(
-                        "forgot {} {} (amoCRM {}); the next sync looks it up again",
-                        b.kind, b.bm_id, b.amo_id
-                    );
+                    for b in list {
+                        println!(
+                            "forgot {} {} (amoCRM {}); the next sync looks it up again",
+                            b.kind, b.bm_id, b.amo_id
+                        );
+                    }
                 }
                 return Ok(ExitStatus::Ok);
             }
-            let url = format!(
-                "{}/{}/detail/{}",
-                rules.file.amocrm.base_url.trim_end_matches('/'),
-                match k {
-                    EntityKind::Lead => "leads",
-                    EntityKind::Contact => "contacts",
-                    EntityKind::Company => "companies",
-                },
-                b.amo_id
-            );
-            if cli.json {
-                println!(
-                    "{}",
-                    json!({"ok": true, "binding": b, "alias": alias, "url": url})
+            let mut shown = Vec::new();
+            for (key, b) in &found {
+                let alias = store.alias(k.as_str(), key)?;
+                let url = format!(
+                    "{}/{}/detail/{}",
+                    rules.file.amocrm.base_url.trim_end_matches('/'),
+                    k.collection(),
+                    b.amo_id
                 );
-            } else {
-                println!("{} {} → amoCRM {} {}", b.kind, key, b.kind, b.amo_id);
-                if let Some(a) = alias {
+                if !cli.json {
+                    println!("{} {} → amoCRM {} {}", b.kind, key, b.kind, b.amo_id);
+                    if let Some(a) = &alias {
+                        println!(
+                            "  shares the amoCRM entity of {} ({})",
+                            a.target_id, a.reason
+                        );
+                    }
                     println!(
-                        "  shares the amoCRM entity of {} ({})",
-                        a.target_id, a.reason
+                        "  synced {}; payload hash {}",
+                        stamp(b.synced_at),
+                        b.payload_hash
                     );
+                    println!("  {url}");
                 }
-                println!(
-                    "  synced {}; payload hash {}",
-                    stamp(b.synced_at),
-                    b.payload_hash
-                );
-                println!("  {url}");
+                shown.push(json!({"binding": b, "alias": alias, "url": url}));
+            }
+            if cli.json {
+                let v = if *entity == EntityArg::Contact {
+                    json!({"ok": true, "client": elid, "contacts": shown})
+                } else {
+                    let mut one = shown.swap_remove(0);
+                    one["ok"] = json!(true);
+                    one
+                };
+                println!("{v}");
             }
             Ok(ExitStatus::Ok)
         }
+    }
+}
+
+/// The binding keys of a client's users (`user:<id>`), read from BILLmanager.
+fn client_user_keys(
+    rules: &amocrm_bin::rules::RuleSet,
+    client: &str,
+) -> anyhow::Result<Vec<String>> {
+    use amocrm_bin::billing::BillingError;
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    match billing.client(client) {
+        Ok(c) => Ok(c.users.iter().map(|u| format!("user:{}", u.id)).collect()),
+        Err(e @ BillingError::NotFound { .. }) => {
+            Err(anyhow::Error::new(e).context(Failure::usage(
+                format!("BILLmanager has no client {client}"),
+                format!(
+                    "`--entity contact` takes a client id; for one user's contact use \
+                 `--entity user --elid {client}`"
+                ),
+            )))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

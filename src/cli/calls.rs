@@ -237,13 +237,15 @@ pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) 
         }
         match pusher.push(id) {
             Ok(o) => {
-                amocrm_bin::log::record(&format!("call {id}: {o:?}"));
-                out.push(Pushed {
+                let pushed = Pushed {
                     id,
                     outcome: Ok(o),
                     status: ExitStatus::Ok,
                     hint: None,
-                })
+                };
+                // The words `calls ingest` prints, not a Rust `Debug` value.
+                amocrm_bin::log::record(&outcome_line(&pushed));
+                out.push(pushed)
             }
             Err(e) => {
                 let (text, status, hint) = failed(&e);
@@ -328,6 +330,9 @@ fn read_input(args: &IngestArgs) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// How long `calls ingest` (and the CGI handler after answering) may spend pushing.
+const INGEST_PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
@@ -353,6 +358,9 @@ fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let ids = to_push(&store, &taken)?;
+    // Stored and answered; the push gets a bounded time, what it leaves waits for
+    // `replay-calls` (issue 14: with amoCRM down it blocked about a minute in retries).
+    amocrm_bin::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
     let pushed = if args.no_push {
         Vec::new()
     } else {
@@ -666,6 +674,7 @@ fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             return ExitStatus::Unreachable;
         }
     };
+    amocrm_bin::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
     let pushed = push_all(&rules, &store, &setup, &ids);
     for p in &pushed {
         if p.outcome.is_err() {

@@ -9,8 +9,8 @@
 //! cache so the next item reads fresh ones).
 //!
 //! Per item: success removes it (unless a newer event re-queued it meanwhile); a failure
-//! records the error and backs off; an entity BILLmanager does not have, or data amoCRM
-//! rejects twice, is parked at once; anything else is parked after [`PARK_AFTER`]
+//! records the error and backs off; an entity BILLmanager does not have is dropped from the
+//! queue; data amoCRM rejects twice is parked at once; anything else is parked after [`PARK_AFTER`]
 //! attempts. Authorization trouble, an amoCRM block or a rule-file error stops the drain
 //! and leaves the items as they are; amoCRM or BILLmanager being unreachable stops it after
 //! recording the failure on the current item.
@@ -53,15 +53,25 @@ enum Verdict {
     Fatal(anyhow::Error),
     /// Not ours to push (a kind another command handles).
     Skipped(String),
+    /// BILLmanager says the entity does not exist: dropped from the queue, never retried.
+    Gone(String),
 }
 
 #[derive(Default)]
 struct Tally {
     done: u64,
     failed: u64,
+    /// Parked by this drain (newly, or with a new error).
     parked: u64,
+    /// Parked before, retried by `--all`, failed again the same way: already reported.
+    still_parked: u64,
     skipped: u64,
+    /// Dropped: BILLmanager has no such entity.
+    dropped: u64,
 }
+
+/// Parked items as `status` reported them before `--all` retried them: (kind, elid) → error.
+type Reported = std::collections::HashMap<(String, String), Option<String>>;
 
 /// Runs `drain`.
 pub fn exec(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
@@ -79,6 +89,12 @@ pub fn exec(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
 fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
+    let reported: Reported = store
+        .outbox_items()?
+        .into_iter()
+        .filter(|i| i.parked)
+        .map(|i| ((i.kind, i.bm_id), i.last_error))
+        .collect();
     if args.all {
         let n = store.outbox_retry_all()?;
         log::verbose(&format!("drain: {n} item(s) made due now (--all)"));
@@ -123,6 +139,7 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         store: &store,
         crm: &crm,
         billing: billing.as_ref(),
+        reported: &reported,
     };
     let mut tally = Tally::default();
     let mut fatal = None;
@@ -152,6 +169,7 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
     let stats = crm.requests();
     let mut summary = json!({
         "done": tally.done, "failed": tally.failed, "parked": tally.parked,
+        "still_parked": tally.still_parked, "dropped": tally.dropped,
         "skipped": tally.skipped, "requests": stats,
     });
     let status = match &fatal {
@@ -186,21 +204,43 @@ fn status_of(t: &Tally) -> ExitStatus {
 }
 
 /// Prints the summary (stderr, or JSON on stdout) and returns the exit status.
+///
+/// Items that were parked already, retried by `--all` and failed again with the error
+/// `status` showed do not make the run "partial": nothing new went wrong, and a cron
+/// `drain --all` would otherwise fail forever on one item a person must look at.
 fn finish(cli: &Cli, t: &Tally) -> anyhow::Result<ExitStatus> {
     let status = status_of(t);
-    let line = format!(
+    let mut line = format!(
         "drain: {} pushed, {} failed (queued for retry), {} parked, {} skipped",
         t.done, t.failed, t.parked, t.skipped
     );
+    if t.dropped > 0 {
+        line.push_str(&format!(
+            ", {} dropped (BILLmanager has no such entity)",
+            t.dropped
+        ));
+    }
+    if t.still_parked > 0 {
+        line.push_str(&format!(
+            ", {} still parked as reported before (`amocrm-bin outbox list --parked` shows \
+             them, `amocrm-bin outbox drop --parked` drops them)",
+            t.still_parked
+        ));
+    }
     if cli.json {
         println!(
             "{}",
             json!({"ok": status == ExitStatus::Ok, "exit_code": status.code(), "done": t.done,
-                   "failed": t.failed, "parked": t.parked, "skipped": t.skipped})
+                   "failed": t.failed, "parked": t.parked, "still_parked": t.still_parked,
+                   "dropped": t.dropped, "skipped": t.skipped})
         );
         log::record(&line);
-    } else if t.done + t.failed + t.parked + t.skipped > 0 {
+    } else if t.done + t.failed + t.parked + t.skipped + t.dropped + t.still_parked > 0 {
         log::info(&line);
+    } else {
+        log::info(
+            "drain: nothing to push (the outbox holds nothing due; `amocrm-bin status` shows it)",
+        );
     }
     Ok(status)
 }
@@ -224,6 +264,7 @@ struct Pusher<'a> {
     store: &'a Store,
     crm: &'a dyn Crm,
     billing: &'a dyn BillingSource,
+    reported: &'a Reported,
 }
 
 impl Pusher<'_> {
@@ -261,15 +302,23 @@ impl Pusher<'_> {
                             PARK_AFTER,
                         )?;
                         let parked = permanent || item.attempts + 1 >= PARK_AFTER;
-                        if parked {
-                            tally.parked += 1;
-                        } else {
-                            tally.failed += 1;
-                        }
-                        let verdict = if parked {
-                            "parked"
-                        } else {
-                            "failed, will retry"
+                        let as_before = self
+                            .reported
+                            .get(&(item.kind.clone(), item.bm_id.clone()))
+                            .is_some_and(|e| e.as_deref() == Some(error.as_str()));
+                        let verdict = match (parked, as_before) {
+                            (true, true) => {
+                                tally.still_parked += 1;
+                                "still parked, as reported before"
+                            }
+                            (true, false) => {
+                                tally.parked += 1;
+                                "parked"
+                            }
+                            (false, _) => {
+                                tally.failed += 1;
+                                "failed, will retry"
+                            }
                         };
                         log::warn(&format!("drain: {what} → {verdict}: {error}"));
                         if stop {
@@ -289,6 +338,11 @@ impl Pusher<'_> {
                             "drain: {what} → not pushed, drain stopped, queue kept: {e:#}"
                         ));
                         return Ok(Some(e));
+                    }
+                    Verdict::Gone(why) => {
+                        self.store.outbox_done(&item)?;
+                        tally.dropped += 1;
+                        log::warn(&format!("drain: {what} → dropped: {why}"));
                     }
                     Verdict::Skipped(why) => {
                         tally.skipped += 1;
@@ -381,12 +435,9 @@ impl Pusher<'_> {
         }
         if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<BillingError>()) {
             return match b {
-                // The entity is gone (or never was): retrying cannot help.
-                BillingError::NotFound { .. } => Verdict::Failed {
-                    error,
-                    permanent: true,
-                    stop: false,
-                },
+                // The entity is gone (or never was): retrying cannot help, and keeping it
+                // would report it on every run.
+                BillingError::NotFound { .. } => Verdict::Gone(error),
                 BillingError::Unreachable { .. } | BillingError::AccessDenied { .. } => {
                     Verdict::Failed {
                         error,

@@ -22,7 +22,9 @@ mod completions;
 mod context;
 mod drain;
 mod hook;
+mod init;
 mod nudge;
+mod outbox;
 mod output;
 mod pull;
 mod report;
@@ -115,6 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Auth(a) => auth::exec(&cli, a),
         Command::Check(a) => check::exec(&cli, a),
+        Command::Init(a) => init::init(&cli, a),
+        Command::SetupFields(a) => init::setup_fields(&cli, a),
         Command::Sync(a) => sync::exec(&cli, a),
         Command::Bindings(a) => bindings::exec(&cli, a),
         Command::Backfill(a) => backfill::exec(&cli, a),
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Calls(a) => calls::exec(&cli, a),
         Command::Report(a) => report::exec(&cli, a),
         Command::Drain(a) => drain::exec(&cli, a),
+        Command::Outbox(a) => outbox::exec(&cli, a),
         Command::Status(a) => status::exec(&cli, a),
         Command::Nudge(a) => nudge::exec(&cli, a),
         Command::Pull => pull::exec(&cli),

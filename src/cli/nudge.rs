@@ -35,7 +35,7 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
             return Err(e);
         }
     };
-    let status = if report.failed > 0 {
+    let status = if report.failed > 0 || !report.degraded.is_empty() {
         ExitStatus::Partial
     } else {
         ExitStatus::Ok
@@ -46,6 +46,7 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
         "leads_moved": report.leads_moved,
         "failed": report.failed,
         "pulled": report.pulled,
+        "degraded": report.degraded,
     });
     store.finish_run(run, status.code() as i32, &summary.to_string())?;
     if cli.json {

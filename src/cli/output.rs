@@ -42,12 +42,13 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             .amo_id
             .map(|i| format!(" → amoCRM {} {i}", o.kind.as_str()))
             .unwrap_or_default();
-        println!(
-            "{:<7} {:<22} {verb}{id}: {}",
-            o.kind.as_str(),
-            o.key,
-            o.detail
-        );
+        // The detail repeats the verb for a plain create ("created"): say it once.
+        let detail = if o.detail.is_empty() || o.detail == verb || o.detail == "created" {
+            String::new()
+        } else {
+            format!(": {}", o.detail)
+        };
+        println!("{:<7} {:<22} {verb}{id}{detail}", o.kind.as_str(), o.key);
         if detailed {
             for (field, value) in &o.changes {
                 println!("          {field} = {value}");
@@ -58,24 +59,47 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
         }
     }
     if !cli.quiet {
-        let counts = report.counts();
-        let parts: Vec<String> =
-            counts
-                .iter()
-                .map(|(k, c)| {
-                    format!(
-                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed",
-                    k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
-                )
-                })
-                .collect();
+        for line in summary_lines(report) {
+            eprintln!("{line}");
+        }
         eprintln!(
-            "{}; {} requests ({} writes, {} × 429)",
-            parts.join("; "),
-            stats.requests,
-            stats.writes,
-            stats.status_429
+            "requests: {} ({} writes, {} × 429)",
+            stats.requests, stats.writes, stats.status_429
         );
     }
     Ok(())
+}
+
+/// One line per kind with the counts that are not zero, worded for a dry run as "would".
+pub fn summary_lines(report: &Report) -> Vec<String> {
+    let (created, updated) = if report.dry_run {
+        ("would create", "would update")
+    } else {
+        ("created", "updated")
+    };
+    report
+        .counts()
+        .iter()
+        .map(|(k, c)| {
+            let parts: Vec<String> = [
+                (c.created, created),
+                (c.updated, updated),
+                (c.unchanged, "unchanged"),
+                (c.skipped, "skipped"),
+                (c.joined, "joined"),
+                (c.failed, "failed"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| {
+                if report.dry_run && (*what == created || *what == updated) {
+                    format!("{what} {n}")
+                } else {
+                    format!("{n} {what}")
+                }
+            })
+            .collect();
+            format!("{}: {}", k.as_str(), parts.join(", "))
+        })
+        .collect()
 }

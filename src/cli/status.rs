@@ -73,7 +73,8 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     );
     for (title, list) in [
         (
-            "parked (fix the cause, then `amocrm-bin drain --all`)",
+            "parked (fix the cause, then `amocrm-bin drain --all`; junk: `amocrm-bin outbox drop \
+             --parked`, or `--id N` from `amocrm-bin outbox list`)",
             &parked,
         ),
         ("waiting to retry", &waiting),

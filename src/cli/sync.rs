@@ -12,9 +12,18 @@ use super::{context, output, Cli};
 pub fn kind(e: EntityArg) -> EntityKind {
     match e {
         EntityArg::Lead => EntityKind::Lead,
-        EntityArg::Contact => EntityKind::Contact,
+        EntityArg::Contact | EntityArg::User => EntityKind::Contact,
         EntityArg::Company => EntityKind::Company,
     }
+}
+
+/// The client a `--entity user --elid N` names: contacts are synced a client at a time.
+pub fn client_of_user(rules: &amocrm_bin::rules::RuleSet, user: &str) -> anyhow::Result<String> {
+    let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    Ok(amocrm_bin::hook::users::client_of_user(
+        billing.as_ref(),
+        user,
+    )?)
 }
 
 /// Runs `sync`.
@@ -22,7 +31,17 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
     let kind = kind(args.entity);
-    let elid = args.elid.trim();
+    let client;
+    let elid = if args.entity == EntityArg::User {
+        client = client_of_user(&rules, args.elid.trim())?;
+        amocrm_bin::log::info(&format!(
+            "user {} is client {client}'s: syncing the client's contacts",
+            args.elid.trim()
+        ));
+        client.as_str()
+    } else {
+        args.elid.trim()
+    };
     let run = store.start_run("sync")?;
     let result = (|| -> anyhow::Result<(amocrm_bin::engine::Report, amocrm_bin::crm::amo::RequestStats)> {
         let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
@@ -62,15 +81,20 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
         Err(e) => {
             let (status, _) = amocrm_bin::exit::classify(&e);
             // Queue transient failures (amoCRM down, token trouble); not bad arguments.
-            if !args.dry_run
-                && matches!(
-                    status,
-                    ExitStatus::Unreachable
-                        | ExitStatus::AuthNeeded
-                        | ExitStatus::Rejected
-                        | ExitStatus::Locked
-                )
-            {
+            let transient = matches!(
+                status,
+                ExitStatus::Unreachable
+                    | ExitStatus::AuthNeeded
+                    | ExitStatus::Rejected
+                    | ExitStatus::Locked
+            );
+            if !args.dry_run && transient && panel_lacks(&rules, kind, elid) {
+                // Junk in the queue would be retried and reported forever.
+                amocrm_bin::log::warn(&format!(
+                    "not queued: BILLmanager has no {} with id {elid}",
+                    billing_word(kind)
+                ));
+            } else if !args.dry_run && transient {
                 store.outbox_failed(
                     kind.as_str(),
                     elid,
@@ -83,4 +107,28 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
             Err(e)
         }
     }
+}
+
+/// BILLmanager's word for what a kind is synced from.
+fn billing_word(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Contact => "client",
+        EntityKind::Company => "payer",
+        EntityKind::Lead => "service",
+    }
+}
+
+/// True only when BILLmanager answers that the entity does not exist (not when it cannot
+/// be asked: then the sync is queued, as nothing is known).
+fn panel_lacks(rules: &amocrm_bin::rules::RuleSet, kind: EntityKind, elid: &str) -> bool {
+    use amocrm_bin::billing::BillingError;
+    let Ok(billing) = amocrm_bin::billing::open(&rules.file.billmanager) else {
+        return false;
+    };
+    let answer = match kind {
+        EntityKind::Contact => billing.client(elid).map(drop),
+        EntityKind::Company => billing.payer(elid).map(drop),
+        EntityKind::Lead => billing.service(elid).map(drop),
+    };
+    matches!(answer, Err(BillingError::NotFound { .. }))
 }

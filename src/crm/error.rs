@@ -147,6 +147,14 @@ impl fmt::Display for CrmError {
             ),
             CrmError::Http {
                 request,
+                status: 404,
+                detail,
+            } => write!(
+                f,
+                "amoCRM has no such route: {request} answered 404 Not Found ({detail})"
+            ),
+            CrmError::Http {
+                request,
                 status,
                 detail,
             } => write!(f, "amoCRM answered {status} to {request}: {detail}"),
@@ -163,6 +171,8 @@ impl Classify for CrmError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             CrmError::AuthNeeded { .. } | CrmError::Forbidden { .. } => ExitStatus::AuthNeeded,
+            // A missing route is a configuration problem (base_url, scope), not rejected data.
+            CrmError::Http { status: 404, .. } => ExitStatus::Usage,
             CrmError::Validation { .. } | CrmError::Http { .. } => ExitStatus::Rejected,
             CrmError::Blocked
             | CrmError::PaymentRequired
@@ -192,6 +202,13 @@ impl Classify for CrmError {
             }
             CrmError::Ambiguous { .. } => {
                 "re-run: the next run looks the entity up before creating it, so nothing is duplicated".into()
+            }
+            CrmError::Http { status: 404, .. } => {
+                "a configuration or scope problem: check that `[amocrm] base_url` is the account's \
+                 address (https://<subdomain>.amocrm.ru) and that the integration has access to \
+                 this part of the API (amoCRM → Settings → Integrations → the integration's \
+                 access); switch the rule part that needs it off meanwhile"
+                    .into()
             }
             CrmError::Http { .. } => "run with -v to see the request; check `[amocrm] base_url`".into(),
             CrmError::Decode { .. } => "run with -vv and report the answer shown".into(),

@@ -94,7 +94,7 @@ pub fn check(rules: &RuleSet, dict: &Dictionaries) -> Vec<Finding> {
 
 /// What is known about the values of a stable attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AttrKind {
+pub(crate) enum AttrKind {
     Number,
     Date,
     YesNo,
@@ -125,7 +125,7 @@ const SERVICE_STATUSES: &[&str] = &["ordered", "active", "suspended", "deleted",
 const PAYER_KINDS: &[&str] = &["individual", "company", "sole_proprietor"];
 
 /// The stable attributes (`engine::facts`, `lifecycle::links`) and what their values are.
-fn attr_kind(attr: &str) -> Option<AttrKind> {
+pub(crate) fn attr_kind(attr: &str) -> Option<AttrKind> {
     Some(match attr {
         "client.id" | "user.id" | "payer.id" | "service.id" | "service.cost" => AttrKind::Number,
         "client.registered_at" | "service.created_at" | "service.expires_at" => AttrKind::Date,
@@ -211,6 +211,9 @@ fn field_findings(rules: &RuleSet, dict: &Dictionaries, kind: EntityKind) -> Vec
                 d.enum_code.as_deref(),
             ),
         };
+        if let FieldSource::Detailed(d) = source {
+            out.extend(value_map_findings(&key, def, &d.map, d.default.as_deref()));
+        }
         if let Some(code) = enum_code {
             if let Some(message) = enum_code_problem(def, code) {
                 out.push(Finding::problem(format!("{key}.enum"), message));
@@ -233,10 +236,158 @@ fn field_findings(rules: &RuleSet, dict: &Dictionaries, kind: EntityKind) -> Vec
             }
         }
         if let Some(attr) = from {
-            out.extend(attribute_problem(kind, def, attr).map(|m| Finding::problem(&key, m)));
+            let (map, default) = match source {
+                FieldSource::Detailed(d) => (d.map.clone(), d.default.clone()),
+                FieldSource::Attribute(_) => (BTreeMap::new(), None),
+            };
+            out.extend(
+                attribute_problem(kind, def, attr, &map, default.as_deref())
+                    .map(|m| Finding::problem(&key, m)),
+            );
         }
     }
     out
+}
+
+/// A value map must translate into the field's options, and only a select-like field has
+/// options to translate into.
+fn value_map_findings(
+    key: &str,
+    def: &FieldDef,
+    map: &BTreeMap<String, String>,
+    default: Option<&str>,
+) -> Vec<Finding> {
+    if map.is_empty() && default.is_none() {
+        return Vec::new();
+    }
+    if !SELECTS.contains(&def.field_type.as_str()) {
+        return vec![Finding::problem(
+            format!("{key}.map"),
+            format!(
+                "`map` and `default` choose options; `{}` is a {} field without options",
+                def.name, def.field_type
+            ),
+        )];
+    }
+    let mut out = Vec::new();
+    for (from, to) in map {
+        if let Err(e) = field_values(def, to, None) {
+            out.push(Finding::problem(format!("{key}.map.\"{from}\""), e));
+        }
+    }
+    if let Some(d) = default {
+        if let Err(e) = field_values(def, d, None) {
+            out.push(Finding::problem(format!("{key}.default"), e));
+        }
+    }
+    out
+}
+
+/// Field types whose values are options.
+const SELECTS: &[&str] = &["select", "multiselect", "radiobutton", "category"];
+
+/// A mapping of an attribute to a select-like field the account has.
+struct SelectMapping<'a> {
+    kind: EntityKind,
+    name: &'a str,
+    def: FieldDef,
+    from: &'a str,
+    map: BTreeMap<String, String>,
+    default: Option<&'a str>,
+}
+
+/// Every `fields.*` entry that maps an attribute (`from`) to a select-like field.
+fn select_mappings<'a>(rules: &'a RuleSet, dict: &Dictionaries) -> Vec<SelectMapping<'a>> {
+    let mut out = Vec::new();
+    for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
+        let defs = dict.fields.get(kind.as_str()).cloned().unwrap_or_default();
+        for (name, source) in rules.file.fields.of(kind) {
+            let Some(def) = find_field(&defs, name) else {
+                continue;
+            };
+            if !SELECTS.contains(&def.field_type.as_str()) {
+                continue;
+            }
+            let (from, map, default) = match source {
+                FieldSource::Attribute(a) => (a.as_str(), BTreeMap::new(), None),
+                FieldSource::Detailed(d) => match &d.from {
+                    Some(f) => (f.as_str(), d.map.clone(), d.default.as_deref()),
+                    None => continue,
+                },
+            };
+            out.push(SelectMapping {
+                kind,
+                name,
+                def: def.clone(),
+                from,
+                map,
+                default,
+            });
+        }
+    }
+    out
+}
+
+/// Panel values (a sample read from BILLmanager, by attribute) that no option, value map or
+/// default of a select-like field covers: each would be left out of every sync with a
+/// warning, so `check` counts them as problems.
+pub fn sample_findings(
+    rules: &RuleSet,
+    dict: &Dictionaries,
+    sample: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in select_mappings(rules, dict) {
+        let (name, def, from) = (m.name, &m.def, m.from);
+        let Some(values) = sample.get(from) else {
+            continue;
+        };
+        let uncovered: Vec<&str> = values
+            .iter()
+            .filter(|v| {
+                let mapped = super::payload::map_value(def, &m.map, m.default, v);
+                field_values(def, &mapped, None).is_err()
+            })
+            .map(String::as_str)
+            .collect();
+        if uncovered.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = uncovered
+            .iter()
+            .take(10)
+            .map(|v| format!("`{v}`"))
+            .collect();
+        out.push(Finding::problem(
+            format!("fields.{}.\"{name}\"", m.kind.as_str()),
+            format!(
+                "BILLmanager sends {} value(s) of `{from}` that no option of {} field `{}` covers: {}{}; \
+                 such entities are sent without it. Map them to options \
+                 (`\"{name}\" = {{ from = \"{from}\", map = {{ {} = \"…\" }}, default = \"…\" }}`); \
+                 options: {}",
+                uncovered.len(),
+                def.field_type,
+                def.name,
+                shown.join(", "),
+                if uncovered.len() > 10 { ", …" } else { "" },
+                toml::Value::String(uncovered[0].to_string()),
+                def.enums.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    out
+}
+
+/// The attributes whose panel values `check` should sample: those mapped to select-like
+/// fields the account has.
+pub fn sampled_attributes(
+    rules: &RuleSet,
+    dict: &Dictionaries,
+) -> std::collections::BTreeSet<String> {
+    select_mappings(rules, dict)
+        .into_iter()
+        .map(|m| m.from.to_string())
+        .collect()
 }
 
 /// `enum = "MOB"` must be one of the field's enum codes (a multitext field's PHONE/EMAIL types).
@@ -263,7 +414,13 @@ fn enum_code_problem(def: &FieldDef, code: &str) -> Option<String> {
 }
 
 /// Whether an attribute can ever fill a field: known for the entity, and of a fitting kind.
-fn attribute_problem(kind: EntityKind, def: &FieldDef, attr: &str) -> Option<String> {
+fn attribute_problem(
+    kind: EntityKind,
+    def: &FieldDef,
+    attr: &str,
+    map: &BTreeMap<String, String>,
+    default: Option<&str>,
+) -> Option<String> {
     let prefix = attr.split('.').next().unwrap_or("");
     if !prefixes(kind).contains(&prefix) {
         return Some(format!(
@@ -294,7 +451,10 @@ fn attribute_problem(kind: EntityKind, def: &FieldDef, attr: &str) -> Option<Str
                 let missing: Vec<&str> = words
                     .iter()
                     .copied()
-                    .filter(|w| field_values(def, w, None).is_err())
+                    .filter(|w| {
+                        let mapped = super::payload::map_value(def, map, default, w);
+                        field_values(def, &mapped, None).is_err()
+                    })
                     .collect();
                 if !missing.is_empty() {
                     return Some(format!(

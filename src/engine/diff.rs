@@ -44,19 +44,34 @@ fn same_value(multitext_phone: bool, a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether amoCRM holds nothing worth keeping here (`null`, blank, a price of 0).
+fn is_empty(v: &Value) -> bool {
+    matches!(scalar(v).as_str(), "" | "0")
+}
+
 /// The PATCH body fields (without `id`/`request_id`) and the changes they make.
 ///
-/// `multitext` lists `(field_id, is_phone)` of fields whose values are merged.
+/// `multitext` lists `(field_id, is_phone)` of fields whose values are merged. With
+/// `fill_only` (an adopted entity under `[sync] adopt = "fill"`) names, prices and
+/// single-value fields are only set where amoCRM holds nothing: what people typed stays.
 pub fn update_body(
     desired: &Value,
     remote: &Value,
     multitext: &[(i64, bool)],
+    fill_only: bool,
 ) -> (Map<String, Value>, Vec<(String, String)>) {
     let mut body = Map::new();
     let mut changes = Vec::new();
     for key in COMPARED {
         if let Some(want) = desired.get(*key) {
             let have = remote.get(*key).unwrap_or(&Value::Null);
+            // First and last name make up a contact's name (amoCRM may recompose it from
+            // them), so a contact with a name keeps all three.
+            let named = matches!(*key, "first_name" | "last_name")
+                && !is_empty(remote.get("name").unwrap_or(&Value::Null));
+            if fill_only && (!is_empty(have) || named) {
+                continue;
+            }
             if scalar(want) != scalar(have) {
                 body.insert(key.to_string(), want.clone());
                 changes.push((key.to_string(), scalar(want)));
@@ -110,6 +125,8 @@ pub fn update_body(
                 fields.push(json!({"field_id": id, "values": merged}));
                 changes.push((format!("field {id}"), format!("+ {}", added.join(", "))));
             }
+        } else if fill_only && !theirs.is_empty() {
+            continue;
         } else {
             let want: Vec<String> = ours.iter().map(value_key).collect();
             let have: Vec<String> = theirs
@@ -221,7 +238,7 @@ mod tests {
             {"field_id": 1, "values": [{"value": "+74950000000", "enum_id": 5}]},
             {"field_id": 2, "values": [{"value": "x"}]}
         ], "_embedded": {"tags": [{"name": "bill"}, {"name": "vip"}]}});
-        let (body, changes) = update_body(&desired, &remote, &[(1, true)]);
+        let (body, changes) = update_body(&desired, &remote, &[(1, true)], false);
         assert_eq!(body.get("name"), None);
         assert_eq!(body.get("tags_to_add"), None, "existing tag, any case");
         let merged = &body["custom_fields_values"][0]["values"];
@@ -233,6 +250,44 @@ mod tests {
             {"field_id": 1, "values": [{"value": "8 916 123-45-67", "enum_id": 5}]},
             {"field_id": 2, "values": [{"value": "x"}]}
         ], "_embedded": {"tags": [{"name": "BILL"}]}});
-        assert!(update_body(&desired, &remote2, &[(1, true)]).0.is_empty());
+        assert!(update_body(&desired, &remote2, &[(1, true)], false)
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn fill_only_sets_empty_fields_and_adds_phones_and_tags_but_keeps_what_people_typed() {
+        let desired = json!({"name": "Клиент 1 Главный", "price": 300, "custom_fields_values": [
+            {"field_id": 1, "values": [{"value": "+79161234567", "enum_code": "WORK"}]},
+            {"field_id": 2, "values": [{"value": "Russia"}]},
+            {"field_id": 3, "values": [{"value": "101"}]}
+        ], "tags_to_add": [{"name": "BILL"}]});
+        let remote = json!({"name": "Иван с сайта", "price": 999, "custom_fields_values": [
+            {"field_id": 1, "values": [{"value": "+74950000000", "enum_id": 5}]},
+            {"field_id": 2, "values": [{"value": "Germany"}]}
+        ]});
+        let (body, changes) = update_body(&desired, &remote, &[(1, true)], true);
+        assert_eq!(body.get("name"), None, "{changes:?}");
+        assert_eq!(body.get("price"), None);
+        let fields = body["custom_fields_values"].as_array().unwrap();
+        let ids: Vec<i64> = fields
+            .iter()
+            .map(|f| f["field_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [1, 3],
+            "the phone is added, the empty field filled, Country kept"
+        );
+        assert_eq!(body["tags_to_add"][0]["name"], "BILL");
+        // An empty name and a zero price are filled in.
+        let bare = json!({"name": "", "price": 0});
+        let (body, _) = update_body(&desired, &bare, &[(1, true)], true);
+        assert_eq!(body["name"], "Клиент 1 Главный");
+        assert_eq!(body["price"], 300);
+        // Overwrite makes it what BILLmanager says.
+        let (body, _) = update_body(&desired, &remote, &[(1, true)], false);
+        assert_eq!(body["name"], "Клиент 1 Главный");
+        assert_eq!(body["price"], 300);
     }
 }

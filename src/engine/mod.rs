@@ -14,12 +14,14 @@
 //! the company first, then the contacts, then the lead, applying each step before planning
 //! the next (the next step needs the ids the previous one created).
 
+pub mod attributes;
 pub mod backfill;
 pub mod check;
 mod companies;
 mod contacts;
 mod diff;
 pub mod facts;
+pub mod init;
 mod leads;
 pub mod lifecycle;
 mod lookup;
@@ -29,6 +31,7 @@ pub mod plan;
 mod queue;
 pub mod report;
 pub mod resolve;
+pub mod setup;
 mod upsert;
 
 use std::cell::RefCell;
@@ -40,7 +43,7 @@ use crate::lock::{lock_within, LockKind};
 use crate::rules::{EntityKind, RuleSet};
 use crate::store::Store;
 
-pub use report::{Action, Outcome, Report};
+pub use report::{Action, Degraded, Outcome, Report};
 pub use resolve::Resolved;
 
 /// The engine for one run.
@@ -91,6 +94,19 @@ impl<'a> Engine<'a> {
     /// The outcomes so far.
     pub fn report(&self) -> Report {
         self.report.borrow().clone()
+    }
+
+    /// Records an optional part that failed; the caller goes on with the core sync.
+    pub fn degrade(&self, part: &str, error: &anyhow::Error, fix: String) {
+        let error = crate::log::redact(&format!("{error:#}"));
+        crate::log::warn(&format!(
+            "{part} failed, the sync goes on without it: {error}\nhint: {fix}"
+        ));
+        self.report.borrow_mut().degraded.push(Degraded {
+            part: part.to_string(),
+            error,
+            fix,
+        });
     }
 
     /// Syncs one BILLmanager entity (and what it depends on).

@@ -137,8 +137,55 @@ pub fn custom_fields(
 fn value_of(m: &MappedField, facts: &Facts) -> String {
     match (&m.constant, &m.from) {
         (Some(c), _) => c.clone(),
-        (None, Some(a)) => facts.get(a).cloned().unwrap_or_default(),
+        (None, Some(a)) => map_value(
+            &m.def,
+            &m.map,
+            m.default.as_deref(),
+            facts.get(a).map(String::as_str).unwrap_or_default(),
+        ),
         _ => String::new(),
+    }
+}
+
+/// A BILLmanager value through a select's value map: the map's option (exact, then any
+/// case), else the value itself when it is an option, else `default`, else the value
+/// unchanged (the converter then names it as not an option). A multiselect's
+/// comma-separated parts are mapped one by one.
+pub fn map_value(
+    def: &FieldDef,
+    map: &std::collections::BTreeMap<String, String>,
+    default: Option<&str>,
+    raw: &str,
+) -> String {
+    if (map.is_empty() && default.is_none()) || raw.trim().is_empty() {
+        return raw.to_string();
+    }
+    let one = |part: &str| -> String {
+        let part = part.trim();
+        if let Some(v) = map.get(part).or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.to_lowercase() == part.to_lowercase())
+                .map(|(_, v)| v)
+        }) {
+            return v.clone();
+        }
+        if def
+            .enums
+            .iter()
+            .any(|e| e.value.to_lowercase() == part.to_lowercase())
+        {
+            return part.to_string();
+        }
+        default.unwrap_or(part).to_string()
+    };
+    if def.field_type == "multiselect" {
+        raw.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(one)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        one(raw)
     }
 }
 
@@ -259,6 +306,38 @@ mod tests {
         assert!(e.contains("VPS-9") && e.contains("VPS-1"), "{e}");
         assert!(field_values(&def("url"), "example.com", None).is_err());
         assert_eq!(field_values(&def("text"), "  ", None).unwrap(), None);
+    }
+
+    #[test]
+    fn value_maps_translate_panel_values_to_options_with_a_default() {
+        let mut d = def("select");
+        d.enums = ["Russia", "Germany", "Other"]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| crate::crm::EnumDef {
+                id: i as i64 + 1,
+                value: v.to_string(),
+                code: None,
+            })
+            .collect();
+        let map: std::collections::BTreeMap<String, String> =
+            [("Россия".to_string(), "Russia".to_string())].into();
+        assert_eq!(map_value(&d, &map, Some("Other"), "Россия"), "Russia");
+        assert_eq!(map_value(&d, &map, Some("Other"), "россия"), "Russia");
+        assert_eq!(
+            map_value(&d, &map, Some("Other"), "germany"),
+            "germany",
+            "an option"
+        );
+        assert_eq!(map_value(&d, &map, Some("Other"), "Франция"), "Other");
+        assert_eq!(map_value(&d, &map, None, "Франция"), "Франция");
+        assert_eq!(map_value(&d, &map, Some("Other"), ""), "");
+        assert!(field_values(&d, &map_value(&d, &map, None, "Россия"), None).is_ok());
+        d.field_type = "multiselect".into();
+        assert_eq!(
+            map_value(&d, &map, Some("Other"), "Россия, Франция"),
+            "Russia, Other"
+        );
     }
 
     #[test]

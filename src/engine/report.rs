@@ -75,6 +75,21 @@ pub struct Report {
     /// Keep only failures (backfill: memory stays flat however many entities pass).
     #[serde(skip)]
     pub summary_only: bool,
+    /// Optional parts that failed while the core sync went on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degraded>,
+}
+
+/// An optional part (the events pull, say) that failed without stopping the core sync: the
+/// run ends "partial" and says what to fix.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Degraded {
+    /// Which part, with its rule-file table (`events pull ([lifecycle.pullback])`).
+    pub part: String,
+    /// What went wrong.
+    pub error: String,
+    /// What to do.
+    pub fix: String,
 }
 
 /// Per-kind counts.
@@ -128,7 +143,7 @@ impl Report {
     /// Exit status of a batch run (backfill, drain): 0 when nothing failed, 1 (partial)
     /// when some items failed and were queued.
     pub fn exit_status(&self) -> ExitStatus {
-        if self.tallies.values().any(|c| c.failed > 0) {
+        if self.tallies.values().any(|c| c.failed > 0) || !self.degraded.is_empty() {
             ExitStatus::Partial
         } else {
             ExitStatus::Ok
@@ -144,6 +159,7 @@ impl Report {
             .filter(|o| o.action == Action::Failed)
             .collect();
         match failed.is_empty() {
+            true if !self.degraded.is_empty() => ExitStatus::Partial,
             true => ExitStatus::Ok,
             false if failed.iter().all(|o| o.rejected) => ExitStatus::Rejected,
             false => ExitStatus::Unreachable,

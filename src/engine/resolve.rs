@@ -29,6 +29,10 @@ pub struct MappedField {
     pub constant: Option<String>,
     /// Enum code for multitext values.
     pub enum_code: Option<String>,
+    /// Value map of a select/multiselect mapping (`map = { … }`).
+    pub map: BTreeMap<String, String>,
+    /// The option for values nothing else covers.
+    pub default: Option<String>,
 }
 
 /// A pipeline rule with ids.
@@ -198,25 +202,35 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
         let mut mapped = Vec::new();
         for (key, source) in f.fields.of(kind) {
             let Some(def) = find_field(&defs, key) else {
-                problems.push(Problem {
-                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
-                    message: format!(
-                        "no amoCRM {} field with id, code or name `{key}`; known fields: {}",
-                        kind.as_str(),
+                let known = if defs.is_empty() {
+                    format!("the account has no {} fields yet", kind.as_str())
+                } else {
+                    format!(
+                        "known fields: {}",
                         defs.iter()
                             .map(|d| d.name.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")
+                    )
+                };
+                problems.push(Problem {
+                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
+                    message: format!(
+                        "no amoCRM {} field with id, code or name `{key}`; {known}; \
+                         `amocrm-bin setup-fields` creates the fields the rules map",
+                        kind.as_str(),
                     ),
                 });
                 continue;
             };
-            let (from, constant, enum_code) = match source {
-                FieldSource::Attribute(a) => (Some(a.clone()), None, None),
+            let (from, constant, enum_code, map, default) = match source {
+                FieldSource::Attribute(a) => (Some(a.clone()), None, None, BTreeMap::new(), None),
                 FieldSource::Detailed(d) => (
                     d.from.clone(),
                     d.value.as_ref().and_then(scalar_text),
                     d.enum_code.clone(),
+                    d.map.clone(),
+                    d.default.clone(),
                 ),
             };
             mapped.push(MappedField {
@@ -225,6 +239,8 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                 from,
                 constant,
                 enum_code,
+                map,
+                default,
             });
         }
         fields.insert(kind, mapped);

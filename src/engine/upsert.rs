@@ -99,7 +99,9 @@ impl Engine<'_> {
                 obj.remove(*k);
             }
         }
-        let (mut body, mut changes) = update_body(&desired, &remote, &d.multitext);
+        let fill_only =
+            adopted.is_some() && self.rules.file.sync.adopt == crate::rules::AdoptPolicy::Fill;
+        let (mut body, mut changes) = update_body(&desired, &remote, &d.multitext, fill_only);
         self.lifecycle_update(
             d.kind,
             &d.key,

@@ -74,6 +74,22 @@ pub struct SyncSection {
     /// entities and sole proprietors become companies, as BILLmanager's own module does.
     #[serde(default)]
     pub individual_payers_as_companies: bool,
+    /// What a sync may change on an entity it adopts (one amoCRM had before, found by phone,
+    /// e-mail, INN or the BILLmanager-id field): only what is empty, or everything.
+    #[serde(default)]
+    pub adopt: AdoptPolicy,
+}
+
+/// `[sync] adopt`: how an adopted entity is updated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdoptPolicy {
+    /// Set only empty fields; add phones, e-mails and tags; never rename a contact or
+    /// reprice a lead that people had already filled in.
+    #[default]
+    Fill,
+    /// Make it what BILLmanager says, like an entity amocrm-bin created.
+    Overwrite,
 }
 
 impl Default for SyncSection {
@@ -86,6 +102,7 @@ impl Default for SyncSection {
             default_country: default_country(),
             lead_name: default_lead_name(),
             individual_payers_as_companies: false,
+            adopt: AdoptPolicy::default(),
         }
     }
 }
@@ -243,7 +260,8 @@ pub enum FieldSource {
     Detailed(FieldSpec),
 }
 
-/// `{ from = "user.phone", enum = "WORK" }` or `{ value = "BILLmanager" }`.
+/// `{ from = "user.phone", enum = "WORK" }`, `{ value = "BILLmanager" }`, or a select's
+/// `{ from = "client.country", map = { "Россия" = "Russia" }, default = "Other" }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
@@ -254,6 +272,12 @@ pub struct FieldSpec {
     /// Enum code for multitext fields (`WORK`, `MOB`, …).
     #[serde(rename = "enum")]
     pub enum_code: Option<String>,
+    /// Select and multiselect fields: BILLmanager value → option text
+    /// (`map = { "Россия" = "Russia" }`); compared exactly, then without regard to case.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+    /// The option for a value neither the map nor the field's options know.
+    pub default: Option<String>,
 }
 
 /// `[[pipelines]]`: where new leads go.

@@ -385,6 +385,14 @@ fn check_rules(file: &RuleFile, problems: &mut Vec<Problem>) {
                                     .into(),
                         });
                     }
+                    if (!d.map.is_empty() || d.default.is_some()) && d.from.is_none() {
+                        problems.push(Problem {
+                            key: key.clone(),
+                            message: "`map` and `default` translate an attribute's values: use \
+                                      them with `from`"
+                                .into(),
+                        });
+                    }
                     d.from.as_deref()
                 }
             };

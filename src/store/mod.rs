@@ -34,7 +34,7 @@ pub use calls::{CallState, Intake, NewCall, StoredCall};
 pub use error::StoreError;
 pub use journal::Run;
 pub use lifecycle::{LeadState, LifeTask, ServiceSnapshot, Stage};
-pub use outbox::OutboxItem;
+pub use outbox::{OutboxItem, OutboxSelector};
 pub use tokens::TokenRecord;
 
 /// Result type of store operations.

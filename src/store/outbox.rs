@@ -154,4 +154,60 @@ impl Store {
             )
             .map_err(|e| self.err("update the outbox", e))
     }
+
+    /// Removes the items `selector` names (an operator decided they are junk); returns how
+    /// many.
+    pub fn outbox_drop(&self, selector: &OutboxSelector) -> Result<usize> {
+        let (filter, p) = selector.sql();
+        self.conn
+            .execute(
+                &format!("DELETE FROM outbox WHERE {filter}"),
+                rusqlite::params_from_iter(p),
+            )
+            .map_err(|e| self.err("update the outbox", e))
+    }
+
+    /// Makes the items `selector` names due now, parked ones too; returns how many.
+    pub fn outbox_retry(&self, selector: &OutboxSelector) -> Result<usize> {
+        let (filter, p) = selector.sql();
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE outbox SET parked = 0, next_attempt_at = {} WHERE {filter}",
+                    now()
+                ),
+                rusqlite::params_from_iter(p),
+            )
+            .map_err(|e| self.err("update the outbox", e))
+    }
+}
+
+/// Which outbox items an operator's `outbox drop|retry` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxSelector {
+    /// One item by its row id (as `outbox list` prints it).
+    Id(i64),
+    /// The item of one entity.
+    Entity {
+        /// `contact`, `company`, `lead`, `user`, …
+        kind: String,
+        /// BILLmanager id.
+        bm_id: String,
+    },
+    /// Every parked item.
+    Parked,
+}
+
+impl OutboxSelector {
+    fn sql(&self) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value as V;
+        match self {
+            OutboxSelector::Id(id) => ("id = ?1".into(), vec![V::Integer(*id)]),
+            OutboxSelector::Entity { kind, bm_id } => (
+                "kind = ?1 AND bm_id = ?2".into(),
+                vec![V::Text(kind.clone()), V::Text(bm_id.clone())],
+            ),
+            OutboxSelector::Parked => ("parked = 1".into(), Vec::new()),
+        }
+    }
 }

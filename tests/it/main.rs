@@ -8,6 +8,7 @@ mod backfill;
 mod calls;
 mod cli;
 mod faults;
+mod first_hour;
 mod fuzz;
 mod hook;
 mod lifecycle;

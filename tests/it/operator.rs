@@ -247,7 +247,7 @@ fn check_prints_every_problem_with_its_key_path_and_exits_2() {
             "responsible = \"nobody@example.com\"",
         )
         .replace(
-            "\"Country\" = \"client.country\"",
+            "\"Country\" = { from = \"client.country\", map = { \"Россия\" = \"Russia\", \"Казахстан\" = \"Kazakhstan\", \"Беларусь\" = \"Belarus\" }, default = \"Other\" }",
             "\"Country\" = { value = \"Atlantis\" }\n\"PHONE\" = { from = \"user.phone\", enum = \"PAGER\" }",
         )
         .replace("pipeline = \"Partners\"", "pipeline = \"Partnrs\"")
@@ -307,20 +307,22 @@ fn status_shows_token_runs_with_statistics_parked_errors_and_the_lock_holder() {
     );
     assert!(out.contains("last runs: none yet"), "{out}");
     w.authorize();
+    // amoCRM refuses service 402's lead (a 400): queued, then parked by `drain --all`.
+    let refuse_leads = || {
+        w.sandbox.inject(sandbox::Fault::Status {
+            code: 400,
+            count: 1000,
+            path_prefix: Some("/api/v4/leads".into()),
+        })
+    };
+    refuse_leads();
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "402"]));
+    assert_ne!(rc, 0, "{out}{err}");
+    w.sandbox.clear_faults();
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "401"]));
     assert_eq!(rc, 0, "{out}{err}");
-    // The panel reports a service BILLmanager then cannot find: the drain parks it at once.
-    let out = w
-        .cmd()
-        .env("PARAM_func", "service.postopen")
-        .env("PARAM_elid", "999")
-        .env("EVENT_TYPE", "after")
-        .env("AMOCRM_BIN_HOOK_NO_DRAIN", "1")
-        .write_stdin("<doc/>")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let (rc, _, err) = run(w.cmd().arg("drain"));
+    refuse_leads();
+    let (rc, _, err) = run(w.cmd().args(["drain", "--all"]));
     assert_eq!(rc, 1, "{err}");
     let _held = try_lock(&w.store(), LockKind::Run, "backfill (held by the test)").unwrap();
 
@@ -331,8 +333,8 @@ fn status_shows_token_runs_with_statistics_parked_errors_and_the_lock_holder() {
         "access token valid until ",
         "refresh token present; 1 rotation(s)",
         "outbox: 1 queued (0 due now, 0 waiting to retry), 1 parked",
-        "parked (fix the cause, then `amocrm-bin drain --all`):",
-        "lead     999",
+        "parked (fix the cause, then `amocrm-bin drain --all`; junk: `amocrm-bin outbox drop --parked`",
+        "lead     402",
         "last error: ",
         "run lock: held (pid ",
         "backfill (held by the test)",
@@ -481,11 +483,60 @@ fn secret_file_world() -> World {
     w
 }
 
+/// The quick start's connection file with this machine's values: the sandbox's address and
+/// integration, the secret file and store in `dir`, the example BILLmanager data. Every value
+/// the admin is told to change must be replaced, so the block cannot drift from the test.
+fn connection_file(block: &str, base_url: &str, dir: &Path) -> String {
+    let data = root().join("examples/billmanager");
+    let replacements = [
+        (
+            "https://mycompany.amocrm.ru".to_string(),
+            base_url.to_string(),
+        ),
+        (
+            "00000000-0000-0000-0000-000000000000".into(),
+            "sandbox-client-id".into(),
+        ),
+        (
+            "/usr/local/mgr5/etc/amocrm-bin.secret".into(),
+            dir.join("amocrm-bin.secret").display().to_string(),
+        ),
+        (
+            "https://billing.example.com/amocrm/callback".into(),
+            "https://example.com/amocrm/callback".into(),
+        ),
+        (
+            "source = \"mgrctl\"".into(),
+            format!("source = \"files\"\ndir = {:?}", data.display().to_string()),
+        ),
+        ("/usr/local/mgr5/var/".into(), format!("{}/", dir.display())),
+    ];
+    let mut text = block.to_string();
+    for (from, to) in replacements {
+        assert!(
+            text.contains(&from),
+            "the quick start's rule file lost `{from}`"
+        );
+        text = text.replace(&from, &to);
+    }
+    text
+}
+
 #[test]
-fn readme_quick_start_runs_as_written_against_the_sandbox() {
+fn readme_quick_start_runs_as_written_against_a_fresh_account() {
     let text = quickstart();
     let script: String = fenced(&text, "sh").concat();
-    assert!(script.contains("amocrm-bin auth --code") && script.contains("amocrm-bin check"));
+    for step in [
+        "auth --code",
+        "init",
+        "setup-fields",
+        "check",
+        "sync",
+        "backfill",
+    ] {
+        assert!(script.contains(&format!("amocrm-bin {step}")), "{step}");
+    }
+    assert!(script.contains("--dry-run"));
     // The variables the runnable blocks use are the ones the prose tells the admin to set.
     let used: BTreeSet<String> = regex::Regex::new(r"\$\{?([A-Z_]+)")
         .unwrap()
@@ -499,8 +550,22 @@ fn readme_quick_start_runs_as_written_against_the_sandbox() {
             "the quick start uses ${var} but never tells the admin to set it"
         );
     }
-    let w = secret_file_world();
-    let out = Process::new("sh")
+    let tomls = fenced(&text, "toml");
+    assert_eq!(tomls.len(), 1, "one rule file in the quick start");
+    let w = World::with(
+        SandboxConfig {
+            seed: sandbox::Seed::fresh(),
+            ..SandboxConfig::default()
+        },
+        |r| r,
+    );
+    std::fs::write(
+        &w.rules,
+        connection_file(&tomls[0], &w.sandbox.base_url(), w.dir.path()),
+    )
+    .unwrap();
+    std::fs::write(w.path("amocrm-bin.secret"), format!("{SECRET}\n")).unwrap();
+    let mut child = Process::new("sh")
         .arg("-c")
         .arg(format!("set -eux\n{script}"))
         .env_clear()
@@ -511,8 +576,15 @@ fn readme_quick_start_runs_as_written_against_the_sandbox() {
         .env("CODE", w.sandbox.issue_code())
         .env("SERVICE", "401")
         .current_dir(w.dir.path())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // The admin's answer to setup-fields' question.
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let out = child.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -522,7 +594,8 @@ fn readme_quick_start_runs_as_written_against_the_sandbox() {
         "quick start failed:\n{stdout}\n{stderr}"
     );
     for want in [
-        "authorized: account Sandbox Hosting",
+        "authorized: account ООО Ромашка",
+        "created: lead field `BILLmanager service id`",
         "would create",
         "leads/detail/",
         "last runs (newest first):",
@@ -531,13 +604,64 @@ fn readme_quick_start_runs_as_written_against_the_sandbox() {
         assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
     }
     assert!(stderr.contains("ok: the rules fit the account"), "{stderr}");
+    assert!(!stderr.contains("problem:"), "{stderr}");
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    // The rules name the fresh account's own pipeline and stage, and its user.
+    let rules = std::fs::read_to_string(&w.rules).unwrap();
+    assert!(
+        rules.contains("pipeline = \"Воронка\"\nstatus = \"Первичный контакт\""),
+        "{rules}"
+    );
     let leads = w.sandbox.entities("leads");
     assert!(
         leads.len() > 5,
         "the backfill sent the example services: {}",
         leads.len()
     );
+    for lead in &leads {
+        assert_eq!(lead["pipeline_id"], 7700001, "{lead}");
+        let bm_id = lead["custom_fields_values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["field_code"] == "BM_SERVICE_ID");
+        assert!(bm_id, "every lead carries its BILLmanager id: {lead}");
+    }
+    // A second backfill finds nothing new to create.
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["backfill", "--since", "2024-01-01", "--json"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(w.sandbox.entities("leads").len(), leads.len());
+}
+
+/// Every ```cron block of the README is the shipped cron file, byte for byte.
+#[test]
+fn readme_cron_lines_are_the_shipped_file() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let shipped = std::fs::read_to_string(root().join("examples/cron/amocrm-bin")).unwrap();
+    let blocks = fenced(&readme, "cron");
+    assert!(!blocks.is_empty(), "the README shows the cron file");
+    for block in blocks {
+        assert_eq!(
+            block, shipped,
+            "README's cron block differs from examples/cron/amocrm-bin"
+        );
+    }
+    // Nowhere do the README and the guides put the secret into a crontab line or a unit.
+    for doc in [
+        "README.md",
+        "docs/hook.md",
+        "docs/lifecycle.md",
+        "docs/calls-guide.md",
+    ] {
+        let text = std::fs::read_to_string(root().join(doc)).unwrap();
+        assert!(!text.contains("AMOCRM_CLIENT_SECRET="), "{doc}");
+    }
+    for unit in std::fs::read_dir(root().join("examples/systemd")).unwrap() {
+        let text = std::fs::read_to_string(unit.unwrap().path()).unwrap();
+        assert!(!text.contains("SECRET"), "{text}");
+    }
 }
 
 /// The command of every job line of a cron.d file (after the five time fields and the user).

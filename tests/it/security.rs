@@ -309,6 +309,8 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
         ),
         ("a 600 kB value".into(), huge_string.into_bytes(), false),
         (
+            // Cut inside the first string value past the middle (a cut in a comment would
+            // leave a valid file).
             "truncated".into(),
             // Cut mid-way, right after a key's `=` (a cut inside a comment would still parse).
             {

@@ -55,4 +55,33 @@ impl FieldIndex {
             .iter()
             .filter_map(move |id| self.get(kind, *id))
     }
+
+    /// Adds a field created through the API (ids are allocated by the caller).
+    pub fn insert(&mut self, kind: Kind, f: SeedField) {
+        if let Some(code) = &f.code {
+            self.by_code.insert((kind, code.clone()), f.id);
+        }
+        let list = &mut self.ordered[kind.idx()];
+        list.push(f.id);
+        self.defs.insert(f.id, (kind, f));
+        let defs = &self.defs;
+        list.sort_by_key(|id| (defs[id].1.sort, *id));
+    }
+
+    /// The highest field and enum ids in use, so new ones never collide.
+    pub fn max_ids(&self) -> (i64, i64) {
+        let field = self.defs.keys().copied().max().unwrap_or(0);
+        let enm = self
+            .defs
+            .values()
+            .flat_map(|(_, f)| f.enums.iter().map(|e| e.id))
+            .max()
+            .unwrap_or(0);
+        (field, enm)
+    }
+
+    /// Whether a field of `kind` already has this name (amoCRM compares it exactly).
+    pub fn has_name(&self, kind: Kind, name: &str) -> bool {
+        self.ordered(kind).any(|f| f.name == name)
+    }
 }

@@ -214,13 +214,23 @@ impl<'a> AmoClient<'a> {
                     let Some(i) = queue.pop_front() else { break };
                     let t = &mut tries[i];
                     t.attempt += 1;
-                    if t.attempt > MAX_ATTEMPTS {
-                        let err = CrmError::Unreachable {
-                            request: t.label(),
-                            detail: format!(
+                    let out_of_time = t.attempt > 1 && super::retry::out_of_time();
+                    if t.attempt > MAX_ATTEMPTS || out_of_time {
+                        let detail = if out_of_time {
+                            format!(
+                                "gave up after {} attempt(s): the time for this run ran out; last: {}",
+                                t.attempt - 1,
+                                t.last_failure
+                            )
+                        } else {
+                            format!(
                                 "gave up after {MAX_ATTEMPTS} attempts; last: {}",
                                 t.last_failure
-                            ),
+                            )
+                        };
+                        let err = CrmError::Unreachable {
+                            request: t.label(),
+                            detail,
                         };
                         if matches!(on_answer(i, Err(err)), Flow::Stop) {
                             stopped = true;

@@ -55,6 +55,9 @@ pub struct NudgeReport {
     pub leads_moved: usize,
     /// Items that failed (amoCRM refused or was unreachable).
     pub failed: usize,
+    /// Optional parts that failed (the events pull) while the nudges went on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<crate::engine::Degraded>,
 }
 
 impl NudgeItem {
@@ -134,6 +137,7 @@ impl Engine<'_> {
                 report.failed += 1;
             }
         }
+        report.degraded = self.report.borrow().degraded.clone();
         Ok(report)
     }
 

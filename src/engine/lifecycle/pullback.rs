@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::crm::Crm;
+use crate::crm::{Crm, CrmError};
 use crate::store::Store;
 
 /// The store value holding the cursor.
@@ -105,12 +105,59 @@ pub fn pull(store: &Store, crm: &dyn Crm, first_days: u32) -> anyhow::Result<Pul
 
 impl super::Engine<'_> {
     /// Pulls when `[lifecycle.pullback]` is enabled (not in a dry run).
+    ///
+    /// The pull is optional: when the events API fails (a 404 or 403 for a missing scope, an
+    /// answer we cannot read, …) the run records a degraded part and goes on, ending
+    /// "partial". Only what would stop the core sync too (authorization, a blocked or unpaid
+    /// account, the store) stops it here.
     pub fn pull_if_enabled(&self) -> anyhow::Result<Option<PullReport>> {
         match &self.rules.file.lifecycle.pullback {
             Some(p) if p.enabled && !self.dry_run => {
-                Ok(Some(pull(self.store, self.crm, p.first_days)?))
+                match pull(self.store, self.crm, p.first_days) {
+                    Ok(r) => Ok(Some(r)),
+                    Err(e) if stops_the_core(&e) => Err(e),
+                    Err(e) => {
+                        self.degrade("events pull ([lifecycle.pullback])", &e, pull_fix(&e));
+                        Ok(None)
+                    }
+                }
             }
             _ => Ok(None),
         }
+    }
+}
+
+/// Failures no optional part may swallow: every later request would fail the same way.
+pub(crate) fn stops_the_core(e: &anyhow::Error) -> bool {
+    if e.chain()
+        .any(|c| c.downcast_ref::<crate::store::StoreError>().is_some())
+    {
+        return true;
+    }
+    e.chain()
+        .find_map(|c| c.downcast_ref::<CrmError>())
+        .is_some_and(|c| {
+            matches!(
+                c,
+                CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
+            )
+        })
+}
+
+fn pull_fix(e: &anyhow::Error) -> String {
+    let off = "or set `[lifecycle.pullback] enabled = false` to stop reading events";
+    match e.chain().find_map(|c| c.downcast_ref::<CrmError>()) {
+        Some(CrmError::Http { status: 404, .. }) => format!(
+            "amoCRM has no events API at `[amocrm] base_url`, or the integration may not use it: \
+             check base_url and the integration's access to events; {off}"
+        ),
+        Some(CrmError::Forbidden { .. }) => format!(
+            "the authorizing user may not read events: authorize as an administrator \
+             (`amocrm-bin auth --code`); {off}"
+        ),
+        _ => format!(
+            "`amocrm-bin pull -v` shows the request; the next run pulls from where this one \
+             stopped; {off}"
+        ),
     }
 }

@@ -1,0 +1,233 @@
+//! `setup-fields`: the custom fields the rules map but the account lacks, as amoCRM's
+//! `POST /api/v4/{entity}/custom_fields` wants them (amocrm-api.md §7.1).
+//!
+//! amoCRM's web interface cannot give a field a code, so keys such as `BM_CLIENT_ID` can only
+//! be made to work through the API. The field type follows the attribute, with the same
+//! knowledge `check` uses ([`super::check::attr_kind`]): ids and costs become numeric fields,
+//! `*_at` dates, yes/no attributes checkboxes, attributes with a fixed set of values selects
+//! with those options, page URLs url fields, everything else text. So `check` passes on the
+//! fields this creates.
+
+use serde_json::{json, Value};
+
+use super::check::{attr_kind, AttrKind};
+use super::resolve::find_field;
+use crate::crm::Dictionaries;
+use crate::rules::{EntityKind, FieldSource, RuleSet};
+
+/// A field to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewField {
+    /// The entity it belongs to.
+    pub kind: EntityKind,
+    /// The rule file's key (`fields.<kind>."<key>"`), which finds it afterwards.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Code, when the key is code-shaped (`BM_CLIENT_ID`): the key then finds the field by code.
+    pub code: Option<String>,
+    /// amoCRM type.
+    pub field_type: &'static str,
+    /// Options of a select field.
+    pub options: Vec<String>,
+    /// Read-only in amoCRM's interface: the BILLmanager ids the sync finds entities by.
+    pub api_only: bool,
+}
+
+/// A mapped field that is missing and cannot be created automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `fields.<kind>."<key>"`.
+    pub key: String,
+    /// Why, and what to do.
+    pub reason: String,
+}
+
+/// Whether a key is shaped like an amoCRM field code (Latin capitals, digits, `_`).
+pub fn is_code(key: &str) -> bool {
+    key.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The fields the rule file maps that the account does not have.
+pub fn missing_fields(rules: &RuleSet, dict: &Dictionaries) -> (Vec<NewField>, Vec<Skipped>) {
+    let mut create = Vec::new();
+    let mut skipped = Vec::new();
+    for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
+        let defs = dict.fields.get(kind.as_str()).cloned().unwrap_or_default();
+        for (key, source) in rules.file.fields.of(kind) {
+            if find_field(&defs, key).is_some() {
+                continue;
+            }
+            let path = format!("fields.{}.\"{key}\"", kind.as_str());
+            if key.trim().parse::<i64>().is_ok() {
+                skipped.push(Skipped {
+                    key: path,
+                    reason: format!(
+                        "names field id {key}, which the account does not have; use a name or \
+                         a code instead of an id"
+                    ),
+                });
+                continue;
+            }
+            let (from, enum_code) = match source {
+                FieldSource::Attribute(a) => (Some(a.as_str()), None),
+                FieldSource::Detailed(d) => (d.from.as_deref(), d.enum_code.as_deref()),
+            };
+            // A value map names the options: a select of the map's targets and the default.
+            let mapped_options: Vec<String> = match source {
+                FieldSource::Detailed(d) => {
+                    let mut o: Vec<String> = d.map.values().cloned().collect();
+                    o.extend(d.default.clone());
+                    o.sort();
+                    o.dedup();
+                    o
+                }
+                FieldSource::Attribute(_) => Vec::new(),
+            };
+            if enum_code.is_some() {
+                skipped.push(Skipped {
+                    key: path,
+                    reason: "a multitext field with enum codes: create it in amoCRM, or map the \
+                             standard PHONE/EMAIL fields"
+                        .into(),
+                });
+                continue;
+            }
+            let (field_type, options) = match from.and_then(attr_kind) {
+                _ if !mapped_options.is_empty() => ("select", mapped_options),
+                Some(AttrKind::Number) => ("numeric", Vec::new()),
+                Some(AttrKind::Date) => ("date", Vec::new()),
+                Some(AttrKind::YesNo) => ("checkbox", Vec::new()),
+                Some(AttrKind::Url) => ("url", Vec::new()),
+                Some(AttrKind::OneOf(words)) => {
+                    ("select", words.iter().map(|w| w.to_string()).collect())
+                }
+                _ => ("text", Vec::new()),
+            };
+            let code = is_code(key).then(|| key.clone());
+            let name = match (&code, from) {
+                (Some(_), Some(attr)) if attr.ends_with(".id") => {
+                    format!("BILLmanager {} id", attr.trim_end_matches(".id"))
+                }
+                _ => key.clone(),
+            };
+            create.push(NewField {
+                kind,
+                key: key.clone(),
+                name,
+                code,
+                field_type,
+                options,
+                api_only: from.is_some_and(|a| a.ends_with(".id")),
+            });
+        }
+    }
+    (create, skipped)
+}
+
+/// The request body for the fields of one kind, sorted after the account's own fields.
+pub fn create_body(fields: &[&NewField]) -> Value {
+    Value::Array(
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut v = json!({
+                    "name": f.name,
+                    "type": f.field_type,
+                    "sort": 500 + 10 * i as i64,
+                    "is_api_only": f.api_only,
+                    "request_id": f.key,
+                });
+                if let Some(code) = &f.code {
+                    v["code"] = json!(code);
+                }
+                if !f.options.is_empty() {
+                    v["enums"] = Value::Array(
+                        f.options
+                            .iter()
+                            .enumerate()
+                            .map(|(j, o)| json!({"value": o, "sort": 10 * (j as i64 + 1)}))
+                            .collect(),
+                    );
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::crm::FieldDef;
+    use std::path::Path;
+
+    /// `text` after a minimal connection (`[amocrm]`, `[billmanager]`), parsed.
+    pub(crate) fn rules(text: &str) -> RuleSet {
+        let head = "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"c\"\n\
+                    client_secret = \"s\"\nredirect_uri = \"https://e.com/\"\n\
+                    [billmanager]\nsource = \"mgrctl\"\n";
+        RuleSet::parse(&format!("{head}{text}"), Path::new("r.toml")).unwrap()
+    }
+
+    #[test]
+    fn missing_fields_get_codes_types_and_options_from_their_attributes() {
+        let r = rules(
+            "[fields.contact]\n\"BM_CLIENT_ID\" = \"client.id\"\n\"Phone\" = \"user.phone\"\n\
+             [fields.lead]\n\"Expires\" = \"service.expires_at\"\n\"Status\" = \"service.status\"\n\
+             \"Trial\" = \"service.trial\"\n\"Source\" = \"service.utm_source\"\n",
+        );
+        let mut dict = Dictionaries::default();
+        dict.fields.insert(
+            "contact".into(),
+            vec![FieldDef {
+                id: 1,
+                name: "Телефон".into(),
+                code: Some("PHONE".into()),
+                field_type: "multitext".into(),
+                enums: vec![],
+            }],
+        );
+        let (create, skipped) = missing_fields(&r, &dict);
+        assert!(skipped.is_empty());
+        let summary: Vec<(&str, Option<&str>, &str, bool)> = create
+            .iter()
+            .map(|f| (f.name.as_str(), f.code.as_deref(), f.field_type, f.api_only))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "BILLmanager client id",
+                    Some("BM_CLIENT_ID"),
+                    "numeric",
+                    true
+                ),
+                ("Phone", None, "text", false),
+                ("Expires", None, "date", false),
+                ("Source", None, "text", false),
+                ("Status", None, "select", false),
+                ("Trial", None, "checkbox", false),
+            ]
+        );
+        let status = create.iter().find(|f| f.key == "Status").unwrap();
+        assert_eq!(status.options.len(), 5);
+        let body = create_body(&[status]);
+        assert_eq!(body[0]["enums"][0]["value"], "ordered");
+        assert!(body[0].get("code").is_none());
+    }
+
+    #[test]
+    fn ids_and_enum_codes_are_not_guessed() {
+        let r = rules(
+            "[fields.contact]\n\"271316\" = \"client.id\"\n\"IM\" = { from = \"user.phone\", enum = \"SKYPE\" }\n",
+        );
+        let (create, skipped) = missing_fields(&r, &Dictionaries::default());
+        assert!(create.is_empty(), "{create:?}");
+        assert_eq!(skipped.len(), 2);
+    }
+}
