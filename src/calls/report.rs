@@ -96,7 +96,7 @@ pub struct CallReport {
     pub from: String,
     /// End of the period.
     pub to: String,
-    /// The offset hours are counted in.
+    /// The zone hours are counted in: `[calls] time_zone` (`Europe/Kyiv`) or `utc_offset`.
     pub utc_offset: String,
     /// `[first hour, end hour)` of the working day.
     pub working_hours: [u32; 2],
@@ -162,9 +162,9 @@ pub fn build(
 ) -> CallReport {
     let [start, end] = setup.calls.working_hours;
     let local = |t: i64| {
-        DateTime::<Utc>::from_timestamp(t, 0)
-            .unwrap_or_default()
-            .with_timezone(&setup.offset)
+        setup
+            .zone
+            .local(&DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default())
     };
     let mut hours: Vec<HourRow> = (start..end)
         .map(|hour| HourRow {
@@ -223,12 +223,23 @@ pub fn build(
         days,
         from: local(from).to_rfc3339(),
         to: local(to).to_rfc3339(),
-        utc_offset: setup.calls.utc_offset.clone(),
+        utc_offset: setup.zone.label(),
         working_hours: [start, end],
         totals,
         managers: managers.into_values().collect(),
         hours,
         outside_working_hours: outside,
+    }
+}
+
+impl CallReport {
+    /// `UTC+03:00` or `Europe/Kyiv`, for titles.
+    pub fn zone_label(&self) -> String {
+        if self.utc_offset.starts_with(['+', '-']) {
+            format!("UTC{}", self.utc_offset)
+        } else {
+            self.utc_offset.clone()
+        }
     }
 }
 
@@ -303,9 +314,10 @@ pub fn chart(r: &CallReport, width: usize) -> String {
             ((n as f64) * (width as f64) / (max as f64)).round() as usize
         }
     };
+    let zone = r.zone_label();
     let mut out = format!(
-        "calls per hour ({:02}:00–{:02}:00, UTC{}): █ inbound  ▓ outbound  ░ missed\n",
-        r.working_hours[0], r.working_hours[1], r.utc_offset
+        "calls per hour ({:02}:00–{:02}:00, {zone}): █ inbound  ▓ outbound  ░ missed\n",
+        r.working_hours[0], r.working_hours[1]
     );
     for h in &r.hours {
         let bar = format!(

@@ -95,10 +95,6 @@ fn format(f: FormatArg) -> Format {
     }
 }
 
-fn now_local(setup: &CallSetup) -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::Utc::now().with_timezone(&setup.offset)
-}
-
 /// Runs `calls`.
 pub fn exec(cli: &Cli, args: &CallsArgs) -> anyhow::Result<ExitStatus> {
     match &args.command {
@@ -138,7 +134,7 @@ fn take(
     body: &str,
     f: Format,
 ) -> anyhow::Result<Result<Vec<Taken>, String>> {
-    let items = match parse_body(body, &setup.parse_options(f, now_local(setup))) {
+    let items = match parse_body(body, &setup.parse_options(f, setup.now())) {
         Ok(items) => items,
         Err(e) => return Ok(Err(e)),
     };
@@ -473,9 +469,12 @@ fn list(cli: &Cli, args: &ListArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Ok);
     }
     for c in &calls {
-        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(c.started_at, 0)
-            .unwrap_or_default()
-            .with_timezone(&setup.offset)
+        let at = setup
+            .zone
+            .local(
+                &chrono::DateTime::<chrono::Utc>::from_timestamp(c.started_at, 0)
+                    .unwrap_or_default(),
+            )
             .format("%Y-%m-%d %H:%M:%S");
         let what = match c.state {
             CallState::Pending => c
