@@ -20,6 +20,7 @@
 //!   every write of a push is recorded as soon as it succeeded.
 //! - No clap and no SQL here: the CLI parses arguments, the store owns SQL.
 
+pub mod calllog;
 pub mod config;
 pub mod event;
 pub mod fingerprint;

@@ -60,15 +60,35 @@ pub fn parse_body(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> 
     let mut items = split_and_parse(body, opts)?;
     for item in &mut items {
         if let Ok(e) = &mut item.event {
-            if e.settle_unknown() {
-                crate::log::warn(&format!(
-                    "{} call {}: status `{}` is not recognised and nobody talked: taken as a missed call (map it in `[calls.statuses]`)",
-                    e.provider, e.call_id, e.provider_status
-                ));
-            }
+            settle(e);
         }
     }
     Ok(items)
+}
+
+/// One row of Ringostat's call log (always the call log's own field names, whatever
+/// `[calls.ringostat_keys]` says about webhooks).
+pub fn parse_call_log_row(
+    row: &Map<String, Value>,
+    opts: &ParseOptions,
+) -> Result<CallEvent, String> {
+    let opts = ParseOptions {
+        ringostat_keys: RingostatKeys::default(),
+        ..opts.clone()
+    };
+    let mut e = ringostat::parse(row, &opts)?;
+    settle(&mut e);
+    Ok(e)
+}
+
+/// Applies [`CallEvent::settle_unknown`] and logs the raw status when it did something.
+fn settle(e: &mut CallEvent) {
+    if e.settle_unknown() {
+        crate::log::warn(&format!(
+            "{} call {}: status `{}` is not recognised and nobody talked: taken as a missed call (map it in `[calls.statuses]`)",
+            e.provider, e.call_id, e.provider_status
+        ));
+    }
 }
 
 fn split_and_parse(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> {
@@ -164,6 +184,23 @@ pub fn parse_value(v: Value, opts: &ParseOptions) -> Result<CallEvent, String> {
     } else {
         ringostat::parse(&obj, opts)
     }
+}
+
+/// One item's text as an object: a JSON object, or form fields (for `--explain`).
+pub fn item_object(raw: &str) -> Option<Map<String, Value>> {
+    let t = raw.trim_start_matches('\u{feff}').trim();
+    if t.starts_with('{') {
+        return match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+    }
+    t.contains('=').then(|| {
+        form_pairs(t)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
+    })
 }
 
 /// Decodes `a=1&b=x+y%21` into pairs (later duplicates win when collected into a map).

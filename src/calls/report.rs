@@ -118,7 +118,7 @@ enum Category {
 }
 
 fn category(c: &StoredCall) -> Category {
-    match (c.direction.as_str(), c.status.as_str()) {
+    match (c.call.direction.as_str(), c.call.status.as_str()) {
         ("outbound", _) => Category::Outbound,
         (_, "answered") => Category::Inbound,
         _ => Category::Missed,
@@ -132,7 +132,7 @@ fn manager(c: &StoredCall, setup: &CallSetup, dict: Option<&Dictionaries>) -> St
             .map(|u| u.name.clone())
             .unwrap_or_else(|| format!("amoCRM user {id}"))
     };
-    let employee = serde_json::from_str::<CallEvent>(&c.event)
+    let employee = serde_json::from_str::<CallEvent>(&c.call.event)
         .ok()
         .and_then(|e| e.employee);
     match employee {
@@ -175,12 +175,12 @@ pub fn build(
     let mut managers: BTreeMap<String, ManagerRow> = BTreeMap::new();
     let mut totals = Totals::default();
     let mut outside = 0;
-    for c in calls.iter().filter(|c| c.ended) {
-        if c.internal {
+    for c in calls.iter().filter(|c| c.call.ended) {
+        if c.call.internal {
             totals.internal += 1;
             continue;
         }
-        if c.state == CallState::Pending {
+        if c.call.state == CallState::Pending {
             totals.pending_delivery += 1;
         }
         let name = manager(c, setup, dict);
@@ -188,9 +188,9 @@ pub fn build(
             manager: name,
             ..Default::default()
         });
-        let talk = c.billsec.max(0) as u64;
-        let wait = c.duration.max(0) as u64;
-        let hour = local(c.started_at).hour();
+        let talk = c.call.billsec.max(0) as u64;
+        let wait = c.call.duration.max(0) as u64;
+        let hour = local(c.call.started_at).hour();
         let slot = hours.iter_mut().find(|h| h.hour == hour);
         if slot.is_none() {
             outside += 1;

@@ -96,6 +96,49 @@ fn flatten(obj: &Map<String, Value>, prefix: &str, out: &mut BTreeMap<String, St
     }
 }
 
+/// Which keys a payload carried and which of them the key map read: what
+/// `calls ingest --explain` prints so an admin can set up `[calls.ringostat_keys]` from one
+/// real webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyUse {
+    /// Every key the payload carried with a value (nested keys dotted).
+    pub carried: Vec<String>,
+    /// Ringostat name → the key read for it, with its value.
+    pub read: Vec<(String, String, String)>,
+    /// Ringostat names whose key was not in the payload (name, key looked for).
+    pub absent: Vec<(String, String)>,
+    /// Carried keys no name read: candidates for `[calls.ringostat_keys]`.
+    pub unused: Vec<String>,
+}
+
+/// How the key map reads one payload.
+pub fn key_use(obj: &Map<String, Value>, keys: &RingostatKeys) -> KeyUse {
+    let mut flat = BTreeMap::new();
+    flatten(obj, "", &mut flat);
+    let mut out = KeyUse {
+        carried: flat.keys().cloned().collect(),
+        ..Default::default()
+    };
+    let mut used = std::collections::BTreeSet::new();
+    for name in KNOWN_KEYS {
+        let key = keys.key(name);
+        match flat.get(key) {
+            Some(v) => {
+                used.insert(key.to_string());
+                out.read
+                    .push((name.to_string(), key.to_string(), v.clone()));
+            }
+            None => out.absent.push((name.to_string(), key.to_string())),
+        }
+    }
+    out.unused = flat
+        .keys()
+        .filter(|k| !used.contains(*k))
+        .cloned()
+        .collect();
+    out
+}
+
 /// `NO_ANSWER`, ` no answer ` → `NO ANSWER`: how statuses are compared.
 fn normalise_status(raw: &str) -> String {
     raw.trim()
@@ -442,6 +485,25 @@ mod tests {
         assert_eq!(m.status("PROPER"), Status::Answered);
         let bad: BTreeMap<String, String> = [("X".to_string(), "lost".to_string())].into();
         assert!(StatusMap::from_rules(&bad).unwrap_err().1.contains("lost"));
+    }
+
+    #[test]
+    fn key_use_tells_read_absent_and_unused_keys() {
+        let v = json!({"call_id": "x1", "calldate": "2026-03-03 10:00:00",
+            "extra": {"phone": "380671112233"}, "mystery": "7"});
+        let keys = RingostatKeys::with_overrides(
+            &[("uniqueid".to_string(), "call_id".to_string())].into(),
+        );
+        let u = key_use(v.as_object().unwrap(), &keys);
+        assert!(u.carried.contains(&"extra.phone".to_string()));
+        assert!(u
+            .read
+            .contains(&("uniqueid".into(), "call_id".into(), "x1".into())));
+        assert!(u.absent.contains(&("caller".into(), "caller".into())));
+        assert_eq!(
+            u.unused,
+            vec!["extra.phone".to_string(), "mystery".to_string()]
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::parse::{Format, ParseOptions};
 use super::ringostat::{RingostatKeys, StatusMap};
 use super::staff::{Staff, Triage};
 use crate::rules::{CallsSection, Problem, RuleSet, RulesError};
-use crate::store::{CallState, Intake, NewCall, Store};
+use crate::store::{CallRecord, CallState, Intake, Store};
 
 /// `[calls]` ready for intake and planning.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ impl CallSetup {
     }
 
     /// The row to store for an event.
-    pub fn new_call(&self, e: &CallEvent) -> NewCall {
+    pub fn new_call(&self, e: &CallEvent) -> CallRecord {
         let (state, detail, internal) = match self.triage(e) {
             Triage::Interim => (CallState::Interim, None, false),
             Triage::Internal(why) => (
@@ -100,7 +100,7 @@ impl CallSetup {
             Triage::Skip(why) => (CallState::Skipped, Some(why), false),
             Triage::Push => (CallState::Pending, None, false),
         };
-        NewCall {
+        CallRecord {
             provider: e.provider.clone(),
             call_id: e.call_id.clone(),
             fingerprint: fingerprint(e),
