@@ -61,7 +61,8 @@ fn fetch(
     let log = CallLog::from_settings(api).map_err(failure)?;
     let now = setup.now();
     let to = now.naive_local();
-    let from = to - TimeDelta::days(i64::from(days));
+    // `days` whole windows: [to - N days + 1 s, to].
+    let from = to - TimeDelta::days(i64::from(days)) + TimeDelta::seconds(1);
     let bar = (!cli.quiet && !cli.json && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new((to - from).num_seconds().max(1) as u64);
         b.set_style(
