@@ -353,6 +353,78 @@ mod tests {
         assert_eq!(human_secs(3723), "1h02m03s");
     }
 
+    /// A call at 23:30 Kyiv time on each side of a clock change is counted at 23:00 of
+    /// its own day; a fixed `+03:00` would put the winter-time call at 00:30 next day.
+    #[test]
+    fn late_calls_around_a_daylight_saving_change_land_on_their_day_and_hour() {
+        use crate::calls::parse::{parse_body, Format};
+        use crate::store::StoredCall;
+        let rules = |zone: &str| {
+            let text = format!(
+                "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"id\"\nclient_secret_env = \"S\"\nredirect_uri = \"https://example.com/cb\"\n[billmanager]\nsource = \"files\"\ndir = \"bm\"\n[calls]\n{zone}\nworking_hours = [0, 24]\n"
+            );
+            let r = crate::rules::RuleSet::parse(&text, std::path::Path::new("r.toml")).unwrap();
+            CallSetup::from_rules(&r).unwrap()
+        };
+        let kyiv = rules("time_zone = \"Europe/Kyiv\"");
+        let fixed = rules("utc_offset = \"+03:00\"");
+        // Wall-clock `calldate`s (the night before and after 2026-03-29 03:00 → 04:00,
+        // and after 2026-10-25 04:00 → 03:00), then the same instants as Unix seconds.
+        let walls = [
+            "2026-03-28 23:30:00",
+            "2026-03-29 23:30:00",
+            "2026-10-25 23:30:00",
+        ];
+        let unix = ["1774733400", "1774816200", "1792963800"];
+        let stored = |setup: &CallSetup, calldate: &str, n: usize| {
+            let body = format!(
+                r#"{{"uniqueid":"u{n}","calldate":"{calldate}","caller":"380671112233","disposition":"ANSWERED","billsec":"30"}}"#
+            );
+            let opts = setup.parse_options(Format::Auto, setup.now());
+            let e = parse_body(&body, &opts).unwrap()[0].event.clone().unwrap();
+            StoredCall {
+                id: n as i64,
+                call: setup.new_call(&e),
+                attempts: 0,
+                last_error: None,
+                amo_call_id: None,
+                amo_entity: None,
+                user_id: None,
+                delivered_at: None,
+                duplicates: 0,
+                received_at: 0,
+            }
+        };
+        let mut calls = Vec::new();
+        for (n, t) in walls.iter().chain(unix.iter()).enumerate() {
+            calls.push(stored(&kyiv, t, n));
+        }
+        for (c, day) in calls
+            .iter()
+            .zip(["2026-03-28", "2026-03-29", "2026-10-25"].iter().cycle())
+        {
+            let local = kyiv
+                .zone
+                .local(&DateTime::<Utc>::from_timestamp(c.call.started_at, 0).unwrap());
+            assert_eq!(
+                local.format("%Y-%m-%d %H:%M").to_string(),
+                format!("{day} 23:30")
+            );
+        }
+        let r = build(&calls, &kyiv, None, 365, 0, 0);
+        assert_eq!(r.utc_offset, "Europe/Kyiv");
+        let at = |r: &CallReport, h: u32| r.hours.iter().find(|x| x.hour == h).unwrap().inbound;
+        assert_eq!((at(&r, 23), at(&r, 0)), (6, 0), "{:?}", r.hours);
+        // The same instants with a fixed offset: the winter-time ones move to 00:30.
+        let calls: Vec<StoredCall> = unix
+            .iter()
+            .enumerate()
+            .map(|(n, t)| stored(&fixed, t, n))
+            .collect();
+        let r = build(&calls, &fixed, None, 365, 0, 0);
+        assert_eq!((at(&r, 23), at(&r, 0)), (1, 2), "{:?}", r.hours);
+    }
+
     #[test]
     fn chart_scales_to_the_width() {
         let r = CallReport {
