@@ -301,7 +301,7 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
             let better = (state == CallState::Interim && c.ended)
                 || (state == CallState::Pending && c.ended && c.rank > rank);
             if better {
-                replace(&tx, id, c, t)?;
+                replace(tx, id, c, t)?;
                 Intake::Replaced(id)
             } else {
                 tx.execute(
@@ -320,7 +320,7 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
                 params![c.provider, c.call_id, id],
             )?;
             if CallState::parse(&state) == CallState::Pending && c.rank > rank {
-                replace(&tx, id, c, t)?;
+                replace(tx, id, c, t)?;
                 tx.execute(
                     "UPDATE calls SET duplicates = duplicates + 1 WHERE id = ?1",
                     params![id],
