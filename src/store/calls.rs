@@ -231,33 +231,45 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCall> {
     })
 }
 
+/// The content columns of a call row, bound as `?1`..`?16` by [`record_values`].
+const RECORD_COLUMNS: &str = "provider, call_id, fingerprint, direction, status, ended, \
+     internal, started_at, duration, billsec, client_phone, rank, event, raw, state, detail";
+
+/// A [`CallRecord`] as the values of [`RECORD_COLUMNS`], then `extra`.
+fn record_values(c: &CallRecord, extra: &[i64]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    let text = |s: &str| V::Text(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(V::Null, text);
+    let mut v = vec![
+        text(&c.provider),
+        text(&c.call_id),
+        text(&c.fingerprint),
+        text(&c.direction),
+        text(&c.status),
+        V::Integer(c.ended as i64),
+        V::Integer(c.internal as i64),
+        V::Integer(c.started_at),
+        V::Integer(c.duration),
+        V::Integer(c.billsec),
+        opt(&c.client_phone),
+        V::Integer(c.rank),
+        text(&c.event),
+        text(&c.raw),
+        text(c.state.as_str()),
+        opt(&c.detail),
+    ];
+    v.extend(extra.iter().map(|x| V::Integer(*x)));
+    v
+}
+
 /// Overwrites a stored call's report with a better one.
 fn replace(tx: &Transaction<'_>, id: i64, c: &CallRecord, t: i64) -> rusqlite::Result<()> {
     tx.execute(
-        "UPDATE calls SET call_id = ?2, fingerprint = ?3, direction = ?4, status = ?5,
-             ended = ?6, internal = ?7, started_at = ?8, duration = ?9, billsec = ?10,
-             client_phone = ?11, rank = ?12, event = ?13, raw = ?14, state = ?15, detail = ?16,
-             updated_at = ?17
-         WHERE id = ?1",
-        params![
-            id,
-            c.call_id,
-            c.fingerprint,
-            c.direction,
-            c.status,
-            c.ended as i64,
-            c.internal as i64,
-            c.started_at,
-            c.duration,
-            c.billsec,
-            c.client_phone,
-            c.rank,
-            c.event,
-            c.raw,
-            c.state.as_str(),
-            c.detail,
-            t
-        ],
+        &format!(
+            "UPDATE calls SET ({RECORD_COLUMNS}) = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 ?12, ?13, ?14, ?15, ?16), updated_at = ?17 WHERE id = ?18"
+        ),
+        rusqlite::params_from_iter(record_values(c, &[t, id])),
     )
     .map(drop)
 }
@@ -339,30 +351,12 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
         }
         (None, None) => {
             tx.execute(
-                "INSERT INTO calls (provider, call_id, fingerprint, direction, status, ended,
-                     internal, started_at, duration, billsec, client_phone, rank, event, raw,
-                     received_at, state, detail, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?15)",
-                params![
-                    c.provider,
-                    c.call_id,
-                    c.fingerprint,
-                    c.direction,
-                    c.status,
-                    c.ended as i64,
-                    c.internal as i64,
-                    c.started_at,
-                    c.duration,
-                    c.billsec,
-                    c.client_phone,
-                    c.rank,
-                    c.event,
-                    c.raw,
-                    t,
-                    c.state.as_str(),
-                    c.detail
-                ],
+                &format!(
+                    "INSERT INTO calls ({RECORD_COLUMNS}, received_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                         ?16, ?17, ?17)"
+                ),
+                rusqlite::params_from_iter(record_values(c, &[t])),
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(
