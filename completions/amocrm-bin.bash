@@ -76,6 +76,9 @@ _amocrm__bin() {
             amocrm__bin__subcmd__calls,list)
                 cmd="amocrm__bin__subcmd__calls__subcmd__list"
                 ;;
+            amocrm__bin__subcmd__calls,reparse)
+                cmd="amocrm__bin__subcmd__calls__subcmd__reparse"
+                ;;
             amocrm__bin__subcmd__report,calls)
                 cmd="amocrm__bin__subcmd__report__subcmd__calls"
                 ;;
@@ -266,7 +269,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list reparse"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,7 +287,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls__subcmd__ingest)
-            opts="-v -q -h -V --file --format --no-push --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --file --format --no-push --explain --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +323,24 @@ _amocrm__bin() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__calls__subcmd__reparse)
+            opts="-v -q -h -V --no-push --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
