@@ -27,6 +27,9 @@ struct Fetched {
     new: usize,
     /// Already in the store (a webhook or an earlier replay brought them).
     known: usize,
+    /// Of those, stored ones this row reported better (a call in progress now finished, an
+    /// answered leg after a missed one): their stored report was replaced.
+    updated: usize,
     /// Rows that could not be read (logged with the reason).
     unreadable: usize,
 }
@@ -95,7 +98,11 @@ fn fetch(
         match parse_call_log_row(row, &opts) {
             Ok(e) => match setup.store(store, &e)? {
                 Intake::New(_) => out.new += 1,
-                _ => out.known += 1,
+                Intake::Replaced(_) => {
+                    out.known += 1;
+                    out.updated += 1;
+                }
+                Intake::Duplicate { .. } => out.known += 1,
             },
             Err(why) => {
                 out.unreadable += 1;
@@ -145,7 +152,7 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
                 "days": args.days,
                 "call_log": fetched.as_ref().map(|f| json!({
                     "fetched": f.rows, "new": f.new, "already_known": f.known,
-                    "unreadable": f.unreadable,
+                    "updated": f.updated, "unreadable": f.unreadable,
                 })),
                 "pushed": delivered,
                 "delivered": delivered,
@@ -162,17 +169,19 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
         }
         if !cli.quiet {
             if let Some(f) = &fetched {
+                let mut notes = String::new();
+                if f.updated > 0 {
+                    notes.push_str(&format!(
+                        " ({} of them reported better now and updated)",
+                        f.updated
+                    ));
+                }
+                if f.unreadable > 0 {
+                    notes.push_str(&format!(", {} unreadable (see the log)", f.unreadable));
+                }
                 eprintln!(
-                    "Ringostat call log, last {} day(s): {} fetched, {} new, {} already known{}",
-                    args.days,
-                    f.rows,
-                    f.new,
-                    f.known,
-                    if f.unreadable > 0 {
-                        format!(", {} unreadable (see the log)", f.unreadable)
-                    } else {
-                        String::new()
-                    }
+                    "Ringostat call log, last {} day(s): {} fetched, {} new, {} already known{notes}",
+                    args.days, f.rows, f.new, f.known
                 );
             }
             eprintln!(
