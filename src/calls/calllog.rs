@@ -187,7 +187,15 @@ impl CallLog {
             let short: String = text.chars().take(200).collect();
             return Err(unreachable(format!("HTTP {status}: {short}")));
         }
-        rows(&text).map_err(unreachable)
+        let rows = rows(&text).map_err(unreachable)?;
+        crate::log::verbose(&format!(
+            "Ringostat GET {}/calls/list {} – {}: {} call(s)",
+            self.url,
+            w.from,
+            w.to,
+            rows.len()
+        ));
+        Ok(rows)
     }
 
     /// Every call of `[from, to]`: one request per day, a full answer split in halves.
