@@ -252,6 +252,17 @@ fn a_wrong_or_missing_auth_key_names_the_variable_never_the_key() {
     assert_eq!(rc, 2, "{err}");
     assert!(err.contains(KEY_VAR) && err.contains("not set"), "{err}");
     assert!(w.sandbox.entities("calls").is_empty());
+    // The right key, verbose: every request is logged, the key never.
+    let (rc, out, err) = run(w
+        .cmd()
+        .env(KEY_VAR, KEY)
+        .args(["-v", "replay-calls", "--days", "3"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(err.contains("Ringostat GET"), "{err}");
+    let log = std::fs::read_to_string(w.dir.path().join("amocrm-bin.log")).unwrap_or_default();
+    for text in [&out, &err, &log] {
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+    }
 }
 
 #[test]
