@@ -366,6 +366,16 @@ fn an_unparseable_webhook_is_stored_and_read_again_after_the_key_map_is_fixed() 
             .env("CONTENT_LENGTH", body.len().to_string())
             .write_stdin(body.clone()));
     }
+    // Every request body was kept as received, before parsing.
+    let conn = rusqlite::Connection::open(w.store()).unwrap();
+    let bodies: Vec<String> = conn
+        .prepare("SELECT body FROM call_bodies")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(bodies, vec![body.clone(); 4]);
     let (rc, out, err) = run(w.cmd().args(["calls", "list", "--pending"]));
     assert_eq!(rc, 0, "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
