@@ -241,17 +241,28 @@ fn a_wrong_or_missing_auth_key_names_the_variable_never_the_key() {
     let w = world_with_call_log();
     w.authorize();
     w.sandbox.ringostat_add_calls(&thirty_calls());
+    // A webhook stored while amoCRM was away: a failing call log does not hold it back.
+    let stored = json!({"uniqueid": "hook-1", "calldate": ago(120), "call_type": "in",
+        "caller": "79035550044", "disposition": "ANSWERED", "billsec": "20",
+        "employee_number": "340101"});
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["calls", "ingest", "--no-push"])
+        .write_stdin(stored.to_string()));
+    assert_eq!(rc, 0, "{out}{err}");
     let wrong = "wrong-key-0123456789";
     let (rc, out, err) = replay(&w, Some(wrong));
     assert_eq!(rc, 3, "{out}{err}");
     assert!(err.contains(KEY_VAR), "{err}");
+    assert!(out.contains("delivered"), "the stored call was still sent: {out}");
     assert!(!err.contains(wrong) && !out.contains(wrong), "{err}");
     let log = std::fs::read_to_string(w.dir.path().join("amocrm-bin.log")).unwrap_or_default();
     assert!(!log.contains(wrong));
     let (rc, _, err) = replay(&w, None);
     assert_eq!(rc, 2, "{err}");
     assert!(err.contains(KEY_VAR) && err.contains("not set"), "{err}");
-    assert!(w.sandbox.entities("calls").is_empty());
+    let sent: Vec<Value> = w.sandbox.entities("calls");
+    assert_eq!(sent.len(), 1, "only the stored webhook, once");
     // The right key, verbose: every request is logged, the key never.
     let (rc, out, err) = run(w
         .cmd()

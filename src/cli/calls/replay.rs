@@ -123,9 +123,14 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
     let store = context::store(&rules)?;
     let setup = CallSetup::from_rules(&rules)?;
     let _run = try_lock(store.path(), LockKind::Run, "replay-calls")?;
-    let fetched = match &setup.calls.ringostat_api {
-        Some(api) => Some(fetch(cli, api, &store, &setup, args.days)?),
-        None => None,
+    // A call log that cannot be read (Ringostat down, the key refused) does not keep the
+    // stored calls from being sent: its failure is reported, and sets the exit code, after.
+    let (fetched, fetch_failed) = match &setup.calls.ringostat_api {
+        Some(api) => match fetch(cli, api, &store, &setup, args.days) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e.downcast::<Failure>()?)),
+        },
+        None => (None, None),
     };
     let since = amocrm_bin::store::now() - i64::from(args.days) * 86_400;
     let due: Vec<i64> = store
@@ -143,6 +148,9 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
     if status == ExitStatus::Ok && fetched.as_ref().is_some_and(|f| f.unreadable > 0) {
         status = ExitStatus::Partial;
     }
+    if let Some(f) = &fetch_failed {
+        status = status.max(f.status);
+    }
     if cli.json {
         println!(
             "{}",
@@ -150,6 +158,9 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
                 "ok": status == ExitStatus::Ok,
                 "exit_code": status.code(),
                 "days": args.days,
+                "call_log_error": fetch_failed.as_ref().map(|f| json!({
+                    "error": f.message, "hint": f.hint,
+                })),
                 "call_log": fetched.as_ref().map(|f| json!({
                     "fetched": f.rows, "new": f.new, "already_known": f.known,
                     "updated": f.updated, "unreadable": f.unreadable,
@@ -198,6 +209,15 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
         }
         if let Some(h) = hint {
             eprintln!("hint: {h}");
+        }
+        if let Some(f) = &fetch_failed {
+            eprintln!(
+                "error: {} (the stored calls above were still sent)",
+                f.message
+            );
+            if let Some(h) = &f.hint {
+                eprintln!("hint: {h}");
+            }
         }
     }
     Ok(status)
