@@ -254,7 +254,10 @@ fn a_wrong_or_missing_auth_key_names_the_variable_never_the_key() {
     let (rc, out, err) = replay(&w, Some(wrong));
     assert_eq!(rc, 3, "{out}{err}");
     assert!(err.contains(KEY_VAR), "{err}");
-    assert!(out.contains("delivered"), "the stored call was still sent: {out}");
+    assert!(
+        out.contains("delivered"),
+        "the stored call was still sent: {out}"
+    );
     assert!(!err.contains(wrong) && !out.contains(wrong), "{err}");
     let log = std::fs::read_to_string(w.dir.path().join("amocrm-bin.log")).unwrap_or_default();
     assert!(!log.contains(wrong));
