@@ -162,20 +162,22 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s q
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s V -l version -d 'Print version'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -l config -d 'The rule file' -r -F
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s q -l quiet -d 'Only errors on stderr'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s V -l version -d 'Print version'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -f -a "ingest" -d 'Store call-tracking events, then push them to amoCRM'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -f -a "list" -d 'Stored calls of the last days with their state and last error'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "ingest" -d 'Store call-tracking events, then push them to amoCRM'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "list" -d 'Stored calls of the last days with their state and last error'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "reparse" -d 'Read the stored items that could not be parsed again (after fixing `[calls.ringostat_keys]` or `[calls.statuses]`), then push what they turned out to be'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l file -d 'Read events from this file instead of stdin' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l format -d 'Event format' -r -f -a "auto\t'Neutral when the object has `schema`, else Ringostat'
 ringostat\t'Ringostat webhook parameters'
 neutral\t'The neutral schema `amocrm-bin.call/1`'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l no-push -d 'Only store; `replay-calls` sends later'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l explain -d 'Store nothing, send nothing: print the keys each event carried, which ones the key map read, and what the event became (to set up `[calls.ringostat_keys]`)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s q -l quiet -d 'Only errors on stderr'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
@@ -183,12 +185,19 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l days -d 'How many days back' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l pending -d 'Only calls amoCRM has not acknowledged'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l pending -d 'Only calls amoCRM has not acknowledged, and items that could not be parsed'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l no-push -d 'Only re-parse and store; `replay-calls` sends later'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only errors on stderr'

@@ -24,6 +24,7 @@ mod notes;
 mod oauth;
 mod query;
 mod ratelimit;
+mod ringostat;
 mod router;
 mod seed;
 mod seed_default;
@@ -154,6 +155,29 @@ impl Sandbox {
             Ok(id) => id,
             Err(e) => panic!("Sandbox::insert({kind}) rejected: {e}"),
         }
+    }
+}
+
+/// The Ringostat call-log emulator served at `/calls/list` on the same port.
+impl Sandbox {
+    /// Sets the project's Auth-key and (optionally) its id; until then every request
+    /// is refused with 401.
+    pub fn ringostat_project(&self, key: &str, project_id: Option<&str>) {
+        let mut log = shared::lock(&self.shared.ringostat);
+        log.key = Some(key.to_string());
+        log.project_id = project_id.map(String::from);
+    }
+
+    /// Adds calls to the call log: objects keyed by call-log field names.
+    pub fn ringostat_add_calls(&self, calls: &[serde_json::Value]) {
+        let mut log = shared::lock(&self.shared.ringostat);
+        log.calls
+            .extend(calls.iter().filter_map(|c| c.as_object().cloned()));
+    }
+
+    /// The query strings of the call-log requests that passed the key check.
+    pub fn ringostat_requests(&self) -> Vec<String> {
+        shared::lock(&self.shared.ringostat).requests.clone()
     }
 }
 

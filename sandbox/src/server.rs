@@ -62,6 +62,15 @@ fn process(sh: &Shared, req: &Request) -> Outcome {
     if req.path == "/_sandbox" || req.path.starts_with("/_sandbox/") {
         return Outcome::Respond(control::handle(sh, req));
     }
+    if req.path == "/calls/list" {
+        let (status, body) = crate::ringostat::handle(
+            &mut lock(&sh.ringostat),
+            &req.method,
+            &req.query,
+            req.header("auth-key"),
+        );
+        return Outcome::Respond(Response::new(status, "application/json", body.into_bytes()));
+    }
     let is_api = req.path == "/api/v4" || req.path.starts_with("/api/v4/");
     if !is_api && !req.path.starts_with("/oauth2/") {
         return Outcome::Respond(hal::problem(

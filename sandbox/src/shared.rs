@@ -27,6 +27,8 @@ pub struct Shared {
     pub faults: Mutex<FaultQueue>,
     pub oauth: Mutex<OAuth>,
     pub store: Mutex<Store>,
+    /// The Ringostat call-log emulator (`/calls/list`).
+    pub ringostat: Mutex<crate::ringostat::CallLog>,
 }
 
 /// Locks, surviving a poisoned mutex (a panicking handler must not brick the server).
@@ -58,6 +60,7 @@ impl Shared {
             faults: Mutex::new(FaultQueue::default()),
             oauth: Mutex::new(OAuth::new(client, &cfg.preset_codes, now())),
             store: Mutex::new(Store::new(cfg.seed, cfg.query_mode)),
+            ringostat: Mutex::new(Default::default()),
         }
     }
 

@@ -277,6 +277,23 @@ impl CallEvent {
         self.started_at.timestamp()
     }
 
+    /// An inbound call that ended with a status nobody recognised and no talk time becomes
+    /// missed, so the caller still gets a contact and call-back tasks: Ringostat documents
+    /// missed-call statuses whose API strings no source gives (docs/calls.md §2.7), and a
+    /// dropped missed call is the worst outcome. The raw status stays in
+    /// `provider_status` (and in the call's result text). True when it changed the status.
+    pub fn settle_unknown(&mut self) -> bool {
+        let silent = self.status == Status::Unknown
+            && self.direction == Direction::Inbound
+            && self.billsec == 0
+            && self.stage == Stage::Ended
+            && !self.is_internal;
+        if silent {
+            self.status = Status::Missed;
+        }
+        silent
+    }
+
     /// The provider's name as shown in amoCRM's call card (`ringostat` → `Ringostat`).
     pub fn source_name(&self) -> String {
         let mut c = self.provider.chars();

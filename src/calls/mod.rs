@@ -20,6 +20,7 @@
 //!   every write of a push is recorded as soon as it succeeded.
 //! - No clap and no SQL here: the CLI parses arguments, the store owns SQL.
 
+pub mod calllog;
 pub mod config;
 pub mod event;
 pub mod fingerprint;
@@ -33,6 +34,7 @@ pub mod ringostat;
 pub mod setup;
 pub mod staff;
 pub mod svg;
+pub mod zone;
 
 pub use event::CallEvent;
 pub use parse::{parse_body, Format};

@@ -74,13 +74,14 @@ mod tests {
     use crate::calls::ringostat::RingostatKeys;
 
     fn opts() -> ParseOptions {
-        let off = parse_offset("+03:00").unwrap();
+        let off = crate::calls::zone::CallZone::Fixed(parse_offset("+03:00").unwrap());
         ParseOptions {
             default_country: "RU".into(),
-            utc_offset: off,
+            zone: off,
+            statuses: Default::default(),
             ringostat_keys: RingostatKeys::default(),
             format: Format::Auto,
-            received_at: parse_time("2026-03-02 14:07:00", off).unwrap(),
+            received_at: parse_time("2026-03-02 14:07:00", &off).unwrap(),
         }
     }
 

@@ -4,11 +4,12 @@
 //! Every item is parsed on its own, so one bad line does not cost the good ones; each
 //! failure names the item (1-based line or array position) and the key that was wrong.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use super::event::{CallEvent, SCHEMA};
-use super::ringostat::RingostatKeys;
+use super::ringostat::{RingostatKeys, StatusMap};
+use super::zone::CallZone;
 use super::{neutral, ringostat};
 
 /// Which parser to use.
@@ -28,10 +29,12 @@ pub enum Format {
 pub struct ParseOptions {
     /// Country for numbers written without a country code.
     pub default_country: String,
-    /// Offset of provider times written without one (Ringostat `calldate`).
-    pub utc_offset: FixedOffset,
+    /// Zone of provider times written without an offset (Ringostat `calldate`).
+    pub zone: CallZone,
     /// Ringostat's key names as the customer configured them.
     pub ringostat_keys: RingostatKeys,
+    /// Provider status strings the rule file maps (`[calls.statuses]`).
+    pub statuses: StatusMap,
     /// Forced format, or auto-detection.
     pub format: Format,
     /// Stamped on every event as `received_at`.
@@ -45,11 +48,50 @@ pub struct Item {
     pub position: usize,
     /// The event, or what is wrong with the item.
     pub event: Result<CallEvent, String>,
+    /// The item's own text (an array element, a line, the whole form): what is stored as
+    /// `unparsed` when it cannot be read, and read again by `calls reparse`.
+    pub raw: String,
 }
 
 /// Splits and parses a body. `Err` when the body as a whole is unreadable (not JSON, not
-/// a form); item-level problems are in the items.
+/// a form); item-level problems are in the items. An inbound call whose status nobody
+/// recognises and with no talk time is taken as missed (see [`CallEvent::settle_unknown`]).
 pub fn parse_body(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> {
+    let mut items = split_and_parse(body, opts)?;
+    for item in &mut items {
+        if let Ok(e) = &mut item.event {
+            settle(e);
+        }
+    }
+    Ok(items)
+}
+
+/// One row of Ringostat's call log (always the call log's own field names, whatever
+/// `[calls.ringostat_keys]` says about webhooks).
+pub fn parse_call_log_row(
+    row: &Map<String, Value>,
+    opts: &ParseOptions,
+) -> Result<CallEvent, String> {
+    let opts = ParseOptions {
+        ringostat_keys: RingostatKeys::default(),
+        ..opts.clone()
+    };
+    let mut e = ringostat::parse(row, &opts)?;
+    settle(&mut e);
+    Ok(e)
+}
+
+/// Applies [`CallEvent::settle_unknown`] and logs the raw status when it did something.
+fn settle(e: &mut CallEvent) {
+    if e.settle_unknown() {
+        crate::log::warn(&format!(
+            "{} call {}: status `{}` is not recognised and nobody talked: taken as a missed call (map it in `[calls.statuses]`)",
+            e.provider, e.call_id, e.provider_status
+        ));
+    }
+}
+
+fn split_and_parse(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> {
     let text = body.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return Err("the body is empty: expected a call event as JSON or form fields".into());
@@ -61,12 +103,14 @@ pub fn parse_body(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> 
                 .enumerate()
                 .map(|(i, v)| Item {
                     position: i + 1,
+                    raw: v.to_string(),
                     event: parse_value(v, opts),
                 })
                 .collect()),
             Ok(v) => Ok(vec![Item {
                 position: 1,
                 event: parse_value(v, opts),
+                raw: text.to_string(),
             }]),
             Err(whole) => json_lines(text, opts).ok_or_else(|| {
                 format!("the body is not valid JSON ({whole}); send one object, an array or one object per line")
@@ -84,7 +128,11 @@ pub fn parse_body(body: &str, opts: &ParseOptions) -> Result<Vec<Item>, String> 
             }
             _ => ringostat::parse(&map, opts),
         };
-        return Ok(vec![Item { position: 1, event }]);
+        return Ok(vec![Item {
+            position: 1,
+            event,
+            raw: text.to_string(),
+        }]);
     }
     Err("the body is neither JSON nor form fields (key=value&…)".into())
 }
@@ -103,6 +151,7 @@ fn json_lines(text: &str, opts: &ParseOptions) -> Option<Vec<Item>> {
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, line)| Item {
                 position: i + 1,
+                raw: line.trim().to_string(),
                 event: serde_json::from_str::<Value>(line.trim())
                     .map_err(|e| format!("not valid JSON: {e}"))
                     .and_then(|v| parse_value(v, opts)),
@@ -135,6 +184,23 @@ pub fn parse_value(v: Value, opts: &ParseOptions) -> Result<CallEvent, String> {
     } else {
         ringostat::parse(&obj, opts)
     }
+}
+
+/// One item's text as an object: a JSON object, or form fields (for `--explain`).
+pub fn item_object(raw: &str) -> Option<Map<String, Value>> {
+    let t = raw.trim_start_matches('\u{feff}').trim();
+    if t.starts_with('{') {
+        return match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+    }
+    t.contains('=').then(|| {
+        form_pairs(t)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
+    })
 }
 
 /// Decodes `a=1&b=x+y%21` into pairs (later duplicates win when collected into a map).
@@ -174,15 +240,14 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Reads a time: Unix seconds (or milliseconds), RFC 3339, or `YYYY-MM-DD HH:MM:SS`
-/// (also with `T`) in `offset`, as provider call logs write it.
-pub fn parse_time(s: &str, offset: FixedOffset) -> Result<DateTime<FixedOffset>, String> {
+/// (also with `T`) as wall-clock time in `zone`, as provider call logs write it.
+pub fn parse_time(s: &str, zone: &CallZone) -> Result<DateTime<FixedOffset>, String> {
     let t = s.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
         let n: i64 = t.parse().map_err(|_| format!("`{t}` is out of range"))?;
         let secs = if n > 100_000_000_000 { n / 1000 } else { n };
-        return offset
-            .timestamp_opt(secs, 0)
-            .single()
+        return DateTime::from_timestamp(secs, 0)
+            .map(|u| zone.local(&u))
             .ok_or_else(|| format!("`{t}` is not a valid Unix time"));
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
@@ -190,10 +255,7 @@ pub fn parse_time(s: &str, offset: FixedOffset) -> Result<DateTime<FixedOffset>,
     }
     for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
-            return offset
-                .from_local_datetime(&n)
-                .single()
-                .ok_or_else(|| format!("`{t}` does not exist in offset {offset}"));
+            return zone.from_local(&n);
         }
     }
     Err(format!(
@@ -226,19 +288,20 @@ mod tests {
     use super::*;
 
     fn opts() -> ParseOptions {
-        let off = parse_offset("+03:00").unwrap();
+        let off = crate::calls::zone::CallZone::Fixed(parse_offset("+03:00").unwrap());
         ParseOptions {
             default_country: "RU".into(),
-            utc_offset: off,
+            zone: off,
+            statuses: Default::default(),
             ringostat_keys: RingostatKeys::default(),
             format: Format::Auto,
-            received_at: parse_time("2026-03-02 14:07:00", off).unwrap(),
+            received_at: parse_time("2026-03-02 14:07:00", &off).unwrap(),
         }
     }
 
     #[test]
     fn times_in_every_accepted_form() {
-        let off = parse_offset("+03:00").unwrap();
+        let off = crate::calls::zone::CallZone::Fixed(parse_offset("+03:00").unwrap());
         let want = DateTime::parse_from_rfc3339("2026-03-02T14:05:31+03:00").unwrap();
         for s in [
             "2026-03-02 14:05:31",
@@ -247,9 +310,9 @@ mod tests {
             "1772449531",
             "1772449531000",
         ] {
-            assert_eq!(parse_time(s, off).unwrap(), want, "{s}");
+            assert_eq!(parse_time(s, &off).unwrap(), want, "{s}");
         }
-        assert!(parse_time("02.03.2026", off).is_err());
+        assert!(parse_time("02.03.2026", &off).is_err());
         assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -19800);
         assert!(parse_offset("03:00").is_err());
     }

@@ -109,9 +109,9 @@ pub enum Decision {
 
 /// Fills `{phone}`, `{time}`, `{pool}`, `{utm_source}`, `{provider}`, `{employee}`.
 pub fn fill(template: &str, e: &CallEvent, setup: &CallSetup) -> String {
-    let time = e
-        .started_at
-        .with_timezone(&setup.offset)
+    let time = setup
+        .zone
+        .local(&e.started_at)
         .format("%Y-%m-%d %H:%M")
         .to_string();
     template
@@ -135,13 +135,15 @@ pub fn callback_marker(setup: &CallSetup) -> &str {
 }
 
 /// amoCRM `call_status` (reference §13): 1 left a message, 3 not available, 4 talked,
-/// 6 did not get through, 7 busy; `None` for unknown (the key is left out).
-pub fn call_status(e: &CallEvent) -> Option<i64> {
+/// 6 did not get through, 7 busy; `None` for unknown (the key is left out). A missed
+/// inbound call gets `[calls] missed_call_status` (default 6, "did not get through", the
+/// code community integrations use, so automations keyed on it fire; docs/calls.md §7).
+pub fn call_status(e: &CallEvent, missed_inbound: i64) -> Option<i64> {
     match (e.status, e.direction) {
         (Status::Answered, _) => Some(4),
         (Status::Voicemail, _) => Some(1),
         (Status::Busy, _) => Some(7),
-        (Status::Missed, Direction::Inbound) => Some(3),
+        (Status::Missed, Direction::Inbound) => Some(missed_inbound),
         (Status::Missed, Direction::Outbound) | (Status::Failed, _) => Some(6),
         (Status::Unknown, _) => None,
     }
@@ -156,6 +158,14 @@ fn call_result(e: &CallEvent) -> String {
         Status::Voicemail => "Voicemail".into(),
         Status::Unknown => format!("Status {}", e.provider_status),
     };
+    // A status the rule file or the parser interpreted: keep the provider's own word.
+    let raw = e.provider_status.trim();
+    if e.status != Status::Unknown
+        && !raw.is_empty()
+        && super::ringostat::status_of(raw) != e.status
+    {
+        s.push_str(&format!(" (provider status {raw})"));
+    }
     match e.is_target {
         Some(true) => s.push_str(" (target call)"),
         Some(false) => s.push_str(" (repeat call)"),
@@ -190,7 +200,12 @@ fn put_user(m: &mut Map<String, Value>, key: &str, user: Option<i64>) {
 }
 
 /// The `POST /api/v4/calls` item.
-pub fn call_body(e: &CallEvent, responsible: Option<i64>, employee_user: Option<i64>) -> Value {
+pub fn call_body(
+    e: &CallEvent,
+    responsible: Option<i64>,
+    employee_user: Option<i64>,
+    missed_inbound: i64,
+) -> Value {
     let mut m = Map::new();
     m.insert("direction".into(), json!(e.direction.as_str()));
     let talk = if e.status == Status::Answered {
@@ -209,7 +224,7 @@ pub fn call_body(e: &CallEvent, responsible: Option<i64>, employee_user: Option<
     if let (Some(link), true) = (&e.recording_url, talk > 0) {
         m.insert("link".into(), json!(link));
     }
-    if let Some(s) = call_status(e) {
+    if let Some(s) = call_status(e, missed_inbound) {
         m.insert("call_status".into(), json!(s));
     }
     m.insert("call_result".into(), json!(call_result(e)));
@@ -397,7 +412,7 @@ pub fn decide(e: &CallEvent, setup: &CallSetup, rules: &CallRules, known: &Known
         contact,
         lead,
         tasks,
-        call: call_body(e, responsible, mapped),
+        call: call_body(e, responsible, mapped, c.missed_call_status),
         responsible,
         why,
     }))

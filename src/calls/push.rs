@@ -128,10 +128,10 @@ impl<'a> Pusher<'a> {
         let Some(row) = self.store.call(id)? else {
             anyhow::bail!("no stored call {id}");
         };
-        if row.state != CallState::Pending {
-            return Ok(PushOutcome::Done(row.state));
+        if row.call.state != CallState::Pending {
+            return Ok(PushOutcome::Done(row.call.state));
         }
-        let e: CallEvent = serde_json::from_str(&row.event)
+        let e: CallEvent = serde_json::from_str(&row.call.event)
             .map_err(|err| anyhow::anyhow!("stored call {id} cannot be read: {err}"))?;
         match self.setup.triage(&e) {
             Triage::Push => {}

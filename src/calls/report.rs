@@ -96,7 +96,7 @@ pub struct CallReport {
     pub from: String,
     /// End of the period.
     pub to: String,
-    /// The offset hours are counted in.
+    /// The zone hours are counted in: `[calls] time_zone` (`Europe/Kyiv`) or `utc_offset`.
     pub utc_offset: String,
     /// `[first hour, end hour)` of the working day.
     pub working_hours: [u32; 2],
@@ -118,7 +118,7 @@ enum Category {
 }
 
 fn category(c: &StoredCall) -> Category {
-    match (c.direction.as_str(), c.status.as_str()) {
+    match (c.call.direction.as_str(), c.call.status.as_str()) {
         ("outbound", _) => Category::Outbound,
         (_, "answered") => Category::Inbound,
         _ => Category::Missed,
@@ -132,7 +132,7 @@ fn manager(c: &StoredCall, setup: &CallSetup, dict: Option<&Dictionaries>) -> St
             .map(|u| u.name.clone())
             .unwrap_or_else(|| format!("amoCRM user {id}"))
     };
-    let employee = serde_json::from_str::<CallEvent>(&c.event)
+    let employee = serde_json::from_str::<CallEvent>(&c.call.event)
         .ok()
         .and_then(|e| e.employee);
     match employee {
@@ -174,9 +174,9 @@ pub fn build(
 ) -> CallReport {
     let [start, end] = setup.calls.working_hours;
     let local = |t: i64| {
-        DateTime::<Utc>::from_timestamp(t, 0)
-            .unwrap_or_default()
-            .with_timezone(&setup.offset)
+        setup
+            .zone
+            .local(&DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default())
     };
     let mut hours: Vec<HourRow> = (start..end)
         .map(|hour| HourRow {
@@ -187,12 +187,12 @@ pub fn build(
     let mut managers: BTreeMap<String, ManagerRow> = BTreeMap::new();
     let mut totals = Totals::default();
     let mut outside = 0;
-    for c in calls.iter().filter(|c| c.ended) {
-        if c.internal {
+    for c in calls.iter().filter(|c| c.call.ended) {
+        if c.call.internal {
             totals.internal += 1;
             continue;
         }
-        if c.state == CallState::Pending {
+        if c.call.state == CallState::Pending {
             totals.pending_delivery += 1;
         }
         let name = manager(c, setup, dict);
@@ -200,9 +200,9 @@ pub fn build(
             manager: name,
             ..Default::default()
         });
-        let talk = c.billsec.max(0) as u64;
-        let wait = c.duration.max(0) as u64;
-        let hour = local(c.started_at).hour();
+        let talk = c.call.billsec.max(0) as u64;
+        let wait = c.call.duration.max(0) as u64;
+        let hour = local(c.call.started_at).hour();
         let slot = hours.iter_mut().find(|h| h.hour == hour);
         if slot.is_none() {
             outside += 1;
@@ -235,12 +235,23 @@ pub fn build(
         days,
         from: local(from).to_rfc3339(),
         to: local(to).to_rfc3339(),
-        utc_offset: setup.calls.utc_offset.clone(),
+        utc_offset: setup.zone.label(),
         working_hours: [start, end],
         totals,
         managers: managers.into_values().collect(),
         hours,
         outside_working_hours: outside,
+    }
+}
+
+impl CallReport {
+    /// `UTC+03:00` or `Europe/Kyiv`, for titles.
+    pub fn zone_label(&self) -> String {
+        if self.utc_offset.starts_with(['+', '-']) {
+            format!("UTC{}", self.utc_offset)
+        } else {
+            self.utc_offset.clone()
+        }
     }
 }
 
@@ -315,9 +326,10 @@ pub fn chart(r: &CallReport, width: usize) -> String {
             ((n as f64) * (width as f64) / (max as f64)).round() as usize
         }
     };
+    let zone = r.zone_label();
     let mut out = format!(
-        "calls per hour ({:02}:00–{:02}:00, UTC{}): █ inbound  ▓ outbound  ░ missed\n",
-        r.working_hours[0], r.working_hours[1], r.utc_offset
+        "calls per hour ({:02}:00–{:02}:00, {zone}): █ inbound  ▓ outbound  ░ missed\n",
+        r.working_hours[0], r.working_hours[1]
     );
     for h in &r.hours {
         let bar = format!(
@@ -351,6 +363,78 @@ mod tests {
         assert_eq!(human_secs(35), "35s");
         assert_eq!(human_secs(245), "4m05s");
         assert_eq!(human_secs(3723), "1h02m03s");
+    }
+
+    /// A call at 23:30 Kyiv time on each side of a clock change is counted at 23:00 of
+    /// its own day; a fixed `+03:00` would put the winter-time call at 00:30 next day.
+    #[test]
+    fn late_calls_around_a_daylight_saving_change_land_on_their_day_and_hour() {
+        use crate::calls::parse::{parse_body, Format};
+        use crate::store::StoredCall;
+        let rules = |zone: &str| {
+            let text = format!(
+                "[amocrm]\nbase_url = \"https://x.amocrm.ru\"\nclient_id = \"id\"\nclient_secret_env = \"S\"\nredirect_uri = \"https://example.com/cb\"\n[billmanager]\nsource = \"files\"\ndir = \"bm\"\n[calls]\n{zone}\nworking_hours = [0, 24]\n"
+            );
+            let r = crate::rules::RuleSet::parse(&text, std::path::Path::new("r.toml")).unwrap();
+            CallSetup::from_rules(&r).unwrap()
+        };
+        let kyiv = rules("time_zone = \"Europe/Kyiv\"");
+        let fixed = rules("utc_offset = \"+03:00\"");
+        // Wall-clock `calldate`s (the night before and after 2026-03-29 03:00 → 04:00,
+        // and after 2026-10-25 04:00 → 03:00), then the same instants as Unix seconds.
+        let walls = [
+            "2026-03-28 23:30:00",
+            "2026-03-29 23:30:00",
+            "2026-10-25 23:30:00",
+        ];
+        let unix = ["1774733400", "1774816200", "1792963800"];
+        let stored = |setup: &CallSetup, calldate: &str, n: usize| {
+            let body = format!(
+                r#"{{"uniqueid":"u{n}","calldate":"{calldate}","caller":"380671112233","disposition":"ANSWERED","billsec":"30"}}"#
+            );
+            let opts = setup.parse_options(Format::Auto, setup.now());
+            let e = parse_body(&body, &opts).unwrap()[0].event.clone().unwrap();
+            StoredCall {
+                id: n as i64,
+                call: setup.new_call(&e),
+                attempts: 0,
+                last_error: None,
+                amo_call_id: None,
+                amo_entity: None,
+                user_id: None,
+                delivered_at: None,
+                duplicates: 0,
+                received_at: 0,
+            }
+        };
+        let mut calls = Vec::new();
+        for (n, t) in walls.iter().chain(unix.iter()).enumerate() {
+            calls.push(stored(&kyiv, t, n));
+        }
+        for (c, day) in calls
+            .iter()
+            .zip(["2026-03-28", "2026-03-29", "2026-10-25"].iter().cycle())
+        {
+            let local = kyiv
+                .zone
+                .local(&DateTime::<Utc>::from_timestamp(c.call.started_at, 0).unwrap());
+            assert_eq!(
+                local.format("%Y-%m-%d %H:%M").to_string(),
+                format!("{day} 23:30")
+            );
+        }
+        let r = build(&calls, &kyiv, None, 365, 0, 0);
+        assert_eq!(r.utc_offset, "Europe/Kyiv");
+        let at = |r: &CallReport, h: u32| r.hours.iter().find(|x| x.hour == h).unwrap().inbound;
+        assert_eq!((at(&r, 23), at(&r, 0)), (6, 0), "{:?}", r.hours);
+        // The same instants with a fixed offset: the winter-time ones move to 00:30.
+        let calls: Vec<StoredCall> = unix
+            .iter()
+            .enumerate()
+            .map(|(n, t)| stored(&fixed, t, n))
+            .collect();
+        let r = build(&calls, &fixed, None, 365, 0, 0);
+        assert_eq!((at(&r, 23), at(&r, 0)), (1, 2), "{:?}", r.hours);
     }
 
     #[test]

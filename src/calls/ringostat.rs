@@ -15,7 +15,8 @@ use super::parse::{parse_time, ParseOptions};
 use super::party::{classify, Party};
 
 /// The Ringostat parameter names the key map knows (call-log names, plus the employee
-/// extension and SIP keys some setups add).
+/// extension and SIP keys some setups add, and `substitution_type`: the insertion type
+/// `dynamic`/`static`/`callback` that marks a website callback, docs/calls.md §2.5).
 pub const KNOWN_KEYS: &[&str] = &[
     "uniqueid",
     "calldate",
@@ -47,6 +48,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "refferrer",
     "client_id",
     "remote_ip",
+    "substitution_type",
 ];
 
 /// Ringostat parameter name → the key the customer's webhook actually sends.
@@ -94,16 +96,63 @@ fn flatten(obj: &Map<String, Value>, prefix: &str, out: &mut BTreeMap<String, St
     }
 }
 
-/// Ringostat's `disposition` (case, `_` and spacing as configured) → our status.
-pub fn status_of(disposition: &str) -> Status {
-    let norm: String = disposition
-        .trim()
+/// Which keys a payload carried and which of them the key map read: what
+/// `calls ingest --explain` prints so an admin can set up `[calls.ringostat_keys]` from one
+/// real webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyUse {
+    /// Every key the payload carried with a value (nested keys dotted).
+    pub carried: Vec<String>,
+    /// Ringostat name → the key read for it, with its value.
+    pub read: Vec<(String, String, String)>,
+    /// Ringostat names whose key was not in the payload (name, key looked for).
+    pub absent: Vec<(String, String)>,
+    /// Carried keys no name read: candidates for `[calls.ringostat_keys]`.
+    pub unused: Vec<String>,
+}
+
+/// How the key map reads one payload.
+pub fn key_use(obj: &Map<String, Value>, keys: &RingostatKeys) -> KeyUse {
+    let mut flat = BTreeMap::new();
+    flatten(obj, "", &mut flat);
+    let mut out = KeyUse {
+        carried: flat.keys().cloned().collect(),
+        ..Default::default()
+    };
+    let mut used = std::collections::BTreeSet::new();
+    for name in KNOWN_KEYS {
+        let key = keys.key(name);
+        match flat.get(key) {
+            Some(v) => {
+                used.insert(key.to_string());
+                out.read
+                    .push((name.to_string(), key.to_string(), v.clone()));
+            }
+            None => out.absent.push((name.to_string(), key.to_string())),
+        }
+    }
+    out.unused = flat
+        .keys()
+        .filter(|k| !used.contains(*k))
+        .cloned()
+        .collect();
+    out
+}
+
+/// `NO_ANSWER`, ` no answer ` → `NO ANSWER`: how statuses are compared.
+fn normalise_status(raw: &str) -> String {
+    raw.trim()
         .to_ascii_uppercase()
         .replace(['_', '-'], " ")
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
-    match norm.as_str() {
+        .join(" ")
+}
+
+/// Ringostat's `disposition` (case, `_` and spacing as configured) → our status, by the
+/// strings sources confirm (docs/calls.md §2.7) plus common PBX spellings.
+pub fn status_of(disposition: &str) -> Status {
+    match normalise_status(disposition).as_str() {
         "ANSWERED" | "ANSWER" | "PROPER" | "REPEATED" => Status::Answered,
         "NO ANSWER" | "NOANSWER" | "CANCEL" | "CANCELLED" | "WRONG EXTENSION" | "NO EXTENSION" => {
             Status::Missed
@@ -112,6 +161,53 @@ pub fn status_of(disposition: &str) -> Status {
         "BUSY" => Status::Busy,
         "FAILED" | "CONGESTION" | "CHANUNAVAIL" => Status::Failed,
         _ => Status::Unknown,
+    }
+}
+
+/// `[calls.statuses]`: provider status strings the rule file maps, checked before the
+/// built-in ones, so an admin can name the strings of Ringostat statuses no source spells
+/// out ("call forwarding scheme did not work", "forbidden destination", …).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusMap {
+    mapped: BTreeMap<String, Status>,
+}
+
+impl StatusMap {
+    /// The words `[calls.statuses]` values may use.
+    pub const WORDS: &'static [&'static str] =
+        &["answered", "missed", "busy", "voicemail", "failed"];
+
+    /// Reads the rule file's map; `Err` names the first raw status with an unknown word.
+    pub fn from_rules(map: &BTreeMap<String, String>) -> Result<StatusMap, (String, String)> {
+        let mut mapped = BTreeMap::new();
+        for (raw, word) in map {
+            let status = match word.trim().to_ascii_lowercase().as_str() {
+                "answered" => Status::Answered,
+                "missed" => Status::Missed,
+                "busy" => Status::Busy,
+                "voicemail" => Status::Voicemail,
+                "failed" => Status::Failed,
+                _ => {
+                    return Err((
+                        raw.clone(),
+                        format!(
+                            "`{word}` is not a call status; expected one of {}",
+                            Self::WORDS.join(", ")
+                        ),
+                    ))
+                }
+            };
+            mapped.insert(normalise_status(raw), status);
+        }
+        Ok(StatusMap { mapped })
+    }
+
+    /// The status of a provider string: the rule file's map first, then [`status_of`].
+    pub fn status(&self, raw: &str) -> Status {
+        self.mapped
+            .get(&normalise_status(raw))
+            .copied()
+            .unwrap_or_else(|| status_of(raw))
     }
 }
 
@@ -145,11 +241,15 @@ pub fn parse(obj: &Map<String, Value>, opts: &ParseOptions) -> Result<CallEvent,
     };
     let call_id = need("uniqueid", "the Ringostat call id")?;
     let calldate = need("calldate", "the call's start time")?;
-    let started_at = parse_time(&calldate, opts.utc_offset)
+    let started_at = parse_time(&calldate, &opts.zone)
         .map_err(|e| format!("`{}`: {e}", keys.key("calldate")))?;
     let call_type = get("call_type")
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
+    // A website callback is an incoming call marked by its insertion type
+    // (`substitution_type=callback`), not by `call_type` (docs/calls.md §2.5).
+    let inserted_callback =
+        get("substitution_type").is_some_and(|s| s.trim().eq_ignore_ascii_case("callback"));
     let (direction, is_callback, is_internal) = match call_type.as_str() {
         "" | "in" | "incoming" | "inbound" | "transitin" => (Direction::Inbound, false, false),
         "callback" => (Direction::Inbound, true, false),
@@ -162,6 +262,7 @@ pub fn parse(obj: &Map<String, Value>, opts: &ParseOptions) -> Result<CallEvent,
             (Direction::Inbound, false, false)
         }
     };
+    let is_callback = is_callback || (inserted_callback && direction == Direction::Inbound);
     let country = opts.default_country.as_str();
     let caller = get("caller_number")
         .or_else(|| get("caller"))
@@ -198,7 +299,7 @@ pub fn parse(obj: &Map<String, Value>, opts: &ParseOptions) -> Result<CallEvent,
     } else {
         Stage::Ended
     };
-    let status = status_of(&provider_status);
+    let status = opts.statuses.status(&provider_status);
     let duration = seconds(get("duration"), keys.key("duration"))?;
     let billsec = seconds(get("billsec"), keys.key("billsec"))?;
     let wait_sec = match get("waittime") {
@@ -276,10 +377,11 @@ mod tests {
     use serde_json::json;
 
     fn opts(keys: &[(&str, &str)]) -> ParseOptions {
-        let off = parse_offset("+02:00").unwrap();
+        let off = crate::calls::zone::CallZone::Fixed(parse_offset("+02:00").unwrap());
         ParseOptions {
             default_country: "UA".into(),
-            utc_offset: off,
+            zone: off,
+            statuses: Default::default(),
             ringostat_keys: RingostatKeys::with_overrides(
                 &keys
                     .iter()
@@ -287,7 +389,7 @@ mod tests {
                     .collect(),
             ),
             format: Format::Auto,
-            received_at: parse_time("2026-03-02 14:07:00", off).unwrap(),
+            received_at: parse_time("2026-03-02 14:07:00", &off).unwrap(),
         }
     }
 
@@ -376,5 +478,56 @@ mod tests {
         assert_eq!(status_of("REPEATED"), Status::Answered);
         assert_eq!(status_of("VOICEMAIL"), Status::Voicemail);
         assert_eq!(status_of("SOMETHING NEW"), Status::Unknown);
+        let map: BTreeMap<String, String> =
+            [("scheme_failed".to_string(), "missed".to_string())].into();
+        let m = StatusMap::from_rules(&map).unwrap();
+        assert_eq!(m.status("SCHEME FAILED"), Status::Missed);
+        assert_eq!(m.status("PROPER"), Status::Answered);
+        let bad: BTreeMap<String, String> = [("X".to_string(), "lost".to_string())].into();
+        assert!(StatusMap::from_rules(&bad).unwrap_err().1.contains("lost"));
+    }
+
+    #[test]
+    fn key_use_tells_read_absent_and_unused_keys() {
+        let v = json!({"call_id": "x1", "calldate": "2026-03-03 10:00:00",
+            "extra": {"phone": "380671112233"}, "mystery": "7"});
+        let keys = RingostatKeys::with_overrides(
+            &[("uniqueid".to_string(), "call_id".to_string())].into(),
+        );
+        let u = key_use(v.as_object().unwrap(), &keys);
+        assert!(u.carried.contains(&"extra.phone".to_string()));
+        assert!(u
+            .read
+            .contains(&("uniqueid".into(), "call_id".into(), "x1".into())));
+        assert!(u.absent.contains(&("caller".into(), "caller".into())));
+        assert_eq!(
+            u.unused,
+            vec!["extra.phone".to_string(), "mystery".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_callback_is_marked_by_its_insertion_type() {
+        let v = json!({"uniqueid": "cb1", "calldate": "2026-03-03 10:00:00", "call_type": "in",
+            "substitution_type": "callback", "caller": "380671112233", "disposition": "ANSWERED",
+            "billsec": "40"});
+        let e = parse(v.as_object().unwrap(), &opts(&[])).unwrap();
+        assert!(e.is_callback);
+        assert_eq!(e.direction, Direction::Inbound);
+        let v = json!({"uniqueid": "cb2", "calldate": "2026-03-03 10:00:00", "call_type": "in",
+            "insertion": "Callback", "caller": "380671112233", "disposition": "ANSWERED"});
+        let e = parse(
+            v.as_object().unwrap(),
+            &opts(&[("substitution_type", "insertion")]),
+        )
+        .unwrap();
+        assert!(e.is_callback, "renamed through the key map");
+        let v = json!({"uniqueid": "st1", "calldate": "2026-03-03 10:00:00", "call_type": "in",
+            "substitution_type": "dynamic", "caller": "380671112233", "disposition": "ANSWERED"});
+        assert!(
+            !parse(v.as_object().unwrap(), &opts(&[]))
+                .unwrap()
+                .is_callback
+        );
     }
 }

@@ -3,13 +3,15 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use super::zone::CallZone;
+
 use super::event::CallEvent;
 use super::fingerprint::{fingerprint, rank};
-use super::parse::{parse_offset, Format, ParseOptions};
-use super::ringostat::RingostatKeys;
+use super::parse::{Format, ParseOptions};
+use super::ringostat::{RingostatKeys, StatusMap};
 use super::staff::{Staff, Triage};
 use crate::rules::{CallsSection, Problem, RuleSet, RulesError};
-use crate::store::{CallState, Intake, NewCall, Store};
+use crate::store::{CallRecord, CallState, Intake, Store};
 
 /// `[calls]` ready for intake and planning.
 #[derive(Debug, Clone)]
@@ -18,24 +20,37 @@ pub struct CallSetup {
     pub calls: CallsSection,
     /// Country for numbers without a country code.
     pub country: String,
-    /// Offset for provider times without one, and for the report's hours.
-    pub offset: FixedOffset,
+    /// Zone of provider times without an offset, task deadlines' texts and report hours.
+    pub zone: CallZone,
     /// Employees.
     pub staff: Staff,
     /// Ringostat key names.
     pub keys: RingostatKeys,
+    /// `[calls.statuses]`.
+    pub statuses: StatusMap,
 }
 
 impl CallSetup {
-    /// Reads `[calls]` (validated already; an offset error here is still reported cleanly).
+    /// Reads `[calls]` (validated already; a zone error here is still reported cleanly).
     pub fn from_rules(rules: &RuleSet) -> Result<CallSetup, RulesError> {
         let calls = rules.file.calls.clone();
-        let offset = parse_offset(&calls.utc_offset).map_err(|message| RulesError::Invalid {
-            path: rules.path.clone(),
-            problems: vec![Problem {
-                key: "calls.utc_offset".into(),
-                message,
-            }],
+        let zone = CallZone::from_settings(calls.time_zone.as_deref(), &calls.utc_offset).map_err(
+            |(key, message)| RulesError::Invalid {
+                path: rules.path.clone(),
+                problems: vec![Problem {
+                    key: key.into(),
+                    message,
+                }],
+            },
+        )?;
+        let statuses = StatusMap::from_rules(&calls.statuses).map_err(|(raw, message)| {
+            RulesError::Invalid {
+                path: rules.path.clone(),
+                problems: vec![Problem {
+                    key: format!("calls.statuses.\"{raw}\""),
+                    message,
+                }],
+            }
         })?;
         let country = calls
             .default_country
@@ -44,9 +59,10 @@ impl CallSetup {
         Ok(CallSetup {
             staff: Staff::from_rules(&calls, &country),
             keys: RingostatKeys::with_overrides(&calls.ringostat_keys),
+            statuses,
             calls,
             country,
-            offset,
+            zone,
         })
     }
 
@@ -54,11 +70,17 @@ impl CallSetup {
     pub fn parse_options(&self, format: Format, now: DateTime<FixedOffset>) -> ParseOptions {
         ParseOptions {
             default_country: self.country.clone(),
-            utc_offset: self.offset,
+            zone: self.zone,
             ringostat_keys: self.keys.clone(),
+            statuses: self.statuses.clone(),
             format,
             received_at: now,
         }
+    }
+
+    /// Now, on the calls' clock.
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        self.zone.local(&chrono::Utc::now())
     }
 
     /// Decides the initial state of an event (internal, interim, to push).
@@ -67,7 +89,7 @@ impl CallSetup {
     }
 
     /// The row to store for an event.
-    pub fn new_call(&self, e: &CallEvent) -> NewCall {
+    pub fn new_call(&self, e: &CallEvent) -> CallRecord {
         let (state, detail, internal) = match self.triage(e) {
             Triage::Interim => (CallState::Interim, None, false),
             Triage::Internal(why) => (
@@ -78,7 +100,7 @@ impl CallSetup {
             Triage::Skip(why) => (CallState::Skipped, Some(why), false),
             Triage::Push => (CallState::Pending, None, false),
         };
-        NewCall {
+        CallRecord {
             provider: e.provider.clone(),
             call_id: e.call_id.clone(),
             fingerprint: fingerprint(e),

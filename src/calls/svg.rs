@@ -66,8 +66,11 @@ pub fn render(r: &CallReport) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n"
     ));
     let title = format!(
-        "Calls per hour, last {} day(s), {:02}:00–{:02}:00 UTC{}",
-        r.days, r.working_hours[0], r.working_hours[1], r.utc_offset
+        "Calls per hour, last {} day(s), {:02}:00–{:02}:00 {}",
+        r.days,
+        r.working_hours[0],
+        r.working_hours[1],
+        r.zone_label()
     );
     s.push_str(&format!("<title>{}</title>\n", escape(&title)));
     s.push_str(&format!(

@@ -134,8 +134,12 @@ pub enum Command {
     Bindings(BindingsArgs),
     /// Re-send stored call events amoCRM has not acknowledged, oldest first.
     ///
-    /// Calls that started more than N days ago are left alone. A call is acknowledged only
-    /// once amoCRM confirmed it, so running this twice never sends a call twice.
+    /// With `[calls.ringostat_api]`, first fetches Ringostat's call log for the last N days
+    /// (one day per request, under its 6 500-call cap) and stores the calls whose webhook
+    /// never arrived, deduplicated like webhooks; the Auth-key is read from the variable
+    /// `auth_key_env` names. Calls that started more than N days ago are left alone. A call
+    /// is acknowledged only once amoCRM confirmed it, so running this twice never sends a
+    /// call twice.
     #[command(after_long_help = examples!(
         "amocrm-bin replay-calls --days 3",
     ))]

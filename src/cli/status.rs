@@ -28,6 +28,7 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     let runs = store.recent_runs(args.runs)?;
     let holder = amocrm_bin::lock::run_lock_holder(store.path());
     let bindings = store.binding_counts()?;
+    let calls = store.call_state_counts()?;
     let auth = auth(&store, rules.file.amocrm.long_lived_token_env.as_deref())?;
     let t = now();
     let parked: Vec<&OutboxItem> = items.iter().filter(|i| i.parked).collect();
@@ -60,6 +61,10 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
                 .map(|(k, n)| (k.clone(), json!(n)))
                 .collect::<serde_json::Map<String, Value>>(),
             "runs": runs,
+            "calls": calls
+                .iter()
+                .map(|(state, n)| (state.as_str().to_string(), json!(n)))
+                .collect::<serde_json::Map<String, Value>>(),
         });
         println!("{}", redact(&v.to_string()));
         return Ok(ExitStatus::Ok);
@@ -114,6 +119,9 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
             bound.join(", ")
         }
     );
+    if let Some(line) = calls_line(&calls) {
+        println!("{line}");
+    }
     if runs.is_empty() {
         println!("last runs: none yet");
     } else {
@@ -128,6 +136,29 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Ok)
+}
+
+/// Stored calls by state; unparsed items and calls waiting for amoCRM say what to run.
+fn calls_line(counts: &[(amocrm_bin::store::CallState, i64)]) -> Option<String> {
+    use amocrm_bin::store::CallState;
+    if counts.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(state, n)| format!("{n} {}", state.as_str()))
+        .collect();
+    let mut line = format!("calls: {}", parts.join(", "));
+    let count = |s: CallState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    if count(CallState::Unparsed) > 0 {
+        line.push_str("\n  unparsed: items received but not readable; see `amocrm-bin calls list --pending`, fix `[calls.ringostat_keys]`, then run `amocrm-bin calls reparse`");
+    }
+    if count(CallState::Pending) > 0 {
+        line.push_str(
+            "\n  pending: not yet in amoCRM; `amocrm-bin replay-calls --days N` sends them",
+        );
+    }
+    Some(line)
 }
 
 /// The authorization as `status` shows it: account, access-token expiry, refresh token.

@@ -535,6 +535,9 @@ pub struct CallsSection {
     /// report's hours, e.g. `+03:00`.
     #[serde(default = "default_utc_offset")]
     pub utc_offset: String,
+    /// IANA time zone (e.g. `Europe/Kyiv`) of provider times and report hours; it follows
+    /// daylight saving, and wins over `utc_offset` when both are set.
+    pub time_zone: Option<String>,
     /// Country for numbers without a country code; unset: `[sync] default_country`.
     pub default_country: Option<String>,
     /// Two reports of the same call (forwarded legs under different ids) are merged when
@@ -555,6 +558,17 @@ pub struct CallsSection {
     /// are recognised by id, and by the text before the first `{`.
     #[serde(default = "default_callback_text")]
     pub callback_task_text: String,
+    /// amoCRM `call_status` of a missed inbound call: 6 "did not get through" (default, as
+    /// community integrations send it) or 3 "not available"; docs/calls.md §7.
+    #[serde(default = "default_missed_call_status")]
+    pub missed_call_status: i64,
+    /// Provider status strings → `answered`, `missed`, `busy`, `voicemail` or `failed`,
+    /// for statuses the built-in list does not know (e.g. `"SCHEME FAILED" = "missed"`).
+    #[serde(default)]
+    pub statuses: std::collections::BTreeMap<String, String>,
+    /// Ringostat's call-log API, for `replay-calls` to fetch calls whose webhooks never
+    /// arrived; unset: `replay-calls` only re-sends stored calls.
+    pub ringostat_api: Option<RingostatApi>,
     /// amoCRM task type of the call-back task (1 = "Call"/FOLLOW_UP).
     #[serde(default = "default_callback_type")]
     pub callback_task_type: i64,
@@ -606,6 +620,7 @@ impl Default for CallsSection {
     fn default() -> Self {
         CallsSection {
             utc_offset: default_utc_offset(),
+            time_zone: None,
             default_country: None,
             dedup_window_secs: default_dedup_window(),
             callback_deadline_minutes: default_callback_minutes(),
@@ -613,6 +628,9 @@ impl Default for CallsSection {
             responsible: None,
             callback_task_text: default_callback_text(),
             callback_task_type: default_callback_type(),
+            missed_call_status: default_missed_call_status(),
+            statuses: Default::default(),
+            ringostat_api: None,
             contact_name: default_call_contact_name(),
             lead_name: default_call_lead_name(),
             missed_creates_lead: true,
@@ -628,6 +646,28 @@ impl Default for CallsSection {
             ringostat_keys: Default::default(),
         }
     }
+}
+
+fn default_missed_call_status() -> i64 {
+    6
+}
+
+/// `[calls.ringostat_api]`: where and how to read Ringostat's call log.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingostatApi {
+    /// API host; Ringostat's by default.
+    #[serde(default = "default_ringostat_url")]
+    pub url: String,
+    /// Environment variable holding the project's Auth-key (never the key itself, so it
+    /// stays out of the rule file, argv and logs).
+    pub auth_key_env: String,
+    /// The project id, sent as `projectId` (some accounts have several projects).
+    pub project_id: Option<String>,
+}
+
+fn default_ringostat_url() -> String {
+    "https://api.ringostat.net".into()
 }
 
 fn default_utc_offset() -> String {

@@ -181,8 +181,37 @@ fn check_calls(file: &RuleFile, problems: &mut Vec<Problem>) {
     use crate::calls::ringostat::KNOWN_KEYS;
     let c = &file.calls;
     let mut bad = |key: String, message: String| problems.push(Problem { key, message });
-    if let Err(e) = crate::calls::parse::parse_offset(&c.utc_offset) {
-        bad("calls.utc_offset".into(), e);
+    if let Err((key, e)) =
+        crate::calls::zone::CallZone::from_settings(c.time_zone.as_deref(), &c.utc_offset)
+    {
+        bad(key.into(), e);
+    }
+    if let Err((raw, e)) = crate::calls::ringostat::StatusMap::from_rules(&c.statuses) {
+        bad(format!("calls.statuses.\"{raw}\""), e);
+    }
+    if !(1..=7).contains(&c.missed_call_status) {
+        bad(
+            "calls.missed_call_status".into(),
+            format!(
+                "{} is not an amoCRM call_status: use 6 (did not get through) or 3 (not available)",
+                c.missed_call_status
+            ),
+        );
+    }
+    if let Some(api) = &c.ringostat_api {
+        if api.auth_key_env.trim().is_empty() {
+            bad(
+                "calls.ringostat_api.auth_key_env".into(),
+                "name the environment variable that holds the Auth-key, e.g. `RINGOSTAT_AUTH_KEY`"
+                    .into(),
+            );
+        }
+        if !(api.url.starts_with("https://") || api.url.starts_with("http://")) {
+            bad(
+                "calls.ringostat_api.url".into(),
+                format!("`{}` is not an http(s) URL", api.url),
+            );
+        }
     }
     if c.callback_deadline_minutes == 0 {
         bad(

@@ -5,6 +5,13 @@
 //! - `delivered`: amoCRM confirmed `POST /api/v4/calls`; `amo_call_id` is its call note.
 //! - `skipped`: nothing to send by rule (internal call, no client phone, …); `detail` says why.
 //! - `interim`: not the call's final event; superseded when the final one arrives.
+//! - `unparsed`: a received item that could not be read (`detail` says why, `raw` holds it);
+//!   `calls reparse` reads it again after the key map is fixed.
+//!
+//! ## Store first
+//! The CGI receiver writes every authenticated request body to `call_bodies` before it
+//! parses anything, and every item it cannot read becomes an `unparsed` call, so a webhook
+//! Ringostat will not resend is never lost. Bodies are kept for [`BODY_KEEP_SECS`].
 //!
 //! ## Deduplication
 //! Every provider id a call was reported under is a row of `call_keys`, so a webhook
@@ -37,6 +44,8 @@ pub enum CallState {
     Skipped,
     /// Not the final event of its call.
     Interim,
+    /// Received but not readable; kept for `calls reparse`.
+    Unparsed,
 }
 
 impl CallState {
@@ -47,6 +56,7 @@ impl CallState {
             CallState::Delivered => "delivered",
             CallState::Skipped => "skipped",
             CallState::Interim => "interim",
+            CallState::Unparsed => "unparsed",
         }
     }
 
@@ -55,19 +65,22 @@ impl CallState {
             "delivered" => CallState::Delivered,
             "skipped" => CallState::Skipped,
             "interim" => CallState::Interim,
+            "unparsed" => CallState::Unparsed,
             _ => CallState::Pending,
         }
     }
 }
 
-/// A call to store (built by `calls::intake` from a parsed event).
-#[derive(Debug, Clone)]
-pub struct NewCall {
+/// One call row as intake writes it (built by `calls::setup` from a parsed event) and as
+/// every reader gets it back inside [`StoredCall`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallRecord {
     /// Provider (`ringostat`).
     pub provider: String,
-    /// The provider's call id.
+    /// The provider's call id (of the report kept).
     pub call_id: String,
     /// `calls::fingerprint::fingerprint`.
+    #[serde(skip)]
     pub fingerprint: String,
     /// `inbound` / `outbound`.
     pub direction: String,
@@ -86,16 +99,50 @@ pub struct NewCall {
     /// Client phone, E.164.
     pub client_phone: Option<String>,
     /// `calls::fingerprint::rank`: the better report of one call wins.
+    #[serde(skip)]
     pub rank: i64,
     /// The neutral event as JSON.
+    #[serde(skip)]
     pub event: String,
-    /// The provider's payload as received.
+    /// The provider's payload as received (for `unparsed`: the item's text).
+    #[serde(skip)]
     pub raw: String,
-    /// Initial state: pending, skipped or interim.
+    /// State: pending, skipped or interim at intake; later delivered.
     pub state: CallState,
-    /// Why it was skipped.
+    /// Why it was skipped or not parsed, or what the push did.
     pub detail: Option<String>,
 }
+
+impl CallRecord {
+    /// An item that could not be parsed, keyed by a digest of its text so that Ringostat's
+    /// resends of the same item are counted once.
+    pub fn unparsed(raw: &str, error: &str, received_at: i64) -> CallRecord {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(raw.as_bytes());
+        let key: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        CallRecord {
+            provider: "unparsed".into(),
+            call_id: key,
+            fingerprint: String::new(),
+            direction: "inbound".into(),
+            status: "unknown".into(),
+            ended: false,
+            internal: false,
+            started_at: received_at,
+            duration: 0,
+            billsec: 0,
+            client_phone: None,
+            rank: 0,
+            event: "{}".into(),
+            raw: raw.into(),
+            state: CallState::Unparsed,
+            detail: Some(error.into()),
+        }
+    }
+}
+
+/// How long request bodies stay in `call_bodies` (the items themselves stay as calls).
+pub const BODY_KEEP_SECS: i64 = 30 * 86_400;
 
 /// What intake did with a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,38 +169,14 @@ impl Intake {
     }
 }
 
-/// A stored call.
+/// A stored call: its [`CallRecord`] and what happened to it since.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoredCall {
     /// Row id.
     pub id: i64,
-    /// Provider.
-    pub provider: String,
-    /// Provider call id (of the report kept).
-    pub call_id: String,
-    /// `inbound` / `outbound`.
-    pub direction: String,
-    /// `answered`, `missed`, …
-    pub status: String,
-    /// The final event of its call.
-    pub ended: bool,
-    /// Between employees.
-    pub internal: bool,
-    /// Unix start.
-    pub started_at: i64,
-    /// Total seconds.
-    pub duration: i64,
-    /// Talk seconds.
-    pub billsec: i64,
-    /// Client phone.
-    pub client_phone: Option<String>,
-    /// The neutral event as JSON.
-    #[serde(skip)]
-    pub event: String,
-    /// State.
-    pub state: CallState,
-    /// Skip reason or what the push did.
-    pub detail: Option<String>,
+    /// The row as stored.
+    #[serde(flatten)]
+    pub call: CallRecord,
     /// Failed pushes so far.
     pub attempts: i64,
     /// The last push error.
@@ -172,186 +195,281 @@ pub struct StoredCall {
     pub received_at: i64,
 }
 
-const COLUMNS: &str = "id, provider, call_id, direction, status, ended, internal, started_at, \
-     duration, billsec, client_phone, event, state, detail, attempts, last_error, amo_call_id, \
-     amo_entity, user_id, delivered_at, duplicates, received_at";
+const COLUMNS: &str = "id, provider, call_id, fingerprint, direction, status, ended, internal, \
+     started_at, duration, billsec, client_phone, rank, event, raw, state, detail, attempts, \
+     last_error, amo_call_id, amo_entity, user_id, delivered_at, duplicates, received_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCall> {
     Ok(StoredCall {
         id: r.get(0)?,
-        provider: r.get(1)?,
-        call_id: r.get(2)?,
-        direction: r.get(3)?,
-        status: r.get(4)?,
-        ended: r.get::<_, i64>(5)? != 0,
-        internal: r.get::<_, i64>(6)? != 0,
-        started_at: r.get(7)?,
-        duration: r.get(8)?,
-        billsec: r.get(9)?,
-        client_phone: r.get(10)?,
-        event: r.get(11)?,
-        state: CallState::parse(&r.get::<_, String>(12)?),
-        detail: r.get(13)?,
-        attempts: r.get(14)?,
-        last_error: r.get(15)?,
-        amo_call_id: r.get(16)?,
-        amo_entity: r.get(17)?,
-        user_id: r.get(18)?,
-        delivered_at: r.get(19)?,
-        duplicates: r.get(20)?,
-        received_at: r.get(21)?,
+        call: CallRecord {
+            provider: r.get(1)?,
+            call_id: r.get(2)?,
+            fingerprint: r.get(3)?,
+            direction: r.get(4)?,
+            status: r.get(5)?,
+            ended: r.get::<_, i64>(6)? != 0,
+            internal: r.get::<_, i64>(7)? != 0,
+            started_at: r.get(8)?,
+            duration: r.get(9)?,
+            billsec: r.get(10)?,
+            client_phone: r.get(11)?,
+            rank: r.get(12)?,
+            event: r.get(13)?,
+            raw: r.get(14)?,
+            state: CallState::parse(&r.get::<_, String>(15)?),
+            detail: r.get(16)?,
+        },
+        attempts: r.get(17)?,
+        last_error: r.get(18)?,
+        amo_call_id: r.get(19)?,
+        amo_entity: r.get(20)?,
+        user_id: r.get(21)?,
+        delivered_at: r.get(22)?,
+        duplicates: r.get(23)?,
+        received_at: r.get(24)?,
     })
 }
 
+/// The content columns of a call row, bound as `?1`..`?16` by [`record_values`].
+const RECORD_COLUMNS: &str = "provider, call_id, fingerprint, direction, status, ended, \
+     internal, started_at, duration, billsec, client_phone, rank, event, raw, state, detail";
+
+/// A [`CallRecord`] as the values of [`RECORD_COLUMNS`], then `extra`.
+fn record_values(c: &CallRecord, extra: &[i64]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    let text = |s: &str| V::Text(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(V::Null, text);
+    let mut v = vec![
+        text(&c.provider),
+        text(&c.call_id),
+        text(&c.fingerprint),
+        text(&c.direction),
+        text(&c.status),
+        V::Integer(c.ended as i64),
+        V::Integer(c.internal as i64),
+        V::Integer(c.started_at),
+        V::Integer(c.duration),
+        V::Integer(c.billsec),
+        opt(&c.client_phone),
+        V::Integer(c.rank),
+        text(&c.event),
+        text(&c.raw),
+        text(c.state.as_str()),
+        opt(&c.detail),
+    ];
+    v.extend(extra.iter().map(|x| V::Integer(*x)));
+    v
+}
+
 /// Overwrites a stored call's report with a better one.
-fn replace(tx: &Transaction<'_>, id: i64, c: &NewCall, t: i64) -> rusqlite::Result<()> {
+fn replace(tx: &Transaction<'_>, id: i64, c: &CallRecord, t: i64) -> rusqlite::Result<()> {
     tx.execute(
-        "UPDATE calls SET call_id = ?2, fingerprint = ?3, direction = ?4, status = ?5,
-             ended = ?6, internal = ?7, started_at = ?8, duration = ?9, billsec = ?10,
-             client_phone = ?11, rank = ?12, event = ?13, raw = ?14, state = ?15, detail = ?16,
-             updated_at = ?17
-         WHERE id = ?1",
-        params![
-            id,
-            c.call_id,
-            c.fingerprint,
-            c.direction,
-            c.status,
-            c.ended as i64,
-            c.internal as i64,
-            c.started_at,
-            c.duration,
-            c.billsec,
-            c.client_phone,
-            c.rank,
-            c.event,
-            c.raw,
-            c.state.as_str(),
-            c.detail,
-            t
-        ],
+        &format!(
+            "UPDATE calls SET ({RECORD_COLUMNS}) = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 ?12, ?13, ?14, ?15, ?16), updated_at = ?17 WHERE id = ?18"
+        ),
+        rusqlite::params_from_iter(record_values(c, &[t, id])),
     )
     .map(drop)
+}
+
+/// Intake inside a transaction; see [`Store::call_intake`].
+fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result<Intake> {
+    let t = now();
+    let by_id: Option<(i64, String, i64)> = tx
+        .query_row(
+            "SELECT c.id, c.state, c.rank FROM call_keys k JOIN calls c ON c.id = k.call
+             WHERE k.provider = ?1 AND k.call_id = ?2",
+            params![c.provider, c.call_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let by_fp: Option<(i64, String, i64)> = match (&by_id, c.ended && !c.internal) {
+        (None, true) => tx
+            .query_row(
+                "SELECT id, state, rank FROM calls
+                 WHERE fingerprint = ?1 AND provider = ?2 AND ended = 1
+                   AND started_at BETWEEN ?3 - ?4 AND ?3 + ?4
+                   AND ?3 <= started_at + duration + ?5
+                   AND started_at <= ?3 + ?6 + ?5
+                 ORDER BY ABS(started_at - ?3), id LIMIT 1",
+                params![
+                    c.fingerprint,
+                    c.provider,
+                    c.started_at,
+                    window,
+                    crate::calls::fingerprint::OVERLAP_SLACK_SECS,
+                    c.duration
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?,
+        _ => None,
+    };
+    let outcome = match (by_id, by_fp) {
+        (Some((id, state, rank)), _) => {
+            let state = CallState::parse(&state);
+            let better = (state == CallState::Interim && c.ended)
+                || (state == CallState::Pending && c.ended && c.rank > rank);
+            if better {
+                replace(tx, id, c, t)?;
+                Intake::Replaced(id)
+            } else {
+                tx.execute(
+                    "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
+                    params![id, t],
+                )?;
+                Intake::Duplicate {
+                    id,
+                    by_fingerprint: false,
+                }
+            }
+        }
+        (None, Some((id, state, rank))) => {
+            tx.execute(
+                "INSERT INTO call_keys (provider, call_id, call) VALUES (?1, ?2, ?3)",
+                params![c.provider, c.call_id, id],
+            )?;
+            if CallState::parse(&state) == CallState::Pending && c.rank > rank {
+                replace(tx, id, c, t)?;
+                tx.execute(
+                    "UPDATE calls SET duplicates = duplicates + 1 WHERE id = ?1",
+                    params![id],
+                )?;
+                Intake::Replaced(id)
+            } else {
+                tx.execute(
+                    "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
+                    params![id, t],
+                )?;
+                Intake::Duplicate {
+                    id,
+                    by_fingerprint: true,
+                }
+            }
+        }
+        (None, None) => {
+            tx.execute(
+                &format!(
+                    "INSERT INTO calls ({RECORD_COLUMNS}, received_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                         ?16, ?17, ?17)"
+                ),
+                rusqlite::params_from_iter(record_values(c, &[t])),
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO call_keys (provider, call_id, call) VALUES (?1, ?2, ?3)",
+                params![c.provider, c.call_id, id],
+            )?;
+            Intake::New(id)
+        }
+    };
+    Ok(outcome)
 }
 
 impl Store {
     /// Stores a call unless it is already known (by provider id, or by fingerprint within
     /// `window` seconds with overlapping times); see the module doc.
-    pub fn call_intake(&self, c: &NewCall, window: i64) -> Result<Intake> {
+    pub fn call_intake(&self, c: &CallRecord, window: i64) -> Result<Intake> {
         let run = || -> rusqlite::Result<Intake> {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-            let t = now();
-            let by_id: Option<(i64, String, i64)> = tx
-                .query_row(
-                    "SELECT c.id, c.state, c.rank FROM call_keys k JOIN calls c ON c.id = k.call
-                     WHERE k.provider = ?1 AND k.call_id = ?2",
-                    params![c.provider, c.call_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let by_fp: Option<(i64, String, i64)> = match (&by_id, c.ended && !c.internal) {
-                (None, true) => tx
-                    .query_row(
-                        "SELECT id, state, rank FROM calls
-                         WHERE fingerprint = ?1 AND provider = ?2 AND ended = 1
-                           AND started_at BETWEEN ?3 - ?4 AND ?3 + ?4
-                           AND ?3 <= started_at + duration + ?5
-                           AND started_at <= ?3 + ?6 + ?5
-                         ORDER BY ABS(started_at - ?3), id LIMIT 1",
-                        params![
-                            c.fingerprint,
-                            c.provider,
-                            c.started_at,
-                            window,
-                            crate::calls::fingerprint::OVERLAP_SLACK_SECS,
-                            c.duration
-                        ],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()?,
-                _ => None,
-            };
-            let outcome = match (by_id, by_fp) {
-                (Some((id, state, rank)), _) => {
-                    let state = CallState::parse(&state);
-                    let better = (state == CallState::Interim && c.ended)
-                        || (state == CallState::Pending && c.ended && c.rank > rank);
-                    if better {
-                        replace(&tx, id, c, t)?;
-                        Intake::Replaced(id)
-                    } else {
-                        tx.execute(
-                            "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
-                            params![id, t],
-                        )?;
-                        Intake::Duplicate {
-                            id,
-                            by_fingerprint: false,
-                        }
-                    }
-                }
-                (None, Some((id, state, rank))) => {
-                    tx.execute(
-                        "INSERT INTO call_keys (provider, call_id, call) VALUES (?1, ?2, ?3)",
-                        params![c.provider, c.call_id, id],
-                    )?;
-                    if CallState::parse(&state) == CallState::Pending && c.rank > rank {
-                        replace(&tx, id, c, t)?;
-                        tx.execute(
-                            "UPDATE calls SET duplicates = duplicates + 1 WHERE id = ?1",
-                            params![id],
-                        )?;
-                        Intake::Replaced(id)
-                    } else {
-                        tx.execute(
-                            "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
-                            params![id, t],
-                        )?;
-                        Intake::Duplicate {
-                            id,
-                            by_fingerprint: true,
-                        }
-                    }
-                }
-                (None, None) => {
-                    tx.execute(
-                        "INSERT INTO calls (provider, call_id, fingerprint, direction, status, ended,
-                             internal, started_at, duration, billsec, client_phone, rank, event, raw,
-                             received_at, state, detail, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                             ?16, ?17, ?15)",
-                        params![
-                            c.provider,
-                            c.call_id,
-                            c.fingerprint,
-                            c.direction,
-                            c.status,
-                            c.ended as i64,
-                            c.internal as i64,
-                            c.started_at,
-                            c.duration,
-                            c.billsec,
-                            c.client_phone,
-                            c.rank,
-                            c.event,
-                            c.raw,
-                            t,
-                            c.state.as_str(),
-                            c.detail
-                        ],
-                    )?;
-                    let id = tx.last_insert_rowid();
-                    tx.execute(
-                        "INSERT INTO call_keys (provider, call_id, call) VALUES (?1, ?2, ?3)",
-                        params![c.provider, c.call_id, id],
-                    )?;
-                    Intake::New(id)
-                }
-            };
+            let outcome = intake(&tx, c, window)?;
             tx.commit()?;
             Ok(outcome)
         };
         run().map_err(|e| self.err("store a call", e))
+    }
+
+    /// Replaces an `unparsed` row by the call its item turned out to be: the row is
+    /// removed and the call taken in as if just received (so it may be a duplicate of a
+    /// call the call log or a resend brought meanwhile), in one transaction.
+    pub fn call_reparsed(
+        &self,
+        unparsed: i64,
+        calls: &[CallRecord],
+        window: i64,
+    ) -> Result<Vec<Intake>> {
+        let run = || -> rusqlite::Result<Vec<Intake>> {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM call_keys WHERE call = ?1", params![unparsed])?;
+            tx.execute(
+                "DELETE FROM calls WHERE id = ?1 AND state = 'unparsed'",
+                params![unparsed],
+            )?;
+            let mut out = Vec::new();
+            for c in calls {
+                out.push(intake(&tx, c, window)?);
+            }
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.err("store a re-parsed call", e))
+    }
+
+    /// Records why an `unparsed` row still cannot be read.
+    pub fn call_unparsed_again(&self, id: i64, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE calls SET detail = ?2, attempts = attempts + 1, updated_at = ?3
+                 WHERE id = ?1 AND state = 'unparsed'",
+                params![id, error, now()],
+            )
+            .map(drop)
+            .map_err(|e| self.err("update a call", e))
+    }
+
+    /// Keeps a request body as received, before anything parses it; bodies older than
+    /// [`BODY_KEEP_SECS`] are dropped on the way.
+    pub fn call_body_received(&self, body: &str) -> Result<i64> {
+        let t = now();
+        let run = || -> rusqlite::Result<i64> {
+            self.conn.execute(
+                "DELETE FROM call_bodies WHERE received_at < ?1",
+                params![t - BODY_KEEP_SECS],
+            )?;
+            self.conn.execute(
+                "INSERT INTO call_bodies (received_at, body) VALUES (?1, ?2)",
+                params![t, body],
+            )?;
+            Ok(self.conn.last_insert_rowid())
+        };
+        run().map_err(|e| self.err("store a request body", e))
+    }
+
+    /// The request bodies received since `since`, oldest first (id, time, body).
+    pub fn call_bodies_since(&self, since: i64) -> Result<Vec<(i64, i64, String)>> {
+        let run = || -> rusqlite::Result<Vec<(i64, i64, String)>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, received_at, body FROM call_bodies WHERE received_at >= ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        };
+        run().map_err(|e| self.err("read the request bodies", e))
+    }
+
+    /// Calls in one state, oldest first.
+    pub fn calls_in_state(&self, state: CallState) -> Result<Vec<StoredCall>> {
+        self.calls_query(
+            &format!("SELECT {COLUMNS} FROM calls WHERE state = ?1 ORDER BY started_at, id"),
+            params![state.as_str()],
+        )
+    }
+
+    /// How many calls are in each state (for `status`).
+    pub fn call_state_counts(&self) -> Result<Vec<(CallState, i64)>> {
+        let run = || -> rusqlite::Result<Vec<(CallState, i64)>> {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT state, COUNT(*) FROM calls GROUP BY state ORDER BY state")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((CallState::parse(&r.get::<_, String>(0)?), r.get(1)?))
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.err("count the calls", e))
     }
 
     /// One stored call.
@@ -501,8 +619,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn call(id: &str, fp: &str, start: i64, dur: i64, rank: i64) -> NewCall {
-        NewCall {
+    fn call(id: &str, fp: &str, start: i64, dur: i64, rank: i64) -> CallRecord {
+        CallRecord {
             provider: "ringostat".into(),
             call_id: id.into(),
             fingerprint: fp.into(),
@@ -550,7 +668,7 @@ mod tests {
             Intake::New(_)
         ));
         let stored = s.call(first.id()).unwrap().unwrap();
-        assert_eq!((stored.call_id.as_str(), stored.duplicates), ("b", 3));
+        assert_eq!((stored.call.call_id.as_str(), stored.duplicates), ("b", 3));
     }
 
     #[test]
@@ -588,7 +706,7 @@ mod tests {
         s.call_delivered(a, 76780001, "lead:9100001", Some(504142), "ok")
             .unwrap();
         let c = s.call(a).unwrap().unwrap();
-        assert_eq!(c.state, CallState::Delivered);
+        assert_eq!(c.call.state, CallState::Delivered);
         assert_eq!(c.last_error, None);
         assert_eq!(s.calls_unacknowledged(0).unwrap().len(), 1);
     }

@@ -158,6 +158,14 @@ const MIGRATIONS: &[&str] = &[
          value      TEXT NOT NULL,
          updated_at INTEGER NOT NULL
      );",
+    // 4: call webhook bodies as received, stored before parsing (store/calls.rs); calls
+    // whose item could not be parsed are rows in state `unparsed` until `calls reparse`.
+    "CREATE TABLE call_bodies (
+         id          INTEGER PRIMARY KEY AUTOINCREMENT,
+         received_at INTEGER NOT NULL,
+         body        TEXT NOT NULL
+     );
+     CREATE INDEX call_bodies_by_time ON call_bodies (received_at);",
 ];
 
 /// Brings the schema up to date.

@@ -30,7 +30,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use bindings::{Alias, Binding};
-pub use calls::{CallState, Intake, NewCall, StoredCall};
+pub use calls::{CallRecord, CallState, Intake, StoredCall};
 pub use error::StoreError;
 pub use journal::Run;
 pub use lifecycle::{LeadState, LifeTask, ServiceSnapshot, Stage};

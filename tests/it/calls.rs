@@ -251,7 +251,10 @@ fn a_missed_call_gives_two_call_back_tasks_due_ten_minutes_after_the_call() {
     }
     let calls = w.sandbox.entities("calls");
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0]["call_status"], 3);
+    assert_eq!(
+        calls[0]["call_status"], 6,
+        "did not get through ([calls] missed_call_status)"
+    );
     assert_eq!(calls[0]["duration"], 0);
 
     // The client calls again and misses again: logged, but no second pair of tasks.
@@ -510,11 +513,20 @@ fn cgi_answers_200_then_pushes_and_400_with_the_reason_for_malformed_input() {
     assert!(out.starts_with("Status: 400"), "{out}");
     let (_, out, _) = run(w.cmd().env("REQUEST_METHOD", "DELETE"));
     assert!(out.starts_with("Status: 405"), "{out}");
+    let stored = stored_calls(&w, &[]);
+    let states: Vec<&str> = stored
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        stored_calls(&w, &[]).len(),
-        1,
-        "nothing malformed was stored"
+        states,
+        ["delivered", "unparsed", "unparsed"],
+        "malformed items are kept for `calls reparse`, not lost"
     );
+    assert!(stored[1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("missing `uniqueid`"));
 }
 
 #[test]
@@ -566,7 +578,13 @@ fn refused_items_name_the_problem_and_good_lines_are_still_stored() {
         out.contains("item 2") && out.contains("missing `uniqueid`"),
         "{out}"
     );
-    assert_eq!(stored_calls(&w, &["--pending"]).len(), 1);
+    let pending = stored_calls(&w, &["--pending"]);
+    let states: Vec<&str> = pending
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 2, "{pending:#?}");
+    assert!(states.contains(&"pending") && states.contains(&"unparsed"));
     let (rc, _, err) = ingest(&w, "hello", &[]);
     assert_eq!(rc, 2);
     assert!(err.contains("neither JSON nor form"), "{err}");

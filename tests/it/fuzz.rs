@@ -107,7 +107,8 @@ fn parse_options(country: &str) -> ParseOptions {
     let offset = FixedOffset::east_opt(3 * 3600).unwrap();
     ParseOptions {
         default_country: country.to_string(),
-        utc_offset: offset,
+        zone: amocrm_bin::calls::zone::CallZone::Fixed(offset),
+        statuses: Default::default(),
         ringostat_keys: RingostatKeys::default(),
         format: Format::Auto,
         received_at: offset.with_ymd_and_hms(2026, 3, 2, 14, 7, 0).unwrap(),

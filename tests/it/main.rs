@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod backfill;
 mod calls;
+mod calls_source;
 mod cli;
 mod faults;
 mod first_hour;

@@ -194,7 +194,7 @@ fn missed_call_gives_call_back_tasks_to_the_owner_and_the_senior() {
             "Call back +79161234567: missed call at 2026-03-02 14:05"
         );
     }
-    assert_eq!(p.call["call_status"], 3);
+    assert_eq!(p.call["call_status"], 6, "did not get through, by default");
     assert_eq!(p.call["duration"], 0);
     assert!(p.call.get("link").is_none());
 }
