@@ -10,7 +10,7 @@
 use sha2::{Digest, Sha256};
 
 use super::event::{CallEvent, Direction, Status};
-use crate::engine::phone;
+use crate::phone;
 
 /// Seconds of tolerance when checking that two legs overlap (providers round times).
 pub const OVERLAP_SLACK_SECS: i64 = 2;

@@ -25,8 +25,8 @@ use super::setup::CallSetup;
 use super::staff::Triage;
 use crate::crm::amo::{AmoClient, AmoCrm};
 use crate::crm::CrmError;
-use crate::engine::phone;
 use crate::lock::{lock_within, LockKind};
+use crate::phone;
 use crate::rules::RuleSet;
 use crate::store::{CallState, Store};
 

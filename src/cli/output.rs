@@ -63,8 +63,12 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             counts
                 .iter()
                 .map(|(k, c)| {
+                    let warned = match c.warned {
+                        0 => String::new(),
+                        n => format!(" ({n} with warnings)"),
+                    };
                     format!(
-                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed",
+                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed{warned}",
                     k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
                 )
                 })

@@ -24,7 +24,6 @@ mod leads;
 pub mod lifecycle;
 mod lookup;
 pub mod payload;
-pub mod phone;
 pub mod plan;
 pub mod report;
 pub mod resolve;

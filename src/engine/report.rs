@@ -92,6 +92,8 @@ pub struct Counts {
     pub joined: u64,
     /// Failed and queued.
     pub failed: u64,
+    /// Outcomes (of any action) that carry a warning: a field left out, an invalid phone.
+    pub warned: u64,
 }
 
 impl Report {
@@ -112,9 +114,13 @@ impl Report {
             .position(|x| x.kind == o.kind && x.key == o.key)
         {
             let prev = self.outcomes.remove(i);
-            *tally(self.tallies.entry(prev.kind).or_default(), prev.action) -= 1;
+            let counts = self.tallies.entry(prev.kind).or_default();
+            *tally(counts, prev.action) -= 1;
+            counts.warned -= u64::from(!prev.warnings.is_empty());
         }
-        *tally(self.tallies.entry(o.kind).or_default(), o.action) += 1;
+        let counts = self.tallies.entry(o.kind).or_default();
+        *tally(counts, o.action) += 1;
+        counts.warned += u64::from(!o.warnings.is_empty());
         if !self.summary_only || o.action == Action::Failed {
             self.outcomes.push(o);
         }

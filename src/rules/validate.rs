@@ -110,6 +110,17 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
     if a.timeout_secs == 0 {
         bad("amocrm.timeout_secs", "must be at least 1".into());
     }
+    for (key, country) in [
+        ("sync.default_country", Some(&file.sync.default_country)),
+        ("calls.default_country", file.calls.default_country.as_ref()),
+    ] {
+        if let Some(c) = country.filter(|c| !crate::phone::known_country(c)) {
+            bad(
+                key,
+                format!("`{c}` is not a country code the phone metadata knows: use ISO 3166 alpha-2, e.g. RU, KZ, UA, DE"),
+            );
+        }
+    }
 
     let b = &file.billmanager;
     match b.source {
@@ -218,7 +229,7 @@ fn check_calls(file: &RuleFile, problems: &mut Vec<Problem>) {
         }
         let mut keys = Vec::new();
         for p in &e.phones {
-            match crate::engine::phone::normalize(p, &country) {
+            match crate::phone::normalize(p, &country) {
                 Some(n) => keys.push(format!("phone {n}")),
                 None => bad(
                     format!("{at}.phones"),
@@ -296,7 +307,7 @@ fn check_calls(file: &RuleFile, problems: &mut Vec<Problem>) {
         }
     }
     for n in &c.internal_numbers {
-        if crate::engine::phone::normalize(n, &country).is_none() {
+        if crate::phone::normalize(n, &country).is_none() {
             bad(
                 "calls.internal_numbers".into(),
                 format!("`{n}` is not a phone number"),
