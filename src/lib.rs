@@ -33,4 +33,5 @@ pub mod log;
 pub mod phone;
 pub mod rules;
 pub mod secret;
+pub mod status;
 pub mod store;

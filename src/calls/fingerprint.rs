@@ -12,9 +12,6 @@ use sha2::{Digest, Sha256};
 use super::event::{CallEvent, Direction, Status};
 use crate::phone;
 
-/// Seconds of tolerance when checking that two legs overlap (providers round times).
-pub const OVERLAP_SLACK_SECS: i64 = 2;
-
 /// The fingerprint of a call: equal for legs of the same call.
 pub fn fingerprint(e: &CallEvent) -> String {
     let client = e

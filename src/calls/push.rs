@@ -108,7 +108,7 @@ impl<'a> Pusher<'a> {
         if let Some(r) = self.resolved.get() {
             return Ok(r);
         }
-        let dict = crate::engine::resolve::dictionaries(
+        let dict = crate::crm::names::dictionaries(
             self.store,
             self.crm,
             &self.rules.file.amocrm.base_url,

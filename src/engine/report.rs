@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::exit::ExitStatus;
+use crate::status::ExitStatus;
 
 fn tally(c: &mut Counts, a: Action) -> &mut u64 {
     match a {

@@ -172,6 +172,10 @@ pub struct StoredCall {
     pub received_at: i64,
 }
 
+/// Seconds of tolerance when checking that two legs of one call overlap (providers round
+/// times); the store owns the query that applies it.
+pub const OVERLAP_SLACK_SECS: i64 = 2;
+
 const COLUMNS: &str = "id, provider, call_id, direction, status, ended, internal, started_at, \
      duration, billsec, client_phone, event, state, detail, attempts, last_error, amo_call_id, \
      amo_entity, user_id, delivered_at, duplicates, received_at";
@@ -263,7 +267,7 @@ impl Store {
                             c.provider,
                             c.started_at,
                             window,
-                            crate::calls::fingerprint::OVERLAP_SLACK_SECS,
+                            OVERLAP_SLACK_SECS,
                             c.duration
                         ],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

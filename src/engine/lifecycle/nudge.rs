@@ -93,7 +93,7 @@ impl Engine<'_> {
     pub fn nudge(&self, at: chrono::NaiveDateTime) -> anyhow::Result<NudgeReport> {
         let l = &self.rules.file.lifecycle;
         if l.nudge.is_none() && l.abandoned_cart.is_none() {
-            return Err(crate::exit::Failure::usage(
+            return Err(crate::status::Failure::usage(
                 "nothing to nudge: the rule file has neither `[lifecycle.nudge]` nor `[lifecycle.abandoned_cart]`",
                 "add one of them (docs/lifecycle.md, examples/rules.toml)",
             )
