@@ -9,13 +9,16 @@
 pub mod condition;
 mod error;
 pub mod lifecycle;
+mod lifecycle_check;
 pub mod schema;
 mod validate;
+mod when;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Problem, RulesError};
 pub use schema::*;
+pub use when::{Condition, Ops, When};
 
 use crate::secret::Secret;
 

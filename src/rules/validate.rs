@@ -171,7 +171,7 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
     check_rules(file, &mut problems);
     check_hook(file, &mut problems);
     check_calls(file, &mut problems);
-    super::lifecycle::check(file, &mut problems);
+    super::lifecycle_check::check(file, &mut problems);
     problems
 }
 
