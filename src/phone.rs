@@ -153,6 +153,9 @@ mod tests {
         ("79161234567", "RU", Some("+79161234567")),
         ("9161234567", "RU", Some("+79161234567")),
         ("8-495-123-45-67", "RU", Some("+74951234567")),
+        // The example rule file's office numbers.
+        ("+7 495 000-00-99", "RU", Some("+74950000099")),
+        ("+7 916 000-01-01", "RU", Some("+79160000101")),
         // Kazakhstan shares +7 with Russia; its own ranges (7xx) are recognised.
         ("8 701 123 45 67", "KZ", Some("+77011234567")),
         ("+7 727 258 01 23", "RU", Some("+77272580123")),

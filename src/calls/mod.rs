@@ -33,6 +33,7 @@ pub mod ringostat;
 pub mod setup;
 pub mod staff;
 pub mod svg;
+pub mod validate;
 
 pub use event::CallEvent;
 pub use parse::{parse_body, Format};

@@ -31,8 +31,9 @@ pub struct DocInfo {
 pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
     let mut reader = Reader::from_reader(bytes);
     let mut info = DocInfo::default();
-    // Names of the open elements; text of the current depth-1 child.
-    let mut open: Vec<String> = Vec::new();
+    // Names of the open elements, borrowed from the input (quick-xml checks that each end
+    // tag closes the innermost one); text of the current depth-1 child.
+    let mut open: Vec<&[u8]> = Vec::new();
     let mut child_text: Option<String> = None;
     loop {
         let start = reader.buffer_position();
@@ -40,33 +41,49 @@ pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
             .read_event()
             .map_err(|e| at(bytes, reader.error_position(), &describe(&e)))?;
         let outside = open.is_empty();
-        match event {
-            Event::Eof => break,
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let name = element_name(e).map_err(|w| at(bytes, start, &w))?;
-                if outside {
-                    if !info.root.is_empty() {
-                        return Err(at(bytes, start, "a second root element"));
-                    }
-                    info.root = name.clone();
+        let (element, empty) = match &event {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            _ => (None, false),
+        };
+        if let Some(e) = element {
+            check_element(e).map_err(|w| at(bytes, start, &w))?;
+            // The name as a slice of the input: right after the tag's `<` (a BOM before the
+            // root is skipped by the reader but counted in `start`).
+            let from = usize::try_from(start).unwrap_or(usize::MAX);
+            let lt = bytes
+                .get(from..)
+                .and_then(|b| b.iter().position(|&c| c == b'<'))
+                .map_or(from, |p| from + p + 1);
+            let name = bytes
+                .get(lt..lt.saturating_add(e.name().as_ref().len()))
+                .unwrap_or_default();
+            if outside {
+                if !info.root.is_empty() {
+                    return Err(at(bytes, start, "a second root element"));
                 }
-                if open.len() == 1 {
-                    info.error |= name == "error";
-                    match event {
-                        Event::Empty(_) => info.set(&name, String::new()),
-                        _ => child_text = Some(String::new()),
-                    }
-                }
-                if matches!(event, Event::Start(_)) {
-                    open.push(name);
+                info.root = String::from_utf8_lossy(name).into_owned();
+            }
+            if open.len() == 1 {
+                info.error |= name == b"error";
+                match empty {
+                    true => info.set(name, String::new()),
+                    false => child_text = Some(String::new()),
                 }
             }
+            if !empty {
+                open.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::Start(_) | Event::Empty(_) => {}
+            Event::Eof => break,
             Event::End(_) => {
-                // quick-xml has checked that the end tag closes the innermost open element.
                 let name = open.pop().unwrap_or_default();
                 if open.len() == 1 {
                     if let Some(text) = child_text.take() {
-                        info.set(&name, text);
+                        info.set(name, text);
                     }
                 }
             }
@@ -84,9 +101,9 @@ pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
                 if outside {
                     return Err(at(bytes, start, "text outside the root element"));
                 }
-                let body = String::from_utf8_lossy(&r).into_owned();
-                check_reference(body.as_bytes()).map_err(|w| at(bytes, start, &w))?;
+                check_reference(&r).map_err(|w| at(bytes, start, &w))?;
                 if let Some(text) = child_text.as_mut() {
+                    let body = String::from_utf8_lossy(&r);
                     match resolve(&body) {
                         Some(c) => text.push(c),
                         // An HTML entity the panel's DTD defines (`&laquo;`): kept as written.
@@ -109,7 +126,10 @@ pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
         }
     }
     if let Some(name) = open.last() {
-        return Err(format!("ends inside `<{name}>` (truncated?)"));
+        return Err(format!(
+            "ends inside `<{}>` (truncated?)",
+            String::from_utf8_lossy(name)
+        ));
     }
     if info.root.is_empty() {
         return Err("no root element".into());
@@ -117,16 +137,15 @@ pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
     Ok(info)
 }
 
-/// The element's name after checking it and its attributes (quoting, duplicates, entities).
-fn element_name(e: &BytesStart<'_>) -> Result<String, String> {
-    let name = e.name();
-    check_name(name.as_ref())?;
+/// Checks the element's name and its attributes (quoting, duplicates, entities).
+fn check_element(e: &BytesStart<'_>) -> Result<(), String> {
+    check_name(e.name().as_ref())?;
     for attr in e.attributes().with_checks(true) {
         let attr = attr.map_err(|e| e.to_string())?;
         check_name(attr.key.as_ref())?;
         check_entities(&attr.value)?;
     }
-    Ok(String::from_utf8_lossy(name.as_ref()).into_owned())
+    Ok(())
 }
 
 /// Our wording for the errors the log most often shows; quick-xml's own text otherwise.
@@ -218,11 +237,11 @@ fn resolve(body: &str) -> Option<char> {
 }
 
 impl DocInfo {
-    fn set(&mut self, name: &str, text: String) {
+    fn set(&mut self, name: &[u8], text: String) {
         let text = text.trim().to_string();
         match name {
-            "id" if self.id.is_none() => self.id = Some(text),
-            "elid" if self.elid.is_none() => self.elid = Some(text),
+            b"id" if self.id.is_none() => self.id = Some(text),
+            b"elid" if self.elid.is_none() => self.elid = Some(text),
             _ => {}
         }
     }
@@ -286,6 +305,26 @@ mod tests {
             let e = inspect(bad).unwrap_err();
             assert!(e.contains(why), "{:?}: {e}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn huge_and_hostile_inputs_are_read_or_refused_without_recursion() {
+        let deep = format!(
+            "<doc><id>5</id>{}{}</doc>",
+            "<a>".repeat(100_000),
+            "</a>".repeat(100_000)
+        );
+        assert_eq!(inspect(deep.as_bytes()).unwrap().id.as_deref(), Some("5"));
+        let text = format!("<doc><elid>{}</elid></doc>", "7".repeat(1 << 20));
+        assert_eq!(
+            inspect(text.as_bytes()).unwrap().elid.map(|e| e.len()),
+            Some(1 << 20)
+        );
+        // Entities are never expanded: a "billion laughs" DOCTYPE is read as written.
+        let bomb = "<!DOCTYPE d [<!ENTITY a \"&b;&b;&b;\"><!ENTITY b \"xxxxxxxx\">]><doc><id>&a;</id></doc>";
+        assert_eq!(inspect(bomb.as_bytes()).unwrap().id.as_deref(), Some("&a;"));
+        assert!(inspect("<".repeat(1 << 20).as_bytes()).is_err());
+        assert!(inspect(&[0xFF, 0xFE, 0x00, 0x3C]).is_err());
     }
 
     #[test]

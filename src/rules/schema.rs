@@ -309,6 +309,10 @@ pub struct BillingSection {
     /// Seconds to wait for one BILLmanager call.
     #[serde(default = "default_billing_timeout")]
     pub timeout_secs: u64,
+    /// The panel's time zone by IANA name (`Europe/Moscow`): BILLmanager writes dates in the
+    /// panel's local time without an offset, and `nudge` measures ages against them. Unset:
+    /// this host's time zone (right when amocrm-bin runs on the panel host).
+    pub time_zone: Option<String>,
 }
 
 fn default_mgrctl() -> PathBuf {

@@ -10,6 +10,7 @@ mod cli;
 mod faults;
 mod fuzz;
 mod hook;
+mod layers;
 mod lifecycle;
 mod operator;
 mod rules_errors;

@@ -310,7 +310,10 @@ fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
         ("a 600 kB value".into(), huge_string.into_bytes(), false),
         (
             "truncated".into(),
-            good.as_bytes()[..good.len() / 2].to_vec(),
+            // Cut mid-way through a value (right after the opening quote of the first string
+            // past the middle), not in a comment, which would leave valid TOML.
+            good.as_bytes()[..good.len() / 2 + good[good.len() / 2..].find("= \"").unwrap() + 3]
+                .to_vec(),
             true,
         ),
         (
