@@ -14,6 +14,10 @@ use quick_xml::errors::{Error, IllFormedError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+/// Deeper nesting is refused as malformed: BILLmanager's documents are a few levels deep,
+/// and a hostile 100 000-deep one would otherwise cost the panel milliseconds for nothing.
+const MAX_DEPTH: usize = 1000;
+
 /// What the hook reads from the panel's document.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DocInfo {
@@ -72,6 +76,13 @@ pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
                 }
             }
             if !empty {
+                if open.len() == MAX_DEPTH {
+                    return Err(at(
+                        bytes,
+                        start,
+                        &format!("nesting deeper than {MAX_DEPTH} elements"),
+                    ));
+                }
                 open.push(name);
             }
             continue;
@@ -314,7 +325,10 @@ mod tests {
             "<a>".repeat(100_000),
             "</a>".repeat(100_000)
         );
-        assert_eq!(inspect(deep.as_bytes()).unwrap().id.as_deref(), Some("5"));
+        let e = inspect(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("deeper than 1000"), "{e}");
+        let deep_enough = format!("<doc>{}{}</doc>", "<a>".repeat(998), "</a>".repeat(998));
+        assert!(inspect(deep_enough.as_bytes()).is_ok());
         let text = format!("<doc><elid>{}</elid></doc>", "7".repeat(1 << 20));
         assert_eq!(
             inspect(text.as_bytes()).unwrap().elid.map(|e| e.len()),
