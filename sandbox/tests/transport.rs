@@ -39,6 +39,17 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<(u16, String)>
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// One kept-alive connection to the sandbox: its host, a writer and a buffered reader.
+fn connect(env: &Env) -> (String, TcpStream, BufReader<TcpStream>) {
+    let host = env.base.trim_start_matches("http://").to_string();
+    let stream = TcpStream::connect(&host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let w = stream.try_clone().unwrap();
+    (host, w, BufReader::new(stream))
+}
+
 fn get(host: &str, auth: &str, path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n")
 }
@@ -46,13 +57,7 @@ fn get(host: &str, auth: &str, path: &str) -> String {
 #[test]
 fn one_connection_carries_many_requests_in_turn_and_pipelined() {
     let env = Env::new();
-    let host = env.base.trim_start_matches("http://").to_string();
-    let stream = TcpStream::connect(&host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
+    let (host, mut w, mut r) = connect(&env);
     for _ in 0..3 {
         w.write_all(get(&host, &env.auth, "/api/v4/account").as_bytes())
             .unwrap();
@@ -116,13 +121,7 @@ fn several_clients_at_once_are_served_side_by_side() {
 #[test]
 fn a_dropped_connection_ends_a_kept_alive_connection_without_an_answer() {
     let env = Env::new();
-    let host = env.base.trim_start_matches("http://").to_string();
-    let stream = TcpStream::connect(&host).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
+    let (host, mut w, mut r) = connect(&env);
     w.write_all(get(&host, &env.auth, "/api/v4/account").as_bytes())
         .unwrap();
     assert_eq!(read_response(&mut r).unwrap().0, 200);
