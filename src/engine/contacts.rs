@@ -198,3 +198,34 @@ pub(super) fn phone_to_send(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::phone_to_send;
+
+    #[test]
+    fn an_invalid_phone_is_left_out_with_a_warning_and_an_extension_is_said() {
+        let mut warnings = Vec::new();
+        assert_eq!(phone_to_send(Some("12-34"), "RU", &mut warnings), None);
+        assert_eq!(
+            warnings,
+            ["PHONE not sent: `12-34` is not a valid phone number (read with default country RU)"]
+        );
+        warnings.clear();
+        assert_eq!(
+            phone_to_send(Some("+7 495 123-45-67 доб. 123"), "RU", &mut warnings).as_deref(),
+            Some("+74951234567")
+        );
+        assert_eq!(
+            warnings,
+            ["PHONE sent as +74951234567 without its extension 123 (amoCRM keeps numbers only)"]
+        );
+        warnings.clear();
+        assert_eq!(
+            phone_to_send(Some("067 111 22 33"), "UA", &mut warnings).as_deref(),
+            Some("+380671112233")
+        );
+        assert_eq!(phone_to_send(Some("  "), "RU", &mut warnings), None);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+}

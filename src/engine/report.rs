@@ -163,3 +163,44 @@ impl Report {
             .any(|o| o.action == Action::Failed && o.rejected)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(key: &str, action: Action, warnings: &[&str]) -> Outcome {
+        Outcome {
+            kind: EntityKind::Contact,
+            key: key.into(),
+            action,
+            amo_id: None,
+            detail: String::new(),
+            changes: vec![],
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            rejected: false,
+            origin: (EntityKind::Contact, key.into()),
+        }
+    }
+
+    #[test]
+    fn outcomes_with_warnings_are_counted_even_in_a_summary() {
+        let mut r = Report::new(false, true);
+        r.push(outcome(
+            "user:1",
+            Action::Created,
+            &["PHONE not sent: `12-34` …"],
+        ));
+        r.push(outcome("user:2", Action::Created, &[]));
+        assert_eq!(r.counts()[&EntityKind::Contact].warned, 1);
+        assert!(r.outcomes.is_empty(), "a summary keeps failures only");
+        let mut r = Report::new(false, false);
+        r.push(outcome("user:1", Action::Failed, &["x"]));
+        r.push(outcome("user:1", Action::Created, &[]));
+        let c = &r.counts()[&EntityKind::Contact];
+        assert_eq!(
+            (c.warned, c.created, c.failed),
+            (0, 1, 0),
+            "a replaced outcome"
+        );
+    }
+}
