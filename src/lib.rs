@@ -30,6 +30,8 @@ pub mod exit;
 pub mod hook;
 pub mod lock;
 pub mod log;
+pub mod phone;
 pub mod rules;
 pub mod secret;
+pub mod status;
 pub mod store;

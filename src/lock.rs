@@ -16,7 +16,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::exit::{Classify, ExitStatus};
+use crate::status::{Classify, ExitStatus};
 
 /// Another process holds a lock we could not wait for.
 #[derive(Debug)]

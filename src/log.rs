@@ -4,6 +4,12 @@
 //! binary decides where text goes (stderr for operators, the log file for hook runs). Every
 //! line passes through [`redact`], which replaces any registered secret with `***`; this is
 //! the last line of defence behind [`crate::secret::Secret`].
+//!
+//! Rotation is hand-written on purpose: it is one size check and one rename to `<path>.1`.
+//! Logging crates rotate by time (`tracing-appender`) or bring a configuration language
+//! (`log4rs`, `flexi_logger`), and none redacts registered secrets from every line, which
+//! this module must do whoever writes. The hook lives for milliseconds per panel event and
+//! exits on every path, so a synchronous write is also what a log line needs to survive.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -1,11 +1,26 @@
-//! Minimal HTTP/1.1 over std TCP: one request per connection, answered with
-//! `Connection: close`. Hand-written (instead of an HTTP crate) so fault injection can
-//! drop a connection after reading a request or hold a response back at will.
+//! The transport: HTTP/1.1 on hyper over tokio, with keep-alive, pipelining and any number
+//! of connections at once, the way amoCRM's front end serves a client that keeps several
+//! requests in flight. `reqwest` already brings hyper and tokio into the build.
+//!
+//! The request pipeline (`server::process`) stays synchronous and blocking (latency and
+//! fault delays are plain sleeps, state sits behind mutexes), so each request runs on
+//! tokio's blocking pool. A pipeline that answers "no response" makes the connection end
+//! without a byte written: the fault "drop the connection" as a client sees it.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
-const MAX_HEAD: usize = 64 * 1024;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::shared::Shared;
+
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// A parsed request; header names are lower-cased.
@@ -54,160 +69,124 @@ impl Response {
     }
 }
 
-fn bad(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
-}
-
-/// Reads one request (head and body). Answers `Expect: 100-continue` so curl works.
-pub fn read_request(stream: &TcpStream) -> io::Result<Request> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    let mut head_len = 0;
-    read_line(&mut reader, &mut line, &mut head_len)?;
-    let mut parts = line.split_whitespace();
-    let method = parts
-        .next()
-        .ok_or_else(|| bad("empty request line"))?
-        .to_string();
-    let target = parts
-        .next()
-        .ok_or_else(|| bad("no request target"))?
-        .to_string();
-    let mut headers = Vec::new();
-    loop {
-        read_line(&mut reader, &mut line, &mut head_len)?;
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (target, String::new()),
-    };
-    let mut req = Request {
-        method,
-        path,
-        query,
-        headers,
-        body: Vec::new(),
-    };
-    if req
-        .header("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
-        let mut w: &TcpStream = reader.get_ref();
-        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-    }
-    let chunked = req
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        req.body = read_chunked(&mut reader)?;
-    } else if let Some(len) = req.header("content-length") {
-        let len: usize = len.parse().map_err(|_| bad("bad content-length"))?;
-        if len > MAX_BODY {
-            return Err(bad("body too large"));
-        }
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        req.body = body;
-    }
-    Ok(req)
-}
-
-/// Reads a CRLF-terminated line into `line` (without the terminator).
-fn read_line<R: BufRead>(r: &mut R, line: &mut String, total: &mut usize) -> io::Result<()> {
-    line.clear();
-    let n = r.read_line(line)?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
-    }
-    *total += n;
-    if *total > MAX_HEAD {
-        return Err(bad("request head too large"));
-    }
-    while line.ends_with('\n') || line.ends_with('\r') {
-        line.pop();
-    }
-    Ok(())
-}
-
-fn read_chunked<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    let mut line = String::new();
-    let mut head = 0;
-    loop {
-        read_line(r, &mut line, &mut head)?;
-        let size_txt = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_txt, 16).map_err(|_| bad("bad chunk size"))?;
-        if size == 0 {
-            loop {
-                read_line(r, &mut line, &mut head)?;
-                if line.is_empty() {
-                    return Ok(body);
-                }
-            }
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(bad("body too large"));
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        r.read_exact(&mut body[start..])?;
-        read_line(r, &mut line, &mut head)?;
-    }
-}
-
 pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        402 => "Payment Required",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Unknown",
+    hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown")
+}
+
+/// The request pipeline: `None` drops the connection without answering.
+pub type Handler = fn(&Shared, &Request) -> Option<Response>;
+
+/// The connection ends without a response (a dropped-connection fault, an unreadable body).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped without a response")
     }
 }
 
-/// Writes the whole response and half-closes the socket.
-pub fn write_response(mut stream: &TcpStream, resp: &Response) -> io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
-    head.push_str("Server: amocrm-sandbox\r\nConnection: close\r\n");
+impl std::error::Error for Dropped {}
+
+/// Serves `listener` until `sh.shutdown` is set (and one more connection wakes the loop).
+pub fn serve(listener: TcpListener, sh: Arc<Shared>, handler: Handler) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("sandbox-http")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(_) => return,
+    };
+    runtime.block_on(async {
+        if listener.set_nonblocking(true).is_err() {
+            return;
+        }
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        loop {
+            let accepted = listener.accept().await;
+            if sh.shutdown.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok((stream, _)) = accepted else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let sh = Arc::clone(&sh);
+            tokio::spawn(async move {
+                let service = service_fn(move |req| answer(Arc::clone(&sh), handler, req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .pipeline_flush(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    // Requests still in the pipeline finish on their own threads, as before the switch.
+    runtime.shutdown_background();
+}
+
+/// One request: read the body, run the blocking pipeline, build hyper's response.
+async fn answer(
+    sh: Arc<Shared>,
+    handler: Handler,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes();
+    let request = Request {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let value = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+                (k.as_str().to_string(), value)
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let outcome = tokio::task::spawn_blocking(move || handler(&sh, &request))
+        .await
+        .map_err(|_| Dropped)?;
+    outcome.map(to_hyper).ok_or(Dropped)
+}
+
+fn to_hyper(resp: Response) -> hyper::Response<Full<Bytes>> {
+    let body = match resp.status {
+        204 => Bytes::new(),
+        _ => Bytes::from(resp.body),
+    };
+    let mut out = hyper::Response::new(Full::new(body));
+    *out.status_mut() = hyper::StatusCode::from_u16(resp.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    headers.insert("server", HeaderValue::from_static("amocrm-sandbox"));
     if let Some(ct) = resp.content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+        headers.insert("content-type", HeaderValue::from_static(ct));
     }
-    if resp.status != 204 && resp.status >= 200 {
-        head.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    for (k, v) in resp.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            headers.append(k, v);
+        }
     }
-    for (k, v) in &resp.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    if resp.status != 204 {
-        out.extend_from_slice(&resp.body);
-    }
-    stream.write_all(&out)?;
-    stream.flush()?;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    Ok(())
+    out
 }

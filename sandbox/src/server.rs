@@ -1,8 +1,8 @@
 //! The request pipeline: count the arrival, add latency, apply the block switch
-//! and injected faults, rate-limit, authenticate, then route. Also the accept
-//! loop (one thread per connection).
+//! and injected faults, rate-limit, authenticate, then route. The transport (hyper,
+//! keep-alive, concurrent connections) is `http::serve`.
 
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,36 +26,12 @@ enum Outcome {
     Drop,
 }
 
+/// Serves connections until the sandbox is dropped (transport: `http::serve`).
 pub fn accept_loop(listener: TcpListener, sh: Arc<Shared>) {
-    for stream in listener.incoming() {
-        if sh.shutdown.load(Ordering::Relaxed) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let sh2 = Arc::clone(&sh);
-        let spawned = thread::Builder::new()
-            .name("sandbox-conn".into())
-            .spawn(move || serve_connection(&sh2, stream));
-        if spawned.is_err() {
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-fn serve_connection(sh: &Shared, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_nodelay(true);
-    let Ok(req) = http::read_request(&stream) else {
-        return;
-    };
-    match process(sh, &req) {
-        Outcome::Respond(resp) => {
-            let _ = http::write_response(&stream, &resp);
-        }
-        Outcome::Drop => {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-    }
+    http::serve(listener, sh, |sh, req| match process(sh, req) {
+        Outcome::Respond(resp) => Some(resp),
+        Outcome::Drop => None,
+    });
 }
 
 fn process(sh: &Shared, req: &Request) -> Outcome {

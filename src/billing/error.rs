@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::exit::{Classify, ExitStatus};
+use crate::status::{Classify, ExitStatus};
 
 /// What went wrong reading BILLmanager.
 #[derive(Debug)]

@@ -13,6 +13,7 @@
 //! choices) is `docs/billmanager.md` §13.
 
 mod api;
+mod clock;
 pub mod convert;
 pub mod envelope;
 mod error;
@@ -28,6 +29,7 @@ pub mod values;
 mod tests;
 
 pub use api::{ApiSource, ApiTransport};
+pub use clock::{panel_now, panel_time};
 pub use error::BillingError;
 pub use files::{FilesSource, FilesTransport};
 pub use mgrctl::{MgrctlSource, MgrctlTransport};

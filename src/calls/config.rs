@@ -2,8 +2,8 @@
 //! the fallback responsible, call pipelines, lead attribution fields. A name that does not
 //! exist is a rule-file error (exit 2) listing what does; all problems are reported at once.
 
+use crate::crm::names::{find_field, find_user, pipeline_status};
 use crate::crm::Dictionaries;
-use crate::engine::resolve::{find_field, find_user};
 use crate::rules::{Problem, RuleSet, RulesError, When};
 
 use super::event::CallEvent;
@@ -161,7 +161,7 @@ pub fn resolve(
         .or(dict.current_user_id);
     let mut pipelines = Vec::new();
     for (i, p) in c.pipelines.iter().enumerate() {
-        let (pipeline_id, status_id) = match crate::engine::resolve::pipeline_status(
+        let (pipeline_id, status_id) = match pipeline_status(
             &dict,
             &p.pipeline,
             &p.status,

@@ -10,10 +10,7 @@
 use sha2::{Digest, Sha256};
 
 use super::event::{CallEvent, Direction, Status};
-use crate::engine::phone;
-
-/// Seconds of tolerance when checking that two legs overlap (providers round times).
-pub const OVERLAP_SLACK_SECS: i64 = 2;
+use crate::phone;
 
 /// The fingerprint of a call: equal for legs of the same call.
 pub fn fingerprint(e: &CallEvent) -> String {

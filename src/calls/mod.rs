@@ -35,6 +35,7 @@ pub mod setup;
 pub mod staff;
 pub mod svg;
 pub mod zone;
+pub mod validate;
 
 pub use event::CallEvent;
 pub use parse::{parse_body, Format};

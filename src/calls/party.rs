@@ -3,7 +3,7 @@
 //! caller of an outgoing Ringostat call, `101` for an extension), and only a phone can be
 //! looked up in amoCRM.
 
-use crate::engine::phone;
+use crate::phone;
 
 /// One side of a call.
 #[derive(Debug, Clone, PartialEq, Eq)]

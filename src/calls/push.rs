@@ -25,8 +25,8 @@ use super::setup::CallSetup;
 use super::staff::Triage;
 use crate::crm::amo::{AmoClient, AmoCrm};
 use crate::crm::CrmError;
-use crate::engine::phone;
 use crate::lock::{lock_within, LockKind};
+use crate::phone;
 use crate::rules::RuleSet;
 use crate::store::{CallState, Store};
 
@@ -108,7 +108,7 @@ impl<'a> Pusher<'a> {
         if let Some(r) = self.resolved.get() {
             return Ok(r);
         }
-        let dict = crate::engine::resolve::dictionaries(
+        let dict = crate::crm::names::dictionaries(
             self.store,
             self.crm,
             &self.rules.file.amocrm.base_url,

@@ -138,7 +138,7 @@ fn manager(c: &StoredCall, setup: &CallSetup, dict: Option<&Dictionaries>) -> St
     match employee {
         Some(emp) => match setup.staff.find(&emp) {
             Some(s) => s.name.clone().unwrap_or_else(|| {
-                dict.and_then(|d| crate::engine::resolve::find_user(d, &s.user).ok())
+                dict.and_then(|d| crate::crm::names::find_user(d, &s.user).ok())
                     .map(user_name)
                     .unwrap_or_else(|| s.user.clone())
             }),

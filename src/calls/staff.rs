@@ -7,7 +7,7 @@
 
 use super::event::{CallEvent, Direction, Employee, Stage};
 use super::party::{classify, Party};
-use crate::engine::phone;
+use crate::phone;
 use crate::rules::CallsSection;
 
 /// One `[[calls.employees]]` entry, normalised.

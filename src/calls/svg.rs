@@ -2,6 +2,11 @@
 //! (inbound, outbound, missed) per working hour, a y axis with ticks, a legend, and a
 //! tooltip (`<title>`) per bar. Hand-written, so no drawing library is needed; every text
 //! is XML-escaped.
+//!
+//! Kept on purpose: the chart is a few dozen rectangles and labels whose coordinates we
+//! compute anyway. `plotters` is a drawing stack with font handling and backends for what is
+//! text output here, and the `svg` crate only builds the element tree, leaving every
+//! coordinate and escape to us as now.
 
 use super::report::{CallReport, HourRow};
 

@@ -9,9 +9,10 @@ use anyhow::Context as _;
 
 use super::Cli;
 
-/// Loads the rule file named by `--config` and opens its log file.
+/// Loads the rule file named by `--config` (with the `[calls]` checks) and opens its log
+/// file.
 pub fn rules(cli: &Cli) -> anyhow::Result<RuleSet> {
-    let rules = RuleSet::load(&cli.config)?;
+    let rules = RuleSet::load_with(&cli.config, &[amocrm_bin::calls::validate::check])?;
     if let Some(path) = &rules.file.log.path {
         amocrm_bin::log::open_file(path, rules.file.log.max_bytes)
             .with_context(|| format!("cannot open log file `{}` (`[log] path`)", path.display()))?;

@@ -25,7 +25,7 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
         let crm = AmoCrm::new(context::client(&rules, &store, true)?)
             .with_batch_size(rules.file.amocrm.batch_size);
         let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
-        engine.nudge(chrono::Utc::now().naive_utc())
+        engine.nudge(amocrm_bin::billing::panel_now(&rules.file.billmanager))
     })();
     let report = match result {
         Ok(r) => r,

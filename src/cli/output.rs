@@ -99,7 +99,11 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
                 }
             })
             .collect();
-            format!("{}: {}", k.as_str(), parts.join(", "))
+            let warned = match c.warned {
+                0 => String::new(),
+                n => format!(" ({n} with warnings)"),
+            };
+            format!("{}: {}{warned}", k.as_str(), parts.join(", "))
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::exit::{Classify, ExitStatus};
+use crate::status::{Classify, ExitStatus};
 
 /// One rejected field of one submitted item, as amoCRM reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

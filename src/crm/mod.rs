@@ -8,6 +8,7 @@
 pub mod amo;
 mod dictionaries;
 mod error;
+pub mod names;
 
 use serde_json::Value;
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::payload::{custom_fields, hash, tags, tags_to_add};
 use super::plan::{Op, Plan};
 use super::upsert::Desired;
-use super::{facts, phone, Engine};
+use super::{facts, Engine};
 use crate::billing::{Client, Payer};
 use crate::rules::condition::{holds, Facts};
 use crate::rules::EntityKind;
@@ -109,14 +109,15 @@ impl Engine<'_> {
                 origin: (EntityKind::Company, payer.id.clone()),
             });
         }
-        let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Company, &f);
+        let (mut fields, mut warnings) = custom_fields(&self.resolved, EntityKind::Company, &f);
         let mut multitext = Vec::new();
         let sync = &self.rules.file.sync;
         if let (Some(p), Some(def)) = (
-            payer
-                .phone
-                .as_deref()
-                .and_then(|p| phone::normalize(p, &sync.default_country)),
+            super::contacts::phone_to_send(
+                payer.phone.as_deref(),
+                &sync.default_country,
+                &mut warnings,
+            ),
             self.resolved.standard(EntityKind::Company, "PHONE"),
         ) {
             fields.insert(

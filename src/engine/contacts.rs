@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use super::payload::{custom_fields, hash, tags, tags_to_add};
 use super::plan::{Op, Plan};
 use super::upsert::Desired;
-use super::{facts, phone, Engine};
+use super::{facts, Engine};
 use crate::billing::{Client, Payer, User};
+use crate::phone;
 use crate::rules::condition::{holds, Facts};
 use crate::rules::EntityKind;
 
@@ -94,10 +95,12 @@ impl Engine<'_> {
                 origin: (EntityKind::Contact, client.id.clone()),
             });
         }
-        let phone = user
-            .phone
-            .as_deref()
-            .and_then(|p| phone::normalize(p, &sync.default_country));
+        let mut phone_warnings = Vec::new();
+        let phone = phone_to_send(
+            user.phone.as_deref(),
+            &sync.default_country,
+            &mut phone_warnings,
+        );
         let email = user
             .email
             .as_deref()
@@ -112,7 +115,8 @@ impl Engine<'_> {
         .find(|s| !s.is_empty())
         .map(String::from)
         .unwrap_or_else(|| format!("Client {}", client.id));
-        let (mut fields, warnings) = custom_fields(&self.resolved, EntityKind::Contact, &f);
+        let (mut fields, mut warnings) = custom_fields(&self.resolved, EntityKind::Contact, &f);
+        warnings.extend(phone_warnings);
         let mut multitext = Vec::new();
         if let (Some(p), Some(def)) = (&phone, self.resolved.standard(EntityKind::Contact, "PHONE"))
         {
@@ -167,5 +171,61 @@ impl Engine<'_> {
         let plan = self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))?;
         self.entity_planned(client, &plan, &f)?;
         Ok(plan)
+    }
+}
+
+/// The E.164 form of a typed phone, or `None` with a warning on the entity: an invalid
+/// number is reported and left out, never sent as typed; a dropped extension is said too.
+pub(super) fn phone_to_send(
+    raw: Option<&str>,
+    default_country: &str,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let raw = raw.filter(|p| !p.trim().is_empty())?;
+    match phone::parse(raw, default_country) {
+        Ok(p) => {
+            if let Some(ext) = &p.extension {
+                warnings.push(format!(
+                    "PHONE sent as {} without its extension {ext} (amoCRM keeps numbers only)",
+                    p.e164
+                ));
+            }
+            Some(p.e164)
+        }
+        Err(e) => {
+            warnings.push(format!("PHONE not sent: {e}"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_to_send;
+
+    #[test]
+    fn an_invalid_phone_is_left_out_with_a_warning_and_an_extension_is_said() {
+        let mut warnings = Vec::new();
+        assert_eq!(phone_to_send(Some("12-34"), "RU", &mut warnings), None);
+        assert_eq!(
+            warnings,
+            ["PHONE not sent: `12-34` is not a valid phone number (read with default country RU)"]
+        );
+        warnings.clear();
+        assert_eq!(
+            phone_to_send(Some("+7 495 123-45-67 доб. 123"), "RU", &mut warnings).as_deref(),
+            Some("+74951234567")
+        );
+        assert_eq!(
+            warnings,
+            ["PHONE sent as +74951234567 without its extension 123 (amoCRM keeps numbers only)"]
+        );
+        warnings.clear();
+        assert_eq!(
+            phone_to_send(Some("067 111 22 33"), "UA", &mut warnings).as_deref(),
+            Some("+380671112233")
+        );
+        assert_eq!(phone_to_send(Some("  "), "RU", &mut warnings), None);
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }

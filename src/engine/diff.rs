@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::payload::remote_values;
-use super::phone;
+use crate::phone;
 
 const COMPARED: &[&str] = &["name", "first_name", "last_name", "price"];
 

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::payload::remote_values;
-use super::phone;
 use super::Engine;
+use crate::phone;
 use crate::rules::EntityKind;
 
 fn texts(values: &[Value]) -> Vec<String> {

@@ -26,7 +26,6 @@ mod leads;
 pub mod lifecycle;
 mod lookup;
 pub mod payload;
-pub mod phone;
 pub mod plan;
 mod queue;
 pub mod report;

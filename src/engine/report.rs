@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::exit::ExitStatus;
+use crate::status::ExitStatus;
 
 fn tally(c: &mut Counts, a: Action) -> &mut u64 {
     match a {
@@ -107,6 +107,8 @@ pub struct Counts {
     pub joined: u64,
     /// Failed and queued.
     pub failed: u64,
+    /// Outcomes (of any action) that carry a warning: a field left out, an invalid phone.
+    pub warned: u64,
 }
 
 impl Report {
@@ -127,9 +129,13 @@ impl Report {
             .position(|x| x.kind == o.kind && x.key == o.key)
         {
             let prev = self.outcomes.remove(i);
-            *tally(self.tallies.entry(prev.kind).or_default(), prev.action) -= 1;
+            let counts = self.tallies.entry(prev.kind).or_default();
+            *tally(counts, prev.action) -= 1;
+            counts.warned -= u64::from(!prev.warnings.is_empty());
         }
-        *tally(self.tallies.entry(o.kind).or_default(), o.action) += 1;
+        let counts = self.tallies.entry(o.kind).or_default();
+        *tally(counts, o.action) += 1;
+        counts.warned += u64::from(!o.warnings.is_empty());
         if !self.summary_only || o.action == Action::Failed {
             self.outcomes.push(o);
         }
@@ -171,5 +177,46 @@ impl Report {
         self.outcomes
             .iter()
             .any(|o| o.action == Action::Failed && o.rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(key: &str, action: Action, warnings: &[&str]) -> Outcome {
+        Outcome {
+            kind: EntityKind::Contact,
+            key: key.into(),
+            action,
+            amo_id: None,
+            detail: String::new(),
+            changes: vec![],
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            rejected: false,
+            origin: (EntityKind::Contact, key.into()),
+        }
+    }
+
+    #[test]
+    fn outcomes_with_warnings_are_counted_even_in_a_summary() {
+        let mut r = Report::new(false, true);
+        r.push(outcome(
+            "user:1",
+            Action::Created,
+            &["PHONE not sent: `12-34` …"],
+        ));
+        r.push(outcome("user:2", Action::Created, &[]));
+        assert_eq!(r.counts()[&EntityKind::Contact].warned, 1);
+        assert!(r.outcomes.is_empty(), "a summary keeps failures only");
+        let mut r = Report::new(false, false);
+        r.push(outcome("user:1", Action::Failed, &["x"]));
+        r.push(outcome("user:1", Action::Created, &[]));
+        let c = &r.counts()[&EntityKind::Contact];
+        assert_eq!(
+            (c.warned, c.created, c.failed),
+            (0, 1, 0),
+            "a replaced outcome"
+        );
     }
 }

@@ -2,12 +2,21 @@
 //! top-level `<id>`, `<elid>` and `<error>` say?
 //!
 //! The hook never changes the document (it writes the input back byte for byte), so this
-//! is a reader for two facts, not a parser: the id a create function answered with (an
-//! `.edit` submitted without `elid` creates an object and BILLmanager answers its new id,
-//! as `mgrctl` prints `id=N`), and whether the function reported an error. A small
-//! hand-written scanner avoids an XML dependency for that; it checks nesting, names,
-//! attribute quoting, comments, CDATA, processing instructions and entity syntax, which is
-//! what "malformed" means in the log.
+//! reads two facts and nothing else: the id a create function answered with (an `.edit`
+//! submitted without `elid` creates an object and BILLmanager answers its new id, as
+//! `mgrctl` prints `id=N`), and whether the function reported an error. Tokenising is
+//! quick-xml's (a maintained pull parser: nesting, end-tag names, attribute quoting and
+//! duplicates, comments, CDATA, processing instructions, unclosed references). This adapter
+//! adds what a pull parser leaves to its caller and "malformed" means in the log: one root,
+//! no text outside it, element names, and entity syntax inside attribute values.
+
+use quick_xml::errors::{Error, IllFormedError};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// Deeper nesting is refused as malformed: BILLmanager's documents are a few levels deep,
+/// and a hostile 100 000-deep one would otherwise cost the panel milliseconds for nothing.
+const MAX_DEPTH: usize = 1000;
 
 /// What the hook reads from the panel's document.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,229 +33,217 @@ pub struct DocInfo {
 
 /// Checks `bytes` and returns what the hook needs, or why the document is malformed.
 pub fn inspect(bytes: &[u8]) -> Result<DocInfo, String> {
-    Scanner { b: bytes, i: 0 }.document()
-}
-
-struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Scanner<'a> {
-    fn document(mut self) -> Result<DocInfo, String> {
-        if self.b.starts_with(b"\xEF\xBB\xBF") {
-            self.i = 3;
-        }
-        let mut info = DocInfo::default();
-        // Element names open at each depth; text of the current depth-1 child.
-        let mut stack: Vec<&[u8]> = Vec::new();
-        let mut child_text: Option<String> = None;
-        let mut seen_root = false;
-        while self.i < self.b.len() {
-            if self.b[self.i] != b'<' {
-                let start = self.i;
-                while self.i < self.b.len() && self.b[self.i] != b'<' {
-                    self.i += 1;
+    let mut reader = Reader::from_reader(bytes);
+    let mut info = DocInfo::default();
+    // Names of the open elements, borrowed from the input (quick-xml checks that each end
+    // tag closes the innermost one); text of the current depth-1 child.
+    let mut open: Vec<&[u8]> = Vec::new();
+    let mut child_text: Option<String> = None;
+    loop {
+        let start = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| at(bytes, reader.error_position(), &describe(&e)))?;
+        let outside = open.is_empty();
+        let (element, empty) = match &event {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            _ => (None, false),
+        };
+        if let Some(e) = element {
+            check_element(e).map_err(|w| at(bytes, start, &w))?;
+            // The name as a slice of the input: right after the tag's `<` (a BOM before the
+            // root is skipped by the reader but counted in `start`).
+            let from = usize::try_from(start).unwrap_or(usize::MAX);
+            let lt = bytes
+                .get(from..)
+                .and_then(|b| b.iter().position(|&c| c == b'<'))
+                .map_or(from, |p| from + p + 1);
+            let name = bytes
+                .get(lt..lt.saturating_add(e.name().as_ref().len()))
+                .unwrap_or_default();
+            if outside {
+                if !info.root.is_empty() {
+                    return Err(at(bytes, start, "a second root element"));
                 }
-                let text = &self.b[start..self.i];
-                if stack.is_empty() {
-                    if !text.iter().all(u8::is_ascii_whitespace) {
-                        return Err(self.at(start, "text outside the root element"));
-                    }
-                } else {
-                    check_entities(text).map_err(|e| self.at(start, &e))?;
-                    if let Some(t) = child_text.as_mut() {
-                        t.push_str(&unescape(&String::from_utf8_lossy(text)));
-                    }
-                }
-                continue;
+                info.root = String::from_utf8_lossy(name).into_owned();
             }
-            let rest = &self.b[self.i..];
-            if rest.starts_with(b"<?") {
-                self.skip_past(b"?>", "processing instruction")?;
-            } else if rest.starts_with(b"<!--") {
-                self.skip_past(b"-->", "comment")?;
-            } else if rest.starts_with(b"<![CDATA[") {
-                if stack.is_empty() {
-                    return Err(self.at(self.i, "CDATA outside the root element"));
+            if open.len() == 1 {
+                info.error |= name == b"error";
+                match empty {
+                    true => info.set(name, String::new()),
+                    false => child_text = Some(String::new()),
                 }
-                let start = self.i + 9;
-                self.skip_past(b"]]>", "CDATA section")?;
-                if let Some(t) = child_text.as_mut() {
-                    t.push_str(&String::from_utf8_lossy(&self.b[start..self.i - 3]));
+            }
+            if !empty {
+                if open.len() == MAX_DEPTH {
+                    return Err(at(
+                        bytes,
+                        start,
+                        &format!("nesting deeper than {MAX_DEPTH} elements"),
+                    ));
                 }
-            } else if rest.starts_with(b"<!DOCTYPE") {
-                if seen_root {
-                    return Err(self.at(self.i, "DOCTYPE after the root element"));
-                }
-                self.skip_past(b">", "DOCTYPE")?;
-            } else if rest.starts_with(b"</") {
-                let start = self.i;
-                self.i += 2;
-                let name = self.name()?;
-                self.spaces();
-                self.expect(b'>')?;
-                match stack.pop() {
-                    Some(open) if open == name => {}
-                    Some(open) => {
-                        return Err(self.at(
-                            start,
-                            &format!(
-                                "`</{}>` closes `<{}>`",
-                                String::from_utf8_lossy(name),
-                                String::from_utf8_lossy(open)
-                            ),
-                        ))
-                    }
-                    None => return Err(self.at(start, "closing tag without an open element")),
-                }
-                if stack.len() == 1 {
+                open.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::Start(_) | Event::Empty(_) => {}
+            Event::Eof => break,
+            Event::End(_) => {
+                let name = open.pop().unwrap_or_default();
+                if open.len() == 1 {
                     if let Some(text) = child_text.take() {
                         info.set(name, text);
                     }
                 }
-            } else {
-                let start = self.i;
-                self.i += 1;
-                let name = self.name()?;
-                if stack.is_empty() {
-                    if seen_root {
-                        return Err(self.at(start, "a second root element"));
-                    }
-                    seen_root = true;
-                    info.root = String::from_utf8_lossy(name).into_owned();
-                }
-                let empty = self.attributes()?;
-                if stack.len() == 1 {
-                    if name == b"error" {
-                        info.error = true;
-                    }
-                    if empty {
-                        info.set(name, String::new());
-                    } else {
-                        child_text = Some(String::new());
-                    }
-                }
-                if !empty {
-                    stack.push(name);
+            }
+            Event::Text(t) if outside => {
+                if !t.iter().all(u8::is_ascii_whitespace) {
+                    return Err(at(bytes, start, "text outside the root element"));
                 }
             }
-        }
-        if let Some(open) = stack.last() {
-            return Err(format!(
-                "ends inside `<{}>` (truncated?)",
-                String::from_utf8_lossy(open)
-            ));
-        }
-        if !seen_root {
-            return Err("no root element".into());
-        }
-        Ok(info)
-    }
-
-    /// Reads attributes up to `>` or `/>`; returns whether the element is empty.
-    fn attributes(&mut self) -> Result<bool, String> {
-        let mut names: Vec<&[u8]> = Vec::new();
-        loop {
-            let had_space = self.spaces();
-            match self.b.get(self.i) {
-                Some(b'>') => {
-                    self.i += 1;
-                    return Ok(false);
+            Event::Text(t) => {
+                if let Some(text) = child_text.as_mut() {
+                    text.push_str(&String::from_utf8_lossy(&t));
                 }
-                Some(b'/') => {
-                    self.i += 1;
-                    self.expect(b'>')?;
-                    return Ok(true);
+            }
+            Event::GeneralRef(r) => {
+                if outside {
+                    return Err(at(bytes, start, "text outside the root element"));
                 }
-                Some(_) if had_space => {
-                    let at = self.i;
-                    let name = self.name()?;
-                    if names.contains(&name) {
-                        return Err(self.at(at, "duplicate attribute"));
+                check_reference(&r).map_err(|w| at(bytes, start, &w))?;
+                if let Some(text) = child_text.as_mut() {
+                    let body = String::from_utf8_lossy(&r);
+                    match resolve(&body) {
+                        Some(c) => text.push(c),
+                        // An HTML entity the panel's DTD defines (`&laquo;`): kept as written.
+                        None => text.push_str(&format!("&{body};")),
                     }
-                    names.push(name);
-                    self.spaces();
-                    self.expect(b'=')?;
-                    self.spaces();
-                    let quote = match self.b.get(self.i) {
-                        Some(&q @ (b'"' | b'\'')) => q,
-                        _ => return Err(self.at(self.i, "attribute value without quotes")),
-                    };
-                    self.i += 1;
-                    let start = self.i;
-                    while self.i < self.b.len() && self.b[self.i] != quote {
-                        if self.b[self.i] == b'<' {
-                            return Err(self.at(self.i, "`<` inside an attribute value"));
-                        }
-                        self.i += 1;
-                    }
-                    if self.i >= self.b.len() {
-                        return Err("ends inside an attribute value".into());
-                    }
-                    check_entities(&self.b[start..self.i]).map_err(|e| self.at(start, &e))?;
-                    self.i += 1;
                 }
-                Some(_) => return Err(self.at(self.i, "expected whitespace, `>` or `/>`")),
-                None => return Err("ends inside a tag".into()),
             }
-        }
-    }
-
-    fn name(&mut self) -> Result<&'a [u8], String> {
-        let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
-            let ok =
-                c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || c >= 0x80;
-            if !ok {
-                break;
+            Event::CData(c) => {
+                if outside {
+                    return Err(at(bytes, start, "CDATA outside the root element"));
+                }
+                if let Some(text) = child_text.as_mut() {
+                    text.push_str(&String::from_utf8_lossy(&c));
+                }
             }
-            self.i += 1;
-        }
-        let b: &'a [u8] = self.b;
-        let name = &b[start..self.i];
-        match name.first() {
-            Some(c) if !c.is_ascii_digit() && !matches!(c, b'-' | b'.') => Ok(name),
-            _ => Err(self.at(start, "expected an element or attribute name")),
-        }
-    }
-
-    fn spaces(&mut self) -> bool {
-        let start = self.i;
-        while self.b.get(self.i).is_some_and(u8::is_ascii_whitespace) {
-            self.i += 1;
-        }
-        self.i > start
-    }
-
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.at(self.i, &format!("expected `{}`", c as char)))
-        }
-    }
-
-    fn skip_past(&mut self, end: &[u8], what: &str) -> Result<(), String> {
-        let start = self.i;
-        match find(&self.b[self.i..], end) {
-            Some(pos) => {
-                self.i += pos + end.len();
-                Ok(())
+            Event::DocType(_) if !info.root.is_empty() => {
+                return Err(at(bytes, start, "DOCTYPE after the root element"));
             }
-            None => Err(self.at(start, &format!("unterminated {what}"))),
+            Event::DocType(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
     }
+    if let Some(name) = open.last() {
+        return Err(format!(
+            "ends inside `<{}>` (truncated?)",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    if info.root.is_empty() {
+        return Err("no root element".into());
+    }
+    Ok(info)
+}
 
-    /// "byte N (line L): what".
-    fn at(&self, offset: usize, what: &str) -> String {
-        let line = self.b[..offset.min(self.b.len())]
+/// Checks the element's name and its attributes (quoting, duplicates, entities).
+fn check_element(e: &BytesStart<'_>) -> Result<(), String> {
+    check_name(e.name().as_ref())?;
+    for attr in e.attributes().with_checks(true) {
+        let attr = attr.map_err(|e| e.to_string())?;
+        check_name(attr.key.as_ref())?;
+        check_entities(&attr.value)?;
+    }
+    Ok(())
+}
+
+/// Our wording for the errors the log most often shows; quick-xml's own text otherwise.
+fn describe(e: &Error) -> String {
+    match e {
+        Error::IllFormed(IllFormedError::UnclosedReference) => {
+            "`&` without `;` (an unescaped ampersand)".into()
+        }
+        Error::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
+            format!("`</{found}>` closes `<{expected}>`")
+        }
+        Error::IllFormed(IllFormedError::UnmatchedEndTag(name)) => {
+            format!("closing tag `</{name}>` without an open element")
+        }
+        Error::Syntax(s) => format!("{s} (truncated or unterminated)"),
+        other => other.to_string(),
+    }
+}
+
+/// "what at line L, byte N".
+fn at(bytes: &[u8], offset: u64, what: &str) -> String {
+    let offset = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let line = bytes[..offset].iter().filter(|&&c| c == b'\n').count() + 1;
+    format!("{what} at line {line}, byte {offset}")
+}
+
+/// XML names: no leading digit, `-` or `.`; letters, digits, `_:-.` or non-ASCII after.
+fn check_name(name: &[u8]) -> Result<(), String> {
+    let ok_char = |c: &u8| c.is_ascii_alphanumeric() || b"_:-.".contains(c) || *c >= 0x80;
+    match name.first() {
+        Some(c) if !c.is_ascii_digit() && !b"-.".contains(c) && name.iter().all(ok_char) => Ok(()),
+        _ => Err(format!(
+            "`{}` is not an element or attribute name",
+            String::from_utf8_lossy(name)
+        )),
+    }
+}
+
+/// The body of `&…;`: a name, `#digits` or `#xhex`.
+fn check_reference(body: &[u8]) -> Result<(), String> {
+    let ok = match body {
+        [b'#', b'x', hex @ ..] => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
+        [b'#', dec @ ..] => !dec.is_empty() && dec.iter().all(u8::is_ascii_digit),
+        name => {
+            !name.is_empty()
+                && name
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
+        }
+    };
+    match ok {
+        true => Ok(()),
+        false => Err("`&` without a valid entity (an unescaped ampersand)".into()),
+    }
+}
+
+/// Every `&` in an attribute value starts a valid reference (quick-xml leaves attribute
+/// values raw until asked to unescape them).
+fn check_entities(value: &[u8]) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(amp) = rest.iter().position(|&c| c == b'&') {
+        let tail = &rest[amp + 1..];
+        let end = tail
             .iter()
-            .filter(|&&c| c == b'\n')
-            .count()
-            + 1;
-        format!("{what} at line {line}, byte {offset}")
+            .position(|&c| c == b';')
+            .ok_or("`&` without `;` (an unescaped ampersand)")?;
+        check_reference(&tail[..end])?;
+        rest = &tail[end + 1..];
+    }
+    Ok(())
+}
+
+/// The five predefined entities and numeric references (ids are plain digits anyway).
+fn resolve(body: &str) -> Option<char> {
+    match body {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => body
+            .strip_prefix("#x")
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .or_else(|| body.strip_prefix('#').and_then(|d| d.parse().ok()))
+            .and_then(char::from_u32),
     }
 }
 
@@ -259,76 +256,6 @@ impl DocInfo {
             _ => {}
         }
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Every `&` starts `&name;`, `&#digits;` or `&#xhex;`.
-fn check_entities(text: &[u8]) -> Result<(), String> {
-    let mut i = 0;
-    while let Some(pos) = text[i..].iter().position(|&c| c == b'&') {
-        let start = i + pos + 1;
-        let end = text[start..]
-            .iter()
-            .position(|&c| c == b';')
-            .map(|p| start + p)
-            .ok_or("`&` without `;` (an unescaped ampersand)")?;
-        let body = &text[start..end];
-        let ok = match body {
-            [b'#', b'x', hex @ ..] => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
-            [b'#', dec @ ..] => !dec.is_empty() && dec.iter().all(u8::is_ascii_digit),
-            name => {
-                !name.is_empty()
-                    && name
-                        .iter()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-            }
-        };
-        if !ok {
-            return Err("`&` without a valid entity (an unescaped ampersand)".into());
-        }
-        i = end + 1;
-    }
-    Ok(())
-}
-
-/// The five predefined entities and numeric references (ids are plain digits anyway).
-fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('&') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        let Some(end) = tail.find(';') else {
-            out.push_str(tail);
-            return out;
-        };
-        let body = &tail[1..end];
-        let c = match body {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => body
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| body.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match c {
-            Some(c) => out.push(c),
-            None => out.push_str(&tail[..=end]),
-        }
-        rest = &tail[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -362,18 +289,29 @@ mod tests {
     }
 
     #[test]
+    fn bom_cdata_and_entities_in_the_values_read() {
+        let doc = b"\xEF\xBB\xBF<doc><id><![CDATA[ 42 ]]></id><elid>&#51;&#x30;1</elid></doc>";
+        let info = inspect(doc).unwrap();
+        assert_eq!(info.id.as_deref(), Some("42"));
+        assert_eq!(info.elid.as_deref(), Some("301"));
+    }
+
+    #[test]
     fn malformed_documents_say_where() {
         for (bad, why) in [
             (&b"<doc><elid>301</doc>"[..], "closes"),
             (b"<doc><elid>301</elid>", "truncated"),
             (b"not xml", "outside the root"),
             (b"", "no root"),
-            (b"<doc a=1/>", "without quotes"),
+            (b"<doc a=1/>", "enclosed in"),
             (b"<doc>a & b</doc>", "ampersand"),
+            (b"<doc a='&b'/>", "ampersand"),
             (b"<doc/><doc/>", "second root"),
-            (b"<doc><!-- x </doc>", "unterminated comment"),
+            (b"<doc><!-- x </doc>", "unterminated"),
             (b"<doc a='1' a='2'/>", "duplicate"),
             (b"<1doc/>", "name"),
+            (b"<doc></doc></x>", "without an open element"),
+            (b"<doc><![CDATA[x</doc>", "unterminated"),
         ] {
             let e = inspect(bad).unwrap_err();
             assert!(e.contains(why), "{:?}: {e}", String::from_utf8_lossy(bad));
@@ -381,8 +319,35 @@ mod tests {
     }
 
     #[test]
-    fn unescape_handles_predefined_and_numeric_entities() {
-        assert_eq!(unescape("a &lt;&#65;&#x42;&gt; &amp;"), "a <AB> &");
-        assert_eq!(unescape("&laquo;x"), "&laquo;x");
+    fn huge_and_hostile_inputs_are_read_or_refused_without_recursion() {
+        let deep = format!(
+            "<doc><id>5</id>{}{}</doc>",
+            "<a>".repeat(100_000),
+            "</a>".repeat(100_000)
+        );
+        let e = inspect(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("deeper than 1000"), "{e}");
+        let deep_enough = format!("<doc>{}{}</doc>", "<a>".repeat(998), "</a>".repeat(998));
+        assert!(inspect(deep_enough.as_bytes()).is_ok());
+        let text = format!("<doc><elid>{}</elid></doc>", "7".repeat(1 << 20));
+        assert_eq!(
+            inspect(text.as_bytes()).unwrap().elid.map(|e| e.len()),
+            Some(1 << 20)
+        );
+        // Entities are never expanded: a "billion laughs" DOCTYPE is read as written.
+        let bomb = "<!DOCTYPE d [<!ENTITY a \"&b;&b;&b;\"><!ENTITY b \"xxxxxxxx\">]><doc><id>&a;</id></doc>";
+        assert_eq!(inspect(bomb.as_bytes()).unwrap().id.as_deref(), Some("&a;"));
+        assert!(inspect("<".repeat(1 << 20).as_bytes()).is_err());
+        assert!(inspect(&[0xFF, 0xFE, 0x00, 0x3C]).is_err());
+    }
+
+    #[test]
+    fn resolve_handles_predefined_and_numeric_entities() {
+        let got: String = ["lt", "#65", "#x42", "gt", "amp"]
+            .iter()
+            .filter_map(|b| resolve(b))
+            .collect();
+        assert_eq!(got, "<AB>&");
+        assert_eq!(resolve("laquo"), None);
     }
 }

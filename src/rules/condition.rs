@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
-use super::schema::{Condition, Ops, When};
+use super::when::{Condition, Ops, When};
 
 /// An entity's attributes, flattened.
 pub type Facts = BTreeMap<String, String>;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::exit::{Classify, ExitStatus};
+use crate::status::{Classify, ExitStatus};
 
 /// One semantic problem found after the file parsed, with the key path it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,18 +9,26 @@
 pub mod condition;
 mod error;
 pub mod lifecycle;
+mod lifecycle_check;
 pub mod schema;
 mod validate;
+mod when;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Problem, RulesError};
 pub use schema::*;
+pub use when::{Condition, Ops, When};
 
 use crate::secret::Secret;
 
 /// The default rule-file path on a BILLmanager host.
 pub const DEFAULT_PATH: &str = "/usr/local/mgr5/etc/amocrm-bin.toml";
+
+/// The offline check of a section whose vocabulary another layer owns: `[calls]` conditions
+/// name call facts that `calls` defines, and `calls` builds on `rules`, so its check is
+/// passed in by whoever loads the file rather than imported here.
+pub type SectionCheck = fn(&RuleFile, &mut Vec<Problem>);
 
 /// A loaded, validated rule file.
 #[derive(Debug, Clone)]
@@ -34,11 +42,17 @@ pub struct RuleSet {
 impl RuleSet {
     /// Reads, parses and validates the rule file at `path`.
     pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
+        Self::load_with(path, &[])
+    }
+
+    /// [`RuleSet::load`] plus the checks of sections that other layers own (`[calls]`:
+    /// `calls::validate::check`); every problem is still reported at once.
+    pub fn load_with(path: &Path, checks: &[SectionCheck]) -> Result<RuleSet, RulesError> {
         let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut set = Self::parse(&text, path)?;
+        let mut set = Self::parse_with(&text, path, checks)?;
         set.resolve_paths();
         warn_if_secret_exposed(path, &set.file);
         Ok(set)
@@ -46,6 +60,15 @@ impl RuleSet {
 
     /// Parses and validates rule-file text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<RuleSet, RulesError> {
+        Self::parse_with(text, path, &[])
+    }
+
+    /// [`RuleSet::parse`] plus the section checks other layers own.
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        checks: &[SectionCheck],
+    ) -> Result<RuleSet, RulesError> {
         let de = toml::Deserializer::new(text);
         let file: RuleFile = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
@@ -62,7 +85,10 @@ impl RuleSet {
                 message: inner.message().trim().to_string(),
             }
         })?;
-        let problems = validate::check(&file);
+        let mut problems = validate::check(&file);
+        for check in checks {
+            check(&file, &mut problems);
+        }
         if !problems.is_empty() {
             return Err(RulesError::Invalid {
                 path: path.to_path_buf(),

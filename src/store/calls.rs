@@ -195,6 +195,10 @@ pub struct StoredCall {
     pub received_at: i64,
 }
 
+/// Seconds of tolerance when checking that two legs of one call overlap (providers round
+/// times); the store owns the query that applies it.
+pub const OVERLAP_SLACK_SECS: i64 = 2;
+
 const COLUMNS: &str = "id, provider, call_id, fingerprint, direction, status, ended, internal, \
      started_at, duration, billsec, client_phone, rank, event, raw, state, detail, attempts, \
      last_error, amo_call_id, amo_entity, user_id, delivered_at, duplicates, received_at";
@@ -299,7 +303,7 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
                     c.provider,
                     c.started_at,
                     window,
-                    crate::calls::fingerprint::OVERLAP_SLACK_SECS,
+                    OVERLAP_SLACK_SECS,
                     c.duration
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::exit::{Classify, ExitStatus};
+use crate::status::{Classify, ExitStatus};
 
 /// A failure of the local SQLite store.
 #[derive(Debug)]

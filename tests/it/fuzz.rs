@@ -239,9 +239,9 @@ proptest! {
         let _ = values::payer_kind(Some(&s));
         let _ = values::id_order(&s, "42");
         for c in [country.as_str(), "RU", "KZ", ""] {
-            if let Some(p) = amocrm_bin::engine::phone::normalize(&s, c) {
-                let _ = amocrm_bin::engine::phone::search_key(&p);
-                let _ = amocrm_bin::engine::phone::same(&p, &s);
+            if let Some(p) = amocrm_bin::phone::normalize(&s, c) {
+                let _ = amocrm_bin::phone::search_key(&p);
+                let _ = amocrm_bin::phone::same(&p, &s);
             }
         }
     }

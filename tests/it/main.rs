@@ -12,6 +12,7 @@ mod faults;
 mod first_hour;
 mod fuzz;
 mod hook;
+mod layers;
 mod lifecycle;
 mod operator;
 mod rules_errors;

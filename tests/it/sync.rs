@@ -335,7 +335,9 @@ fn updates_merge_values_and_keep_what_operators_added_by_hand() {
     let ivan = binding(&w, "contact", "201")["binding"]["amo_id"]
         .as_i64()
         .unwrap();
-    // A manager adds a second phone and a tag by hand.
+    // A manager adds a second phone and a tag by hand, a moment later: the sandbox's 7 rps
+    // limit counts every client, and this request does not go through the binary's pacer.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let token = w.sandbox.issue_access_token();
     let contact = w
         .sandbox

@@ -28,7 +28,8 @@ impl Resp {
     }
 }
 
-/// Sends one request; Err when the server closed without answering.
+/// Sends one request on its own connection (`Connection: close`, read to the end); Err
+/// when the server closed without answering.
 pub fn try_send(
     base: &str,
     method: &str,
@@ -41,7 +42,7 @@ pub fn try_send(
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = body.unwrap_or("");
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::oauth::{TokenManager, TokenSource};
 use super::pace::Pacer;
-use super::retry::{backoff, MAX_ATTEMPTS};
+use super::retry::{backoff, describe_transport, MAX_ATTEMPTS};
 use crate::crm::{CrmError, FieldError, ItemErrors};
 use crate::store::{Store, TokenRecord};
 
@@ -57,26 +57,6 @@ pub struct AmoClient<'a> {
     tokens: TokenManager<'a>,
     pacer: Pacer,
     stats: RefCell<RequestStats>,
-}
-
-/// A transport error described without anything secret (reqwest errors carry only the URL).
-pub fn describe_transport(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "connection broke while reading the answer"
-    } else {
-        "request failed"
-    };
-    let mut msg = format!("{kind}: {e}");
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    msg
 }
 
 impl<'a> AmoClient<'a> {

@@ -7,5 +7,6 @@ pub mod pace;
 pub mod retry;
 
 pub use api::{AmoCrm, CHUNK};
-pub use client::{describe_transport, validation_items, AmoClient, ClientConfig, RequestStats};
+pub use client::{validation_items, AmoClient, ClientConfig, RequestStats};
 pub use oauth::{Credentials, TokenSource};
+pub use retry::describe_transport;

@@ -279,7 +279,7 @@ fn token_request(
             Err(e) => {
                 return Err(CrmError::Unreachable {
                     request,
-                    detail: super::client::describe_transport(&e),
+                    detail: super::retry::describe_transport(&e),
                 })
             }
         };

@@ -1,6 +1,12 @@
 //! Pacing: at most N requests in any one-second window, across every process that shares
 //! the store (cron backfill, the hook's drain, an operator's sync).
 //!
+//! Hand-written on purpose: rate-limit crates (`governor`, `ratelimit`) keep their state in
+//! one process's memory, and amoCRM's 7 requests per second are shared by separate
+//! processes that start and end independently. The limit has to live in a locked file next
+//! to the store, and amoCRM counts a request when it arrives, which the correction below
+//! needs to know; neither fits a GCRA cell in memory.
+//!
 //! The state is a tiny file next to the store: a penalty deadline (set after a 429, so every
 //! process backs off, not only the one that was refused) and, for each recent request, the
 //! latest moment it may have *arrived* at amoCRM. A process takes the file's lock, waits

@@ -2,6 +2,13 @@
 //!
 //! `AMOCRM_BIN_TEST_BACKOFF_MS` replaces the base delay (tests use it to ride out fault
 //! storms quickly); the 429 `retry_after` the server asks for is always honoured.
+//!
+//! Hand-written on purpose. What to retry is amoCRM-specific and lives with the client (429
+//! waits for `retry_after` and slows every process through the pacer, 401 refreshes the token
+//! once, other 4xx are final), and the schedule itself is a dozen lines. `backoff` is
+//! unmaintained (RUSTSEC-2025-0012); `backon` would bring a builder and a sleeper trait to
+//! wrap the same two numbers, and the test knob above would still be ours (cargo keeps its
+//! retry hand-written for the same reasons).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,6 +54,26 @@ pub fn backoff(attempt: u32) -> Duration {
         Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
         None => wait,
     }
+}
+
+/// A transport error described without anything secret (reqwest errors carry only the URL).
+pub fn describe_transport(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke while reading the answer"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
 }
 
 #[cfg(test)]

@@ -91,12 +91,12 @@ fn text_prefix(template: &str) -> &str {
 }
 
 impl Engine<'_> {
-    /// Runs the trial and abandoned-cart checks as of `at` (UTC, compared with BILLmanager's
-    /// dates as they are written).
+    /// Runs the trial and abandoned-cart checks as of `at`: the panel's wall clock
+    /// ([`crate::billing::panel_now`]), the clock BILLmanager's dates are written in.
     pub fn nudge(&self, at: chrono::NaiveDateTime) -> anyhow::Result<NudgeReport> {
         let l = &self.rules.file.lifecycle;
         if l.nudge.is_none() && l.abandoned_cart.is_none() {
-            return Err(crate::exit::Failure::usage(
+            return Err(crate::status::Failure::usage(
                 "nothing to nudge: the rule file has neither `[lifecycle.nudge]` nor `[lifecycle.abandoned_cart]`",
                 "add one of them (docs/lifecycle.md, examples/rules.toml)",
             )

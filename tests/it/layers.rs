@@ -1,0 +1,180 @@
+//! The library's top-level modules form layers without circles (README "How it works"):
+//! read from the `crate::…` paths in `src/`, the import graph between `rules`, `store`,
+//! `crm`, `calls`, `engine`, … has no cycle, and `exit` (which knows every layer's errors)
+//! is imported by none of them. The binary's `cli` sits above the library and is left out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Edges between top-level modules, each with one place that makes it: (from, to) → file:line.
+type Graph = BTreeMap<String, BTreeMap<String, String>>;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Top-level module names that `line` (comments removed) refers to through `crate::`.
+fn referenced(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("crate::") {
+        // `amocrm_bin::crate::` never occurs; `$crate::` in macros is not a module edge.
+        let before = &rest[..at];
+        rest = &rest[at + "crate::".len()..];
+        if before.ends_with('$') || before.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            // `use crate::{a::X, b};`: the first segment of each item at brace depth 0.
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.push(first_segment(&item));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            found.push(first_segment(&item));
+        } else {
+            found.push(first_segment(rest));
+        }
+    }
+    found.retain(|m| !m.is_empty());
+    found
+}
+
+fn first_segment(path: &str) -> String {
+    path.trim()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+fn library_graph() -> Graph {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph = Graph::new();
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if matches!(top.as_str(), "lib" | "main" | "cli") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for to in referenced(code) {
+                if to != top {
+                    graph
+                        .entry(top.clone())
+                        .or_default()
+                        .entry(to)
+                        .or_insert_with(|| format!("src/{}:{}", rel.display(), n + 1));
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// One cycle as a path `a → b → … → a`, if there is any.
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &Graph,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == node) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flat_map(|m| m.keys()) {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_cycle_finder_finds_a_circle_and_reads_grouped_imports() {
+    let mut g = Graph::new();
+    for (a, b) in [("exit", "lock"), ("lock", "exit"), ("engine", "rules")] {
+        g.entry(a.into())
+            .or_default()
+            .insert(b.into(), String::new());
+    }
+    assert_eq!(
+        find_cycle(&g),
+        Some(vec!["exit".into(), "lock".into(), "exit".into()])
+    );
+    assert_eq!(
+        referenced("use crate::{crm::{Crm, Dictionaries}, store::Store};"),
+        ["crm", "store"]
+    );
+    assert_eq!(
+        referenced("let x = crate::phone::same(a, b) && $crate::log::x();"),
+        ["phone"]
+    );
+}
+
+#[test]
+fn top_level_modules_import_each_other_without_circles() {
+    let graph = library_graph();
+    // The graph is really read: the engine builds on the rules and the store.
+    assert!(graph["engine"].contains_key("rules") && graph["engine"].contains_key("store"));
+    if let Some(cycle) = find_cycle(&graph) {
+        let edges: Vec<String> = cycle
+            .windows(2)
+            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
+            .collect();
+        panic!(
+            "import circle between top-level modules:\n  {}\nmove the shared piece below both (see README \"How it works\")",
+            edges.join("\n  ")
+        );
+    }
+    let into_exit: Vec<String> = graph
+        .iter()
+        .filter_map(|(from, to)| to.get("exit").map(|at| format!("{from} ({at})")))
+        .collect();
+    assert!(
+        into_exit.is_empty(),
+        "exit.rs sits on top; these import it back (use crate::status instead): {into_exit:?}"
+    );
+}
