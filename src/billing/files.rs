@@ -85,9 +85,14 @@ fn safe_name(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// BILLmanager's error document for an unknown `elid` (`docs/billmanager.md` §3.4).
+/// The error document a panel answers for an edit form of a missing object: `value` on
+/// `elid` (`docs/billmanager.md` §3.4; facts J7).
 fn missed_elid(id: &str) -> Vec<u8> {
-    error_doc("missed", "elid", &format!("Object not found (elid={id})"))
+    error_doc(
+        "value",
+        "elid",
+        &format!("Invalid value of the field elid: {id}"),
+    )
 }
 
 /// BILLmanager's error document for an unknown function.

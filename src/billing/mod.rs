@@ -31,7 +31,9 @@ pub use api::{ApiSource, ApiTransport};
 pub use error::BillingError;
 pub use files::{FilesSource, FilesTransport};
 pub use mgrctl::{MgrctlSource, MgrctlTransport};
-pub use model::{Attrs, Client, Payer, PayerKind, Service, ServiceStatus, User};
+pub use model::{
+    Attrs, Client, PanelStats, Payer, PayerKind, Service, ServiceStatus, Unlinked, User,
+};
 pub use open::open;
 pub use reader::PanelReader;
 pub use transport::{Params, Transport};
@@ -52,4 +54,13 @@ pub trait BillingSource {
     fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// Ids of services created on or after `since` (backfill), in ascending id order.
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// Rows read so far that could not be tied to a client or dated (shared or unknown
+    /// client names, no registration date): the engine reports each one.
+    fn unlinked(&self) -> Vec<Unlinked> {
+        Vec::new()
+    }
+    /// Panel calls made so far and the time spent in them.
+    fn stats(&self) -> PanelStats {
+        PanelStats::default()
+    }
 }
