@@ -122,6 +122,11 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         {
             store.outbox_failed(o.origin.0.as_str(), &o.origin.1, &o.detail, o.rejected, 10)?;
         }
+        for g in &report.unlinked {
+            if let Some((kind, id)) = &g.requeue {
+                store.outbox_failed(kind.as_str(), id, &g.reason, false, 10)?;
+            }
+        }
     }
     let mut summary = output::summary_json(&report, &stats);
     summary["since"] = json!(since.to_string());
@@ -169,8 +174,8 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     );
     for (kind, c) in report.counts() {
         println!(
-            "  {:<8} {:>6} created {:>6} updated {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
-            kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
+            "  {:<8} {:>6} created {:>6} updated {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed {:>6} not linked",
+            kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed, c.unlinked
         );
     }
     println!(
@@ -182,6 +187,17 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         started.elapsed().as_secs_f64(),
         peak_rss_kib().unwrap_or(0)
     );
+    println!(
+        "  BILLmanager: {} calls ({} forms) in {:.1} s",
+        report.panel.calls,
+        report.panel.forms,
+        report.panel.millis as f64 / 1000.0
+    );
+    if !(cli.verbose > 0 || args.dry_run) {
+        for g in &report.unlinked {
+            println!("  NOT LINKED {} {}: {}", g.kind.as_str(), g.key, g.reason);
+        }
+    }
     for f in report
         .outcomes
         .iter()

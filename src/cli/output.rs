@@ -11,7 +11,9 @@ pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value 
     json!({
         "dry_run": report.dry_run,
         "counts": report.counts(),
+        "unlinked": report.unlinked,
         "requests": stats,
+        "panel": {"calls": report.panel.calls, "forms": report.panel.forms, "millis": report.panel.millis},
         "exit_code": report.exit_status().code(),
     })
 }
@@ -57,6 +59,14 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             println!("          warning: {w}");
         }
     }
+    for g in &report.unlinked {
+        println!(
+            "{:<7} {:<22} NOT LINKED: {}",
+            g.kind.as_str(),
+            g.key,
+            g.reason
+        );
+    }
     if !cli.quiet {
         let counts = report.counts();
         let parts: Vec<String> =
@@ -64,17 +74,20 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
                 .iter()
                 .map(|(k, c)| {
                     format!(
-                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed",
-                    k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
+                    "{}: {} created, {} updated, {} unchanged, {} skipped, {} joined, {} failed, {} not linked",
+                    k.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed, c.unlinked
                 )
                 })
                 .collect();
         eprintln!(
-            "{}; {} requests ({} writes, {} × 429)",
+            "{}; {} requests ({} writes, {} × 429); BILLmanager: {} calls ({} forms) in {:.1} s",
             parts.join("; "),
             stats.requests,
             stats.writes,
-            stats.status_429
+            stats.status_429,
+            report.panel.calls,
+            report.panel.forms,
+            report.panel.millis as f64 / 1000.0
         );
     }
     Ok(())

@@ -12,6 +12,7 @@ mod fuzz;
 mod hook;
 mod lifecycle;
 mod operator;
+mod panel;
 mod rules_errors;
 mod security;
 mod sync;
