@@ -38,8 +38,25 @@ pub use open::open;
 pub use reader::PanelReader;
 pub use transport::{Params, Transport};
 
-/// Where BILLmanager data comes from.
-pub trait BillingSource {
+/// A form kept from an earlier run: reused while its list row is unchanged and it is
+/// younger than `[billmanager] form_max_age_hours`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedForm {
+    /// The form function (`account.edit`, `profile.edit`).
+    pub func: String,
+    /// The entity id.
+    pub elid: String,
+    /// Hash of the entity's list row when the form was read.
+    pub row_hash: String,
+    /// When it was read (Unix seconds).
+    pub fetched_at: i64,
+    /// The form's fields.
+    pub attrs: Attrs,
+}
+
+/// Where BILLmanager data comes from. `Sync`: a backfill reads the next chunk's forms on
+/// other threads while the current chunk is written to amoCRM.
+pub trait BillingSource: Sync {
     /// A client with its users; `BillingError::NotFound` when there is no such client.
     fn client(&self, id: &str) -> Result<Client, BillingError>;
     /// A payer.
@@ -62,5 +79,18 @@ pub trait BillingSource {
     /// Panel calls made so far and the time spent in them.
     fn stats(&self) -> PanelStats {
         PanelStats::default()
+    }
+    /// The client attributes the rules use (each a list of alternative raw field names):
+    /// `account.edit` is then read only for a client whose list row lacks one of them.
+    /// Never called: every client's form is read.
+    fn need_client_fields(&self, _needs: Vec<Vec<String>>) {}
+    /// Reads, on up to `[billmanager] parallel` threads, the forms these clients' sync
+    /// will need; errors are left for the sync itself to meet and report.
+    fn prefetch(&self, _client_ids: &[String]) {}
+    /// Forms kept from earlier runs (see [`CachedForm`]).
+    fn preload_forms(&self, _forms: Vec<CachedForm>) {}
+    /// Forms read from the panel in this run, to keep for the next one.
+    fn fresh_forms(&self) -> Vec<CachedForm> {
+        Vec::new()
     }
 }

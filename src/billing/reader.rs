@@ -28,7 +28,7 @@ use super::error::BillingError;
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
 use super::values::{first, id_order};
-use super::BillingSource;
+use super::{BillingSource, CachedForm};
 
 /// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
 struct List {
@@ -73,6 +73,16 @@ pub struct PanelReader<T> {
     calls: AtomicU64,
     forms_read: AtomicU64,
     micros: AtomicU64,
+    /// Forms read at once by [`BillingSource::prefetch`].
+    parallel: usize,
+    /// Age after which a kept form is read again, in seconds.
+    max_age_secs: i64,
+    /// Client attributes the rules use (`None`: unknown, so every form is read).
+    client_needs: Mutex<Option<Vec<Vec<String>>>>,
+    /// Forms kept from earlier runs, by `func?elid=id`.
+    kept: Mutex<HashMap<String, CachedForm>>,
+    /// Forms read from the panel in this run.
+    fresh: Mutex<Vec<CachedForm>>,
 }
 
 impl<T: Transport> PanelReader<T> {
@@ -86,7 +96,20 @@ impl<T: Transport> PanelReader<T> {
             calls: AtomicU64::new(0),
             forms_read: AtomicU64::new(0),
             micros: AtomicU64::new(0),
+            parallel: 4,
+            max_age_secs: 24 * 3600,
+            client_needs: Mutex::new(None),
+            kept: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Sets how many forms are read at once and after how many hours a kept form is read
+    /// again (`[billmanager] parallel`, `form_max_age_hours`).
+    pub fn tuned(mut self, parallel: usize, form_max_age_hours: u64) -> Self {
+        self.parallel = parallel.max(1);
+        self.max_age_secs = (form_max_age_hours * 3600) as i64;
+        self
     }
 
     /// How many calls reached the transport (tests check the cache with it).
@@ -191,12 +214,31 @@ impl<T: Transport> PanelReader<T> {
         Ok(list)
     }
 
-    /// The fields of edit form `func` for `id`, read at most once per run; `NotFound` when
-    /// the panel answers an empty form.
-    fn form(&self, func: &str, entity: &'static str, id: &str) -> Result<Arc<Attrs>, BillingError> {
+    /// The fields of edit form `func` for `id`, read at most once per run, and not at all
+    /// while a form kept from an earlier run is younger than the age limit and was read
+    /// for the same list row (`row_hash`); `NotFound` when the panel answers an empty form.
+    fn form(
+        &self,
+        func: &str,
+        entity: &'static str,
+        id: &str,
+        row_hash: &str,
+    ) -> Result<Arc<Attrs>, BillingError> {
         let key = format!("{func}?elid={id}");
         if let Some(hit) = self.lock_forms().get(&key) {
             return Ok(hit.clone());
+        }
+        let now = chrono::Utc::now().timestamp();
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key)
+            .filter(|k| k.row_hash == row_hash && now - k.fetched_at < self.max_age_secs);
+        if let Some(k) = kept {
+            let form = Arc::new(k.attrs);
+            self.lock_forms().insert(key, form.clone());
+            return Ok(form);
         }
         let call = Call {
             func,
@@ -211,9 +253,34 @@ impl<T: Transport> PanelReader<T> {
                 id: id.to_string(),
             });
         }
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(CachedForm {
+                func: func.to_string(),
+                elid: id.to_string(),
+                row_hash: row_hash.to_string(),
+                fetched_at: now,
+                attrs: form.clone(),
+            });
         let form = Arc::new(form);
         self.lock_forms().insert(key, form.clone());
         Ok(form)
+    }
+
+    /// Whether client `id`'s sync needs `account.edit`: the list has no row for it, or
+    /// lacks an attribute the rules use (every form is read while the needs are unknown).
+    fn client_form_needed(&self, accounts: &List, id: &str) -> bool {
+        let Some((row, _)) = accounts.row(id) else {
+            return true;
+        };
+        match &*self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => true,
+            Some(needs) => needs.iter().any(|alts| {
+                let alts: Vec<&str> = alts.iter().map(String::as_str).collect();
+                first(row, &alts).is_none()
+            }),
+        }
     }
 
     fn lock_lists(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<List>>> {
@@ -234,7 +301,7 @@ impl<T: Transport> PanelReader<T> {
         let mut attrs = row.clone();
         if first(row, convert::PAYER_DETAILS).is_none() {
             if let Some(id) = convert::row_id(row) {
-                let form = self.form("profile.edit", "payer", id)?;
+                let form = self.form("profile.edit", "payer", id, &row_hash(row))?;
                 attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
         }
@@ -335,6 +402,23 @@ fn resolve(
     }
 }
 
+/// A list row's fingerprint: a kept form is reused only while its row is unchanged.
+fn row_hash(row: &Attrs) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (k, v) in row {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn malformed(func: &str, detail: String) -> BillingError {
     BillingError::Malformed {
         func: func.to_string(),
@@ -353,8 +437,10 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         let accounts = self.list("account")?;
         let mut attrs = accounts.row(id).map(|(r, _)| r.clone()).unwrap_or_default();
         let func = "account.edit";
-        let form = self.form(func, "client", id)?;
-        attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if self.client_form_needed(&accounts, id) {
+            let form = self.form(func, "client", id, &row_hash(&attrs))?;
+            attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         let mut client = convert::client(id, attrs).map_err(|d| malformed(func, d))?;
         let users = self.list("user")?;
         let mut users: Vec<User> = users
@@ -410,6 +496,63 @@ impl<T: Transport> BillingSource for PanelReader<T> {
 
     fn unlinked(&self) -> Vec<Unlinked> {
         self.lock_unlinked().clone()
+    }
+
+    fn need_client_fields(&self, needs: Vec<Vec<String>>) {
+        *self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) = Some(needs);
+    }
+
+    fn prefetch(&self, client_ids: &[String]) {
+        let mut jobs: Vec<(&'static str, &'static str, String, String)> = Vec::new();
+        if let Ok(accounts) = self.list("account") {
+            for id in client_ids {
+                if self.client_form_needed(&accounts, id) {
+                    let row = accounts
+                        .row(id)
+                        .map(|(r, _)| row_hash(r))
+                        .unwrap_or_default();
+                    jobs.push(("account.edit", "client", id.clone(), row));
+                }
+            }
+        }
+        if let Ok(payers) = self.list("profile") {
+            for id in client_ids {
+                for row in payers.of_owner(id) {
+                    if let (None, Some(pid)) =
+                        (first(row, convert::PAYER_DETAILS), convert::row_id(row))
+                    {
+                        jobs.push(("profile.edit", "payer", pid.to_string(), row_hash(row)));
+                    }
+                }
+            }
+        }
+        let cached = self.lock_forms();
+        jobs.retain(|(func, _, id, _)| !cached.contains_key(&format!("{func}?elid={id}")));
+        drop(cached);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..self.parallel.min(jobs.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((func, entity, id, hash)) = jobs.get(i) else {
+                        break;
+                    };
+                    // A failure is met again, and reported, by the sync that needs it.
+                    let _ = self.form(func, entity, id, hash);
+                });
+            }
+        });
+    }
+
+    fn preload_forms(&self, forms: Vec<CachedForm>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        for f in forms {
+            kept.insert(format!("{}?elid={}", f.func, f.elid), f);
+        }
+    }
+
+    fn fresh_forms(&self) -> Vec<CachedForm> {
+        std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn stats(&self) -> PanelStats {

@@ -10,8 +10,8 @@ use super::error::BillingError;
 /// transport adds itself).
 pub type Params<'a> = [(&'a str, &'a str)];
 
-/// Moves one call to BILLmanager and back.
-pub trait Transport {
+/// Moves one call to BILLmanager and back. `Sync`: forms are read on several threads.
+pub trait Transport: Send + Sync {
     /// The raw answer of `func` with `params` (a JSON document, maybe an error document).
     ///
     /// Errors here are about the way there (cannot run, cannot connect, timed out); an

@@ -90,6 +90,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let run = store.start_run("backfill")?;
     let started = Instant::now();
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    // Forms kept from earlier runs: read again only when a list row changed or they aged.
+    let max_age = (rules.file.billmanager.form_max_age_hours * 3600) as i64;
+    billing.preload_forms(store.panel_forms(max_age)?);
     let crm = AmoCrm::new(context::client(&rules, &store, true)?)
         .with_batch_size(rules.file.amocrm.batch_size);
     let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
@@ -113,6 +116,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     }
     let report = engine.report();
     let stats = crm.requests();
+    store.keep_panel_forms(&billing.fresh_forms())?;
     // Nothing is lost: every failed entity is queued for `drain` / the next run.
     if !args.dry_run {
         for o in report

@@ -61,15 +61,28 @@ impl Engine<'_> {
         if clients_wanted {
             let ids = self.billing.client_ids_since(opts.since)?;
             progress.start(EntityKind::Contact, ids.len() as u64);
-            for part in ids.chunks(chunk) {
+            let parts: Vec<&[String]> = ids.chunks(chunk).collect();
+            if let Some(first) = parts.first() {
+                self.billing.prefetch(first);
+            }
+            for (n, part) in parts.iter().enumerate() {
                 let mut clients = Vec::with_capacity(part.len());
-                for id in part {
+                for id in *part {
                     let c = self.billing.client(id)?;
                     let p = self.billing.payers_of(id)?;
                     clients.push((c, p));
                 }
-                let _lock = self.chunk_lock()?;
-                self.clients_batch(&clients, opts.only != Some(EntityKind::Company))?;
+                // The next chunk's forms are read from the panel while this one is written
+                // to amoCRM, so panel time overlaps amoCRM time instead of adding to it.
+                let billing = self.billing;
+                std::thread::scope(|s| -> anyhow::Result<()> {
+                    if let Some(next) = parts.get(n + 1) {
+                        s.spawn(move || billing.prefetch(next));
+                    }
+                    let _lock = self.chunk_lock()?;
+                    self.clients_batch(&clients, opts.only != Some(EntityKind::Company))?;
+                    Ok(())
+                })?;
                 done_clients.extend(part.iter().cloned());
                 progress.advance(EntityKind::Contact, part.len() as u64);
             }
@@ -188,6 +201,7 @@ impl Engine<'_> {
         let mut need: Vec<String> = services.iter().map(|s| s.client_id.clone()).collect();
         need.sort();
         need.dedup();
+        self.billing.prefetch(&need);
         let mut clients: BTreeMap<String, (Client, Vec<Payer>)> = BTreeMap::new();
         for id in &need {
             clients.insert(
@@ -204,10 +218,15 @@ impl Engine<'_> {
             self.clients_batch(&missing, true)?;
             done_clients.extend(missing.iter().map(|(c, _)| c.id.clone()));
         }
-        let keys: Vec<String> = services
-            .iter()
-            .map(|s| format!("service:{}", s.id))
-            .collect();
+        // Only leads that may be created need the lookup index: a service a rule skips
+        // stays unbound for good and must not cost a walk of every lead on each run.
+        let mut keys: Vec<String> = Vec::new();
+        for s in services {
+            let (client, payers) = &clients[&s.client_id];
+            if self.lead_may_be_created(s, client, payers)? {
+                keys.push(format!("service:{}", s.id));
+            }
+        }
         self.preload_if_unbound(EntityKind::Lead, &keys)?;
         // A re-order whose first order is in this same chunk must wait until that lead exists.
         let mut first_pass = Vec::new();

@@ -143,6 +143,25 @@ impl Engine<'_> {
         Ok(ids.get(&key).copied())
     }
 
+    /// Whether an unbound service's lead may be created (no skip rule, since date or
+    /// re-order keeps it out); bound ones are only updated.
+    pub(super) fn lead_may_be_created(
+        &self,
+        service: &Service,
+        client: &Client,
+        payers: &[Payer],
+    ) -> anyhow::Result<bool> {
+        if self
+            .store
+            .binding("lead", &format!("service:{}", service.id))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let (_, _, f) = self.lead_context(service, client, payers);
+        Ok(self.lead_not_created(service, client, &f, true)?.is_none())
+    }
+
     /// Why no lead is created for an unbound service (skip rule, since date, re-order).
     fn lead_not_created(
         &self,

@@ -23,6 +23,7 @@ pub mod facts;
 mod leads;
 pub mod lifecycle;
 mod lookup;
+mod needs;
 pub mod payload;
 pub mod phone;
 pub mod plan;
@@ -68,6 +69,10 @@ impl<'a> Engine<'a> {
         let dict = resolve::dictionaries(store, crm, &rules.file.amocrm.base_url)?;
         let resolved = resolve::resolve(rules, dict)?;
         let life = lifecycle::resolve(rules, &resolved.dict)?;
+        // `account.edit` only for clients whose list row lacks what the rules use.
+        if let Ok(text) = std::fs::read_to_string(&rules.path) {
+            billing.need_client_fields(needs::client_fields(&text));
+        }
         Ok(Engine {
             rules,
             store,

@@ -45,6 +45,23 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The rule file without its `[lifecycle…]` tables.
+fn without_lifecycle(rules: &str) -> String {
+    let mut skip = false;
+    let mut out = String::new();
+    for line in rules.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            skip = t.trim_start_matches('[').starts_with("lifecycle");
+        }
+        if !skip {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Rewrites one list file's rows.
 fn edit_rows(data: &Path, file: &str, f: impl FnOnce(&mut Vec<Value>)) {
     let path = data.join(file);
@@ -349,4 +366,79 @@ fn a_client_with_no_date_anywhere_is_reported_not_sent() {
     let v = json_of(&out, &err);
     assert_eq!(rc, 1, "{v}");
     assert!(v["unlinked"].to_string().contains("client:105"), "{v}");
+}
+
+#[test]
+fn a_periodic_run_rereads_no_form_and_sends_only_what_changed() {
+    let data = tempfile::tempdir().unwrap();
+    copy_dir(&set("billmanager"), data.path());
+    // `[lifecycle]` (pulling managers' changes back) reads amoCRM on every run by design.
+    let w = world_on(data.path(), |r| {
+        without_lifecycle(&r).replace(
+            "new_purchase_timeout_days = 90",
+            "new_purchase_timeout_days = 0",
+        )
+    });
+    let backfill = |w: &World| {
+        let (rc, out, err) = run(w
+            .cmd()
+            .args(["backfill", "--since", "2024-01-01", "--json"]));
+        let v = json_of(&out, &err);
+        assert_eq!(rc, 0, "{v}");
+        v
+    };
+    let first = backfill(&w);
+    // 6 account.edit + 5 profile.edit, each read once.
+    assert_eq!(first["panel"]["forms"], 11, "{first}");
+    // Nothing changed: the four lists are read, no form, and amoCRM is not asked at all.
+    w.sandbox.reset_stats();
+    let second = backfill(&w);
+    assert_eq!(second["panel"]["calls"], 4, "{second}");
+    assert_eq!(second["panel"]["forms"], 0, "{second}");
+    assert_eq!(
+        second["requests"]["requests"],
+        0,
+        "{second} {:?}",
+        w.sandbox.stats().by_route
+    );
+    // An admin edits a user's e-mail: the next run sends that change, still with no form.
+    edit_rows(data.path(), "user.json", |rows| {
+        for r in rows.iter_mut().filter(|r| r["id"]["$"] == "202") {
+            r["email"] = serde_json::json!({"$": "maria.new@romashka.example"});
+        }
+    });
+    let third = backfill(&w);
+    assert_eq!(third["panel"]["forms"], 0, "{third}");
+    assert_eq!(third["counts"]["contact"]["updated"], 1, "{third}");
+    let contacts = serde_json::to_string(&w.sandbox.entities("contacts")).unwrap();
+    assert!(
+        contacts.contains("maria.new@romashka.example"),
+        "{contacts}"
+    );
+    // A payer's form changes only with its list row (or after form_max_age_hours).
+    edit_rows(data.path(), "profile.json", |rows| {
+        for r in rows.iter_mut().filter(|r| r["id"]["$"] == "301") {
+            r["status"] = serde_json::json!({"$": "off"});
+        }
+    });
+    let fourth = backfill(&w);
+    assert_eq!(
+        fourth["panel"]["forms"], 1,
+        "profile.edit 301 again: {fourth}"
+    );
+}
+
+#[test]
+fn rules_that_need_only_list_fields_read_no_client_form() {
+    let w = world_on(&set("billmanager"), |r| {
+        r.replace("\"Country\" = \"client.country\"", "")
+    });
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["backfill", "--since", "2024-01-01", "--json"]));
+    let v = json_of(&out, &err);
+    assert_eq!(rc, 0, "{v}");
+    // The four lists and the five payers' profile.edit (vatnum lives only there).
+    assert_eq!(v["panel"]["calls"], 9, "{v}");
+    assert_eq!(v["panel"]["forms"], 5, "{v}");
 }
