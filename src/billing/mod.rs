@@ -21,6 +21,7 @@ mod mgrctl;
 pub mod model;
 mod open;
 mod reader;
+pub mod stream;
 mod transport;
 pub mod values;
 

@@ -137,16 +137,22 @@ impl<T: Transport> PanelReader<T> {
         if let Some(hit) = self.lock_lists().get(func) {
             return Ok(hit.clone());
         }
-        let entity = entity_of(func);
-        let doc = self.fetch(
-            &Call {
-                func,
-                entity,
-                elid: None,
-            },
-            &[],
-        )?;
-        let rows = doc.elems(func)?;
+        let call = Call {
+            func,
+            entity: entity_of(func),
+            elid: None,
+        };
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        crate::log::debug(&format!("billmanager: {func}"));
+        let started = Instant::now();
+        // Streamed: the rows go from the answer into `Attrs` without a `Value` tree.
+        let rows = self
+            .transport
+            .open(func, &[])
+            .and_then(|r| super::stream::rows(r, &call));
+        self.micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let rows = rows?;
         let list = Arc::new(self.index(func, rows)?);
         self.lock_lists().insert(func.to_string(), list.clone());
         Ok(list)
