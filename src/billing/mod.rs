@@ -17,6 +17,7 @@ pub mod convert;
 pub mod envelope;
 mod error;
 mod files;
+pub mod mask;
 mod mgrctl;
 pub mod model;
 mod open;
@@ -55,6 +56,21 @@ pub struct CachedForm {
     pub attrs: Attrs,
 }
 
+/// One panel function's answer as `check` and `capture` see it.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The function called (`account`, `account.edit`, …).
+    pub func: String,
+    /// The `elid` asked for (forms).
+    pub elid: Option<String>,
+    /// Field names that carry text in at least one row (or in the form).
+    pub fields: std::collections::BTreeSet<String>,
+    /// The raw answer as the panel printed it.
+    pub raw: Vec<u8>,
+    /// Why the answer could not be read.
+    pub error: Option<String>,
+}
+
 /// Where BILLmanager data comes from. `Sync`: a backfill reads the next chunk's forms on
 /// other threads while the current chunk is written to amoCRM.
 pub trait BillingSource: Sync {
@@ -88,6 +104,11 @@ pub trait BillingSource: Sync {
     /// Reads, on up to `[billmanager] parallel` threads, the forms these clients' sync
     /// will need; errors are left for the sync itself to meet and report.
     fn prefetch(&self, _client_ids: &[String]) {}
+    /// Reads each function the sync uses once (the four lists, and the forms of the first
+    /// client and first payer) for `check` and `capture`.
+    fn survey(&self) -> Vec<Sample> {
+        Vec::new()
+    }
     /// Forms kept from earlier runs (see [`CachedForm`]).
     fn preload_forms(&self, _forms: Vec<CachedForm>) {}
     /// Forms read from the panel in this run, to keep for the next one.

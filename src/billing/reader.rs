@@ -28,7 +28,7 @@ use super::error::BillingError;
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
 use super::values::{first, id_order};
-use super::{BillingSource, CachedForm};
+use super::{BillingSource, CachedForm, Sample};
 
 /// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
 struct List {
@@ -502,6 +502,78 @@ impl<T: Transport> BillingSource for PanelReader<T> {
 
     fn unlinked(&self) -> Vec<Unlinked> {
         self.lock_unlinked().clone()
+    }
+
+    fn survey(&self) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        // The first row of each list, and whether the first payer row lacks the details
+        // (then `profile.edit` is read, as the sync would).
+        let mut first_ids: HashMap<&str, String> = HashMap::new();
+        for func in ["account", "user", "profile", "item"] {
+            let call = Call {
+                func,
+                entity: entity_of(func),
+                elid: None,
+            };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let raw = self.transport.fetch(func, &[]);
+            let mut sample = Sample {
+                func: func.to_string(),
+                elid: None,
+                fields: Default::default(),
+                raw: Vec::new(),
+                error: None,
+            };
+            match raw.and_then(|raw| super::stream::rows(&raw[..], &call).map(|rows| (raw, rows))) {
+                Ok((raw, rows)) => {
+                    let head = rows.iter().find(|r| convert::row_id(r).is_some());
+                    let form_needed = func != "profile"
+                        || head.is_some_and(|r| first(r, convert::PAYER_DETAILS).is_none());
+                    if let (Some(row), true) = (head, form_needed) {
+                        first_ids
+                            .insert(func, convert::row_id(row).unwrap_or_default().to_string());
+                    }
+                    sample.fields = rows.iter().flat_map(|r| r.keys().cloned()).collect();
+                    sample.raw = raw;
+                }
+                Err(e) => sample.error = Some(e.to_string()),
+            }
+            samples.push(sample);
+        }
+        for (func, list, entity) in [
+            ("account.edit", "account", "client"),
+            ("profile.edit", "profile", "payer"),
+        ] {
+            let Some(id) = first_ids.get(list) else {
+                continue;
+            };
+            let call = Call {
+                func,
+                entity,
+                elid: Some(id),
+            };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let mut sample = Sample {
+                func: func.to_string(),
+                elid: Some(id.clone()),
+                fields: Default::default(),
+                raw: Vec::new(),
+                error: None,
+            };
+            match self
+                .transport
+                .fetch(func, &[("elid", id)])
+                .and_then(|raw| envelope::parse(&raw, &call).map(|d| (raw, d.form())))
+            {
+                Ok((raw, form)) => {
+                    sample.fields = form.into_keys().collect();
+                    sample.raw = raw;
+                }
+                Err(e) => sample.error = Some(e.to_string()),
+            }
+            samples.push(sample);
+        }
+        samples
     }
 
     fn need_client_fields(&self, needs: Vec<Vec<String>>) {

@@ -24,6 +24,7 @@ mod leads;
 pub mod lifecycle;
 mod lookup;
 mod needs;
+pub mod panel_sources;
 pub mod payload;
 pub mod phone;
 pub mod plan;

@@ -442,3 +442,74 @@ fn rules_that_need_only_list_fields_read_no_client_form() {
     assert_eq!(v["panel"]["calls"], 9, "{v}");
     assert_eq!(v["panel"]["forms"], 5, "{v}");
 }
+
+#[test]
+fn check_says_where_each_attribute_comes_from_on_both_shapes() {
+    for (name, inn) in [
+        ("billmanager", "payer.inn ← profile.edit `vatnum`"),
+        ("billmanager-assumed", "payer.inn ← profile `inn`"),
+    ] {
+        let w = world_on(&set(name), |r| r);
+        let (rc, out, err) = run(w.cmd().arg("check"));
+        assert_eq!(rc, 0, "{name}: {out}{err}");
+        for want in [
+            inn,
+            "client.registered_at ← account `tz_registration_date`",
+            "client.country ← account.edit `country`",
+            "service.roistat_visit ← item `roistat_visit`",
+            "client.page_url is computed",
+        ] {
+            assert!(out.contains(want), "{name}: {want}\n{out}");
+        }
+    }
+    // An attribute no answer has is a warning that names what was read.
+    let w = world_on(&set("billmanager"), |r| {
+        r.replace(
+            "\"ROISTAT\" = \"service.roistat_visit\"",
+            "\"ROISTAT\" = \"service.roistat\"",
+        )
+    });
+    let (rc, out, err) = run(w.cmd().args(["check", "--json"]));
+    let v = json_of(&out, &err);
+    assert_eq!(rc, 0, "a warning only: {v}");
+    let text = v["findings"].to_string();
+    assert!(
+        text.contains("billmanager.service.roistat") && text.contains("item"),
+        "{text}"
+    );
+}
+
+#[test]
+fn capture_saves_masked_answers_that_still_read_as_a_panel() {
+    let w = world_on(&set("billmanager"), |r| r);
+    let out_dir = w.path("captured");
+    let (rc, out, err) = run(w.cmd().args(["capture", out_dir.to_str().unwrap()]));
+    assert_eq!(rc, 0, "{out}{err}");
+    for f in [
+        "account.json",
+        "user.json",
+        "profile.json",
+        "item.json",
+        "account.edit/101.json",
+        "profile.edit/301.json",
+    ] {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        for secret in [
+            "ivan@romashka.example",
+            "7701234567",
+            "Ромашка",
+            "916 000-11-22",
+            "Иван Петров",
+        ] {
+            assert!(!text.contains(secret), "{f} leaks {secret}");
+        }
+    }
+    assert!(w.sandbox.stats().requests <= 2, "nothing sent to amoCRM");
+    // The masked directory is still a panel: the same links hold.
+    use amocrm_bin::billing::{BillingSource, FilesSource};
+    let s = FilesSource::open(&out_dir).unwrap();
+    assert_eq!(s.client("101").unwrap().users.len(), 2);
+    let p = s.payers_of("101").unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].inn.as_ref().map(String::len), Some(10), "masked, kept");
+}
