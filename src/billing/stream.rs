@@ -206,6 +206,29 @@ impl<'de> Visitor<'de> for Row {
     }
 }
 
+/// The visits shared by [`Field`] and [`Scalar`]: strings and numbers are text.
+macro_rules! text_visits {
+    () => {
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
+            Ok(Some(
+                serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
+            ))
+        }
+    };
+}
+
 /// A field's text: a scalar, `{"$orig"?, "$"}` (`$orig` wins), or the first of an array.
 struct Field;
 
@@ -221,23 +244,7 @@ impl<'de> Visitor<'de> for Field {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a field value")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
-        Ok(Some(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
-        Ok(Some(
-            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
-        ))
-    }
+    text_visits!();
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<String>, E> {
         Ok(Some(if v { "on" } else { "off" }.to_string()))
     }
@@ -279,23 +286,7 @@ impl<'de> Visitor<'de> for Scalar {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("text")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
-        Ok(Some(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
-        Ok(Some(
-            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
-        ))
-    }
+    text_visits!();
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<String>, E> {
         Ok(None)
     }

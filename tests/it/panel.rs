@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::faults::without_lifecycle;
 use crate::support::{root, run, World};
+use crate::sync::copy_dir;
 
 /// The two fixture sets: the real shapes (default) and the assumed ones.
 const SETS: [&str; 2] = ["billmanager", "billmanager-assumed"];
@@ -30,36 +32,6 @@ fn embedded(v: &Value, kind: &str) -> usize {
         .and_then(Value::as_array)
         .map(Vec::len)
         .unwrap_or(0)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-/// The rule file without its `[lifecycle…]` tables.
-fn without_lifecycle(rules: &str) -> String {
-    let mut skip = false;
-    let mut out = String::new();
-    for line in rules.lines() {
-        let t = line.trim_start();
-        if t.starts_with('[') {
-            skip = t.trim_start_matches('[').starts_with("lifecycle");
-        }
-        if !skip {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// Rewrites one list file's rows.
@@ -374,7 +346,7 @@ fn a_periodic_run_rereads_no_form_and_sends_only_what_changed() {
     copy_dir(&set("billmanager"), data.path());
     // `[lifecycle]` (pulling managers' changes back) reads amoCRM on every run by design.
     let w = world_on(data.path(), |r| {
-        without_lifecycle(&r).replace(
+        without_lifecycle(r).replace(
             "new_purchase_timeout_days = 90",
             "new_purchase_timeout_days = 0",
         )

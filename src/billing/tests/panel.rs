@@ -4,6 +4,20 @@
 use std::path::Path;
 
 use super::support::{demo, fixture};
+
+/// A private copy of a fixture set.
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
 use crate::billing::envelope::{parse, Call};
 use crate::billing::{stream, BillingError, BillingSource, CachedForm, FilesSource, PayerKind};
 
@@ -55,23 +69,10 @@ fn each_payer_form_is_read_once_per_run() {
     assert_eq!(forms, 1);
 }
 
-fn copy(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_shared_client_name_is_never_guessed() {
     let dir = tempfile::tempdir().unwrap();
-    copy(&demo(), dir.path());
+    copy_dir(&demo(), dir.path());
     let path = dir.path().join("account.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
