@@ -28,6 +28,9 @@ _amocrm__bin() {
             amocrm__bin,calls)
                 cmd="amocrm__bin__subcmd__calls"
                 ;;
+            amocrm__bin,capture)
+                cmd="amocrm__bin__subcmd__capture"
+                ;;
             amocrm__bin,check)
                 cmd="amocrm__bin__subcmd__check"
                 ;;
@@ -86,7 +89,7 @@ _amocrm__bin() {
 
     case "${cmd}" in
         amocrm__bin)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull completions man"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull capture completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +323,24 @@ _amocrm__bin() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__capture)
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

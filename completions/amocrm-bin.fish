@@ -42,6 +42,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "drain" -d 'Pu
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "status" -d 'Show the authorization, the outbox (queued and parked syncs with their last errors), the lock holder, the bindings and the last runs with their statistics'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "nudge" -d 'Tasks for stuck trials and abandoned carts (cron; `[lifecycle.nudge]`, `[lifecycle.abandoned_cart]`)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "pull" -d 'Read lead status changes made in amoCRM (events API) into the store, so the lifecycle rules see what managers did (`[lifecycle.pullback]`)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "capture" -d 'Save one raw answer per BILLmanager function, personal data masked: compare it with examples/billmanager/ and attach it to a bug report'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "man" -d 'Print the man page, or write every page into a directory'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l code -d 'The one-time authorization code from the integration\'s settings' -r
@@ -72,7 +73,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l json -d '
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l since -d 'First creation date to send (YYYY-MM-DD)' -r
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l entity -d 'Only this kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l entity -d 'Only this kind: `contact` sends clients\' users with the companies they join, `company` sends companies only, `lead` sends services with the contacts and companies their leads link to' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
 contact\t'A BILLmanager client (and its users) → amoCRM contacts'
 company\t'A BILLmanager payer → an amoCRM company'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l config -d 'The rule file' -r -F
@@ -207,6 +208,12 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s q -l quie
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'

@@ -88,6 +88,11 @@ pub trait BillingSource: Sync {
     fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// Ids of services created on or after `since` (backfill), in ascending id order.
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// The client user `user_id` belongs to, from the `user` list (`account_id`, or the
+    /// client's name); `None` when this source cannot tell, `NotFound` when no user has it.
+    fn user_client(&self, _user_id: &str) -> Result<Option<String>, BillingError> {
+        Ok(None)
+    }
     /// Rows read so far that could not be tied to a client or dated (shared or unknown
     /// client names, no registration date): the engine reports each one.
     fn unlinked(&self) -> Vec<Unlinked> {

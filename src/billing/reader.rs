@@ -31,26 +31,54 @@ use super::values::{first, id_order};
 use super::{BillingSource, CachedForm, Sample};
 
 /// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
+/// Rows are packed (field names interned once per list, values as boxed text) and turned
+/// back into [`Attrs`] one at a time when asked for, so a 200 000-row list stays small.
+#[derive(Default)]
 struct List {
-    rows: Vec<Attrs>,
+    keys: Vec<Box<str>>,
+    key_index: HashMap<Box<str>, u32>,
+    rows: Vec<Box<[(u32, Box<str>)]>>,
     /// The resolved owner of each row (`None` for `account` rows and unlinked rows).
-    owners: Vec<Option<String>>,
-    by_id: HashMap<String, usize>,
-    by_owner: HashMap<String, Vec<usize>>,
+    owners: Vec<Option<Box<str>>>,
+    by_id: HashMap<Box<str>, u32>,
+    by_owner: HashMap<Box<str>, Vec<u32>>,
 }
 
 impl List {
-    fn row(&self, id: &str) -> Option<(&Attrs, Option<&str>)> {
-        let i = *self.by_id.get(id)?;
-        Some((&self.rows[i], self.owners[i].as_deref()))
+    fn push(&mut self, row: Attrs) {
+        let packed: Vec<(u32, Box<str>)> = row
+            .into_iter()
+            .map(|(k, v)| {
+                let next = self.keys.len() as u32;
+                let key = *self.key_index.entry(k.as_str().into()).or_insert(next);
+                if key == next {
+                    self.keys.push(k.into());
+                }
+                (key, v.into())
+            })
+            .collect();
+        self.rows.push(packed.into_boxed_slice());
     }
 
-    fn of_owner(&self, client: &str) -> impl Iterator<Item = &Attrs> {
+    /// Row `i` as fields.
+    fn attrs(&self, i: usize) -> Attrs {
+        self.rows[i]
+            .iter()
+            .map(|(k, v)| (self.keys[*k as usize].to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn row(&self, id: &str) -> Option<(Attrs, Option<&str>)> {
+        let i = *self.by_id.get(id)? as usize;
+        Some((self.attrs(i), self.owners[i].as_deref()))
+    }
+
+    fn of_owner<'a>(&'a self, client: &str) -> impl Iterator<Item = Attrs> + 'a {
         self.by_owner
             .get(client)
             .into_iter()
             .flatten()
-            .map(|i| &self.rows[*i])
+            .map(|i| self.attrs(*i as usize))
     }
 }
 
@@ -145,32 +173,37 @@ impl<T: Transport> PanelReader<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         crate::log::debug(&format!("billmanager: {func}"));
         let started = Instant::now();
-        // Streamed: the rows go from the answer into `Attrs` without a `Value` tree.
-        let rows = self
+        // Streamed: each row goes from the answer into the packed list as it is parsed;
+        // no `Value` tree and no list of `Attrs` is ever built.
+        let mut list = List::default();
+        let read = self
             .transport
             .open(func, &[])
-            .and_then(|r| super::stream::rows(r, &call));
+            .and_then(|r| super::stream::each_row(r, &call, &mut |row| list.push(row)));
         self.micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let rows = rows?;
-        let list = Arc::new(self.index(func, rows)?);
+        read?;
+        self.index(func, &mut list)?;
+        let list = Arc::new(list);
         self.lock_lists().insert(func.to_string(), list.clone());
         Ok(list)
     }
 
     /// Indexes rows, resolving each owner; rows no client can be tied to are recorded.
-    fn index(&self, func: &str, rows: Vec<Attrs>) -> Result<List, BillingError> {
+    fn index(&self, func: &str, list: &mut List) -> Result<(), BillingError> {
         let owned = func != "account";
         let needs_names = owned
-            && rows
-                .iter()
-                .any(|r| matches!(convert::owner(r), Owner::Name(_)));
+            && (0..list.rows.len())
+                .any(|i| matches!(convert::owner(&list.attrs(i)), Owner::Name(_)));
         let names: HashMap<String, Vec<String>> = if needs_names {
             let accounts = self.list("account")?;
             let mut names: HashMap<String, Vec<String>> = HashMap::new();
             for (id, i) in &accounts.by_id {
-                if let Some(name) = first(&accounts.rows[*i], &["name"]) {
-                    names.entry(name.to_string()).or_default().push(id.clone());
+                if let Some(name) = first(&accounts.attrs(*i as usize), &["name"]) {
+                    names
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(id.to_string());
                 }
             }
             for ids in names.values_mut() {
@@ -181,22 +214,19 @@ impl<T: Transport> PanelReader<T> {
             HashMap::new()
         };
         let entity = entity_of(func);
-        let mut list = List {
-            owners: Vec::with_capacity(rows.len()),
-            by_id: HashMap::with_capacity(rows.len()),
-            by_owner: HashMap::new(),
-            rows: Vec::new(),
-        };
+        list.by_id.reserve(list.rows.len());
+        list.owners.reserve(list.rows.len());
         let mut unlinked = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            let id = convert::row_id(row).map(str::to_string);
+        for i in 0..list.rows.len() {
+            let row = list.attrs(i);
+            let id = convert::row_id(&row).map(str::to_string);
             if let Some(id) = &id {
-                list.by_id.entry(id.clone()).or_insert(i);
+                list.by_id.entry(id.as_str().into()).or_insert(i as u32);
             }
-            let owner = if owned {
+            let owner: Option<Box<str>> = if owned {
                 let shown = id.clone().unwrap_or_else(|| format!("#{}", i + 1));
-                match resolve(convert::owner(row), &names) {
-                    Ok(o) => Some(o),
+                match resolve(convert::owner(&row), &names) {
+                    Ok(o) => Some(o.into()),
                     Err((reason, candidates)) => {
                         unlinked.push(Unlinked {
                             entity,
@@ -211,13 +241,12 @@ impl<T: Transport> PanelReader<T> {
                 None
             };
             if let Some(o) = &owner {
-                list.by_owner.entry(o.clone()).or_default().push(i);
+                list.by_owner.entry(o.clone()).or_default().push(i as u32);
             }
             list.owners.push(owner);
         }
-        list.rows = rows;
         self.lock_unlinked().extend(unlinked);
-        Ok(list)
+        Ok(())
     }
 
     /// The fields of edit form `func` for `id`, read at most once per run, and not at all
@@ -284,7 +313,7 @@ impl<T: Transport> PanelReader<T> {
             None => true,
             Some(needs) => needs.iter().any(|alts| {
                 let alts: Vec<&str> = alts.iter().map(String::as_str).collect();
-                first(row, &alts).is_none()
+                first(&row, &alts).is_none()
             }),
         }
     }
@@ -352,11 +381,12 @@ impl<T: Transport> PanelReader<T> {
         let list = self.list(func)?;
         let mut undated = Vec::new();
         let mut ids: Vec<String> = Vec::new();
-        for row in &list.rows {
-            let Some(id) = convert::row_id(row) else {
+        for i in 0..list.rows.len() {
+            let row = list.attrs(i);
+            let Some(id) = convert::row_id(&row) else {
                 continue;
             };
-            match first(row, names).and_then(super::values::datetime) {
+            match first(&row, names).and_then(super::values::datetime) {
                 Some(t) if t.date() >= since => ids.push(id.to_string()),
                 Some(_) => {}
                 None => undated.push(Unlinked {
@@ -471,7 +501,7 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         let list = self.list("profile")?;
         let mut payers = list
             .of_owner(client_id)
-            .map(|r| self.payer_of_row(r, client_id))
+            .map(|r| self.payer_of_row(&r, client_id))
             .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut payers, |p| &p.id);
         Ok(payers)
@@ -498,6 +528,11 @@ impl<T: Transport> BillingSource for PanelReader<T> {
 
     fn service_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
         self.ids_since("item", convert::CREATED, since)
+    }
+
+    fn user_client(&self, user_id: &str) -> Result<Option<String>, BillingError> {
+        self.owned_row("user", user_id)
+            .map(|(_, owner)| Some(owner))
     }
 
     fn unlinked(&self) -> Vec<Unlinked> {
@@ -587,7 +622,7 @@ impl<T: Transport> BillingSource for PanelReader<T> {
                 if self.client_form_needed(&accounts, id) {
                     let row = accounts
                         .row(id)
-                        .map(|(r, _)| row_hash(r))
+                        .map(|(r, _)| row_hash(&r))
                         .unwrap_or_default();
                     jobs.push(("account.edit", "client", id.clone(), row));
                 }
@@ -597,9 +632,9 @@ impl<T: Transport> BillingSource for PanelReader<T> {
             for id in client_ids {
                 for row in payers.of_owner(id) {
                     if let (None, Some(pid)) =
-                        (first(row, convert::PAYER_DETAILS), convert::row_id(row))
+                        (first(&row, convert::PAYER_DETAILS), convert::row_id(&row))
                     {
-                        jobs.push(("profile.edit", "payer", pid.to_string(), row_hash(row)));
+                        jobs.push(("profile.edit", "payer", pid.to_string(), row_hash(&row)));
                     }
                 }
             }

@@ -19,25 +19,38 @@ use super::model::Attrs;
 
 /// What the root of a list answer held.
 enum Parsed {
-    Rows(Vec<Attrs>),
+    Rows,
     Error(Value),
     NoDoc,
 }
 
 /// The rows of list answer `reader` for `call`.
 pub fn rows<R: Read>(reader: R, call: &Call<'_>) -> Result<Vec<Attrs>, BillingError> {
+    let mut rows = Vec::new();
+    each_row(reader, call, &mut |r| rows.push(r))?;
+    Ok(rows)
+}
+
+/// Hands each row of list answer `reader` to `sink` as soon as it is parsed, so the caller
+/// keeps only what it needs. On an error document or a broken answer, rows already handed
+/// over are followed by the error.
+pub fn each_row<R: Read>(
+    reader: R,
+    call: &Call<'_>,
+    sink: &mut dyn FnMut(Attrs),
+) -> Result<(), BillingError> {
     let malformed = |detail: String| BillingError::Malformed {
         func: call.func.to_string(),
         detail,
     };
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
-    let parsed = Root
+    let parsed = Root(sink)
         .deserialize(&mut de)
         .map_err(|e| malformed(describe(&e)))?;
     de.end()
         .map_err(|e| malformed(format!("trailing data after the document ({e})")))?;
     match parsed {
-        Parsed::Rows(rows) => Ok(rows),
+        Parsed::Rows => Ok(()),
         Parsed::Error(err) => {
             // The error node is small: rebuild the document and let the envelope classify it.
             let doc = serde_json::json!({ "doc": { "error": err } }).to_string();
@@ -60,23 +73,25 @@ fn describe(e: &serde_json::Error) -> String {
 }
 
 /// The root object: `doc`, or a top-level `error` (bjson).
-struct Root;
+struct Root<'s>(&'s mut dyn FnMut(Attrs));
 
-impl<'de> DeserializeSeed<'de> for Root {
+impl<'de> DeserializeSeed<'de> for Root<'_> {
     type Value = Parsed;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Root {
+impl<'de> Visitor<'de> for Root<'_> {
     type Value = Parsed;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object with a `doc` node")
     }
     /// `[root]` (sjson) counts by its first element.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
-        let first = seq.next_element_seed(Root)?.unwrap_or(Parsed::NoDoc);
+        let first = seq
+            .next_element_seed(Root(self.0))?
+            .unwrap_or(Parsed::NoDoc);
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(first)
     }
@@ -84,7 +99,9 @@ impl<'de> Visitor<'de> for Root {
         let mut out = Parsed::NoDoc;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "doc" if !matches!(out, Parsed::Error(_)) => out = map.next_value_seed(DocNode)?,
+                "doc" if !matches!(out, Parsed::Error(_)) => {
+                    out = map.next_value_seed(DocNode(&mut *self.0))?
+                }
                 "error" => out = Parsed::Error(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -96,37 +113,36 @@ impl<'de> Visitor<'de> for Root {
 }
 
 /// `doc`: its `elem` rows, or its `error`.
-struct DocNode;
+struct DocNode<'s>(&'s mut dyn FnMut(Attrs));
 
-impl<'de> DeserializeSeed<'de> for DocNode {
+impl<'de> DeserializeSeed<'de> for DocNode<'_> {
     type Value = Parsed;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for DocNode {
+impl<'de> Visitor<'de> for DocNode<'_> {
     type Value = Parsed;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("`doc` as an object")
     }
     fn visit_unit<E: de::Error>(self) -> Result<Parsed, E> {
-        Ok(Parsed::Rows(Vec::new()))
+        Ok(Parsed::Rows)
     }
     /// `[doc]` (sjson) counts by its first element.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
         let first = seq
-            .next_element_seed(DocNode)?
-            .unwrap_or(Parsed::Rows(Vec::new()));
+            .next_element_seed(DocNode(self.0))?
+            .unwrap_or(Parsed::Rows);
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(first)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
-        let mut rows = Vec::new();
         let mut error = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "elem" => rows = map.next_value_seed(Elems)?,
+                "elem" => map.next_value_seed(Elems(&mut *self.0))?,
                 "error" => error = Some(map.next_value::<Value>()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -135,38 +151,38 @@ impl<'de> Visitor<'de> for DocNode {
         }
         Ok(match error {
             Some(e) => Parsed::Error(e),
-            None => Parsed::Rows(rows),
+            None => Parsed::Rows,
         })
     }
 }
 
 /// `doc.elem`: an array of rows, one row as an object, or null.
-struct Elems;
+struct Elems<'s>(&'s mut dyn FnMut(Attrs));
 
-impl<'de> DeserializeSeed<'de> for Elems {
-    type Value = Vec<Attrs>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Attrs>, D::Error> {
+impl<'de> DeserializeSeed<'de> for Elems<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Elems {
-    type Value = Vec<Attrs>;
+impl<'de> Visitor<'de> for Elems<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("`doc.elem` as objects")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<Attrs>, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Attrs>, A::Error> {
-        let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(row) = seq.next_element_seed(Row)? {
-            rows.push(row);
+            (self.0)(row);
         }
-        Ok(rows)
+        Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<Attrs>, A::Error> {
-        Ok(vec![Row.visit_map(map)?])
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        (self.0)(Row.visit_map(map)?);
+        Ok(())
     }
 }
 

@@ -251,7 +251,9 @@ pub struct BackfillArgs {
     /// First creation date to send (YYYY-MM-DD).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub since: String,
-    /// Only this kind.
+    /// Only this kind: `contact` sends clients' users with the companies they join,
+    /// `company` sends companies only, `lead` sends services with the contacts and
+    /// companies their leads link to.
     #[arg(long, value_enum)]
     pub entity: Option<EntityArg>,
     /// Print the plan without writing to amoCRM.
