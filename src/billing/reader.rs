@@ -30,6 +30,9 @@ use super::transport::Transport;
 use super::values::{first, id_order};
 use super::{BillingSource, CachedForm, Sample};
 
+/// One packed row: (interned field name, text) pairs.
+type Packed = Box<[(u32, Box<str>)]>;
+
 /// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
 /// Rows are packed (field names interned once per list, values as boxed text) and turned
 /// back into [`Attrs`] one at a time when asked for, so a 200 000-row list stays small.
@@ -37,7 +40,7 @@ use super::{BillingSource, CachedForm, Sample};
 struct List {
     keys: Vec<Box<str>>,
     key_index: HashMap<Box<str>, u32>,
-    rows: Vec<Box<[(u32, Box<str>)]>>,
+    rows: Vec<Packed>,
     /// The resolved owner of each row (`None` for `account` rows and unlinked rows).
     owners: Vec<Option<Box<str>>>,
     by_id: HashMap<Box<str>, u32>,
