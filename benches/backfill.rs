@@ -4,6 +4,14 @@
 //! Run: `cargo bench --bench backfill -- --clients 10000 --services 20000 --latency-ms 100 --entity-latency-ms 10`
 //! (`BENCH_WITH_LIFECYCLE=1` keeps the example's `[lifecycle]` rules, which add reads of their own).
 //!
+//! The panel: `fake-mgrctl` (built here with `cargo build --release -p fakebill` when
+//! missing) serves the data set in the real shapes with `--panel-delay-ms` (default 150)
+//! per call, the cost of one mgrctl process plus a panel request. `--panel-delay-ms 0`
+//! reads the files directly; `--assumed` writes the project's earlier assumed shapes (INN
+//! in the payer list); `--list-only` drops the rules' one client field the `account` list
+//! lacks (`client.country`), so no `account.edit` is needed. Panel calls, panel time and
+//! peak RSS are printed for both runs.
+//!
 //! It generates a synthetic BILLmanager data set (1.2 users and 0.3 payers per client, one
 //! INN in ten shared), starts the amoCRM sandbox with its 7 rps limit and a slow amoCRM's
 //! answer time (a fixed latency per request plus a latency per entity written or listed: a
@@ -16,7 +24,8 @@
 use std::process::Command;
 use std::time::Instant;
 
-use fakebill::generate::{write, Spec};
+use fakebill::answer::Shapes;
+use fakebill::generate::{write_as, Spec};
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 
@@ -28,6 +37,9 @@ struct Args {
     /// `[amocrm] max_in_flight`; `None` keeps the example's.
     in_flight: Option<usize>,
     naive_sample: usize,
+    panel_delay_ms: u64,
+    assumed: bool,
+    list_only: bool,
 }
 
 fn args() -> Args {
@@ -38,6 +50,9 @@ fn args() -> Args {
         entity_latency_ms: 10,
         in_flight: None,
         naive_sample: 150,
+        panel_delay_ms: 150,
+        assumed: false,
+        list_only: false,
     };
     let argv: Vec<String> = std::env::args()
         .skip(1)
@@ -45,6 +60,17 @@ fn args() -> Args {
         .collect();
     let mut it = argv.iter();
     while let Some(k) = it.next() {
+        match k.as_str() {
+            "--assumed" => {
+                a.assumed = true;
+                continue;
+            }
+            "--list-only" => {
+                a.list_only = true;
+                continue;
+            }
+            _ => {}
+        }
         let v = it.next().and_then(|v| v.parse::<u64>().ok());
         match (k.as_str(), v) {
             ("--clients", Some(v)) => a.clients = v as usize,
@@ -53,8 +79,9 @@ fn args() -> Args {
             ("--entity-latency-ms", Some(v)) => a.entity_latency_ms = v,
             ("--in-flight", Some(v)) => a.in_flight = Some(v as usize),
             ("--naive-sample", Some(v)) => a.naive_sample = v as usize,
+            ("--panel-delay-ms", Some(v)) => a.panel_delay_ms = v,
             _ => {
-                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--entity-latency-ms MS] [--in-flight N] [--naive-sample N]");
+                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--entity-latency-ms MS] [--in-flight N] [--naive-sample N] [--panel-delay-ms MS] [--assumed] [--list-only]");
                 std::process::exit(2);
             }
         }
@@ -79,6 +106,36 @@ fn without_lifecycle(rules: &str) -> String {
     out
 }
 
+/// `fake-mgrctl` next to this benchmark (`target/release/`), built when missing.
+fn fake_mgrctl() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("bench exe");
+    let name = format!("fake-mgrctl{}", std::env::consts::EXE_SUFFIX);
+    let find = || {
+        exe.ancestors()
+            .skip(1)
+            .take(3)
+            .map(|d| d.join(&name))
+            .find(|p| p.is_file())
+    };
+    if let Some(p) = find() {
+        return p;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "fakebill",
+            "--bin",
+            "fake-mgrctl",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "could not build fake-mgrctl");
+    find().expect("fake-mgrctl next to the benchmark")
+}
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amocrm-bin"))
 }
@@ -93,7 +150,12 @@ fn main() {
     let data = work.path().join("billmanager");
     let spec = Spec::proportional(a.clients, a.services);
     let t = Instant::now();
-    write(&data, &spec).expect("data set");
+    let shapes = if a.assumed {
+        Shapes::Assumed
+    } else {
+        Shapes::Real
+    };
+    write_as(&data, &spec, shapes).expect("data set");
     println!(
         "data set: {} clients, {} users, {} payers ({} companies), {} services (generated in {:.1} s)",
         spec.clients, spec.users(), spec.payers(), spec.companies(), spec.services, t.elapsed().as_secs_f64()
@@ -146,6 +208,22 @@ fn main() {
         .find_map(|l| l.strip_prefix("max_in_flight = "))
         .unwrap_or("?")
         .to_string();
+    let rules = if a.list_only {
+        rules.replace("\"Country\" = \"client.country\"", "")
+    } else {
+        rules
+    };
+    let rules = if a.panel_delay_ms > 0 {
+        let mgrctl = fake_mgrctl();
+        rules
+            .replace("source = \"files\"", "source = \"mgrctl\"")
+            .replace(
+                "mgrctl = \"/usr/local/mgr5/sbin/mgrctl\"",
+                &format!("mgrctl = {:?}", mgrctl.display().to_string()),
+            )
+    } else {
+        rules
+    };
     let rules_path = work.path().join("rules.toml");
     std::fs::write(&rules_path, rules).unwrap();
     let run = |args: &[&str]| {
@@ -153,6 +231,12 @@ fn main() {
             .args(args)
             .env("AMOCRM_BIN_CONFIG", &rules_path)
             .env("AMOCRM_CLIENT_SECRET", "sandbox-client-secret")
+            .env("FAKEBILL_DIR", &data)
+            .env("FAKEBILL_DELAY_MS", a.panel_delay_ms.to_string())
+            .env(
+                "FAKEBILL_SHAPES",
+                if a.assumed { "assumed" } else { "real" },
+            )
             .output()
             .expect("amocrm-bin runs");
         (
@@ -318,6 +402,25 @@ fn main() {
             [" ".repeat(17), " ".repeat(18)][n],
             v["counts"]["lead"]["unchanged"]
         );
+    }
+    let panel = |v: &Value| {
+        format!(
+            "{} calls ({} forms), {:.1} s in calls, peak RSS {} KiB",
+            v["panel"]["calls"],
+            v["panel"]["forms"],
+            v["panel"]["millis"].as_f64().unwrap_or(0.0) / 1000.0,
+            v["peak_rss_kib"]
+        )
+    };
+    println!(
+        "  panel ({} shapes, {} ms per call{})",
+        if a.assumed { "assumed" } else { "real" },
+        a.panel_delay_ms,
+        if a.list_only { ", list-only rules" } else { "" }
+    );
+    println!("    first run                {}", panel(&summary));
+    for (n, (_, _, _, _, _, v)) in reruns.iter().enumerate() {
+        println!("    {} run{}{}", ["second", "third"][n], [" ".repeat(16), " ".repeat(17)][n], panel(v));
     }
     println!();
     println!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");

@@ -28,6 +28,9 @@ _amocrm__bin() {
             amocrm__bin,calls)
                 cmd="amocrm__bin__subcmd__calls"
                 ;;
+            amocrm__bin,capture)
+                cmd="amocrm__bin__subcmd__capture"
+                ;;
             amocrm__bin,check)
                 cmd="amocrm__bin__subcmd__check"
                 ;;
@@ -76,9 +79,6 @@ _amocrm__bin() {
             amocrm__bin__subcmd__calls,list)
                 cmd="amocrm__bin__subcmd__calls__subcmd__list"
                 ;;
-            amocrm__bin__subcmd__calls,reparse)
-                cmd="amocrm__bin__subcmd__calls__subcmd__reparse"
-                ;;
             amocrm__bin__subcmd__report,calls)
                 cmd="amocrm__bin__subcmd__report__subcmd__calls"
                 ;;
@@ -89,7 +89,7 @@ _amocrm__bin() {
 
     case "${cmd}" in
         amocrm__bin)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull completions man"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull capture completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,7 +269,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list reparse"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -287,7 +287,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls__subcmd__ingest)
-            opts="-v -q -h -V --file --format --no-push --explain --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --file --format --no-push --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,9 +334,9 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        amocrm__subcmd__bin__subcmd__calls__subcmd__reparse)
-            opts="-v -q -h -V --no-push --config --verbose --quiet --json --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        amocrm__subcmd__bin__subcmd__capture)
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -1,16 +1,23 @@
 //! Resolving one call (`func` + `key=value` parameters) to the document BILLmanager would
 //! print, from a fixture directory.
 //!
-//! - A call with `elid` goes to `<dir>/<func>/<elid>.json` when `<dir>/<func>/` exists; a
-//!   missing file is answered with the "object not found" error document
-//!   (`$type` `missed`, `$object` `elid`).
-//! - Otherwise `<dir>/<func>.json`; a missing file is answered with the "unknown function"
-//!   error document (`$type` `missed`, `$object` = the function).
-//! - List answers are filtered like a panel filtering by `account=<client id>` and
-//!   `elid=<row id>` (amocrm-bin sends these as hints); a filtered list of exactly one row
-//!   is printed with `doc.elem` as an object, BILLmanager's one-element quirk, so readers
-//!   are exercised on both shapes. Unfiltered answers are served byte for byte, so broken
-//!   fixtures stay broken.
+//! Two behaviours, chosen by [`Shapes`] (`FAKEBILL_SHAPES` for `fake-mgrctl`):
+//!
+//! **`real` (the default)**, as real panels were seen to answer
+//! (`../shared/reference/billmanager-facts.md` J2, J7, D3):
+//! - a call with `elid` goes to `<dir>/<func>/<elid>.json` when `<dir>/<func>/` exists; a
+//!   missing file is answered with `error` `$type` `value`, `$object` `elid`;
+//! - otherwise `<dir>/<func>.json`; a missing file is answered with `$type` `missed`,
+//!   `$object` = the function;
+//! - a list is filtered only with `filter=on`, by `<column>=<value>` matched against the
+//!   column's display text (`$`) or raw value (`$orig`); other parameters are ignored and
+//!   the whole list comes back; a filtered list of one row is still an array.
+//!
+//! **`assumed`**, the shapes this project assumed before it had sources: lists filtered by
+//! any `key=value` hint (`elid` as `id`), a one-row result printed with `doc.elem` as an
+//! object, and a missing `elid` answered with `$type` `missed`, `$object` `elid`.
+//!
+//! Unfiltered answers are served byte for byte, so broken fixtures stay broken.
 
 use std::path::Path;
 
@@ -21,6 +28,26 @@ const NOT_FILTERS: &[&str] = &[
     "out", "auth", "authinfo", "username", "password", "lang", "su", "sok", "func",
 ];
 
+/// Which panel behaviour to imitate (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shapes {
+    /// As real panels were seen to answer (the default).
+    #[default]
+    Real,
+    /// The project's earlier assumptions, kept as a second fixture set.
+    Assumed,
+}
+
+impl Shapes {
+    /// `FAKEBILL_SHAPES`: `assumed` selects [`Shapes::Assumed`]; anything else is real.
+    pub fn from_env() -> Shapes {
+        match std::env::var("FAKEBILL_SHAPES").as_deref() {
+            Ok("assumed") => Shapes::Assumed,
+            _ => Shapes::Real,
+        }
+    }
+}
+
 /// Whether an answer is an error document (fake-mgrctl may exit non-zero on those).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -30,8 +57,13 @@ pub struct Answer {
     pub is_error: bool,
 }
 
-/// The document for `func` with `params`, read from `dir`.
+/// The document for `func` with `params`, read from `dir`, as a real panel answers.
 pub fn answer(dir: &Path, func: &str, params: &[(String, String)]) -> Answer {
+    answer_as(Shapes::Real, dir, func, params)
+}
+
+/// The document for `func` with `params`, read from `dir`, in the given behaviour.
+pub fn answer_as(shapes: Shapes, dir: &Path, func: &str, params: &[(String, String)]) -> Answer {
     if !safe_name(func) {
         return missed_function(func);
     }
@@ -44,23 +76,32 @@ pub fn answer(dir: &Path, func: &str, params: &[(String, String)]) -> Answer {
         let path = folder.join(format!("{id}.json"));
         return match (safe_name(id), std::fs::read(&path)) {
             (true, Ok(bytes)) => ok(bytes),
-            _ => missed_elid(id),
+            _ => missed_elid(shapes, id),
         };
     }
     let Ok(bytes) = std::fs::read(dir.join(format!("{func}.json"))) else {
         return missed_function(func);
     };
-    let filters: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str()))
-        .map(|(k, v)| (if k == "elid" { "id" } else { k.as_str() }, v.as_str()))
-        .collect();
+    let filtering = params.iter().any(|(k, v)| k == "filter" && v == "on");
+    let filters: Vec<(&str, &str)> = match shapes {
+        Shapes::Real if !filtering => Vec::new(),
+        Shapes::Real => params
+            .iter()
+            .filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str()) && k != "filter")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        Shapes::Assumed => params
+            .iter()
+            .filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str()))
+            .map(|(k, v)| (if k == "elid" { "id" } else { k.as_str() }, v.as_str()))
+            .collect(),
+    };
     if filters.is_empty() {
         return ok(bytes);
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut doc) => {
-            filter_rows(&mut doc, &filters);
+            filter_rows(&mut doc, &filters, shapes);
             Answer {
                 body: doc.to_string(),
                 is_error: false,
@@ -82,9 +123,18 @@ fn ok(bytes: Vec<u8>) -> Answer {
     }
 }
 
-fn missed_elid(id: &str) -> Answer {
+fn missed_elid(shapes: Shapes, id: &str) -> Answer {
+    let body = match shapes {
+        // As an ISPsystem panel answered an edit of a missing object (facts J7).
+        Shapes::Real => error_doc(
+            "value",
+            "elid",
+            &format!("Invalid value of the field elid: {id}"),
+        ),
+        Shapes::Assumed => error_doc("missed", "elid", &format!("Object not found (elid={id})")),
+    };
     Answer {
-        body: error_doc("missed", "elid", &format!("Object not found (elid={id})")),
+        body,
         is_error: true,
     }
 }
@@ -100,8 +150,9 @@ fn missed_function(func: &str) -> Answer {
     }
 }
 
-/// Keeps the rows of `doc.elem` whose fields equal every filter; one row becomes an object.
-fn filter_rows(doc: &mut Value, filters: &[(&str, &str)]) {
+/// Keeps the rows of `doc.elem` whose fields equal every filter; in the assumed shapes one
+/// row becomes an object.
+fn filter_rows(doc: &mut Value, filters: &[(&str, &str)], shapes: Shapes) {
     let Some(node) = doc.get_mut("doc").and_then(Value::as_object_mut) else {
         return;
     };
@@ -112,11 +163,11 @@ fn filter_rows(doc: &mut Value, filters: &[(&str, &str)]) {
     };
     let mut kept: Vec<Value> = rows
         .into_iter()
-        .filter(|r| r.as_object().is_some_and(|m| matches(m, filters)))
+        .filter(|r| r.as_object().is_some_and(|m| matches(m, filters, shapes)))
         .collect();
     match kept.len() {
         0 => {}
-        1 => {
+        1 if shapes == Shapes::Assumed => {
             node.insert("elem".into(), kept.remove(0));
         }
         _ => {
@@ -125,10 +176,25 @@ fn filter_rows(doc: &mut Value, filters: &[(&str, &str)]) {
     }
 }
 
-fn matches(row: &Map<String, Value>, filters: &[(&str, &str)]) -> bool {
-    filters
-        .iter()
-        .all(|(k, v)| row.get(*k).and_then(text).as_deref() == Some(*v))
+fn matches(row: &Map<String, Value>, filters: &[(&str, &str)], shapes: Shapes) -> bool {
+    filters.iter().all(|(k, v)| match (shapes, row.get(*k)) {
+        (_, None) => false,
+        (Shapes::Assumed, Some(f)) => text(f).as_deref() == Some(*v),
+        // A panel filters a column by what it shows or by its raw value (`account` by the
+        // client's name, facts D3).
+        (Shapes::Real, Some(f)) => {
+            display(f).as_deref() == Some(*v) || text(f).as_deref() == Some(*v)
+        }
+    })
+}
+
+/// A field's display text (`$`), or the plain value.
+fn display(v: &Value) -> Option<String> {
+    match v {
+        Value::Array(a) => a.first().and_then(display),
+        Value::Object(m) => m.get("$").and_then(display),
+        other => text(other),
+    }
 }
 
 /// A field's text: `$orig`, else `$`, else the plain value; arrays count by their first item.

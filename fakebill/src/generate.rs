@@ -11,6 +11,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use crate::answer::Shapes;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -94,8 +96,20 @@ pub fn client_id(i: usize) -> usize {
     100_001 + i
 }
 
-/// Writes the data set into `dir` (created if missing).
+/// Writes the data set into `dir` (created if missing) in the project's earlier assumed
+/// shapes: ids in `account`, `registration_date` in `account.edit`, `inn` in the payer
+/// list (see [`crate::answer::Shapes`]).
 pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
+    write_as(dir, spec, Shapes::Assumed)
+}
+
+/// Writes the data set in the given shapes. [`Shapes::Real`] as real panels answer: users
+/// name their client in `account` and carry its id in `account_id`; payer rows name their
+/// client only by name and keep `vatnum`, e-mail and phone in `profile.edit/<id>.json`;
+/// `account.edit` has no registration date (the `account` list's `tz_registration_date`
+/// has it).
+pub fn write_as(dir: &Path, spec: &Spec, shapes: Shapes) -> std::io::Result<()> {
+    let real = shapes == Shapes::Real;
     std::fs::create_dir_all(dir.join("account.edit"))?;
     let date = format!("{} 10:00:00", spec.date);
     write_list(
@@ -105,8 +119,11 @@ pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
         }),
     )?;
     for i in 0..spec.clients {
-        let doc = json!({"doc": {"elid": t(client_id(i).to_string()), "name": t(format!("Client {i}")),
+        let mut doc = json!({"doc": {"elid": t(client_id(i).to_string()), "name": t(format!("Client {i}")),
             "country": t("Россия"), "registration_date": t(date.clone())}});
+        if real {
+            doc["doc"]["registration_date"] = json!({});
+        }
         std::fs::write(
             dir.join("account.edit")
                 .join(format!("{}.json", client_id(i))),
@@ -118,10 +135,19 @@ pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
     for i in 0..spec.clients {
         let extra = spec.extra_user_every > 0 && i % spec.extra_user_every == 0;
         for n in 0..(1 + extra as usize) {
-            users.push(json!({"id": t(uid.to_string()), "account": t(client_id(i).to_string()),
+            let account = if real {
+                t(format!("Client {i}"))
+            } else {
+                t(client_id(i).to_string())
+            };
+            let mut user = json!({"id": t(uid.to_string()), "account": account,
                 "realname": t(format!("User {uid}")), "email": t(format!("user{uid}@bench.example")),
                 "phone": t(format!("+7 9{:02} {:03}-{:02}-{:02}", (uid / 10_000_000) % 100, (uid / 10_000) % 1000, (uid / 100) % 100, uid % 100)),
-                "superuser": t(if n == 0 { "on" } else { "off" })}));
+                "superuser": t(if n == 0 { "on" } else { "off" })});
+            if real {
+                user["account_id"] = t(client_id(i).to_string());
+            }
+            users.push(user);
             uid += 1;
         }
     }
@@ -136,8 +162,22 @@ pub fn write(dir: &Path, spec: &Spec) -> std::io::Result<()> {
             if !(spec.shared_inn_every > 1 && n > 0 && n % spec.shared_inn_every == 0) {
                 inn += 1;
             }
-            payers.push(json!({"id": t((500_001 + n).to_string()), "account": t(client_id(i).to_string()),
-                "name": t(format!("ООО Компания {inn}")), "profiletype": t("2"), "status": t("on"), "inn": t(inn.to_string())}));
+            let id = (500_001 + n).to_string();
+            let name = format!("ООО Компания {inn}");
+            if real {
+                std::fs::create_dir_all(dir.join("profile.edit"))?;
+                let form = json!({"doc": {"elid": t(id.clone()), "name": t(name.clone()), "profiletype": t("2"),
+                    "vatnum": t(inn.to_string()), "email": t(format!("buh{n}@bench.example")), "phone": {}, "person": {}}});
+                std::fs::write(
+                    dir.join("profile.edit").join(format!("{id}.json")),
+                    form.to_string(),
+                )?;
+                payers.push(json!({"id": t(id), "account": t(format!("Client {i}")),
+                    "name": t(name), "profiletype": t("2"), "status": t("on")}));
+            } else {
+                payers.push(json!({"id": t(id), "account": t(client_id(i).to_string()),
+                    "name": t(name), "profiletype": t("2"), "status": t("on"), "inn": t(inn.to_string())}));
+            }
         }
     }
     write_list(&dir.join("profile.json"), payers.into_iter())?;

@@ -48,7 +48,7 @@ fn authinfo_get_and_post() {
     );
     let doc = get(
         &api,
-        "func=user&account=105&out=json&authinfo=admin:pw%3Awith%25odd",
+        "func=user&filter=on&account_id=105&out=json&authinfo=admin:pw%3Awith%25odd",
     );
     assert_eq!(elems(&doc).len(), 2);
     let (status, body) = send(

@@ -16,6 +16,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         "FAKEBILL_GARBAGE",
         "FAKEBILL_ERROR_EXIT",
         "FAKEBILL_SLEEP_MS",
+        "FAKEBILL_DELAY_MS",
+        "FAKEBILL_SHAPES",
     ] {
         cmd.env_remove(v);
     }
@@ -43,32 +45,83 @@ fn whole_lists_are_served_verbatim() {
 }
 
 #[test]
-fn lists_are_filtered_by_account_and_elid() {
+fn real_lists_filter_only_with_filter_on_and_stay_arrays() {
+    // Without `filter=on` a real panel ignores the hint and answers the whole list.
     let doc = json(&run(
         &["-m", "billmgr", "user", "account=101", "out=json"],
         &[],
     ));
+    assert_eq!(elems(&doc).len(), 9);
+    // `filter=on&<column>=<value>`; `account` is the client's NAME in the user list.
+    let doc = json(&run(
+        &[
+            "-m",
+            "billmgr",
+            "user",
+            "filter=on",
+            "account=ООО «Ромашка»",
+            "out=json",
+        ],
+        &[],
+    ));
     let rows = elems(&doc);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r["account"]["$"] == "101"));
-    // One row comes back as an object, BILLmanager's one-element quirk.
+    assert!(rows.iter().all(|r| r["account_id"]["$"] == "101"));
+    // One row is still an array.
     let doc = json(&run(
-        &["-m", "billmgr", "-o", "json", "item", "elid=407"],
+        &[
+            "-m",
+            "billmgr",
+            "-o",
+            "json",
+            "item",
+            "filter=on",
+            "id=407",
+            "out=json",
+        ],
         &[],
     ));
-    assert!(doc["doc"]["elem"].is_object());
-    assert_eq!(doc["doc"]["elem"]["source"]["$"], "site");
-    // Filtering uses `$orig` (item's account column shows the client's name).
+    assert!(doc["doc"]["elem"].is_array());
+    assert_eq!(doc["doc"]["elem"][0]["source"]["$"], "site");
     let doc = json(&run(
-        &["-m", "billmgr", "item", "account=104", "out=json"],
-        &[],
-    ));
-    assert_eq!(elems(&doc).len(), 2);
-    let doc = json(&run(
-        &["-m", "billmgr", "profile", "account=104", "out=json"],
+        &[
+            "-m",
+            "billmgr",
+            "profile",
+            "filter=on",
+            "account=Пётр Иванов",
+            "out=json",
+        ],
         &[],
     ));
     assert!(elems(&doc).is_empty());
+}
+
+#[test]
+fn assumed_shapes_filter_by_hints_and_print_one_row_as_an_object() {
+    let assumed = demo().join("../billmanager-assumed");
+    let env = [
+        ("FAKEBILL_SHAPES", "assumed"),
+        ("FAKEBILL_DIR", assumed.to_str().unwrap()),
+    ];
+    let doc = json(&run(
+        &["-m", "billmgr", "user", "account=101", "out=json"],
+        &env,
+    ));
+    let rows = elems(&doc);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["account"]["$"] == "101"));
+    let doc = json(&run(
+        &["-m", "billmgr", "item", "elid=407", "out=json"],
+        &env,
+    ));
+    assert!(doc["doc"]["elem"].is_object());
+    let doc = json(&run(
+        &["-m", "billmgr", "account.edit", "elid=999", "out=json"],
+        &env,
+    ));
+    assert_eq!(doc["doc"]["error"]["$type"], "missed");
+    assert_eq!(doc["doc"]["error"]["$object"], "elid");
 }
 
 #[test]
@@ -82,7 +135,7 @@ fn edit_forms_and_error_documents() {
         &["-m", "billmgr", "account.edit", "elid=999", "out=json"],
         &[],
     ));
-    assert_eq!(doc["doc"]["error"]["$type"], "missed");
+    assert_eq!(doc["doc"]["error"]["$type"], "value");
     assert_eq!(doc["doc"]["error"]["$object"], "elid");
     let doc = json(&run(&["-m", "billmgr", "nosuch.func", "out=json"], &[]));
     assert_eq!(doc["doc"]["error"]["$object"], "nosuch.func");

@@ -9,10 +9,22 @@
 use super::model::{Attrs, Client, Payer, Service, User};
 use super::values::{datetime, first, flag, money, payer_kind, status};
 
-/// The owning client of a user, payer or service row (DB column `account`).
-pub const OWNER: &[&str] = &["account", "account_id", "client"];
-/// Client registration time: `account.edit` (UNCONFIRMED), the `account` list, the DB.
+/// The owning client's id in a user, payer or service row: `account_id` (the `user` list,
+/// facts D6), then `account` when it is numeric (its `$orig` wins when given; the DB
+/// column and the `item` list, UNCONFIRMED), then `client` (UNCONFIRMED). A non-numeric
+/// `account` is the client's NAME (the `profile` list, facts D4): see [`owner`].
+pub const OWNER_ID: &[&str] = &["account_id", "account", "client"];
+/// Client registration time: `tz_registration_date` in the `account` list (confirmed,
+/// facts D1); `registration_date` in `account.edit` and `regdate` are UNCONFIRMED names.
 pub const REGISTERED: &[&str] = &["registration_date", "tz_registration_date", "regdate"];
+/// The payer's tax number: `vatnum` in `profile.edit` (confirmed, facts D5); `inn` is the
+/// project's earlier assumed name (UNCONFIRMED), still accepted.
+pub const INN: &[&str] = &["vatnum", "inn"];
+/// Payer fields that live in `profile.edit` rather than in the `profile` list on real
+/// panels (facts D5): when a list row has none of them, the form is read.
+pub const PAYER_DETAILS: &[&str] = &["vatnum", "inn", "email", "phone"];
+/// The payer's contact person (`profile.edit`).
+pub const PERSON: &[&str] = &["person", "contact_person"];
 /// Marketing consent on a user (UNCONFIRMED names).
 pub const CONSENT: &[&str] = &["sendnews", "newsletter", "marketing_consent"];
 /// When a service was ordered; `opendate` is empty until it is opened.
@@ -33,9 +45,32 @@ pub fn row_id(attrs: &Attrs) -> Option<&str> {
     first(attrs, &["id", "elid"])
 }
 
-/// The owning client id of a row.
-pub fn owner(attrs: &Attrs) -> Option<&str> {
-    first(attrs, OWNER)
+/// Who owns a row, as far as the row itself says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// The client's id.
+    Id(&'a str),
+    /// Only the client's name (to be matched against the `account` list).
+    Name(&'a str),
+    /// No owner field at all.
+    Missing,
+}
+
+/// The owner of a user, payer or service row: the first numeric value of [`OWNER_ID`],
+/// else a non-numeric `account` as the client's name.
+pub fn owner(attrs: &Attrs) -> Owner<'_> {
+    let numeric = |v: &&str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    if let Some(id) = OWNER_ID
+        .iter()
+        .filter_map(|n| first(attrs, &[n]))
+        .find(numeric)
+    {
+        return Owner::Id(id);
+    }
+    match first(attrs, &["account"]) {
+        Some(name) => Owner::Name(name),
+        None => Owner::Missing,
+    }
 }
 
 /// A client from its `account.edit` form (or `account` list row); `id` is the id asked
@@ -54,12 +89,11 @@ pub fn client(id: &str, attrs: Attrs) -> Result<Client, String> {
     })
 }
 
-/// A user from a `user` list row. The login (`name`) is the e-mail when `email` is absent.
-pub fn user(attrs: Attrs) -> Result<User, String> {
+/// A user from a `user` list row owned by `client_id` (resolved by the reader). The login
+/// (`name`) is the e-mail when `email` is absent.
+pub fn user(attrs: Attrs, client_id: &str) -> Result<User, String> {
     let id = row_id(&attrs).ok_or("a user row has no `id`")?.to_string();
-    let client_id = owner(&attrs)
-        .ok_or_else(|| format!("user {id} has no `account`"))?
-        .to_string();
+    let client_id = client_id.to_string();
     let email = first(&attrs, &["email"])
         .or_else(|| first(&attrs, &["name"]).filter(|n| n.contains('@')))
         .map(str::to_string);
@@ -81,12 +115,11 @@ pub fn is_owner(user: &User) -> bool {
         .unwrap_or(false)
 }
 
-/// A payer from a `profile` list row.
-pub fn payer(attrs: Attrs) -> Result<Payer, String> {
+/// A payer from a `profile` list row (merged with its `profile.edit` form when the list
+/// lacks the details) owned by `client_id`.
+pub fn payer(attrs: Attrs, client_id: &str) -> Result<Payer, String> {
     let id = row_id(&attrs).ok_or("a payer row has no `id`")?.to_string();
-    let client_id = owner(&attrs)
-        .ok_or_else(|| format!("payer {id} has no `account`"))?
-        .to_string();
+    let client_id = client_id.to_string();
     let raw_kind = first(&attrs, &["profiletype"]);
     let kind = payer_kind(raw_kind).ok_or_else(|| {
         format!(
@@ -96,9 +129,10 @@ pub fn payer(attrs: Attrs) -> Result<Payer, String> {
     })?;
     Ok(Payer {
         name: first(&attrs, &["name"]).unwrap_or_default().to_string(),
-        inn: first(&attrs, &["inn"]).map(str::to_string),
+        inn: first(&attrs, INN).map(str::to_string),
         email: first(&attrs, &["email"]).map(str::to_string),
         phone: first(&attrs, &["phone"]).map(str::to_string),
+        person: first(&attrs, PERSON).map(str::to_string),
         id,
         client_id,
         kind,
@@ -106,14 +140,12 @@ pub fn payer(attrs: Attrs) -> Result<Payer, String> {
     })
 }
 
-/// A service from an `item` list row.
-pub fn service(attrs: Attrs) -> Result<Service, String> {
+/// A service from an `item` list row owned by `client_id`.
+pub fn service(attrs: Attrs, client_id: &str) -> Result<Service, String> {
     let id = row_id(&attrs)
         .ok_or("a service row has no `id`")?
         .to_string();
-    let client_id = owner(&attrs)
-        .ok_or_else(|| format!("service {id} has no `account`"))?
-        .to_string();
+    let client_id = client_id.to_string();
     let product = first(&attrs, &["pricelist", "pricelist_name", "name"])
         .ok_or_else(|| format!("service {id} has no `pricelist`"))?
         .to_string();

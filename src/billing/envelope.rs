@@ -212,13 +212,15 @@ fn panel_error(err: &Value, call: &Call<'_>) -> BillingError {
     }
 }
 
-/// "Unknown elid"-like: `missed` on `elid`, or a message saying the object does not exist.
+/// "Unknown elid"-like, when the call named an elid: `value` on `elid` (an edit of a missing
+/// object, facts J7), `missed` on anything but the function itself (`missed`/`users` on a
+/// missing user, J7; `missed`/`elid`), or a message saying the object does not exist.
 /// An unknown *function* (`missed` on the function name) is not a missing entity.
 fn is_not_found(kind: &str, object: &str, msg: &str, func: &str) -> bool {
-    if object == func || msg.to_lowercase().contains("function") {
+    let msg = msg.to_lowercase();
+    if object == func || msg.contains("function") {
         return false;
     }
-    let msg = msg.to_lowercase();
     let words = [
         "not found",
         "does not exist",
@@ -227,7 +229,8 @@ fn is_not_found(kind: &str, object: &str, msg: &str, func: &str) -> bool {
         "не найден",
         "не существует",
     ];
-    (kind == "missed" && matches!(object, "elid" | "id" | ""))
-        || (matches!(kind, "missed" | "exists" | "value") && words.iter().any(|w| msg.contains(w)))
+    (kind == "value" && matches!(object, "elid" | "id"))
+        || kind == "missed"
+        || (matches!(kind, "exists" | "value") && words.iter().any(|w| msg.contains(w)))
         || kind == "notfound"
 }

@@ -14,6 +14,16 @@ pub enum BillingError {
         /// The id asked for.
         id: String,
     },
+    /// The entity exists but cannot be tied to its client (a client name two clients
+    /// share, or no client has): never guessed.
+    Unlinked {
+        /// `user`, `payer`, `service`.
+        entity: &'static str,
+        /// Its id.
+        id: String,
+        /// Why, naming the clients involved.
+        detail: String,
+    },
     /// BILLmanager refused (bad credentials, no rights).
     AccessDenied {
         /// BILLmanager's message.
@@ -48,6 +58,12 @@ impl fmt::Display for BillingError {
             BillingError::NotFound { entity, id } => {
                 write!(f, "BILLmanager has no {entity} with id {id}")
             }
+            BillingError::Unlinked { entity, id, detail } => {
+                write!(
+                    f,
+                    "BILLmanager {entity} {id} cannot be linked to its client: {detail}"
+                )
+            }
             BillingError::AccessDenied { detail } => {
                 write!(f, "BILLmanager refused access: {detail}")
             }
@@ -68,6 +84,7 @@ impl Classify for BillingError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             BillingError::NotFound { .. } => ExitStatus::Usage,
+            BillingError::Unlinked { .. } => ExitStatus::Partial,
             _ => ExitStatus::Unreachable,
         }
     }
@@ -77,6 +94,9 @@ impl Classify for BillingError {
             BillingError::NotFound { entity, .. } => format!(
                 "check `--elid`: it must be the id of an existing {entity} as BILLmanager shows it"
             ),
+            BillingError::Unlinked { .. } => {
+                "give each client a unique name in BILLmanager (or fix the row's client), then sync again; the entity stays queued".into()
+            }
             BillingError::AccessDenied { .. } => {
                 "check `[billmanager] user` and the password variable, or run on the panel host as root with source = \"mgrctl\"".into()
             }

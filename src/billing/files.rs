@@ -46,6 +46,21 @@ impl PanelReader<FilesTransport> {
 }
 
 impl Transport for FilesTransport {
+    fn open(
+        &self,
+        func: &str,
+        params: &Params<'_>,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, BillingError> {
+        let list = self.dir.join(format!("{func}.json"));
+        if params.is_empty() && safe_name(func) && !self.dir.join(func).is_dir() && list.is_file() {
+            let file = std::fs::File::open(&list).map_err(|e| BillingError::Unreachable {
+                detail: format!("cannot read {}: {e}", list.display()),
+            })?;
+            return Ok(Box::new(file));
+        }
+        Ok(Box::new(std::io::Cursor::new(self.fetch(func, params)?)))
+    }
+
     fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError> {
         if !safe_name(func) {
             return Ok(missed_function(func));
@@ -85,9 +100,14 @@ fn safe_name(s: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// BILLmanager's error document for an unknown `elid` (`docs/billmanager.md` §3.4).
+/// The error document a panel answers for an edit form of a missing object: `value` on
+/// `elid` (`docs/billmanager.md` §3.4; facts J7).
 fn missed_elid(id: &str) -> Vec<u8> {
-    error_doc("missed", "elid", &format!("Object not found (elid={id})"))
+    error_doc(
+        "value",
+        "elid",
+        &format!("Invalid value of the field elid: {id}"),
+    )
 }
 
 /// BILLmanager's error document for an unknown function.

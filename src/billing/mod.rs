@@ -18,10 +18,12 @@ pub mod convert;
 pub mod envelope;
 mod error;
 mod files;
+pub mod mask;
 mod mgrctl;
 pub mod model;
 mod open;
 mod reader;
+pub mod stream;
 mod transport;
 pub mod values;
 
@@ -33,13 +35,47 @@ pub use clock::{panel_now, panel_time};
 pub use error::BillingError;
 pub use files::{FilesSource, FilesTransport};
 pub use mgrctl::{MgrctlSource, MgrctlTransport};
-pub use model::{Attrs, Client, Payer, PayerKind, Service, ServiceStatus, User};
+pub use model::{
+    Attrs, Client, PanelStats, Payer, PayerKind, Service, ServiceStatus, Unlinked, User,
+};
 pub use open::open;
 pub use reader::PanelReader;
 pub use transport::{Params, Transport};
 
-/// Where BILLmanager data comes from.
-pub trait BillingSource {
+/// A form kept from an earlier run: reused while its list row is unchanged and it is
+/// younger than `[billmanager] form_max_age_hours`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedForm {
+    /// The form function (`account.edit`, `profile.edit`).
+    pub func: String,
+    /// The entity id.
+    pub elid: String,
+    /// Hash of the entity's list row when the form was read.
+    pub row_hash: String,
+    /// When it was read (Unix seconds).
+    pub fetched_at: i64,
+    /// The form's fields.
+    pub attrs: Attrs,
+}
+
+/// One panel function's answer as `check` and `capture` see it.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The function called (`account`, `account.edit`, …).
+    pub func: String,
+    /// The `elid` asked for (forms).
+    pub elid: Option<String>,
+    /// Field names that carry text in at least one row (or in the form).
+    pub fields: std::collections::BTreeSet<String>,
+    /// The raw answer as the panel printed it.
+    pub raw: Vec<u8>,
+    /// Why the answer could not be read.
+    pub error: Option<String>,
+}
+
+/// Where BILLmanager data comes from. `Sync`: a backfill reads the next chunk's forms on
+/// other threads while the current chunk is written to amoCRM.
+pub trait BillingSource: Sync {
     /// A client with its users; `BillingError::NotFound` when there is no such client.
     fn client(&self, id: &str) -> Result<Client, BillingError>;
     /// A payer.
@@ -54,4 +90,36 @@ pub trait BillingSource {
     fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// Ids of services created on or after `since` (backfill), in ascending id order.
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// The client user `user_id` belongs to, from the `user` list (`account_id`, or the
+    /// client's name); `None` when this source cannot tell, `NotFound` when no user has it.
+    fn user_client(&self, _user_id: &str) -> Result<Option<String>, BillingError> {
+        Ok(None)
+    }
+    /// Rows read so far that could not be tied to a client or dated (shared or unknown
+    /// client names, no registration date): the engine reports each one.
+    fn unlinked(&self) -> Vec<Unlinked> {
+        Vec::new()
+    }
+    /// Panel calls made so far and the time spent in them.
+    fn stats(&self) -> PanelStats {
+        PanelStats::default()
+    }
+    /// The client attributes the rules use (each a list of alternative raw field names):
+    /// `account.edit` is then read only for a client whose list row lacks one of them.
+    /// Never called: every client's form is read.
+    fn need_client_fields(&self, _needs: Vec<Vec<String>>) {}
+    /// Reads, on up to `[billmanager] parallel` threads, the forms these clients' sync
+    /// will need; errors are left for the sync itself to meet and report.
+    fn prefetch(&self, _client_ids: &[String]) {}
+    /// Reads each function the sync uses once (the four lists, and the forms of the first
+    /// client and first payer) for `check` and `capture`.
+    fn survey(&self) -> Vec<Sample> {
+        Vec::new()
+    }
+    /// Forms kept from earlier runs (see [`CachedForm`]).
+    fn preload_forms(&self, _forms: Vec<CachedForm>) {}
+    /// Forms read from the panel in this run, to keep for the next one.
+    fn fresh_forms(&self) -> Vec<CachedForm> {
+        Vec::new()
+    }
 }

@@ -77,6 +77,8 @@ pub struct Payer {
     pub email: Option<String>,
     /// Phone.
     pub phone: Option<String>,
+    /// Contact person (`profile.edit` `person`).
+    pub person: Option<String>,
     /// Every raw field.
     pub attrs: Attrs,
 }
@@ -126,4 +128,29 @@ pub struct Service {
     pub user_id: Option<String>,
     /// Every raw field.
     pub attrs: Attrs,
+}
+
+/// A row the reader could not tie to its client (or date), so the engine can report it
+/// instead of dropping it: the run names the entity and the reason and ends "partial".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unlinked {
+    /// `user`, `payer`, `service` or `client`.
+    pub entity: &'static str,
+    /// The row's id.
+    pub id: String,
+    /// Why, naming the field and the clients involved.
+    pub reason: String,
+    /// Clients the row may belong to (two or more for a shared name; empty when none).
+    pub candidates: Vec<String>,
+}
+
+/// What reading the panel cost in this run: for the summary, `--json` and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PanelStats {
+    /// Calls that reached mgrctl, the API or the fixture directory.
+    pub calls: u64,
+    /// Wall time spent in those calls, in milliseconds (summed over parallel calls).
+    pub millis: u64,
+    /// Edit forms read (a subset of `calls`).
+    pub forms: u64,
 }

@@ -15,18 +15,17 @@ use crate::secret::Secret;
 /// API URL is unusable.
 pub fn open(section: &BillingSection) -> Result<Box<dyn BillingSource>, BillingError> {
     let timeout = Duration::from_secs(section.timeout_secs.max(1));
+    let tune = (section.parallel, section.form_max_age_hours);
     Ok(match section.source {
-        SourceKind::Mgrctl => Box::new(MgrctlSource::mgrctl(
-            &section.mgrctl,
-            &section.manager,
-            timeout,
-        )),
+        SourceKind::Mgrctl => Box::new(
+            MgrctlSource::mgrctl(&section.mgrctl, &section.manager, timeout).tuned(tune.0, tune.1),
+        ),
         SourceKind::Files => {
             let dir = section
                 .dir
                 .as_deref()
                 .ok_or_else(|| missing("dir", "files"))?;
-            Box::new(FilesSource::open(dir)?)
+            Box::new(FilesSource::open(dir)?.tuned(tune.0, tune.1))
         }
         SourceKind::Api => {
             let url = section
@@ -51,7 +50,7 @@ pub fn open(section: &BillingSection) -> Result<Box<dyn BillingSource>, BillingE
                     })
                 }
             };
-            Box::new(ApiSource::api(url, user, password, timeout)?)
+            Box::new(ApiSource::api(url, user, password, timeout)?.tuned(tune.0, tune.1))
         }
     })
 }

@@ -1,109 +1,119 @@
 //! [`PanelReader`]: the one [`BillingSource`] implementation, generic over how calls travel.
 //!
 //! Which functions it calls (`docs/billmanager.md` §13):
-//! - a client: `account.edit elid=<id>` (the edit form read without `sok`), then its users
-//!   from `user account=<id>`;
-//! - payers: `profile account=<client>` or `profile elid=<id>`;
-//! - services: `item account=<client>` or `item elid=<id>`;
-//! - backfill: the whole `account` and `item` lists.
+//! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**
+//!   and indexed by id and by owning client. Real panels filter only with
+//!   `filter=on&<column>=<value>`, and `account` filters by the client's *name* (facts D3),
+//!   so the earlier `account=<id>` hints were ignored anyway; one whole-list read also
+//!   serves every later lookup of the run;
+//! - the edit forms `account.edit elid=<client>` (fields the list lacks, such as `country`)
+//!   and `profile.edit elid=<payer>` (the tax number `vatnum`, e-mail, phone and person,
+//!   which real `profile` rows do not carry, facts D5), each read at most once per run.
 //!
-//! The `account=`/`elid=` parameters on list functions are hints (UNCONFIRMED that a panel
-//! filters by them): rows are always filtered here too, so a panel that ignores them gives
-//! the same result, only slower. Lists are cached for the life of the reader, and a lookup
-//! first searches what is already cached, so syncing one client asks for each list once.
+//! The owner of a user, payer or service row is `account_id`, else a numeric `account`
+//! (`$orig` first), else the client's name in `account` matched against the `account`
+//! list. A name two clients share is never guessed: the row is kept out and reported as
+//! [`Unlinked`] with both ids, and so is a name no client has.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use super::convert;
+use super::convert::{self, Owner};
 use super::envelope::{self, Call};
 use super::error::BillingError;
-use super::model::{Attrs, Client, Payer, Service, User};
+use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
-use super::values::id_order;
-use super::BillingSource;
+use super::values::{first, id_order};
+use super::{BillingSource, CachedForm, Sample};
 
-/// Which rows of a list are wanted.
-#[derive(Clone, Copy)]
-enum Filter<'a> {
-    All,
-    Owner(&'a str),
-    Id(&'a str),
+/// One packed row: (interned field name, text) pairs.
+type Packed = Box<[(u32, Box<str>)]>;
+
+/// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
+/// Rows are packed (field names interned once per list, values as boxed text) and turned
+/// back into [`Attrs`] one at a time when asked for, so a 200 000-row list stays small.
+#[derive(Default)]
+struct List {
+    keys: Vec<Box<str>>,
+    key_index: HashMap<Box<str>, u32>,
+    rows: Vec<Packed>,
+    /// The resolved owner of each row (`None` for `account` rows and unlinked rows).
+    owners: Vec<Option<Box<str>>>,
+    by_id: HashMap<Box<str>, u32>,
+    by_owner: HashMap<Box<str>, Vec<u32>>,
 }
 
-impl Filter<'_> {
-    fn keeps(&self, row: &Attrs) -> bool {
-        match self {
-            Filter::All => true,
-            Filter::Owner(c) => convert::owner(row) == Some(*c),
-            Filter::Id(id) => convert::row_id(row) == Some(*id),
-        }
+impl List {
+    fn push(&mut self, row: Attrs) {
+        let packed: Vec<(u32, Box<str>)> = row
+            .into_iter()
+            .map(|(k, v)| {
+                let next = self.keys.len() as u32;
+                let key = *self.key_index.entry(k.as_str().into()).or_insert(next);
+                if key == next {
+                    self.keys.push(k.into());
+                }
+                (key, v.into())
+            })
+            .collect();
+        self.rows.push(packed.into_boxed_slice());
     }
 
-    fn param(&self) -> Option<(&'static str, &str)> {
-        match self {
-            Filter::All => None,
-            Filter::Owner(c) => Some(("account", c)),
-            Filter::Id(id) => Some(("elid", id)),
-        }
-    }
-}
-
-type Rows = Arc<Vec<Attrs>>;
-
-/// A whole list (the panel answered without filtering, or backfill asked for everything),
-/// indexed by id and by owning client so lookups stay O(1) however large it is.
-struct FullList {
-    rows: Vec<Attrs>,
-    by_id: HashMap<String, usize>,
-    by_owner: HashMap<String, Vec<usize>>,
-}
-
-impl FullList {
-    fn new(rows: Vec<Attrs>) -> FullList {
-        let mut by_id = HashMap::new();
-        let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, r) in rows.iter().enumerate() {
-            if let Some(id) = convert::row_id(r) {
-                by_id.entry(id.to_string()).or_insert(i);
-            }
-            if let Some(o) = convert::owner(r) {
-                by_owner.entry(o.to_string()).or_default().push(i);
-            }
-        }
-        FullList {
-            rows,
-            by_id,
-            by_owner,
-        }
+    /// Row `i` as fields.
+    fn attrs(&self, i: usize) -> Attrs {
+        self.rows[i]
+            .iter()
+            .map(|(k, v)| (self.keys[*k as usize].to_string(), v.to_string()))
+            .collect()
     }
 
-    fn select(&self, filter: Filter<'_>) -> Rows {
-        Arc::new(match filter {
-            Filter::All => self.rows.clone(),
-            Filter::Id(id) => self
-                .by_id
-                .get(id)
-                .map(|i| vec![self.rows[*i].clone()])
-                .unwrap_or_default(),
-            Filter::Owner(c) => self
-                .by_owner
-                .get(c)
-                .map(|ix| ix.iter().map(|i| self.rows[*i].clone()).collect())
-                .unwrap_or_default(),
-        })
+    fn row(&self, id: &str) -> Option<(Attrs, Option<&str>)> {
+        let i = *self.by_id.get(id)? as usize;
+        Some((self.attrs(i), self.owners[i].as_deref()))
+    }
+
+    fn of_owner<'a>(&'a self, client: &str) -> impl Iterator<Item = Attrs> + 'a {
+        self.by_owner
+            .get(client)
+            .into_iter()
+            .flatten()
+            .map(|i| self.attrs(*i as usize))
     }
 }
 
-/// Reads BILLmanager through a [`Transport`], caching list answers.
+/// The entity word of a list's rows, for errors and reports.
+fn entity_of(func: &str) -> &'static str {
+    match func {
+        "account" => "client",
+        "user" => "user",
+        "profile" => "payer",
+        _ => "service",
+    }
+}
+
+/// Reads BILLmanager through a [`Transport`], caching lists and forms for the run.
 pub struct PanelReader<T> {
     transport: T,
-    lists: Mutex<HashMap<String, Rows>>,
-    full: Mutex<HashMap<String, Arc<FullList>>>,
-    calls: AtomicUsize,
+    lists: Mutex<HashMap<String, Arc<List>>>,
+    forms: Mutex<HashMap<String, Arc<Attrs>>>,
+    unlinked: Mutex<Vec<Unlinked>>,
+    calls: AtomicU64,
+    forms_read: AtomicU64,
+    micros: AtomicU64,
+    /// Forms read at once by [`BillingSource::prefetch`].
+    parallel: usize,
+    /// Age after which a kept form is read again, in seconds.
+    max_age_secs: i64,
+    /// Client attributes the rules use (`None`: unknown, so every form is read).
+    client_needs: Mutex<Option<Vec<Vec<String>>>>,
+    /// Forms kept from earlier runs, by `func?elid=id`.
+    kept: Mutex<HashMap<String, CachedForm>>,
+    /// Forms read from the panel in this run.
+    fresh: Mutex<Vec<CachedForm>>,
 }
 
 impl<T: Transport> PanelReader<T> {
@@ -112,14 +122,30 @@ impl<T: Transport> PanelReader<T> {
         PanelReader {
             transport,
             lists: Mutex::new(HashMap::new()),
-            full: Mutex::new(HashMap::new()),
-            calls: AtomicUsize::new(0),
+            forms: Mutex::new(HashMap::new()),
+            unlinked: Mutex::new(Vec::new()),
+            calls: AtomicU64::new(0),
+            forms_read: AtomicU64::new(0),
+            micros: AtomicU64::new(0),
+            parallel: 4,
+            max_age_secs: 24 * 3600,
+            client_needs: Mutex::new(None),
+            kept: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Sets how many forms are read at once and after how many hours a kept form is read
+    /// again (`[billmanager] parallel`, `form_max_age_hours`).
+    pub fn tuned(mut self, parallel: usize, form_max_age_hours: u64) -> Self {
+        self.parallel = parallel.max(1);
+        self.max_age_secs = (form_max_age_hours * 3600) as i64;
+        self
     }
 
     /// How many calls reached the transport (tests check the cache with it).
     pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.load(Ordering::Relaxed) as usize
     }
 
     fn fetch(
@@ -130,90 +156,134 @@ impl<T: Transport> PanelReader<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         crate::log::debug(&format!("billmanager: {} {}", call.func, shown.join(" ")));
-        let bytes = self.transport.fetch(call.func, params)?;
-        envelope::parse(&bytes, call)
+        let started = Instant::now();
+        let bytes = self.transport.fetch(call.func, params);
+        self.micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        envelope::parse(&bytes?, call)
     }
 
-    /// Rows of list `func` that `filter` keeps, from the cache when possible.
-    fn rows(
+    /// The whole list `func`, read once per run.
+    fn list(&self, func: &str) -> Result<Arc<List>, BillingError> {
+        if let Some(hit) = self.lock_lists().get(func) {
+            return Ok(hit.clone());
+        }
+        let call = Call {
+            func,
+            entity: entity_of(func),
+            elid: None,
+        };
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        crate::log::debug(&format!("billmanager: {func}"));
+        let started = Instant::now();
+        // Streamed: each row goes from the answer into the packed list as it is parsed;
+        // no `Value` tree and no list of `Attrs` is ever built.
+        let mut list = List::default();
+        let read = self
+            .transport
+            .open(func, &[])
+            .and_then(|r| super::stream::each_row(r, &call, &mut |row| list.push(row)));
+        self.micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        read?;
+        self.index(func, &mut list)?;
+        let list = Arc::new(list);
+        self.lock_lists().insert(func.to_string(), list.clone());
+        Ok(list)
+    }
+
+    /// Indexes rows, resolving each owner; rows no client can be tied to are recorded.
+    fn index(&self, func: &str, list: &mut List) -> Result<(), BillingError> {
+        let owned = func != "account";
+        let needs_names = owned
+            && (0..list.rows.len())
+                .any(|i| matches!(convert::owner(&list.attrs(i)), Owner::Name(_)));
+        let names: HashMap<String, Vec<String>> = if needs_names {
+            let accounts = self.list("account")?;
+            let mut names: HashMap<String, Vec<String>> = HashMap::new();
+            for (id, i) in &accounts.by_id {
+                if let Some(name) = first(&accounts.attrs(*i as usize), &["name"]) {
+                    names
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(id.to_string());
+                }
+            }
+            for ids in names.values_mut() {
+                ids.sort_by(|a, b| id_order(a, b));
+            }
+            names
+        } else {
+            HashMap::new()
+        };
+        let entity = entity_of(func);
+        list.by_id.reserve(list.rows.len());
+        list.owners.reserve(list.rows.len());
+        let mut unlinked = Vec::new();
+        for i in 0..list.rows.len() {
+            let row = list.attrs(i);
+            let id = convert::row_id(&row).map(str::to_string);
+            if let Some(id) = &id {
+                list.by_id.entry(id.as_str().into()).or_insert(i as u32);
+            }
+            let owner: Option<Box<str>> = if owned {
+                let shown = id.clone().unwrap_or_else(|| format!("#{}", i + 1));
+                match resolve(convert::owner(&row), &names) {
+                    Ok(o) => Some(o.into()),
+                    Err((reason, candidates)) => {
+                        unlinked.push(Unlinked {
+                            entity,
+                            id: shown,
+                            reason: format!("`{func}` row: {reason}"),
+                            candidates,
+                        });
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(o) = &owner {
+                list.by_owner.entry(o.clone()).or_default().push(i as u32);
+            }
+            list.owners.push(owner);
+        }
+        self.lock_unlinked().extend(unlinked);
+        Ok(())
+    }
+
+    /// The fields of edit form `func` for `id`, read at most once per run, and not at all
+    /// while a form kept from an earlier run is younger than the age limit and was read
+    /// for the same list row (`row_hash`); `NotFound` when the panel answers an empty form.
+    fn form(
         &self,
         func: &str,
         entity: &'static str,
-        filter: Filter<'_>,
-    ) -> Result<Rows, BillingError> {
-        let key = match filter.param() {
-            Some((k, v)) => format!("{func}?{k}={v}"),
-            None => func.to_string(),
-        };
-        if let Some(hit) = self.cached(func, &key, filter) {
-            return Ok(hit);
+        id: &str,
+        row_hash: &str,
+    ) -> Result<Arc<Attrs>, BillingError> {
+        let key = format!("{func}?elid={id}");
+        if let Some(hit) = self.lock_forms().get(&key) {
+            return Ok(hit.clone());
         }
-        let params: Vec<(&str, &str)> = filter.param().into_iter().collect();
-        let elid = match filter {
-            Filter::Id(id) => Some(id),
-            _ => None,
-        };
-        let doc = self.fetch(&Call { func, entity, elid }, &params)?;
-        let all = doc.elems(func)?;
-        // A panel that ignored the filter (or a whole-list call) gave us everything: keep it
-        // indexed, so the next lookups never call the panel or scan the list again.
-        if matches!(filter, Filter::All) || all.iter().any(|r| !filter.keeps(r)) {
-            let full = Arc::new(FullList::new(all));
-            let rows = full.select(filter);
-            self.full
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(func.to_string(), full);
-            return Ok(rows);
-        }
-        let rows: Rows = Arc::new(all);
-        self.lock().insert(key, rows.clone());
-        Ok(rows)
-    }
-
-    /// A cached answer: the same call, or rows found in the whole list or (for one id) in
-    /// any cached answer of the same function.
-    fn cached(&self, func: &str, key: &str, filter: Filter<'_>) -> Option<Rows> {
-        if let Some(full) = self
-            .full
+        let now = chrono::Utc::now().timestamp();
+        let kept = self
+            .kept
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(func)
-        {
-            return Some(full.select(filter));
-        }
-        let lists = self.lock();
-        if let Some(hit) = lists.get(key) {
-            return Some(hit.clone());
-        }
-        if let Some(all) = lists.get(func) {
-            return Some(Arc::new(
-                all.iter().filter(|r| filter.keeps(r)).cloned().collect(),
-            ));
-        }
-        if let Filter::Id(_) = filter {
-            let prefix = format!("{func}?");
-            let found = lists
-                .iter()
-                .filter(|(k, _)| k.starts_with(&prefix))
-                .find_map(|(_, rows)| rows.iter().find(|r| filter.keeps(r)))?;
-            return Some(Arc::new(vec![found.clone()]));
-        }
-        None
-    }
-
-    /// The fields of edit form `func` for `id` (cached); `NotFound` when the panel answers
-    /// an empty form.
-    fn form(&self, func: &str, entity: &'static str, id: &str) -> Result<Attrs, BillingError> {
-        let key = format!("{func}?elid={id}");
-        if let Some(hit) = self.lock().get(&key) {
-            return Ok(hit.first().cloned().unwrap_or_default());
+            .remove(&key)
+            .filter(|k| k.row_hash == row_hash && now - k.fetched_at < self.max_age_secs);
+        if let Some(k) = kept {
+            let form = Arc::new(k.attrs);
+            self.lock_forms().insert(key, form.clone());
+            return Ok(form);
         }
         let call = Call {
             func,
             entity,
             elid: Some(id),
         };
+        self.forms_read.fetch_add(1, Ordering::Relaxed);
         let form = self.fetch(&call, &[("elid", id)])?.form();
         if form.keys().all(|k| k == "elid" || k == "id") {
             return Err(BillingError::NotFound {
@@ -221,74 +291,171 @@ impl<T: Transport> PanelReader<T> {
                 id: id.to_string(),
             });
         }
-        self.lock().insert(key, Arc::new(vec![form.clone()]));
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(CachedForm {
+                func: func.to_string(),
+                elid: id.to_string(),
+                row_hash: row_hash.to_string(),
+                fetched_at: now,
+                attrs: form.clone(),
+            });
+        let form = Arc::new(form);
+        self.lock_forms().insert(key, form.clone());
         Ok(form)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Rows>> {
+    /// Whether client `id`'s sync needs `account.edit`: the list has no row for it, or
+    /// lacks an attribute the rules use (every form is read while the needs are unknown).
+    fn client_form_needed(&self, accounts: &List, id: &str) -> bool {
+        let Some((row, _)) = accounts.row(id) else {
+            return true;
+        };
+        match &*self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => true,
+            Some(needs) => needs.iter().any(|alts| {
+                let alts: Vec<&str> = alts.iter().map(String::as_str).collect();
+                first(&row, &alts).is_none()
+            }),
+        }
+    }
+
+    fn lock_lists(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<List>>> {
         self.lists.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn one<V>(
-        &self,
-        func: &str,
-        entity: &'static str,
-        id: &str,
-        conv: fn(Attrs) -> Result<V, String>,
-    ) -> Result<V, BillingError> {
-        let rows = self.rows(func, entity, Filter::Id(id))?;
-        let row = rows
-            .first()
-            .cloned()
-            .ok_or_else(|| BillingError::NotFound {
-                entity,
-                id: id.to_string(),
-            })?;
-        conv(row).map_err(|detail| malformed(func, detail))
+    fn lock_forms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Attrs>>> {
+        self.forms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn of_client<V>(
-        &self,
-        func: &str,
-        entity: &'static str,
-        client_id: &str,
-        conv: fn(Attrs) -> Result<V, String>,
-    ) -> Result<Vec<V>, BillingError> {
-        self.rows(func, entity, Filter::Owner(client_id))?
-            .iter()
-            .map(|r| conv(r.clone()).map_err(|d| malformed(func, d)))
-            .collect()
+    fn lock_unlinked(&self) -> std::sync::MutexGuard<'_, Vec<Unlinked>> {
+        self.unlinked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A payer row with its `profile.edit` details when the list lacks them (real panels:
+    /// always, facts D5); the form's fields win over the row's.
+    fn payer_of_row(&self, row: &Attrs, client_id: &str) -> Result<Payer, BillingError> {
+        let mut attrs = row.clone();
+        if first(row, convert::PAYER_DETAILS).is_none() {
+            if let Some(id) = convert::row_id(row) {
+                let form = self.form("profile.edit", "payer", id, &row_hash(row))?;
+                attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        convert::payer(attrs, client_id).map_err(|d| malformed("profile", d))
+    }
+
+    /// The owned row `id` of `func` with its owner; `NotFound` when there is no such row,
+    /// `Unlinked` when it cannot be tied to a client.
+    fn owned_row(&self, func: &str, id: &str) -> Result<(Attrs, String), BillingError> {
+        let list = self.list(func)?;
+        let entity = entity_of(func);
+        let (row, owner) = list.row(id).ok_or_else(|| BillingError::NotFound {
+            entity,
+            id: id.to_string(),
+        })?;
+        match owner {
+            Some(o) => Ok((row.clone(), o.to_string())),
+            None => {
+                let why = self
+                    .lock_unlinked()
+                    .iter()
+                    .find(|u| u.entity == entity && u.id == id)
+                    .map(|u| u.reason.clone())
+                    .unwrap_or_else(|| "no owning client".into());
+                Err(BillingError::Unlinked {
+                    entity,
+                    id: id.to_string(),
+                    detail: why,
+                })
+            }
+        }
     }
 
     /// Ids of `func` rows whose date (first of `names`) is on or after `since`, ascending.
+    /// Undated rows are reported as [`Unlinked`], never silently sent or dropped.
     fn ids_since(
         &self,
         func: &str,
-        entity: &'static str,
         names: &[&str],
         since: NaiveDate,
     ) -> Result<Vec<String>, BillingError> {
-        let rows = self.rows(func, entity, Filter::All)?;
-        let mut undated = 0;
+        let list = self.list(func)?;
+        let mut undated = Vec::new();
         let mut ids: Vec<String> = Vec::new();
-        for row in rows.iter() {
-            let Some(id) = convert::row_id(row) else {
+        for i in 0..list.rows.len() {
+            let row = list.attrs(i);
+            let Some(id) = convert::row_id(&row) else {
                 continue;
             };
-            match super::values::first(row, names).and_then(super::values::datetime) {
+            match first(&row, names).and_then(super::values::datetime) {
                 Some(t) if t.date() >= since => ids.push(id.to_string()),
                 Some(_) => {}
-                None => undated += 1,
+                None => undated.push(Unlinked {
+                    entity: entity_of(func),
+                    id: id.to_string(),
+                    reason: format!(
+                        "the `{func}` list gives no date in {names:?}, so `--since {since}` cannot be applied; it was left out"
+                    ),
+                    candidates: Vec::new(),
+                }),
             }
         }
-        if undated > 0 {
-            crate::log::warn(&format!(
-                "{undated} `{func}` rows have no date in {names:?} and were left out of the backfill"
-            ));
+        let mut all = self.lock_unlinked();
+        for u in undated {
+            if !all.iter().any(|x| x.entity == u.entity && x.id == u.id) {
+                all.push(u);
+            }
         }
         ids.sort_by(|a, b| id_order(a, b));
         Ok(ids)
     }
+}
+
+/// The owning client id of a row, or why there is none (with the candidate ids).
+fn resolve(
+    owner: Owner<'_>,
+    names: &HashMap<String, Vec<String>>,
+) -> Result<String, (String, Vec<String>)> {
+    match owner {
+        Owner::Id(id) => Ok(id.to_string()),
+        Owner::Missing => Err((
+            "no `account_id` or `account` field names its client".into(),
+            Vec::new(),
+        )),
+        Owner::Name(name) => match names.get(name).map(Vec::as_slice) {
+            Some([one]) => Ok(one.clone()),
+            Some(many) if many.len() > 1 => Err((
+                format!(
+                    "its client is named `{name}` in `account`, and clients {} share that name; it is not guessed: rename one of them in BILLmanager",
+                    many.join(" and ")
+                ),
+                many.to_vec(),
+            )),
+            _ => Err((
+                format!("its client is named `{name}` in `account`, and no client in the `account` list has that name"),
+                Vec::new(),
+            )),
+        },
+    }
+}
+
+/// A list row's fingerprint: a kept form is reused only while its row is unchanged.
+fn row_hash(row: &Attrs) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (k, v) in row {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn malformed(func: &str, detail: String) -> BillingError {
@@ -304,10 +471,21 @@ fn by_id<V>(items: &mut [V], id: fn(&V) -> &str) {
 
 impl<T: Transport> BillingSource for PanelReader<T> {
     fn client(&self, id: &str) -> Result<Client, BillingError> {
+        // The list row carries the registration date (`tz_registration_date`, facts D1);
+        // the form adds what the list lacks (`country`, notes) and wins where both have it.
+        let accounts = self.list("account")?;
+        let mut attrs = accounts.row(id).map(|(r, _)| r.clone()).unwrap_or_default();
         let func = "account.edit";
-        let form = self.form(func, "client", id)?;
-        let mut client = convert::client(id, form).map_err(|d| malformed(func, d))?;
-        let mut users: Vec<User> = self.of_client("user", "user", &client.id, convert::user)?;
+        if self.client_form_needed(&accounts, id) {
+            let form = self.form(func, "client", id, &row_hash(&attrs))?;
+            attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let mut client = convert::client(id, attrs).map_err(|d| malformed(func, d))?;
+        let users = self.list("user")?;
+        let mut users: Vec<User> = users
+            .of_owner(&client.id)
+            .map(|r| convert::user(r.clone(), &client.id).map_err(|d| malformed("user", d)))
+            .collect::<Result<_, _>>()?;
         users.sort_by(|a, b| {
             convert::is_owner(b)
                 .cmp(&convert::is_owner(a))
@@ -318,30 +496,186 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     }
 
     fn payer(&self, id: &str) -> Result<Payer, BillingError> {
-        self.one("profile", "payer", id, convert::payer)
+        let (row, owner) = self.owned_row("profile", id)?;
+        self.payer_of_row(&row, &owner)
     }
 
     fn payers_of(&self, client_id: &str) -> Result<Vec<Payer>, BillingError> {
-        let mut payers = self.of_client("profile", "payer", client_id, convert::payer)?;
+        let list = self.list("profile")?;
+        let mut payers = list
+            .of_owner(client_id)
+            .map(|r| self.payer_of_row(&r, client_id))
+            .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut payers, |p| &p.id);
         Ok(payers)
     }
 
     fn service(&self, id: &str) -> Result<Service, BillingError> {
-        self.one("item", "service", id, convert::service)
+        let (row, owner) = self.owned_row("item", id)?;
+        convert::service(row, &owner).map_err(|d| malformed("item", d))
     }
 
     fn services_of(&self, client_id: &str) -> Result<Vec<Service>, BillingError> {
-        let mut services = self.of_client("item", "service", client_id, convert::service)?;
+        let list = self.list("item")?;
+        let mut services = list
+            .of_owner(client_id)
+            .map(|r| convert::service(r.clone(), client_id).map_err(|d| malformed("item", d)))
+            .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut services, |s| &s.id);
         Ok(services)
     }
 
     fn client_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
-        self.ids_since("account", "client", convert::REGISTERED, since)
+        self.ids_since("account", convert::REGISTERED, since)
     }
 
     fn service_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
-        self.ids_since("item", "service", convert::CREATED, since)
+        self.ids_since("item", convert::CREATED, since)
+    }
+
+    fn user_client(&self, user_id: &str) -> Result<Option<String>, BillingError> {
+        self.owned_row("user", user_id)
+            .map(|(_, owner)| Some(owner))
+    }
+
+    fn unlinked(&self) -> Vec<Unlinked> {
+        self.lock_unlinked().clone()
+    }
+
+    fn survey(&self) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        // The first row of each list, and whether the first payer row lacks the details
+        // (then `profile.edit` is read, as the sync would).
+        let mut first_ids: HashMap<&str, String> = HashMap::new();
+        for func in ["account", "user", "profile", "item"] {
+            let call = Call {
+                func,
+                entity: entity_of(func),
+                elid: None,
+            };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let raw = self.transport.fetch(func, &[]);
+            let mut sample = Sample {
+                func: func.to_string(),
+                elid: None,
+                fields: Default::default(),
+                raw: Vec::new(),
+                error: None,
+            };
+            match raw.and_then(|raw| super::stream::rows(&raw[..], &call).map(|rows| (raw, rows))) {
+                Ok((raw, rows)) => {
+                    let head = rows.iter().find(|r| convert::row_id(r).is_some());
+                    let form_needed = func != "profile"
+                        || head.is_some_and(|r| first(r, convert::PAYER_DETAILS).is_none());
+                    if let (Some(row), true) = (head, form_needed) {
+                        first_ids
+                            .insert(func, convert::row_id(row).unwrap_or_default().to_string());
+                    }
+                    sample.fields = rows.iter().flat_map(|r| r.keys().cloned()).collect();
+                    sample.raw = raw;
+                }
+                Err(e) => sample.error = Some(e.to_string()),
+            }
+            samples.push(sample);
+        }
+        for (func, list, entity) in [
+            ("account.edit", "account", "client"),
+            ("profile.edit", "profile", "payer"),
+        ] {
+            let Some(id) = first_ids.get(list) else {
+                continue;
+            };
+            let call = Call {
+                func,
+                entity,
+                elid: Some(id),
+            };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let mut sample = Sample {
+                func: func.to_string(),
+                elid: Some(id.clone()),
+                fields: Default::default(),
+                raw: Vec::new(),
+                error: None,
+            };
+            match self
+                .transport
+                .fetch(func, &[("elid", id)])
+                .and_then(|raw| envelope::parse(&raw, &call).map(|d| (raw, d.form())))
+            {
+                Ok((raw, form)) => {
+                    sample.fields = form.into_keys().collect();
+                    sample.raw = raw;
+                }
+                Err(e) => sample.error = Some(e.to_string()),
+            }
+            samples.push(sample);
+        }
+        samples
+    }
+
+    fn need_client_fields(&self, needs: Vec<Vec<String>>) {
+        *self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) = Some(needs);
+    }
+
+    fn prefetch(&self, client_ids: &[String]) {
+        let mut jobs: Vec<(&'static str, &'static str, String, String)> = Vec::new();
+        if let Ok(accounts) = self.list("account") {
+            for id in client_ids {
+                if self.client_form_needed(&accounts, id) {
+                    let row = accounts
+                        .row(id)
+                        .map(|(r, _)| row_hash(&r))
+                        .unwrap_or_default();
+                    jobs.push(("account.edit", "client", id.clone(), row));
+                }
+            }
+        }
+        if let Ok(payers) = self.list("profile") {
+            for id in client_ids {
+                for row in payers.of_owner(id) {
+                    if let (None, Some(pid)) =
+                        (first(&row, convert::PAYER_DETAILS), convert::row_id(&row))
+                    {
+                        jobs.push(("profile.edit", "payer", pid.to_string(), row_hash(&row)));
+                    }
+                }
+            }
+        }
+        let cached = self.lock_forms();
+        jobs.retain(|(func, _, id, _)| !cached.contains_key(&format!("{func}?elid={id}")));
+        drop(cached);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..self.parallel.min(jobs.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((func, entity, id, hash)) = jobs.get(i) else {
+                        break;
+                    };
+                    // A failure is met again, and reported, by the sync that needs it.
+                    let _ = self.form(func, entity, id, hash);
+                });
+            }
+        });
+    }
+
+    fn preload_forms(&self, forms: Vec<CachedForm>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        for f in forms {
+            kept.insert(format!("{}?elid={}", f.func, f.elid), f);
+        }
+    }
+
+    fn fresh_forms(&self) -> Vec<CachedForm> {
+        std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn stats(&self) -> PanelStats {
+        PanelStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            millis: self.micros.load(Ordering::Relaxed) / 1000,
+            forms: self.forms_read.load(Ordering::Relaxed),
+        }
     }
 }

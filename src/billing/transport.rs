@@ -10,11 +10,21 @@ use super::error::BillingError;
 /// transport adds itself).
 pub type Params<'a> = [(&'a str, &'a str)];
 
-/// Moves one call to BILLmanager and back.
-pub trait Transport {
+/// Moves one call to BILLmanager and back. `Sync`: forms are read on several threads.
+pub trait Transport: Send + Sync {
     /// The raw answer of `func` with `params` (a JSON document, maybe an error document).
     ///
     /// Errors here are about the way there (cannot run, cannot connect, timed out); an
     /// error *document* is returned as bytes and classified by the envelope parser.
     fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError>;
+
+    /// The same answer as a reader, so a long list can be parsed as it arrives; transports
+    /// that can stream (a fixture file) override it.
+    fn open(
+        &self,
+        func: &str,
+        params: &Params<'_>,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, BillingError> {
+        Ok(Box::new(std::io::Cursor::new(self.fetch(func, params)?)))
+    }
 }

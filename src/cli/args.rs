@@ -82,7 +82,9 @@ pub enum Command {
     /// and every mapped value must fit its field's type (a date into a date field, a yes/no
     /// into a checkbox, constants among a select's options). Each problem is printed with
     /// its key path; exit code 2 when there is any. Tags the account does not have yet are
-    /// warnings (the first sync creates them); `--strict` counts them too.
+    /// warnings (the first sync creates them); `--strict` counts them too. The panel side:
+    /// each BILLmanager function is read once, and every attribute the rules use is shown
+    /// with the function and field it comes from, or a warning that no answer has it.
     #[command(after_long_help = examples!(
         "amocrm-bin check                  before the first sync and after editing the rules",
         "amocrm-bin check --strict --json  in CI or monitoring",
@@ -195,6 +197,18 @@ pub enum Command {
         "amocrm-bin pull",
     ))]
     Pull,
+    /// Save one raw answer per BILLmanager function, personal data masked: compare it with
+    /// examples/billmanager/ and attach it to a bug report.
+    ///
+    /// Reads the lists `account`, `user`, `profile`, `item` (first 20 rows kept) and the
+    /// forms `account.edit` and `profile.edit` of the first client and payer, exactly as the
+    /// sync reads them, and writes them in the fixture layout (`source = "files"` can read
+    /// the directory). Names, e-mails, phones, tax numbers and other identifying text are
+    /// replaced by stable masks; ids and the shape are kept. Nothing is sent to amoCRM.
+    #[command(after_long_help = examples!(
+        "amocrm-bin capture /tmp/panel-answers",
+    ))]
+    Capture(super::capture::CaptureArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_long_help = examples!(
         "amocrm-bin completions bash > /etc/bash_completion.d/amocrm-bin",
@@ -277,7 +291,9 @@ pub struct BackfillArgs {
     /// First creation date to send (YYYY-MM-DD).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub since: String,
-    /// Only this kind.
+    /// Only this kind: `contact` sends clients' users with the companies they join,
+    /// `company` sends companies only, `lead` sends services with the contacts and
+    /// companies their leads link to.
     #[arg(long, value_enum)]
     pub entity: Option<EntityArg>,
     /// Print the plan without writing to amoCRM.

@@ -115,6 +115,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let run = store.start_run("backfill")?;
     let started = Instant::now();
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
+    // Forms kept from earlier runs: read again only when a list row changed or they aged.
+    let max_age = (rules.file.billmanager.form_max_age_hours * 3600) as i64;
+    billing.preload_forms(store.panel_forms(max_age)?);
     let crm = AmoCrm::new(context::client(&rules, &store, true)?)
         .with_batch_size(rules.file.amocrm.batch_size)
         .with_in_flight(rules.file.amocrm.max_in_flight);
@@ -139,6 +142,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     }
     let report = engine.report();
     let stats = crm.requests();
+    store.keep_panel_forms(&billing.fresh_forms())?;
     // Nothing is lost: every failed entity is queued for `drain` / the next run.
     if !args.dry_run {
         for o in report
@@ -147,6 +151,11 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             .filter(|o| o.action == Action::Failed)
         {
             store.outbox_failed(o.origin.0.as_str(), &o.origin.1, &o.detail, o.rejected, 10)?;
+        }
+        for g in &report.unlinked {
+            if let Some((kind, id)) = &g.requeue {
+                store.outbox_failed(kind.as_str(), id, &g.reason, false, 10)?;
+            }
         }
     }
     let mut summary = output::summary_json(&report, &stats);
@@ -203,8 +212,8 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     };
     for (kind, c) in report.counts() {
         println!(
-            "  {:<8} {:>6} {created} {:>6} {updated} {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed",
-            kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed
+            "  {:<8} {:>6} {created} {:>6} {updated} {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed {:>6} not linked",
+            kind.as_str(), c.created, c.updated, c.unchanged, c.skipped, c.joined, c.failed, c.unlinked
         );
     }
     println!(
@@ -216,6 +225,17 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         started.elapsed().as_secs_f64(),
         peak_rss_kib().unwrap_or(0)
     );
+    println!(
+        "  BILLmanager: {} calls ({} forms) in {:.1} s",
+        report.panel.calls,
+        report.panel.forms,
+        report.panel.millis as f64 / 1000.0
+    );
+    if !(cli.verbose > 0 || args.dry_run) {
+        for g in &report.unlinked {
+            println!("  NOT LINKED {} {}: {}", g.kind.as_str(), g.key, g.reason);
+        }
+    }
     for f in report
         .outcomes
         .iter()

@@ -51,6 +51,7 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
         args.sample,
         args.sample_dir.as_deref(),
     ));
+    let panel = panel_sources(&rules, &mut findings);
     let uses = tag_uses(&rules);
     findings.extend(tag_findings(&uses, &mut |kind, name| {
         tag_exists(&crm, kind, name)
@@ -82,12 +83,22 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
             "problems": problems,
             "warnings": warnings,
             "findings": findings,
+            "panel": panel,
             "exit_code": if failed { ExitStatus::Usage.code() } else { 0 },
         });
         println!("{}", amocrm_bin::log::redact(&v.to_string()));
     } else {
         for f in &findings {
             println!("{}", line(f));
+        }
+        for p in &panel {
+            match (&p.from, p.computed) {
+                (_, true) => println!("panel: {} is computed by amocrm-bin", p.attribute),
+                (Some((func, field)), _) => {
+                    println!("panel: {} ← {func} `{field}`", p.attribute)
+                }
+                (None, _) => {}
+            }
         }
         if !cli.quiet {
             eprintln!(
@@ -114,6 +125,51 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Ok
     })
+}
+
+/// Reads each BILLmanager function once and says where every attribute the rules use
+/// comes from; an attribute no answer has is a warning, an unreadable function a problem.
+fn panel_sources(
+    rules: &amocrm_bin::rules::RuleSet,
+    findings: &mut Vec<Finding>,
+) -> Vec<amocrm_bin::engine::panel_sources::Source> {
+    use amocrm_bin::engine::panel_sources::{attributes, sources};
+    let billing = match amocrm_bin::billing::open(&rules.file.billmanager) {
+        Ok(b) => b,
+        Err(e) => {
+            findings.push(Finding {
+                severity: Severity::Problem,
+                key: "billmanager".into(),
+                message: format!("cannot open the panel: {e}"),
+            });
+            return Vec::new();
+        }
+    };
+    let samples = billing.survey();
+    for s in samples.iter().filter(|s| s.error.is_some()) {
+        findings.push(Finding {
+            severity: Severity::Problem,
+            key: format!("billmanager.{}", s.func),
+            message: format!(
+                "cannot read `{}`: {}",
+                s.func,
+                s.error.as_deref().unwrap_or_default()
+            ),
+        });
+    }
+    let text = std::fs::read_to_string(&rules.path).unwrap_or_default();
+    let found = sources(&attributes(&text), &samples);
+    for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            key: format!("billmanager.{}", p.attribute),
+            message: format!(
+                "no answer of {} has it (read once each); rows without it leave the rule idle",
+                p.searched.join(", ")
+            ),
+        });
+    }
+    found
 }
 
 fn line(f: &Finding) -> String {

@@ -386,7 +386,8 @@ impl Pusher<'_> {
             .map(|o| format!("{} {}: {}", o.kind.as_str(), o.key, o.detail))
             .collect();
         match report.entity_exit_status() {
-            ExitStatus::Ok => Verdict::Done(
+            // Gaps only (a lead with no contact, say): sent; the run journal names them.
+            ExitStatus::Ok | ExitStatus::Partial if failures.is_empty() => Verdict::Done(
                 report
                     .outcomes
                     .iter()

@@ -17,6 +17,7 @@ mod auth;
 mod backfill;
 mod bindings;
 mod calls;
+mod capture;
 mod check;
 mod completions;
 mod context;
@@ -130,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Status(a) => status::exec(&cli, a),
         Command::Nudge(a) => nudge::exec(&cli, a),
         Command::Pull => pull::exec(&cli),
+        Command::Capture(a) => capture::exec(&cli, a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     }

@@ -11,7 +11,9 @@ pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value 
     json!({
         "dry_run": report.dry_run,
         "counts": report.counts(),
+        "unlinked": report.unlinked,
         "requests": stats,
+        "panel": {"calls": report.panel.calls, "forms": report.panel.forms, "millis": report.panel.millis},
         "exit_code": report.exit_status().code(),
     })
 }
@@ -58,13 +60,26 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             println!("          warning: {w}");
         }
     }
+    for g in &report.unlinked {
+        println!(
+            "{:<7} {:<22} NOT LINKED: {}",
+            g.kind.as_str(),
+            g.key,
+            g.reason
+        );
+    }
     if !cli.quiet {
         for line in summary_lines(report) {
             eprintln!("{line}");
         }
         eprintln!(
-            "requests: {} ({} writes, {} × 429)",
-            stats.requests, stats.writes, stats.status_429
+            "requests: {} ({} writes, {} × 429); BILLmanager: {} calls ({} forms) in {:.1} s",
+            stats.requests,
+            stats.writes,
+            stats.status_429,
+            report.panel.calls,
+            report.panel.forms,
+            report.panel.millis as f64 / 1000.0
         );
     }
     Ok(())
@@ -88,6 +103,7 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
                 (c.skipped, "skipped"),
                 (c.joined, "joined"),
                 (c.failed, "failed"),
+                (c.unlinked, "not linked"),
             ]
             .iter()
             .filter(|(n, _)| *n > 0)

@@ -60,7 +60,24 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
                 // A rejected option or field may mean our cached dictionaries are stale.
                 store.cache_clear("dictionaries")?;
             }
-            if status != ExitStatus::Ok && !args.dry_run {
+            let failed = report
+                .outcomes
+                .iter()
+                .any(|o| o.action == amocrm_bin::engine::Action::Failed);
+            let unlinked = report.unlinked.iter().filter_map(|g| g.requeue.as_ref());
+            if !args.dry_run {
+                // Rows not linked to their client pass once the panel is fixed: queued.
+                for (k, id) in unlinked {
+                    store.outbox_failed(
+                        k.as_str(),
+                        id,
+                        "not linked to its client in BILLmanager; see the run journal",
+                        false,
+                        10,
+                    )?;
+                }
+            }
+            if failed && !args.dry_run {
                 // Nothing is lost: the next drain or sync retries it.
                 store.outbox_failed(
                     kind.as_str(),
@@ -84,6 +101,7 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
             let transient = matches!(
                 status,
                 ExitStatus::Unreachable
+                    | ExitStatus::Partial
                     | ExitStatus::AuthNeeded
                     | ExitStatus::Rejected
                     | ExitStatus::Locked

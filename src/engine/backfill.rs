@@ -46,7 +46,8 @@ impl Progress for Silent {
 pub struct BackfillOptions {
     /// First creation date.
     pub since: chrono::NaiveDate,
-    /// Only this kind (contacts include companies).
+    /// Only this kind: contacts (with the companies they link to), companies alone, or
+    /// leads (with the contacts and companies they link to).
     pub only: Option<EntityKind>,
     /// BILLmanager entities read per chunk.
     pub chunk: usize,
@@ -92,16 +93,29 @@ impl Engine<'_> {
         if clients_wanted {
             let ids = self.billing.client_ids_since(opts.since)?;
             progress.start(EntityKind::Contact, ids.len() as u64);
-            for part in ids.chunks(chunk) {
+            let contacts = opts.only != Some(EntityKind::Company);
+            let parts: Vec<&[String]> = ids.chunks(chunk).collect();
+            if let Some(first) = parts.first() {
+                self.billing.prefetch(first);
+            }
+            for (n, part) in parts.iter().enumerate() {
                 let mut clients = Vec::with_capacity(part.len());
-                for id in part {
+                for id in *part {
                     let c = self.billing.client(id)?;
                     let p = self.billing.payers_of(id)?;
                     clients.push((c, p));
                 }
-                let _lock = self.chunk_lock()?;
-                self.feed_clients(&mut pl, clients)?;
-                self.pump(&mut pl, false)?;
+                // The next chunk's forms are read from the panel while this one is written
+                // to amoCRM, so panel time overlaps amoCRM time instead of adding to it.
+                let billing = self.billing;
+                std::thread::scope(|s| -> anyhow::Result<()> {
+                    if let Some(next) = parts.get(n + 1) {
+                        s.spawn(move || billing.prefetch(next));
+                    }
+                    let _lock = self.chunk_lock()?;
+                    self.feed_clients(&mut pl, clients, contacts)?;
+                    self.pump(&mut pl, false)
+                })?;
                 progress.advance(EntityKind::Contact, part.len() as u64);
             }
             // Services wait for their clients' entities: write them all before the leads.
@@ -114,7 +128,12 @@ impl Engine<'_> {
             for part in ids.chunks(chunk) {
                 let mut services: Vec<Service> = Vec::with_capacity(part.len());
                 for id in part {
-                    services.push(self.billing.service(id)?);
+                    match self.billing.service(id) {
+                        Ok(s) => services.push(s),
+                        // Reported with the other unlinked rows below; never guessed.
+                        Err(crate::billing::BillingError::Unlinked { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 let _lock = self.chunk_lock()?;
                 self.feed_services(&mut pl, services)?;
@@ -122,8 +141,16 @@ impl Engine<'_> {
                 progress.advance(EntityKind::Lead, part.len() as u64);
             }
         }
-        let _lock = self.chunk_lock()?;
-        self.pump(&mut pl, true)
+        let lock = self.chunk_lock()?;
+        self.pump(&mut pl, true)?;
+        drop(lock);
+        // Rows the panel gave that no client or date could be tied to: each is reported.
+        self.report_unlinked(|u| match u.entity {
+            "service" => leads_wanted,
+            "payer" => clients_wanted,
+            _ => clients_wanted && opts.only != Some(EntityKind::Company),
+        });
+        Ok(())
     }
 
     /// The write lock for one chunk: "check binding → look up → create → bind" must not
@@ -151,12 +178,13 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Plans the companies of a chunk of clients (payers sharing an INN appear once) and
-    /// puts the clients in line for their contacts.
+    /// Plans the companies of a chunk of clients (payers sharing an INN appear once) and,
+    /// with `contacts`, puts the clients in line for their contacts.
     fn feed_clients(
         &self,
         pl: &mut Pipeline,
         clients: Vec<(Client, Vec<Payer>)>,
+        contacts: bool,
     ) -> anyhow::Result<()> {
         let payers: Vec<(&Client, &Payer)> = clients
             .iter()
@@ -173,8 +201,11 @@ impl Engine<'_> {
         for (c, p) in &payers {
             let key = company_key(p);
             if !pl.companies.pending(&key) && planned.insert(key) {
-                pl.companies.push([self.plan_company(c, p)?]);
+                pl.companies.push([self.plan_company(c, p, true)?]);
             }
+        }
+        if !contacts {
+            return Ok(());
         }
         let user_keys: Vec<String> = clients
             .iter()
@@ -194,6 +225,7 @@ impl Engine<'_> {
         let mut need: Vec<String> = services.iter().map(|s| s.client_id.clone()).collect();
         need.sort();
         need.dedup();
+        self.billing.prefetch(&need);
         let mut missing = Vec::new();
         for id in need {
             if pl.owners.contains_key(&id) {
@@ -206,12 +238,17 @@ impl Engine<'_> {
             pl.owners.insert(id, data);
         }
         if !missing.is_empty() {
-            self.feed_clients(pl, missing)?;
+            self.feed_clients(pl, missing, true)?;
         }
-        let keys: Vec<String> = services
-            .iter()
-            .map(|s| format!("service:{}", s.id))
-            .collect();
+        // Only leads that may be created need the lookup index: a service a rule skips
+        // stays unbound for good and must not cost a walk of every lead on each run.
+        let mut keys: Vec<String> = Vec::new();
+        for s in &services {
+            let (client, payers) = &pl.owners[&s.client_id];
+            if self.lead_may_be_created(s, client, payers)? {
+                keys.push(format!("service:{}", s.id));
+            }
+        }
         self.preload_if_unbound(EntityKind::Lead, &keys)?;
         // Oldest first, so a re-order finds the lead of the order it joins.
         let mut sorted = services;

@@ -30,9 +30,10 @@ impl Engine<'_> {
         &self,
         client: &Client,
         payer: &Payer,
+        root: bool,
     ) -> anyhow::Result<Option<i64>> {
         let key = company_key(payer);
-        let plan = self.plan_company(client, payer)?;
+        let plan = self.plan_company(client, payer, root)?;
         let ids = self.run_plans(EntityKind::Company, vec![plan])?;
         self.alias_payer(payer)?;
         Ok(ids.get(&key).copied())
@@ -67,8 +68,15 @@ impl Engine<'_> {
             .any(|other| other < mine))
     }
 
-    /// Decides what to do with a payer's company.
-    pub(super) fn plan_company(&self, client: &Client, payer: &Payer) -> anyhow::Result<Plan> {
+    /// Decides what to do with a payer's company. `root`: the company is synced for its
+    /// own sake (sync of a client or payer, backfill), so `[sync] since` applies to it as
+    /// to the client's contacts; a lead's company (`root` false) follows the lead.
+    pub(super) fn plan_company(
+        &self,
+        client: &Client,
+        payer: &Payer,
+        root: bool,
+    ) -> anyhow::Result<Plan> {
         let key = company_key(payer);
         if let Some(b) = self.store.binding("company", &key)? {
             if self.driven_by_other_payer(payer, &key)? {
@@ -88,26 +96,36 @@ impl Engine<'_> {
         facts::client(&mut f, client);
         facts::payer(&mut f, payer);
         self.link_facts(&mut f);
-        if let Some(r) = self
+        let skip = self
             .rules
             .file
             .skip
             .iter()
             .find(|r| r.entity == EntityKind::Company && holds(&r.when, &f))
-        {
+            .map(|r| r.reason.clone())
+            .or_else(|| self.before_since(client, root));
+        if let Some(reason) = skip {
             let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
             return Ok(Plan {
                 kind: EntityKind::Company,
                 key: key.clone(),
-                op: existing
-                    .map(Op::Keep)
-                    .unwrap_or_else(|| Op::Skip(r.reason.clone())),
+                op: existing.map(Op::Keep).unwrap_or_else(|| Op::Skip(reason)),
                 hash: String::new(),
                 links: vec![],
                 changes: vec![],
                 warnings: vec![],
                 origin: (EntityKind::Company, payer.id.clone()),
             });
+        }
+        if payer.inn.is_none() && payer.kind != crate::billing::PayerKind::Individual {
+            self.gap(
+                EntityKind::Company,
+                &key,
+                format!(
+                    "payer {} is a legal entity with no INN (`vatnum` in profile.edit, or `inn`); the company is matched by name only",
+                    payer.id
+                ),
+            );
         }
         let (mut fields, mut warnings) = custom_fields(&self.resolved, EntityKind::Company, &f);
         let mut multitext = Vec::new();

@@ -31,6 +31,33 @@ impl Engine<'_> {
         f
     }
 
+    /// Why `[sync] since` keeps a client's contacts and company out, when it does: the
+    /// client registered before it, or has no registration date anywhere (`account.edit`
+    /// or the `account` list's `tz_registration_date`), which is reported, not guessed.
+    /// Applies only to entities synced for their own sake (`root`).
+    pub(super) fn before_since(&self, client: &Client, root: bool) -> Option<String> {
+        let since = self.rules.file.sync.since.filter(|_| root)?;
+        match client.registered_at {
+            Some(reg) if reg.date() < since => Some(format!(
+                "client registered {} before [sync] since = {since}",
+                reg.date()
+            )),
+            Some(_) => None,
+            None => {
+                let reason = format!(
+                    "client {} has no registration date (neither `account.edit` nor the `account` list's `tz_registration_date`), so [sync] since = {since} cannot be applied; not sent",
+                    client.id
+                );
+                self.gap(
+                    EntityKind::Contact,
+                    &format!("client:{}", client.id),
+                    reason.clone(),
+                );
+                Some(reason)
+            }
+        }
+    }
+
     /// Syncs every user of a client as a contact linked to `company`; returns user id → contact id.
     pub(super) fn sync_contacts(
         &self,
@@ -68,16 +95,7 @@ impl Engine<'_> {
             .iter()
             .find(|r| r.entity == EntityKind::Contact && holds(&r.when, &f))
             .map(|r| r.reason.clone())
-            .or_else(|| {
-                let since = sync.since?;
-                let reg = client.registered_at?;
-                (root && reg.date() < since).then(|| {
-                    format!(
-                        "client registered {} before [sync] since = {since}",
-                        reg.date()
-                    )
-                })
-            });
+            .or_else(|| self.before_since(client, root));
         if let Some(reason) = skip {
             // A skipped contact that is already bound still serves its leads.
             let op = match self.store.binding("contact", &key)? {
@@ -106,6 +124,16 @@ impl Engine<'_> {
             .as_deref()
             .map(|e| e.trim().to_lowercase())
             .filter(|e| e.contains('@'));
+        if phone.is_none() && email.is_none() {
+            self.gap(
+                EntityKind::Contact,
+                &key,
+                format!(
+                    "user {} of client {} has no usable phone and no e-mail in the `user` list; amoCRM can neither match nor reach this contact",
+                    user.id, client.id
+                ),
+            );
+        }
         let name = [
             user.realname.trim(),
             email.as_deref().unwrap_or(""),

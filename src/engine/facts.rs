@@ -60,6 +60,7 @@ pub fn payer(f: &mut Facts, p: &Payer) {
     put(f, "payer.inn", p.inn.clone());
     put(f, "payer.email", p.email.clone());
     put(f, "payer.phone", p.phone.clone());
+    put(f, "payer.person", p.person.clone());
 }
 
 /// Adds `service.*`.

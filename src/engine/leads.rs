@@ -85,7 +85,32 @@ impl Engine<'_> {
                 .map(|b| b.amo_id),
             None => None,
         };
+        self.lead_contact_gap(service, client, user.as_ref(), contact);
         self.plan_lead(service, &key, &f, contact, company)
+    }
+
+    /// Reports a lead that will carry no contact: the client has no user the panel links
+    /// to it, or the user's contact was not sent.
+    fn lead_contact_gap(
+        &self,
+        service: &Service,
+        client: &Client,
+        user: Option<&crate::billing::User>,
+        contact: Option<i64>,
+    ) {
+        let reason = match (user, contact) {
+            (_, Some(_)) => return,
+            (None, None) => format!(
+                "client {} has no user in the `user` list (linked by `account_id` or `account`), so the lead has no contact",
+                client.id
+            ),
+            (Some(_), None) if self.dry_run => return,
+            (Some(u), None) => format!(
+                "the contact of user {} was not sent (see its line), so the lead has no contact",
+                u.id
+            ),
+        };
+        self.gap(EntityKind::Lead, &format!("service:{}", service.id), reason);
     }
 
     /// Syncs a service's lead, and first the contact and company it links to.
@@ -111,12 +136,15 @@ impl Engine<'_> {
                 return Ok(ids.get(&key).copied());
             }
         }
+        // `[sync] since` applies to the client's company and contacts here too: a new
+        // service of an old client gets its lead, without them (reported as a gap).
         let company = match &payer {
-            Some(p) if self.is_company(p) => self.sync_company(&client, p)?,
+            Some(p) if self.is_company(p) => self.sync_company(&client, p, true)?,
             _ => None,
         };
-        let contacts = self.sync_contacts(&client, payer.as_ref(), company, false)?;
+        let contacts = self.sync_contacts(&client, payer.as_ref(), company, true)?;
         let contact = user.as_ref().and_then(|u| contacts.get(&u.id).copied());
+        self.lead_contact_gap(service, &client, user.as_ref(), contact);
         let plan = self.plan_lead(service, &key, &f, contact, company)?;
         let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
         Ok(ids.get(&key).copied())
@@ -185,6 +213,25 @@ impl Engine<'_> {
             sf.insert(k.clone(), v.clone());
         }
         Ok(sf)
+    }
+
+    /// Whether an unbound service's lead may be created (no skip rule, since date or
+    /// re-order keeps it out); bound ones are only updated.
+    pub(super) fn lead_may_be_created(
+        &self,
+        service: &Service,
+        client: &Client,
+        payers: &[Payer],
+    ) -> anyhow::Result<bool> {
+        if self
+            .store
+            .binding("lead", &format!("service:{}", service.id))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let (_, _, f) = self.lead_context(service, client, payers);
+        Ok(self.lead_not_created(service, client, &f, true)?.is_none())
     }
 
     /// Why no lead is created for an unbound service (skip rule, since date, re-order).

@@ -25,6 +25,8 @@ pub mod init;
 mod leads;
 pub mod lifecycle;
 mod lookup;
+mod needs;
+pub mod panel_sources;
 pub mod payload;
 pub mod plan;
 mod queue;
@@ -42,7 +44,7 @@ use crate::lock::{lock_within, LockKind};
 use crate::rules::{EntityKind, RuleSet};
 use crate::store::Store;
 
-pub use report::{Action, Degraded, Outcome, Report};
+pub use report::{Action, Degraded, Gap, Outcome, Report};
 pub use resolve::Resolved;
 
 /// The engine for one run.
@@ -71,6 +73,10 @@ impl<'a> Engine<'a> {
         let dict = resolve::dictionaries(store, crm, &rules.file.amocrm.base_url)?;
         let resolved = resolve::resolve(rules, dict)?;
         let life = lifecycle::resolve(rules, &resolved.dict)?;
+        // `account.edit` only for clients whose list row lacks what the rules use.
+        if let Ok(text) = std::fs::read_to_string(&rules.path) {
+            billing.need_client_fields(needs::client_fields(&text));
+        }
         Ok(Engine {
             rules,
             store,
@@ -90,9 +96,11 @@ impl<'a> Engine<'a> {
         self.report.borrow_mut().summary_only = true;
     }
 
-    /// The outcomes so far.
+    /// The outcomes so far, with what reading the panel cost.
     pub fn report(&self) -> Report {
-        self.report.borrow().clone()
+        let mut r = self.report.borrow().clone();
+        r.panel = self.billing.stats();
+        r
     }
 
     /// Records an optional part that failed; the caller goes on with the core sync.
@@ -127,13 +135,34 @@ impl<'a> Engine<'a> {
                 let client = self.billing.client(elid)?;
                 let payers = self.billing.payers_of(&client.id)?;
                 self.sync_client(&client, &payers, true)?;
+                self.report_unlinked(|u| u.candidates.iter().any(|c| c == &client.id));
             }
             EntityKind::Company => {
                 let payer = self.billing.payer(elid)?;
                 let client = self.billing.client(&payer.client_id)?;
-                let company = self.sync_company(&client, &payer)?;
-                // Contacts of the payer's client join the company.
-                self.sync_contacts(&client, Some(&payer), company, false)?;
+                if self.company_payer(std::slice::from_ref(&payer)).is_none() {
+                    // As backfill does: an individual is no company unless the rules say so.
+                    self.record(vec![Outcome {
+                        kind: EntityKind::Company,
+                        key: companies::company_key(&payer),
+                        action: Action::Skipped,
+                        amo_id: None,
+                        detail: format!(
+                            "payer {} is an individual (profiletype 1) and [sync] individual_payers_as_companies = false",
+                            payer.id
+                        ),
+                        changes: vec![],
+                        warnings: vec![],
+                        rejected: false,
+                        origin: (EntityKind::Company, payer.id.clone()),
+                    }]);
+                    return Ok(());
+                }
+                let company = self.sync_company(&client, &payer, true)?;
+                // Contacts of the payer's client join the company; `[sync] since` applies
+                // to them as to the company (both are the client's).
+                self.sync_contacts(&client, Some(&payer), company, true)?;
+                self.report_unlinked(|u| u.candidates.iter().any(|c| c == &client.id));
             }
             EntityKind::Lead => {
                 let service = self.billing.service(elid)?;
@@ -160,10 +189,41 @@ impl<'a> Engine<'a> {
     ) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
         let payer = self.company_payer(payers);
         let company = match payer {
-            Some(p) => self.sync_company(client, p)?,
+            Some(p) => self.sync_company(client, p, root)?,
             None => None,
         };
         self.sync_contacts(client, payer.or(payers.first()), company, root)
+    }
+
+    /// Records that an entity could not be linked (see [`report::Gap`]).
+    fn gap(&self, kind: EntityKind, key: &str, reason: String) {
+        self.report.borrow_mut().gap(kind, key, reason);
+    }
+
+    /// Reports the BILLmanager rows `keep` selects that the reader could not tie to a
+    /// client (a shared or unknown client name) or date: never guessed, each becomes a
+    /// gap, queued for a re-run where one can help (once the panel is fixed).
+    fn report_unlinked(&self, keep: impl Fn(&crate::billing::Unlinked) -> bool) {
+        let mut report = self.report.borrow_mut();
+        for u in self.billing.unlinked().into_iter().filter(|u| keep(u)) {
+            let (kind, requeue) = match u.entity {
+                "client" => (EntityKind::Contact, None),
+                "user" => (
+                    EntityKind::Contact,
+                    u.candidates
+                        .first()
+                        .map(|c| (EntityKind::Contact, c.clone())),
+                ),
+                "payer" => (
+                    EntityKind::Company,
+                    Some((EntityKind::Company, u.id.clone())),
+                ),
+                _ => (EntityKind::Lead, Some((EntityKind::Lead, u.id.clone()))),
+            };
+            let key = format!("{}:{}", u.entity, u.id);
+            report.gap(kind, &key, format!("not linked: {}", u.reason));
+            report.requeue(kind, &key, requeue);
+        }
     }
 
     fn record(&self, outcomes: Vec<Outcome>) {

@@ -62,6 +62,23 @@ pub struct Outcome {
     pub origin: (EntityKind, String),
 }
 
+/// Something that could not be linked or identified (a lead with no contact, a contact
+/// with no phone and no e-mail, a company with no INN, a client with no date): the entity
+/// may still have been sent, but the run says which and why, and ends "partial".
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Gap {
+    /// amoCRM kind.
+    pub kind: EntityKind,
+    /// BILLmanager key (`service:42`, `user:17`, `payer:5`, `client:101`).
+    pub key: String,
+    /// What is missing and why, naming the BILLmanager field or function.
+    pub reason: String,
+    /// The sync to queue so a later run retries it (kind and BILLmanager id), when a
+    /// retry can help (a row not linked to its client).
+    #[serde(skip)]
+    pub requeue: Option<(EntityKind, String)>,
+}
+
 /// All outcomes of a run.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Report {
@@ -69,6 +86,10 @@ pub struct Report {
     pub dry_run: bool,
     /// Outcomes in the order they were decided (in a summary-only report: failures only).
     pub outcomes: Vec<Outcome>,
+    /// What could not be linked, one entry per entity (kept in summary-only reports too).
+    pub unlinked: Vec<Gap>,
+    /// What reading BILLmanager cost: calls and the time spent in them.
+    pub panel: crate::billing::PanelStats,
     /// Counts per kind, kept for every outcome even when the outcome itself is not.
     #[serde(skip)]
     tallies: BTreeMap<EntityKind, Counts>,
@@ -109,6 +130,8 @@ pub struct Counts {
     pub failed: u64,
     /// Outcomes (of any action) that carry a warning: a field left out, an invalid phone.
     pub warned: u64,
+    /// Not linked or not identifiable (see [`Gap`]); also counted under their action.
+    pub unlinked: u64,
 }
 
 impl Report {
@@ -141,15 +164,48 @@ impl Report {
         }
     }
 
+    /// Records that an entity could not be linked (once per entity; the last reason wins).
+    pub fn gap(&mut self, kind: EntityKind, key: &str, reason: String) {
+        if let Some(g) = self
+            .unlinked
+            .iter_mut()
+            .find(|g| g.kind == kind && g.key == key)
+        {
+            g.reason = reason;
+            return;
+        }
+        self.tallies.entry(kind).or_default().unlinked += 1;
+        self.unlinked.push(Gap {
+            kind,
+            key: key.to_string(),
+            reason,
+            requeue: None,
+        });
+    }
+
+    /// Sets the sync to queue for a recorded gap.
+    pub fn requeue(&mut self, kind: EntityKind, key: &str, sync: Option<(EntityKind, String)>) {
+        if let Some(g) = self
+            .unlinked
+            .iter_mut()
+            .find(|g| g.kind == kind && g.key == key)
+        {
+            g.requeue = sync;
+        }
+    }
+
     /// Counts per kind.
     pub fn counts(&self) -> BTreeMap<EntityKind, Counts> {
         self.tallies.clone()
     }
 
-    /// Exit status of a batch run (backfill, drain): 0 when nothing failed, 1 (partial)
-    /// when some items failed and were queued.
+    /// Exit status of a batch run (backfill, drain): 0 when everything was sent and
+    /// linked, 1 (partial) when some items failed and were queued or could not be linked.
     pub fn exit_status(&self) -> ExitStatus {
-        if self.tallies.values().any(|c| c.failed > 0) || !self.degraded.is_empty() {
+        if !self.unlinked.is_empty()
+            || self.tallies.values().any(|c| c.failed > 0)
+            || !self.degraded.is_empty()
+        {
             ExitStatus::Partial
         } else {
             ExitStatus::Ok
@@ -157,7 +213,8 @@ impl Report {
     }
 
     /// Exit status of a single-entity sync: the failure's class (4 rejected by amoCRM,
-    /// 5 not sent), because the operator asked for exactly this entity.
+    /// 5 not sent), because the operator asked for exactly this entity; 1 (partial) when
+    /// nothing failed but something could not be linked.
     pub fn entity_exit_status(&self) -> ExitStatus {
         let failed: Vec<&Outcome> = self
             .outcomes
@@ -165,7 +222,7 @@ impl Report {
             .filter(|o| o.action == Action::Failed)
             .collect();
         match failed.is_empty() {
-            true if !self.degraded.is_empty() => ExitStatus::Partial,
+            true if !self.degraded.is_empty() || !self.unlinked.is_empty() => ExitStatus::Partial,
             true => ExitStatus::Ok,
             false if failed.iter().all(|o| o.rejected) => ExitStatus::Rejected,
             false => ExitStatus::Unreachable,

@@ -1,16 +1,18 @@
 //! User events name a user, but contacts are synced per client: find the user's client.
 //!
-//! [`BillingSource`] has no lookup by user id, so this walks the clients, newest first (a
-//! user is usually added or edited right after its client registered), until one of them
-//! has the user. That costs one `account` list call plus two calls per client visited;
-//! fine for a detached drain, slow on a panel with many thousands of clients. A
-//! `BillingSource::user(id)` method (`user elid=<id>`, one call) would replace the walk.
+//! The `user` list names each row's client ([`BillingSource::user_client`], one list call).
+//! A source that cannot tell falls back to walking the clients, newest first (a user is
+//! usually added or edited right after its client registered), until one has the user.
 
 use crate::billing::{BillingError, BillingSource};
 
 /// The id of the client user `user_id` belongs to; `NotFound` (entity `user`) when no
 /// client has it (deleted since the event, or a wrong id).
 pub fn client_of_user(billing: &dyn BillingSource, user_id: &str) -> Result<String, BillingError> {
+    // The `user` list names the client of each row (`account_id`): one call.
+    if let Some(client) = billing.user_client(user_id)? {
+        return Ok(client);
+    }
     let mut ids = billing.client_ids_since(chrono::NaiveDate::MIN)?;
     ids.reverse();
     for id in ids {

@@ -349,6 +349,21 @@ pub struct BillingSection {
     /// panel's local time without an offset, and `nudge` measures ages against them. Unset:
     /// this host's time zone (right when amocrm-bin runs on the panel host).
     pub time_zone: Option<String>,
+    /// Edit forms read at once during a backfill (each mgrctl call is a process plus a
+    /// panel request).
+    #[serde(default = "default_parallel")]
+    pub parallel: usize,
+    /// A form kept from an earlier run is read again after this many hours even when its
+    /// list row did not change (a change only the form shows is caught within this time).
+    #[serde(default = "default_form_max_age_hours")]
+    pub form_max_age_hours: u64,
+}
+
+fn default_parallel() -> usize {
+    4
+}
+fn default_form_max_age_hours() -> u64 {
+    24
 }
 
 fn default_mgrctl() -> PathBuf {

@@ -166,6 +166,16 @@ const MIGRATIONS: &[&str] = &[
          body        TEXT NOT NULL
      );
      CREATE INDEX call_bodies_by_time ON call_bodies (received_at);",
+    // 5: BILLmanager edit forms kept between runs (issue 12): reused while the entity's list
+    // row is unchanged and the form is younger than `[billmanager] form_max_age_hours`.
+    "CREATE TABLE panel_forms (
+         func       TEXT NOT NULL,
+         elid       TEXT NOT NULL,
+         row_hash   TEXT NOT NULL,
+         fetched_at INTEGER NOT NULL,
+         attrs      TEXT NOT NULL,
+         PRIMARY KEY (func, elid)
+     );",
 ];
 
 /// Brings the schema up to date.

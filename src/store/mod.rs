@@ -22,6 +22,7 @@ mod journal;
 mod lifecycle;
 mod migrations;
 mod outbox;
+mod panel;
 mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -212,9 +212,9 @@ proptest! {
                 for row in doc.elems(func).unwrap_or_default() {
                     let _ = convert::row_id(&row);
                     let _ = convert::owner(&row);
-                    let _ = convert::service(row.clone());
-                    let _ = convert::payer(row.clone());
-                    if let Ok(u) = convert::user(row.clone()) {
+                    let _ = convert::service(row.clone(), "101");
+                    let _ = convert::payer(row.clone(), "101");
+                    if let Ok(u) = convert::user(row.clone(), "101") {
                         let _ = convert::is_owner(&u);
                     }
                     let _ = convert::client("101", row);
@@ -228,9 +228,9 @@ proptest! {
 
     #[test]
     fn billmanager_values_and_phones_never_panic(row in attrs(), s in texty(), country in "[A-Z]{0,3}") {
-        let _ = convert::service(row.clone());
-        let _ = convert::payer(row.clone());
-        let _ = convert::user(row.clone());
+        let _ = convert::service(row.clone(), "101");
+        let _ = convert::payer(row.clone(), "101");
+        let _ = convert::user(row.clone(), "101");
         let _ = convert::client("1", row);
         let _ = values::datetime(&s);
         let _ = values::money(&s);

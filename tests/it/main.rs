@@ -15,6 +15,7 @@ mod hook;
 mod layers;
 mod lifecycle;
 mod operator;
+mod panel;
 mod rules_errors;
 mod security;
 mod sync;

@@ -303,7 +303,8 @@ fn rejected_lead_shows_the_field_path_exits_4_and_stays_queued() {
     assert_eq!(w.sandbox.entities("leads").len(), 1);
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+/// Copies a fixture directory (shared by other test modules).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

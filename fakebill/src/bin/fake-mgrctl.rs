@@ -14,14 +14,18 @@
 //!   count calls;
 //! - `FAKEBILL_FAIL=1`: the panel is down (stderr message, exit 1);
 //! - `FAKEBILL_GARBAGE=1`: print the answer cut in half (truncated JSON), exit 0;
-//! - `FAKEBILL_SLEEP_MS=<n>`: wait before answering (timeout tests).
+//! - `FAKEBILL_SLEEP_MS=<n>`: wait before answering (timeout tests);
+//! - `FAKEBILL_DELAY_MS=<n>`: the cost of one real mgrctl call (a process plus a panel
+//!   request), added to every call, for the benchmark's slow panel;
+//! - `FAKEBILL_SHAPES=assumed`: answer in the project's earlier assumed shapes instead of
+//!   the real ones (see `fakebill::answer`).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fakebill::answer::answer;
+use fakebill::answer::{answer_as, Shapes};
 
 struct Call {
     manager: String,
@@ -85,11 +89,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(ms) = std::env::var("FAKEBILL_SLEEP_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        std::thread::sleep(Duration::from_millis(ms));
+    for var in ["FAKEBILL_SLEEP_MS", "FAKEBILL_DELAY_MS"] {
+        if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse().ok()) {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
     }
     if flag("FAKEBILL_FAIL") {
         eprintln!(
@@ -113,7 +116,7 @@ fn main() -> ExitCode {
         eprintln!("fake-mgrctl: set FAKEBILL_DIR to a fixture directory");
         return ExitCode::from(1);
     };
-    let ans = answer(&dir, &call.func, &call.params);
+    let ans = answer_as(Shapes::from_env(), &dir, &call.func, &call.params);
     let body = if flag("FAKEBILL_GARBAGE") {
         ans.body
             .chars()

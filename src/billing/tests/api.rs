@@ -33,8 +33,8 @@ fn reads_the_demo_over_http_with_the_password_outside_urls() {
     s.client("101").unwrap();
     assert_eq!(
         api.requests(),
-        3,
-        "account.edit, user, item; the rest is cached"
+        4,
+        "account, account.edit, user, item; the rest is cached"
     );
     assert!(
         api.targets().iter().all(|t| !t.contains(PASSWORD)),

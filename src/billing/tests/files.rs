@@ -127,7 +127,11 @@ fn one_client_sync_reads_each_list_once() {
         s.service("401").unwrap();
         s.payer("301").unwrap();
     }
-    assert_eq!(s.calls(), 4, "account.edit, user, profile, item");
+    assert_eq!(
+        s.calls(),
+        6,
+        "account, account.edit, user, profile, profile.edit 301, item"
+    );
 }
 
 #[test]

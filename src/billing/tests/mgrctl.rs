@@ -44,10 +44,12 @@ fn reads_the_demo_through_fake_mgrctl_and_caches_calls() {
     assert_eq!(
         calls,
         [
+            "-m billmgr account out=json",
             "-m billmgr account.edit elid=101 out=json",
-            "-m billmgr user account=101 out=json",
-            "-m billmgr profile account=101 out=json",
-            "-m billmgr item account=101 out=json",
+            "-m billmgr user out=json",
+            "-m billmgr profile out=json",
+            "-m billmgr profile.edit elid=301 out=json",
+            "-m billmgr item out=json",
         ]
     );
 }

@@ -7,5 +7,6 @@ mod convert;
 mod envelope;
 mod files;
 mod mgrctl;
+mod panel;
 mod support;
 mod values;

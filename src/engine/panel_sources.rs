@@ -1,0 +1,178 @@
+//! `check`, panel side: for every BILLmanager attribute the rules use, which function and
+//! field of the panel's answers it comes from, or that no answer has it.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::billing::convert::{CONSENT, COST, CREATED, EXPIRES, INN, PERSON, REGISTERED};
+use crate::billing::Sample;
+
+/// Where one attribute comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// The attribute as the rules write it (`client.country`).
+    pub attribute: String,
+    /// The function and field it is read from; `None` when no answer has it.
+    pub from: Option<(String, String)>,
+    /// Computed by amocrm-bin (links, life-cycle events), not read from the panel.
+    pub computed: bool,
+    /// The functions that were searched.
+    pub searched: Vec<String>,
+}
+
+/// Every `client.*`, `user.*`, `payer.*` and `service.*` attribute in the rule file text
+/// (keys and string values of the TOML; comments do not count).
+pub fn attributes(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |s: &str| {
+        for prefix in ["client.", "user.", "payer.", "service."] {
+            for (i, _) in s.match_indices(prefix) {
+                if s[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                {
+                    continue;
+                }
+                let name: String = s[i + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.insert(format!("{prefix}{name}"));
+                }
+            }
+        }
+    };
+    fn walk(v: &toml::Value, add: &mut dyn FnMut(&str)) {
+        match v {
+            toml::Value::String(s) => add(s),
+            toml::Value::Array(a) => a.iter().for_each(|x| walk(x, add)),
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    add(k);
+                    walk(x, add);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Ok(v) = text.parse::<toml::Value>() {
+        walk(&v, &mut add);
+    }
+    out
+}
+
+/// The raw field names an attribute is read from, and the functions that carry them;
+/// `None` for attributes amocrm-bin computes.
+fn candidates(attribute: &str) -> Option<(Vec<&str>, &'static [&'static str])> {
+    let (prefix, name) = attribute.split_once('.')?;
+    let funcs: &'static [&'static str] = match prefix {
+        "client" => &["account", "account.edit"],
+        "user" => &["user"],
+        "payer" => &["profile", "profile.edit"],
+        _ => &["item"],
+    };
+    let names: Vec<&str> = match (prefix, name) {
+        (_, "page_url") | ("service", "event" | "previous_status") => return None,
+        (_, "id") => vec!["id", "elid"],
+        ("client", "registered_at") => REGISTERED.to_vec(),
+        ("user", "email") => vec!["email", "name"],
+        ("user", "marketing_consent") => CONSENT.to_vec(),
+        ("payer", "kind") => vec!["profiletype"],
+        ("payer", "inn") => INN.to_vec(),
+        ("payer", "person") => PERSON.to_vec(),
+        ("service", "product") => vec!["pricelist", "pricelist_name", "name"],
+        ("service", "item_type") => vec!["itemtype", "intname"],
+        ("service", "cost") => COST.to_vec(),
+        ("service", "trial") => vec!["period"],
+        ("service", "created_at") => CREATED.to_vec(),
+        ("service", "expires_at") => EXPIRES.to_vec(),
+        (_, other) => vec![other],
+    };
+    Some((names, funcs))
+}
+
+/// Where each attribute in `attributes` comes from, given the survey of the panel.
+pub fn sources(attributes: &BTreeSet<String>, samples: &[Sample]) -> Vec<Source> {
+    attributes
+        .iter()
+        .map(|attr| match candidates(attr) {
+            None => Source {
+                attribute: attr.clone(),
+                from: None,
+                computed: true,
+                searched: vec![],
+            },
+            Some((names, funcs)) => {
+                let from = funcs.iter().find_map(|f| {
+                    let s = samples.iter().find(|s| s.func == *f)?;
+                    names
+                        .iter()
+                        .find(|n| s.fields.contains(**n))
+                        .map(|n| (f.to_string(), n.to_string()))
+                });
+                Source {
+                    attribute: attr.clone(),
+                    from,
+                    computed: false,
+                    searched: funcs.iter().map(|f| f.to_string()).collect(),
+                }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(func: &str, fields: &[&str]) -> Sample {
+        Sample {
+            func: func.into(),
+            elid: None,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            raw: vec![],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn each_attribute_names_its_function_and_field_or_none() {
+        let attrs = attributes(
+            r#"
+# service.commented does not count
+[x]
+"INN" = "payer.inn"
+"Country" = "client.country"
+when = { "service.roistat_visit" = "1", "service.trial" = true }
+url = "{panel_url}?elid={client.page_url}"
+"#,
+        );
+        let samples = [
+            sample("account", &["id", "name", "tz_registration_date"]),
+            sample("account.edit", &["country"]),
+            sample("profile", &["id", "account"]),
+            sample("profile.edit", &["vatnum"]),
+            sample("item", &["id", "period"]),
+        ];
+        let got = sources(&attrs, &samples);
+        let find = |a: &str| got.iter().find(|s| s.attribute == a).unwrap().clone();
+        assert_eq!(
+            find("payer.inn").from,
+            Some(("profile.edit".into(), "vatnum".into()))
+        );
+        assert_eq!(
+            find("client.country").from,
+            Some(("account.edit".into(), "country".into()))
+        );
+        assert_eq!(
+            find("service.trial").from,
+            Some(("item".into(), "period".into()))
+        );
+        assert_eq!(find("service.roistat_visit").from, None);
+        assert!(find("client.page_url").computed);
+        assert!(!got.iter().any(|s| s.attribute == "service.commented"));
+    }
+}

@@ -1,0 +1,53 @@
+//! BILLmanager edit forms kept between runs, so a periodic run re-reads a form only when
+//! the entity's list row changed or the form grew old (`docs/billmanager.md` §13.6).
+
+use rusqlite::params;
+
+use super::{Result, Store};
+use crate::billing::CachedForm;
+
+impl Store {
+    /// Every kept form younger than `max_age` seconds.
+    pub fn panel_forms(&self, max_age: i64) -> Result<Vec<CachedForm>> {
+        let oldest = super::now() - max_age;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT func, elid, row_hash, fetched_at, attrs FROM panel_forms WHERE fetched_at > ?1",
+            )
+            .map_err(|e| self.err("read kept BILLmanager forms", e))?;
+        let rows = stmt
+            .query_map(params![oldest], |r| {
+                let attrs: String = r.get(4)?;
+                Ok(CachedForm {
+                    func: r.get(0)?,
+                    elid: r.get(1)?,
+                    row_hash: r.get(2)?,
+                    fetched_at: r.get(3)?,
+                    attrs: serde_json::from_str(&attrs).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.err("read kept BILLmanager forms", e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err("read kept BILLmanager forms", e))
+    }
+
+    /// Keeps forms read in this run (replacing older copies), in one transaction.
+    pub fn keep_panel_forms(&self, forms: &[CachedForm]) -> Result<()> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.err("keep BILLmanager forms", e))?;
+        for f in forms {
+            let attrs = serde_json::to_string(&f.attrs).unwrap_or_else(|_| "{}".into());
+            tx.execute(
+                "INSERT OR REPLACE INTO panel_forms (func, elid, row_hash, fetched_at, attrs)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![f.func, f.elid, f.row_hash, f.fetched_at, attrs],
+            )
+            .map_err(|e| self.err("keep BILLmanager forms", e))?;
+        }
+        tx.commit()
+            .map_err(|e| self.err("keep BILLmanager forms", e))
+    }
+}
