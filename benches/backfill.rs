@@ -420,7 +420,12 @@ fn main() {
     );
     println!("    first run                {}", panel(&summary));
     for (n, (_, _, _, _, _, v)) in reruns.iter().enumerate() {
-        println!("    {} run{}{}", ["second", "third"][n], [" ".repeat(16), " ".repeat(17)][n], panel(v));
+        println!(
+            "    {} run{}{}",
+            ["second", "third"][n],
+            [" ".repeat(16), " ".repeat(17)][n],
+            panel(v)
+        );
     }
     println!();
     println!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");

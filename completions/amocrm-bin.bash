@@ -40,11 +40,17 @@ _amocrm__bin() {
             amocrm__bin,drain)
                 cmd="amocrm__bin__subcmd__drain"
                 ;;
+            amocrm__bin,init)
+                cmd="amocrm__bin__subcmd__init"
+                ;;
             amocrm__bin,man)
                 cmd="amocrm__bin__subcmd__man"
                 ;;
             amocrm__bin,nudge)
                 cmd="amocrm__bin__subcmd__nudge"
+                ;;
+            amocrm__bin,outbox)
+                cmd="amocrm__bin__subcmd__outbox"
                 ;;
             amocrm__bin,pull)
                 cmd="amocrm__bin__subcmd__pull"
@@ -54,6 +60,9 @@ _amocrm__bin() {
                 ;;
             amocrm__bin,report)
                 cmd="amocrm__bin__subcmd__report"
+                ;;
+            amocrm__bin,setup-fields)
+                cmd="amocrm__bin__subcmd__setup__subcmd__fields"
                 ;;
             amocrm__bin,status)
                 cmd="amocrm__bin__subcmd__status"
@@ -79,6 +88,18 @@ _amocrm__bin() {
             amocrm__bin__subcmd__calls,list)
                 cmd="amocrm__bin__subcmd__calls__subcmd__list"
                 ;;
+            amocrm__bin__subcmd__calls,reparse)
+                cmd="amocrm__bin__subcmd__calls__subcmd__reparse"
+                ;;
+            amocrm__bin__subcmd__outbox,drop)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__drop"
+                ;;
+            amocrm__bin__subcmd__outbox,list)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__list"
+                ;;
+            amocrm__bin__subcmd__outbox,retry)
+                cmd="amocrm__bin__subcmd__outbox__subcmd__retry"
+                ;;
             amocrm__bin__subcmd__report,calls)
                 cmd="amocrm__bin__subcmd__report__subcmd__calls"
                 ;;
@@ -89,7 +110,7 @@ _amocrm__bin() {
 
     case "${cmd}" in
         amocrm__bin)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check sync backfill bindings replay-calls calls report drain status nudge pull capture completions man"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version auth check init setup-fields sync backfill bindings replay-calls calls report drain outbox status nudge pull capture completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -140,7 +161,7 @@ _amocrm__bin() {
                     return 0
                     ;;
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -180,7 +201,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)
@@ -206,7 +227,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -228,7 +249,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -250,7 +271,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)
@@ -269,7 +290,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls)
-            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list"
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version ingest list reparse"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -287,7 +308,7 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__calls__subcmd__ingest)
-            opts="-v -q -h -V --file --format --no-push --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --file --format --no-push --explain --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +355,24 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        amocrm__subcmd__bin__subcmd__calls__subcmd__reparse)
+            opts="-v -q -h -V --no-push --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         amocrm__subcmd__bin__subcmd__capture)
             opts="-v -q -h -V --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -353,12 +392,20 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__check)
-            opts="-v -q -h -V --strict --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --strict --sample --sample-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --sample)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sample-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -406,6 +453,24 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        amocrm__subcmd__bin__subcmd__init)
+            opts="-v -q -h -V --print --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         amocrm__subcmd__bin__subcmd__man)
             opts="-v -q -h -V --dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -435,6 +500,102 @@ _amocrm__bin() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox)
+            opts="-v -q -h -V --config --verbose --quiet --json --help --version list drop retry"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__drop)
+            opts="-v -q -h -V --id --entity --elid --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entity)
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
+                    return 0
+                    ;;
+                --elid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__list)
+            opts="-v -q -h -V --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        amocrm__subcmd__bin__subcmd__outbox__subcmd__retry)
+            opts="-v -q -h -V --id --entity --elid --parked --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entity)
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
+                    return 0
+                    ;;
+                --elid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -530,6 +691,24 @@ _amocrm__bin() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        amocrm__subcmd__bin__subcmd__setup__subcmd__fields)
+            opts="-v -q -h -V --yes --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         amocrm__subcmd__bin__subcmd__status)
             opts="-v -q -h -V --runs --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -560,7 +739,7 @@ _amocrm__bin() {
             fi
             case "${prev}" in
                 --entity)
-                    COMPREPLY=($(compgen -W "lead contact company" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "lead contact company user" -- "${cur}"))
                     return 0
                     ;;
                 --elid)

@@ -32,6 +32,8 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s h -l help -d 'Pri
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "auth" -d 'Authorize against amoCRM, show the authorization, or refresh it'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "check" -d 'Check the rule file against the live amoCRM account; nothing is written'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "init" -d 'Write the rules from the live account into the rule file: its pipelines, stages and users, the fields the sync needs, optional parts commented out'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "setup-fields" -d 'Create the custom fields the rules map but the account lacks, with their codes and select options (asks first)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "sync" -d 'Sync one BILLmanager entity into amoCRM now'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "backfill" -d 'Send everything created since a date (cron, first run, recovery)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "bindings" -d 'List, search, show or forget bindings between BILLmanager and amoCRM entities'
@@ -39,6 +41,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "replay-calls"
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "calls" -d 'Call-tracking events (Ringostat webhooks, neutral schema): ingest and list'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "report" -d 'Reports from the store'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "drain" -d 'Push the queued syncs (outbox): what the BILLmanager hook queued and what failed before'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "outbox" -d 'List the queued and parked syncs, drop junk from the queue, or retry single items'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "status" -d 'Show the authorization, the outbox (queued and parked syncs with their last errors), the lock holder, the bindings and the last runs with their statistics'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "nudge" -d 'Tasks for stuck trials and abandoned carts (cron; `[lifecycle.nudge]`, `[lifecycle.abandoned_cart]`)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "pull" -d 'Read lead status changes made in amoCRM (events API) into the store, so the lifecycle rules see what managers did (`[lifecycle.pullback]`)'
@@ -54,6 +57,8 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s q -l quie
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l sample -d 'Clients and services read from BILLmanager to find values no select option or value map covers (0: none)' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l sample-dir -d 'Read the sample from a directory of BILLmanager JSON documents (as the `files` source reads them: a capture, or `mgrctl … out=json` output saved by hand) instead of the panel' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l strict -d 'Warnings count as problems too (exit 2): tags the account does not have yet'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
@@ -61,9 +66,24 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s q -l qui
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l print -d 'Print the rules on stdout instead of appending them to the rule file'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l yes -d 'Create the fields without asking'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l entity -d 'Entity kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l elid -d 'BILLmanager id of the entity' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l dry-run -d 'Print the plan without writing to amoCRM'
@@ -74,8 +94,9 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s h -l help
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l since -d 'First creation date to send (YYYY-MM-DD)' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l entity -d 'Only this kind: `contact` sends clients\' users with the companies they join, `company` sends companies only, `lead` sends services with the contacts and companies their leads link to' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l dry-run -d 'Print the plan without writing to amoCRM'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
@@ -94,8 +115,9 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not 
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -f -a "show" -d 'One binding, with its amoCRM link'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -f -a "forget" -d 'Drop a binding: the next sync searches amoCRM again (after a manual merge, say)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -l entity -d 'Only this kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
@@ -103,8 +125,9 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fi
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -l entity -d 'Only this kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s q -l quiet -d 'Only errors on stderr'
@@ -112,9 +135,10 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fi
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l entity -d 'Entity kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l elid -d 'BILLmanager id (user id for contacts, payer id or INN for companies, service id for leads)' -r
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l elid -d 'BILLmanager id: client id for `contact` (lists its users\' contacts), user id for `user`, payer id or INN for `company`, service id for `lead`' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr'
@@ -122,8 +146,9 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fi
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l entity -d 'Entity kind' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
-contact\t'A BILLmanager client (and its users) → amoCRM contacts'
-company\t'A BILLmanager payer → an amoCRM company'"
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l elid -d 'BILLmanager id' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
@@ -138,20 +163,22 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s q
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s V -l version -d 'Print version'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -l config -d 'The rule file' -r -F
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s q -l quiet -d 'Only errors on stderr'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -s V -l version -d 'Print version'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -f -a "ingest" -d 'Store call-tracking events, then push them to amoCRM'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list" -f -a "list" -d 'Stored calls of the last days with their state and last error'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "ingest" -d 'Store call-tracking events, then push them to amoCRM'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "list" -d 'Stored calls of the last days with their state and last error'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -f -a "reparse" -d 'Read the stored items that could not be parsed again (after fixing `[calls.ringostat_keys]` or `[calls.statuses]`), then push what they turned out to be'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l file -d 'Read events from this file instead of stdin' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l format -d 'Event format' -r -f -a "auto\t'Neutral when the object has `schema`, else Ringostat'
 ringostat\t'Ringostat webhook parameters'
 neutral\t'The neutral schema `amocrm-bin.call/1`'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l no-push -d 'Only store; `replay-calls` sends later'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l explain -d 'Store nothing, send nothing: print the keys each event carried, which ones the key map read, and what the event became (to set up `[calls.ringostat_keys]`)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s q -l quiet -d 'Only errors on stderr'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
@@ -159,12 +186,19 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l days -d 'How many days back' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l pending -d 'Only calls amoCRM has not acknowledged'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l pending -d 'Only calls amoCRM has not acknowledged, and items that could not be parsed'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l no-push -d 'Only re-parse and store; `replay-calls` sends later'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only errors on stderr'
@@ -188,6 +222,48 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s q -l qui
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -f -a "list" -d 'Every queued item with its id, attempts and last error'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -f -a "drop" -d 'Remove items from the queue: they are not pushed (a later panel event queues the entity again)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -f -a "retry" -d 'Make items due now, parked ones too; the next `drain` pushes them'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l parked -d 'Only parked items'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l id -d 'The item\'s id, as `outbox list` prints it' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l entity -d 'The entity kind (with `--elid`)' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l elid -d 'The BILLmanager id (with `--entity`)' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l parked -d 'Every parked item'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l id -d 'The item\'s id, as `outbox list` prints it' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l entity -d 'The entity kind (with `--elid`)' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
+contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
+company\t'A BILLmanager payer → an amoCRM company'
+user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l elid -d 'The BILLmanager id (with `--entity`)' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l config -d 'The rule file' -r -F
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l parked -d 'Every parked item'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -l runs -d 'How many of the last runs to show' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'

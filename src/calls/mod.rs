@@ -34,8 +34,8 @@ pub mod ringostat;
 pub mod setup;
 pub mod staff;
 pub mod svg;
-pub mod zone;
 pub mod validate;
+pub mod zone;
 
 pub use event::CallEvent;
 pub use parse::{parse_body, Format};

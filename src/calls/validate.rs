@@ -13,7 +13,8 @@ use super::ringostat::KNOWN_KEYS;
 pub fn check(file: &RuleFile, problems: &mut Vec<Problem>) {
     let c = &file.calls;
     let mut bad = |key: String, message: String| problems.push(Problem { key, message });
-    if let Err((key, e)) = super::zone::CallZone::from_settings(c.time_zone.as_deref(), &c.utc_offset)
+    if let Err((key, e)) =
+        super::zone::CallZone::from_settings(c.time_zone.as_deref(), &c.utc_offset)
     {
         bad(key.into(), e);
     }
