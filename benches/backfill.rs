@@ -209,7 +209,12 @@ fn main() {
         .unwrap_or("?")
         .to_string();
     let rules = if a.list_only {
-        rules.replace("\"Country\" = \"client.country\"", "")
+        // The example maps `client.country`, which only `account.edit` has.
+        rules
+            .lines()
+            .filter(|l| !l.starts_with("\"Country\" ="))
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         rules
     };

@@ -112,15 +112,78 @@ pub fn parse(raw: &str, default_country: &str) -> Result<Parsed, Invalid> {
     }
     for (country, text) in candidates {
         if let Ok(n) = phonenumber::parse(country, &text) {
-            if phonenumber::is_valid(&n) {
+            let code = n.code().value();
+            // Written with its country code, the national number is every digit after the
+            // code. phonenumber 0.3.10 also strips a national prefix there: `+7 812 …`
+            // (St Petersburg) came back as `12…`, one digit short, and was refused.
+            let written: Option<String> = text
+                .trim_start()
+                .starts_with('+')
+                .then(|| {
+                    let all: String = text.chars().filter(char::is_ascii_digit).collect();
+                    all.strip_prefix(&code.to_string()).map(str::to_string)
+                })
+                .flatten();
+            match written {
+                Some(national) if national != n.national().to_string() => {
+                    if matches_a_region(code, &national) {
+                        return Ok(Parsed {
+                            e164: format!("+{code}{national}"),
+                            extension,
+                        });
+                    }
+                }
+                _ if phonenumber::is_valid(&n) => {
+                    return Ok(Parsed {
+                        e164: n.format().mode(Mode::E164).to_string(),
+                        extension,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    // Written nationally (`8 (812) …`): the home region's trunk prefix comes off once and
+    // the rest is checked against its patterns (the crate strips St Petersburg's 8 twice).
+    if !number.trim_start().starts_with('+') {
+        let home = default_country.trim().to_ascii_uppercase();
+        if let Some(meta) = phonenumber::metadata::DATABASE.by_id(home.as_str()) {
+            let national = meta
+                .national_prefix()
+                .and_then(|p| digits.strip_prefix(p))
+                .unwrap_or(&digits);
+            if matches_a_region(meta.country_code(), national) {
                 return Ok(Parsed {
-                    e164: n.format().mode(Mode::E164).to_string(),
+                    e164: format!("+{}{national}", meta.country_code()),
                     extension,
                 });
             }
         }
     }
     Err(invalid())
+}
+
+/// Whether `national` fits a fixed-line, mobile or other dialable pattern of a region with
+/// country code `code`: the metadata's own validity test, used where the crate's parse lost
+/// digits (see [`parse`]).
+fn matches_a_region(code: u16, national: &str) -> bool {
+    let Some(regions) = phonenumber::metadata::DATABASE.by_code(&code) else {
+        return false;
+    };
+    regions.iter().any(|meta| {
+        let d = meta.descriptors();
+        [
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.voip(),
+            d.uan(),
+            d.personal_number(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|desc| desc.is_match(national))
+    })
 }
 
 /// The E.164 form, or `None` when the value is not a valid number (see [`parse`]).
@@ -174,6 +237,12 @@ mod tests {
         ("0049 30 1234567", "RU", Some("+49301234567")),
         // United States and the United Kingdom.
         ("(201) 555-0123", "US", Some("+12015550123")),
+        // St Petersburg: the area code starts with RU's trunk prefix 8, which the crate
+        // strips from `+7 812 …` too; the number must survive either way it is written.
+        ("+7 (812) 300-20-10", "RU", Some("+78123002010")),
+        ("8 (812) 300-20-10", "RU", Some("+78123002010")),
+        ("+7 812 12", "RU", None),
+        ("+7 800 555-35-35", "RU", Some("+78005553535")),
         ("+1 201 555 0123", "RU", Some("+12015550123")),
         ("020 7946 0018", "GB", Some("+442079460018")),
         ("07400 123456", "GB", Some("+447400123456")),

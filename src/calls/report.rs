@@ -153,7 +153,7 @@ fn manager(c: &StoredCall, setup: &CallSetup, dict: Option<&Dictionaries>) -> St
                 .iter()
                 .find(|s| {
                     s.name.is_some()
-                        && dict.and_then(|d| crate::engine::resolve::find_user(d, &s.user).ok())
+                        && dict.and_then(|d| crate::crm::names::find_user(d, &s.user).ok())
                             == Some(id)
                 })
                 .and_then(|s| s.name.clone())
