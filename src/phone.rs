@@ -132,6 +132,7 @@ pub fn parse(raw: &str, default_country: &str) -> Result<Parsed, Invalid> {
                             extension,
                         });
                     }
+                    continue;
                 }
                 _ if phonenumber::is_valid(&n) => {
                     return Ok(Parsed {
