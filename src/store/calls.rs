@@ -199,6 +199,15 @@ pub struct StoredCall {
 /// times); the store owns the query that applies it.
 pub const OVERLAP_SLACK_SECS: i64 = 2;
 
+/// One more report of a call already stored.
+fn count_duplicate(tx: &Transaction<'_>, id: i64, t: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
+        params![id, t],
+    )?;
+    Ok(())
+}
+
 const COLUMNS: &str = "id, provider, call_id, fingerprint, direction, status, ended, internal, \
      started_at, duration, billsec, client_phone, rank, event, raw, state, detail, attempts, \
      last_error, amo_call_id, amo_entity, user_id, delivered_at, duplicates, received_at";
@@ -320,10 +329,7 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
                 replace(tx, id, c, t)?;
                 Intake::Replaced(id)
             } else {
-                tx.execute(
-                    "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
-                    params![id, t],
-                )?;
+                count_duplicate(tx, id, t)?;
                 Intake::Duplicate {
                     id,
                     by_fingerprint: false,
@@ -343,10 +349,7 @@ fn intake(tx: &Transaction<'_>, c: &CallRecord, window: i64) -> rusqlite::Result
                 )?;
                 Intake::Replaced(id)
             } else {
-                tx.execute(
-                    "UPDATE calls SET duplicates = duplicates + 1, updated_at = ?2 WHERE id = ?1",
-                    params![id, t],
-                )?;
+                count_duplicate(tx, id, t)?;
                 Intake::Duplicate {
                     id,
                     by_fingerprint: true,
