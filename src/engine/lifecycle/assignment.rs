@@ -279,10 +279,9 @@ impl Engine<'_> {
                 .as_ref()
                 .is_some_and(|a| a.keep_client_manager)
             {
+                // `upsert` noted it from the entity it adopted: no read here.
                 let found = self
-                    .crm
-                    .get(plan.kind, id)?
-                    .and_then(|e| e.get("responsible_user_id").and_then(Value::as_i64))
+                    .responsible_of(plan.kind, id)?
                     .filter(|r| self.active_user(*r));
                 if let Some(m) = found {
                     if !self.dry_run {
