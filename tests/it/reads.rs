@@ -109,7 +109,7 @@ fn entities_changed_in_the_panel_are_read_in_pages_before_their_update() {
                 // Planning waits for whole write requests, so a kind may be read in a
                 // page or two more than the bare minimum, never in one per entity.
                 assert!(
-                    pages <= total.div_ceil(250) + 2,
+                    pages <= total.div_ceil(250) + 1,
                     "{kind}: {pages} list reads for {total}: {:?}",
                     stats.by_route
                 );
@@ -208,9 +208,10 @@ fn returning_clients_earlier_leads_are_read_in_pages() {
     assert_eq!(back, clients, "{v}");
 }
 
-/// `nudge` over many abandoned carts reads their leads in pages by id.
+/// `nudge` over many abandoned carts and stuck trials reads their leads in pages by id, and
+/// their open tasks together.
 #[test]
-fn nudge_reads_the_leads_of_abandoned_carts_in_pages() {
+fn nudge_reads_the_leads_of_carts_and_trials_in_pages() {
     let clients = 40;
     let data = tempfile::tempdir().unwrap();
     write(
@@ -225,9 +226,15 @@ fn nudge_reads_the_leads_of_abandoned_carts_in_pages() {
         },
     )
     .unwrap();
-    // Every order is still unpaid.
+    // Half the clients put an order in the cart and never paid; the other half only ever
+    // had a trial (period -100), now months old.
     edit_rows(data.path(), "item.json", |r| {
-        r["status"] = json!({"$": "1"})
+        let n: usize = r["id"]["$"].as_str().unwrap().parse().unwrap();
+        if n - 700_001 < clients / 2 {
+            r["status"] = json!({"$": "1"});
+        } else {
+            r["period"] = json!({"$": "-100"});
+        }
     });
     let w = World::with_data(SandboxConfig::default(), data.path(), |r| r);
     w.authorize();
@@ -239,7 +246,7 @@ fn nudge_reads_the_leads_of_abandoned_carts_in_pages() {
     assert_eq!(
         count(&stats, "GET /api/v4/leads/{id}"),
         0,
-        "cart leads read one by one: {:?}",
+        "leads read one by one: {:?}",
         stats.by_route
     );
     assert_eq!(
@@ -248,11 +255,20 @@ fn nudge_reads_the_leads_of_abandoned_carts_in_pages() {
         "{:?}",
         stats.by_route
     );
-    let cart_tasks = w
-        .sandbox
-        .entities("tasks")
-        .iter()
-        .filter(|t| t["text"].as_str().is_some_and(|s| s.contains("unpaid")))
-        .count();
-    assert_eq!(cart_tasks, clients, "{out}");
+    // Whether a warm-up task is open is asked for all trials at once, too.
+    assert_eq!(
+        count(&stats, "GET /api/v4/tasks"),
+        1,
+        "{:?}",
+        stats.by_route
+    );
+    let tasks = w.sandbox.entities("tasks");
+    let with = |word: &str| {
+        tasks
+            .iter()
+            .filter(|t| t["text"].as_str().is_some_and(|s| s.contains(word)))
+            .count()
+    };
+    assert_eq!(with("unpaid"), clients / 2, "{out}");
+    assert_eq!(with("Trial of"), clients / 2, "{out}");
 }

@@ -87,6 +87,9 @@ struct NewTask<'a> {
     responsible: Option<i64>,
 }
 
+/// Open tasks by the entity they are on.
+type OpenTasks = BTreeMap<(EntityKind, i64), Vec<Value>>;
+
 /// A cart or trial `nudge` looks at, before and after what it needs of amoCRM is read.
 enum Step<'s> {
     /// Decided without amoCRM (`None`: nothing to report).
@@ -163,11 +166,12 @@ impl Engine<'_> {
             });
             self.prefetch_remote(kind, ids.map(|id| (id, Need::Stage)).collect::<Vec<_>>())?;
         }
+        let open = self.trials_open_tasks(&steps)?;
         for step in steps {
             let item = match step {
                 Step::Done(item) => item,
                 Step::Cart(due) => Some(self.cart(due)?),
-                Step::Trial(due) => Some(self.trial(due)?),
+                Step::Trial(due) => Some(self.trial(due, open.as_ref())?),
             };
             report.items.extend(item);
         }
@@ -411,6 +415,62 @@ impl Engine<'_> {
         Ok(item)
     }
 
+    /// The entities a trial's open warm-up task may be on: where the next would go, and
+    /// where the ones this tool created went.
+    fn trial_task_entities(
+        &self,
+        entity: (EntityKind, i64),
+        ours: &[LifeTask],
+    ) -> Vec<(EntityKind, i64)> {
+        let mut on: Vec<(EntityKind, i64)> = vec![entity];
+        for t in ours {
+            let k = if t.entity_type == "contacts" {
+                EntityKind::Contact
+            } else {
+                EntityKind::Lead
+            };
+            if !on.contains(&(k, t.entity_id)) {
+                on.push((k, t.entity_id));
+            }
+        }
+        on
+    }
+
+    /// The open tasks on every trial's entities, read together (a page per 50 entities)
+    /// rather than once per trial; `None` when that failed short of a fatal error, and each
+    /// trial then reads its own (and fails on its own).
+    fn trials_open_tasks(&self, steps: &[Step<'_>]) -> anyhow::Result<Option<OpenTasks>> {
+        let mut on: BTreeMap<EntityKind, Vec<i64>> = BTreeMap::new();
+        for step in steps {
+            if let Step::Trial(due) = step {
+                let ours = self.store.life_tasks("nudge", due.client)?;
+                for (k, id) in self.trial_task_entities(due.entity, &ours) {
+                    on.entry(k).or_default().push(id);
+                }
+            }
+        }
+        let mut open = OpenTasks::new();
+        for (kind, mut ids) in on {
+            ids.sort_unstable();
+            ids.dedup();
+            match self.crm.open_tasks(kind, &ids) {
+                Ok(tasks) => {
+                    for id in ids {
+                        open.entry((kind, id)).or_default();
+                    }
+                    for t in tasks {
+                        if let Some(id) = t.get("entity_id").and_then(Value::as_i64) {
+                            open.entry((kind, id)).or_default().push(t);
+                        }
+                    }
+                }
+                Err(e) if super::fatal(&e) => return Err(e.into()),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(open))
+    }
+
     /// A client's stuck trial, when there is one, with where its task would go.
     fn trial_due<'s>(
         &'s self,
@@ -482,7 +542,7 @@ impl Engine<'_> {
 
     /// A stuck trial: one task for the entity's responsible manager, unless one is open or
     /// the last one is too recent.
-    fn trial(&self, due: TrialDue<'_>) -> anyhow::Result<NudgeItem> {
+    fn trial(&self, due: TrialDue<'_>, known: Option<&OpenTasks>) -> anyhow::Result<NudgeItem> {
         let TrialDue {
             client,
             trial,
@@ -495,17 +555,7 @@ impl Engine<'_> {
         item.entity = Some(format!("{} {}", entity.0.as_str(), entity.1));
         // Never a second task while one is open.
         let ours = self.store.life_tasks("nudge", client)?;
-        let mut on: Vec<(EntityKind, i64)> = vec![entity];
-        for t in &ours {
-            let k = if t.entity_type == "contacts" {
-                EntityKind::Contact
-            } else {
-                EntityKind::Lead
-            };
-            if !on.contains(&(k, t.entity_id)) {
-                on.push((k, t.entity_id));
-            }
-        }
+        let on = self.trial_task_entities(entity, &ours);
         let prefix = text_prefix(&cfg.task_text);
         for kind in [EntityKind::Lead, EntityKind::Contact] {
             let ids: Vec<i64> = on
@@ -516,9 +566,15 @@ impl Engine<'_> {
             if ids.is_empty() {
                 continue;
             }
-            let open = match self.crm.open_tasks(kind, &ids) {
-                Ok(o) => o,
-                Err(e) => return self.item_error("trial", trial, e),
+            let open = match known {
+                Some(known) => ids
+                    .iter()
+                    .flat_map(|id| known.get(&(kind, *id)).into_iter().flatten().cloned())
+                    .collect(),
+                None => match self.crm.open_tasks(kind, &ids) {
+                    Ok(o) => o,
+                    Err(e) => return self.item_error("trial", trial, e),
+                },
             };
             let hit = open.iter().find(|t| {
                 let id = t.get("id").and_then(Value::as_i64).unwrap_or(0);
