@@ -252,6 +252,7 @@ impl Engine<'_> {
             }
         }
         self.preload_if_unbound(EntityKind::Lead, &keys)?;
+        self.prefetch_lead_adoptions(&services)?;
         // Oldest first, so a re-order finds the lead of the order it joins.
         let mut sorted = services;
         sorted.sort_by_key(|s| (s.created_at, s.id.parse::<u64>().unwrap_or(u64::MAX)));

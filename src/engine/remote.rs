@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::companies::company_key;
+use super::contacts::phone_to_send;
+use super::lookup::Lookup;
 use super::upsert::Wanted;
 use super::Engine;
 use crate::billing::{Client, Payer, Service};
@@ -164,7 +166,8 @@ impl Engine<'_> {
         }
     }
 
-    /// Reads in pages the bound companies of these payers whose desired state changed.
+    /// Reads in pages the bound companies of these payers whose desired state changed, and
+    /// the companies the lookup index would adopt for unbound ones.
     pub(in crate::engine) fn prefetch_companies<'c>(
         &self,
         payers: impl IntoIterator<Item = (&'c Client, &'c Payer)>,
@@ -173,6 +176,11 @@ impl Engine<'_> {
         let mut ids = Vec::new();
         for (client, payer) in payers {
             let Some(b) = self.store.binding("company", &company_key(payer))? else {
+                let key = Lookup::Company {
+                    inn: payer.inn.as_deref(),
+                    name: &payer.name,
+                };
+                ids.extend(self.index_hit(EntityKind::Company, &key));
                 continue;
             };
             if let Wanted::Upsert(d, _, ()) = self.company_desired(client, payer, root)? {
@@ -186,7 +194,8 @@ impl Engine<'_> {
     }
 
     /// Reads in pages the bound contacts of these clients whose desired state changed (as
-    /// backfill plans them: linked to the company of the client's company payer).
+    /// backfill plans them: linked to the company of the client's company payer), and the
+    /// contacts the lookup index would adopt for unbound users.
     pub(in crate::engine) fn prefetch_contacts<'c>(
         &self,
         clients: impl IntoIterator<Item = &'c (Client, Vec<Payer>)>,
@@ -207,6 +216,14 @@ impl Engine<'_> {
                     .store
                     .binding("contact", &format!("user:{}", user.id))?
                 else {
+                    let country = &self.rules.file.sync.default_country;
+                    let phone = phone_to_send(user.phone.as_deref(), country, &mut Vec::new());
+                    let email = user.email.as_deref().map(|e| e.trim().to_lowercase());
+                    let key = Lookup::Contact {
+                        phone: phone.as_deref(),
+                        email: email.as_deref().filter(|e| e.contains('@')),
+                    };
+                    ids.extend(self.index_hit(EntityKind::Contact, &key));
                     continue;
                 };
                 let wanted =
@@ -243,6 +260,26 @@ impl Engine<'_> {
                     .into_iter()
                     .map(|id| (id, Need::Stage)),
             );
+        }
+        Ok(self.prefetch_remote(EntityKind::Lead, ids)?)
+    }
+
+    /// Reads in pages the leads the lookup index would adopt for these unbound services
+    /// (an interrupted run's orphans, found by their BILLmanager-id field).
+    pub(in crate::engine) fn prefetch_lead_adoptions<'s>(
+        &self,
+        services: impl IntoIterator<Item = &'s Service>,
+    ) -> anyhow::Result<()> {
+        let mut ids = Vec::new();
+        for s in services {
+            if self
+                .store
+                .binding("lead", &format!("service:{}", s.id))?
+                .is_none()
+            {
+                let hit = self.index_hit(EntityKind::Lead, &Lookup::Marker(&s.id));
+                ids.extend(hit.map(|id| (id, Need::Whole)));
+            }
         }
         Ok(self.prefetch_remote(EntityKind::Lead, ids)?)
     }
