@@ -396,6 +396,9 @@ fn main() {
         "  requests open at once      max {}  (max_in_flight = {})",
         stats.max_open, in_flight
     );
+    // Where the limit went unused: request starts in each second of the first run.
+    let timeline: Vec<String> = stats.per_second.iter().map(u32::to_string).collect();
+    println!("  starts in each second      {}", timeline.join(" "));
     println!(
         "  peak RSS                   {} KiB",
         summary["peak_rss_kib"]

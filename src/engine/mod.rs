@@ -255,19 +255,20 @@ impl<'a> Engine<'a> {
             self.record(outcomes);
             return Ok(ids);
         }
-        // What we create, we know the manager of (`keep_client_manager` reads no GET for it).
-        let responsible: std::collections::BTreeMap<String, Option<i64>> = plans
-            .iter()
-            .filter_map(|p| match &p.op {
-                plan::Op::Create(body) => Some((
-                    p.key.clone(),
-                    body.get("responsible_user_id")
-                        .and_then(serde_json::Value::as_i64),
-                )),
-                _ => None,
-            })
-            .collect();
-        let (ids, mut outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        let responsible = plan::responsible(&plans);
+        let (ids, outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        self.after_applied(kind, &responsible, outcomes)?;
+        Ok(ids)
+    }
+
+    /// After a group of plans is written: what the run now knows of the managers, the
+    /// lifecycle's notes and tasks, and the report.
+    fn after_applied(
+        &self,
+        kind: EntityKind,
+        responsible: &std::collections::BTreeMap<String, Option<i64>>,
+        mut outcomes: Vec<Outcome>,
+    ) -> anyhow::Result<()> {
         {
             let mut st = self.life_state.borrow_mut();
             for o in &outcomes {
@@ -281,6 +282,6 @@ impl<'a> Engine<'a> {
         }
         self.lifecycle_after(kind, &mut outcomes)?;
         self.record(outcomes);
-        Ok(ids)
+        Ok(())
     }
 }
