@@ -93,16 +93,37 @@ fn library_graph() -> Graph {
             let code = line.split("//").next().unwrap_or("");
             for to in referenced(code) {
                 if to != top {
-                    graph
-                        .entry(top.clone())
-                        .or_default()
-                        .entry(to)
-                        .or_insert_with(|| format!("src/{}:{}", rel.display(), n + 1));
+                    add_edge(&mut graph, &top, to, || {
+                        format!("src/{}:{}", rel.display(), n + 1)
+                    });
                 }
             }
         }
     }
     graph
+}
+
+/// Records the first place that makes the edge `from → to`.
+fn add_edge(graph: &mut Graph, from: &str, to: String, at: impl FnOnce() -> String) {
+    graph
+        .entry(from.to_string())
+        .or_default()
+        .entry(to)
+        .or_insert_with(at);
+}
+
+/// Fails with the circle, edge by edge with where each is made, if the graph has one.
+fn assert_acyclic(graph: &Graph, what: &str, fix: &str) {
+    if let Some(cycle) = find_cycle(graph) {
+        let edges: Vec<String> = cycle
+            .windows(2)
+            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
+            .collect();
+        panic!(
+            "import circle between {what}:\n  {}\n{fix}",
+            edges.join("\n  ")
+        );
+    }
 }
 
 /// One cycle as a path `a → b → … → a`, if there is any.
@@ -164,16 +185,11 @@ fn top_level_modules_import_each_other_without_circles() {
     let graph = library_graph();
     // The graph is really read: the engine builds on the rules and the store.
     assert!(graph["engine"].contains_key("rules") && graph["engine"].contains_key("store"));
-    if let Some(cycle) = find_cycle(&graph) {
-        let edges: Vec<String> = cycle
-            .windows(2)
-            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
-            .collect();
-        panic!(
-            "import circle between top-level modules:\n  {}\nmove the shared piece below both (see README \"How it works\")",
-            edges.join("\n  ")
-        );
-    }
+    assert_acyclic(
+        &graph,
+        "top-level modules",
+        "move the shared piece below both (see README \"How it works\")",
+    );
     let into_exit: Vec<String> = graph
         .iter()
         .filter_map(|(from, to)| to.get("exit").map(|at| format!("{from} ({at})")))
@@ -219,11 +235,9 @@ fn calls_graph() -> Graph {
             };
             for to in referenced_after(&code, "crate::calls::") {
                 if to != from && nodes.contains(&to) {
-                    graph
-                        .entry(from.clone())
-                        .or_default()
-                        .entry(to)
-                        .or_insert_with(|| format!("{}:{}", file.display(), n + 1));
+                    add_edge(&mut graph, &from, to, || {
+                        format!("{}:{}", file.display(), n + 1)
+                    });
                 }
             }
         }
@@ -238,14 +252,9 @@ fn files_inside_calls_import_each_other_without_circles() {
     for from in ["parse", "ringostat", "plan"] {
         assert!(graph[from].contains_key("event"), "{from}: {graph:?}");
     }
-    if let Some(cycle) = find_cycle(&graph) {
-        let edges: Vec<String> = cycle
-            .windows(2)
-            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
-            .collect();
-        panic!(
-            "import circle between files of src/calls:\n  {}\nmove the shared piece into a file both import",
-            edges.join("\n  ")
-        );
-    }
+    assert_acyclic(
+        &graph,
+        "files of src/calls",
+        "move the shared piece into a file both import",
+    );
 }
