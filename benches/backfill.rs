@@ -386,6 +386,13 @@ fn main() {
         .map(|(r, n)| format!("{} {n}", r.trim_start_matches("GET /api/v4")))
         .collect();
     println!("  reads                      {}", reads.join(", "));
+    let writes: Vec<String> = stats
+        .by_route
+        .iter()
+        .filter(|(r, _)| !r.starts_with("GET ") && r.contains("/api/v4"))
+        .map(|(r, n)| format!("{} {n}", r.replace(" /api/v4", "")))
+        .collect();
+    println!("  writes                     {}", writes.join(", "));
     println!("  wall time                  {wall:.1} s");
     println!("  rate-limit floor           {floor:.1} s  (requests / 7)");
     println!(

@@ -28,7 +28,7 @@
 
 mod stream;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,12 @@ impl Pipeline {
         !self.queue(kind).is_empty() || self.flying.get(&kind).is_some_and(|f| !f.is_empty())
     }
 
+    /// Forgets the client data of clients no waiting service needs.
+    fn prune_owners(&mut self) {
+        let waiting: BTreeSet<&String> = self.services.iter().map(|s| &s.client_id).collect();
+        self.owners.retain(|id, _| waiting.contains(id));
+    }
+
     /// Plans queued or waiting: how much is read ahead of the writes.
     fn backlog(&self) -> usize {
         self.companies.len()
@@ -155,6 +161,7 @@ impl Engine<'_> {
         };
         let chunk = opts.chunk.max(1);
         let read_chunks = AtomicUsize::new(0);
+        let prefetched = AtomicUsize::new(0);
         let mut stream = Stream {
             engine: self,
             pl: Pipeline {
@@ -170,9 +177,11 @@ impl Engine<'_> {
             since: opts.since,
             progress,
             read_chunks: &read_chunks,
+            prefetched: &prefetched,
             groups: HashMap::new(),
             writes: HashMap::new(),
-            links: VecDeque::new(),
+            links: HashMap::new(),
+            link_writes: HashMap::new(),
             next: 0,
             error: None,
             lock: None,
@@ -190,6 +199,7 @@ impl Engine<'_> {
         let billing = self.billing;
         let result = std::thread::scope(|s| {
             let (ahead, done, ids) = (&read_chunks, &done, &client_ids);
+            let fetched = &prefetched;
             s.spawn(move || {
                 for (n, part) in ids.chunks(chunk).enumerate() {
                     while n > ahead.load(Ordering::Relaxed) + 1 && !done.load(Ordering::Relaxed) {
@@ -199,7 +209,9 @@ impl Engine<'_> {
                         break;
                     }
                     billing.prefetch(part);
+                    fetched.fetch_add(1, Ordering::Release);
                 }
+                fetched.store(usize::MAX, Ordering::Release);
             });
             let sent = self.crm.write_fed(&mut stream);
             done.store(true, Ordering::Relaxed);
@@ -210,7 +222,7 @@ impl Engine<'_> {
             return Err(e);
         }
         result?;
-        let left = stream.pl.backlog();
+        let left = stream.pl.backlog() + stream.groups.len();
         anyhow::ensure!(
             left == 0,
             "backfill stopped with {left} entities planned but not written; run it again (nothing is duplicated)"

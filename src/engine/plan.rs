@@ -141,9 +141,14 @@ pub fn apply(
     let links = a.links();
     if !links.is_empty() {
         crm.link(kind, links)?;
+        a.links_made(store)?;
     }
     Ok(a.finish())
 }
+
+/// The binding hash of an entity written whose links are not made yet: never a real
+/// payload's hash, so the next run looks at the entity again.
+pub const LINKS_PENDING: &str = "links-pending";
 
 /// The creates among `plans`, with the manager each names: what we create, we know the
 /// manager of, so `keep_client_manager` reads nothing for it.
@@ -259,15 +264,42 @@ impl Applying {
         self.sent.iter().any(|s| !s.is_empty())
     }
 
+    /// Binds `p` to `id`. An entity with links to make is bound under [`LINKS_PENDING`]
+    /// until they are made ([`Applying::links_made`]): if the run dies in between, the next
+    /// one sees a changed hash, reads the entity and makes the links it lacks.
     fn bind(&mut self, store: &Store, p: &Plan, id: i64) -> anyhow::Result<()> {
+        let hash = if p.links.is_empty() {
+            p.hash.clone()
+        } else {
+            LINKS_PENDING.to_string()
+        };
         store.put_binding(&Binding {
             kind: self.kind.as_str().into(),
             bm_id: p.key.clone(),
             amo_id: id,
-            payload_hash: p.hash.clone(),
+            payload_hash: hash,
             synced_at: crate::store::now(),
         })?;
         self.ids.insert(p.key.clone(), id);
+        Ok(())
+    }
+
+    /// The links of [`Applying::links`] are made: their entities' bindings get their hash.
+    pub fn links_made(&self, store: &Store) -> anyhow::Result<()> {
+        for p in self.by_key.values() {
+            if p.links.is_empty() || !matches!(p.op, Op::Create(_) | Op::Update { .. }) {
+                continue;
+            }
+            if let Some(id) = self.ids.get(&p.key) {
+                store.put_binding(&Binding {
+                    kind: self.kind.as_str().into(),
+                    bm_id: p.key.clone(),
+                    amo_id: *id,
+                    payload_hash: p.hash.clone(),
+                    synced_at: crate::store::now(),
+                })?;
+            }
+        }
         Ok(())
     }
 

@@ -323,7 +323,8 @@ impl JobFeed for Fed<'_> {
     }
 
     fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow {
-        let (id, kind, sent) = self.jobs[index].clone();
+        let (id, kind) = (self.jobs[index].0, self.jobs[index].1);
+        let sent = self.jobs[index].2.take();
         let mut again = Vec::new();
         let part = match sent {
             None => result.map(|_| BatchOutcome::default()),

@@ -284,7 +284,12 @@ impl<'a> AmoClient<'a> {
                     }
                     continue;
                 }
-                match self.classify(&mut tries[i], answer, took) {
+                let next = self.classify(&mut tries[i], answer, took);
+                if matches!(next, Next::Done(_)) {
+                    // A long fed run must not keep every body it sent.
+                    tries[i].job.body = None;
+                }
+                match next {
                     Next::Done(r) => match feed.answered(i, r) {
                         Flow::Stop => {
                             stopped = true;

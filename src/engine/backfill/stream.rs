@@ -1,7 +1,7 @@
 //! [`Stream`]: a backfill as a [`WriteFeed`]. The amoCRM client asks it for the next writes
 //! whenever a lane is free and hands it each answer; in between it reads the panel and plans.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ pub(super) struct Group {
     responsible: BTreeMap<String, Option<i64>>,
     /// Keys marked as on their way.
     keys: Vec<String>,
-    /// Link writes not answered yet.
+    /// Links handed to the pool and not answered yet.
     links_open: usize,
 }
 
@@ -27,7 +27,6 @@ pub(super) struct Group {
 pub(super) enum Part {
     /// The group's creates (false) or updates (true).
     Items(bool),
-    Links,
 }
 
 /// The state of one backfill while its writes stream.
@@ -44,10 +43,15 @@ pub(super) struct Stream<'e, 'a> {
     pub(super) progress: &'e dyn Progress,
     /// Client chunks read so far (the form reader stays at most two ahead).
     pub(super) read_chunks: &'e AtomicUsize,
+    /// Client chunks whose forms the form reader has read (`usize::MAX` once it stopped):
+    /// a chunk is read after its forms, so no form is read twice.
+    pub(super) prefetched: &'e AtomicUsize,
     pub(super) groups: HashMap<u64, Group>,
     pub(super) writes: HashMap<u64, (u64, Part)>,
-    /// Link writes ready to hand out: (group, links).
-    pub(super) links: VecDeque<(u64, Vec<Link>)>,
+    /// Links waiting to fill a request, per kind, each with its group.
+    pub(super) links: HashMap<EntityKind, Vec<(u64, Link)>>,
+    /// Link writes on their way: the group of each link.
+    pub(super) link_writes: HashMap<u64, Vec<u64>>,
     pub(super) next: u64,
     /// What stopped the run (a store error, a fatal amoCRM answer, a panel error).
     pub(super) error: Option<anyhow::Error>,
@@ -86,7 +90,10 @@ impl Stream<'_, '_> {
                 let part = &self.client_ids[*pos..(*pos + self.chunk).min(self.client_ids.len())];
                 *pos += part.len();
                 let end = *pos >= self.client_ids.len();
-                self.read_chunks.fetch_add(1, Ordering::Relaxed);
+                let n = self.read_chunks.fetch_add(1, Ordering::Relaxed);
+                while self.prefetched.load(Ordering::Acquire) <= n {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 let mut clients = Vec::with_capacity(part.len());
                 for id in part {
                     clients.push((e.billing.client(id)?, e.billing.payers_of(id)?));
@@ -225,15 +232,57 @@ impl Stream<'_, '_> {
         }
         let links = g.applying.links();
         if !links.is_empty() {
-            for chunk in links.chunks(self.pl.batch) {
-                self.links.push_back((id, chunk.to_vec()));
-                g.links_open += 1;
-            }
+            g.links_open = links.len();
+            let pool = self.links.entry(kind).or_default();
+            pool.extend(links.into_iter().map(|l| (id, l)));
             return Ok(());
         }
-        let g = self.groups.remove(&id).expect("group");
+        self.finish_group(id)
+    }
+
+    /// Reports a group whose writes and links are all answered.
+    fn finish_group(&mut self, id: u64) -> anyhow::Result<()> {
+        let Some(g) = self.groups.remove(&id) else {
+            return Ok(());
+        };
+        let kind = g.applying.kind();
+        g.applying.links_made(self.engine.store)?;
         let (_, outcomes) = g.applying.finish();
         self.engine.after_applied(kind, &g.responsible, outcomes)
+    }
+
+    /// Hands out link requests: whole ones, and the rest of a kind once nothing of that
+    /// kind is queued or on its way (or nothing at all is open).
+    fn hand_out_links(&mut self, idle: bool, out: &mut Vec<(u64, EntityKind, Write)>) {
+        let batch = self.pl.batch;
+        for kind in [EntityKind::Company, EntityKind::Contact, EntityKind::Lead] {
+            let quiet = idle || !self.pl.busy(kind);
+            loop {
+                let pool = self.links.entry(kind).or_default();
+                if pool.is_empty() || (pool.len() < batch && !quiet) {
+                    break;
+                }
+                let taken: Vec<(u64, Link)> = pool.drain(..pool.len().min(batch)).collect();
+                let w = self.number();
+                let (groups, links): (Vec<u64>, Vec<Link>) = taken.into_iter().unzip();
+                self.link_writes.insert(w, groups);
+                out.push((w, kind, Write::Link(links)));
+            }
+        }
+    }
+
+    /// Records a link request's answer: groups whose links are all made are reported.
+    fn links_answered(&mut self, groups: Vec<u64>) -> anyhow::Result<()> {
+        for id in groups {
+            let Some(g) = self.groups.get_mut(&id) else {
+                continue;
+            };
+            g.links_open -= 1;
+            if g.links_open == 0 {
+                self.finish_group(id)?;
+            }
+        }
+        Ok(())
     }
 
     /// Lets the write lock go once nothing is open, every [`LOCK_BREATHER`]; false while
@@ -248,7 +297,11 @@ impl Stream<'_, '_> {
         if !idle {
             return Ok(false);
         }
-        drop(self.lock.take());
+        if self.lock.take().is_some() {
+            // Longer than a waiter's poll (`lock::lock_within`), so a `sync` waiting for
+            // the lock gets it before this run takes it back.
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         self.lock = self.engine.write_lock()?;
         self.locked_at = Instant::now();
         Ok(true)
@@ -257,15 +310,7 @@ impl Stream<'_, '_> {
     /// The writes to start now.
     fn fill(&mut self, room: usize, idle: bool) -> anyhow::Result<Vec<(u64, EntityKind, Write)>> {
         let mut out = Vec::new();
-        while out.len() < room {
-            let Some((group, links)) = self.links.pop_front() else {
-                break;
-            };
-            let w = self.number();
-            self.writes.insert(w, (group, Part::Links));
-            let kind = self.groups[&group].applying.kind();
-            out.push((w, kind, Write::Link(links)));
-        }
+        self.hand_out_links(false, &mut out);
         if !self.breathe(idle && out.is_empty())? {
             return Ok(out);
         }
@@ -273,6 +318,7 @@ impl Stream<'_, '_> {
             let e = self.engine;
             e.plan_waiting_contacts(&mut self.pl)?;
             e.plan_waiting_leads(&mut self.pl)?;
+            self.pl.prune_owners();
             if self.dispatch(false, &mut out)? > 0 {
                 continue;
             }
@@ -280,9 +326,11 @@ impl Stream<'_, '_> {
                 self.read_chunk()?;
                 continue;
             }
-            if self.dispatch(idle && out.is_empty() && self.groups.is_empty(), &mut out)? > 0 {
+            let stuck = idle && out.is_empty() && self.writes.is_empty();
+            if self.dispatch(stuck, &mut out)? > 0 {
                 continue;
             }
+            self.hand_out_links(stuck, &mut out);
             break;
         }
         Ok(out)
@@ -348,29 +396,16 @@ impl WriteFeed for Stream<'_, '_> {
     }
 
     fn answered(&mut self, id: u64, result: Result<BatchOutcome, CrmError>) -> bool {
-        let Some((group, part)) = self.writes.remove(&id) else {
-            return self.error.is_none();
-        };
-        let recorded = match part {
-            Part::Items(patch) => self.items_answered(group, patch, result),
-            Part::Links => match result {
-                Err(e) => Err(e.into()),
-                Ok(_) => {
-                    if let Some(g) = self.groups.get_mut(&group) {
-                        g.links_open -= 1;
-                        if g.links_open == 0 {
-                            let g = self.groups.remove(&group).expect("group");
-                            let kind = g.applying.kind();
-                            let (_, outcomes) = g.applying.finish();
-                            self.engine.after_applied(kind, &g.responsible, outcomes)
-                        } else {
-                            Ok(())
-                        }
-                    } else {
-                        Ok(())
-                    }
-                }
-            },
+        let recorded = if let Some((group, Part::Items(patch))) = self.writes.remove(&id) {
+            self.items_answered(group, patch, result)
+        } else if let Some(groups) = self.link_writes.remove(&id) {
+            // A link that failed stops the run, as in a `sync`: its entities stay bound
+            // under a pending hash, so the next run makes the links.
+            result
+                .map_err(anyhow::Error::from)
+                .and_then(|_| self.links_answered(groups))
+        } else {
+            Ok(())
         };
         if let Err(e) = recorded {
             self.stop(e);
