@@ -1096,18 +1096,34 @@ pub fn demo_rig(edit: impl FnOnce(String) -> String) -> Rig {
 /// Holds `BEGIN EXCLUSIVE` on the store for `hold` in a thread, as another program (or a
 /// stuck `sqlite3` shell) might; returns once the lock is taken.
 fn hold_exclusive(store: &Path, hold: Duration) -> std::thread::JoinHandle<()> {
+    let (h, release) = hold_exclusive_until(store, hold);
+    // Released by the timeout alone: the sender lives as long as the holder.
+    std::thread::spawn(move || {
+        let _keep = release;
+        h.join().unwrap();
+    })
+}
+
+/// Holds the store's exclusive lock until the returned sender is used (or dropped) or `max`
+/// passes: a test that waits for a process to give up must not depend on how late the
+/// process started under load.
+fn hold_exclusive_until(
+    store: &Path,
+    max: Duration,
+) -> (std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>) {
     let store = store.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
     let h = std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(&store).unwrap();
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
         conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
         tx.send(()).unwrap();
-        std::thread::sleep(hold);
+        let _ = released.recv_timeout(max);
         conn.execute_batch("COMMIT").unwrap();
     });
     rx.recv().unwrap();
-    h
+    (h, release)
 }
 
 #[test]
@@ -1123,7 +1139,8 @@ fn store_locked_by_another_writer_is_waited_for_then_exits_6_and_status_still_re
     locker.join().unwrap();
     // One held past the 30-second busy timeout: exit 6 with the reason; meanwhile `status`
     // (what the hint suggests) still reads the store.
-    let locker = hold_exclusive(&rig.store(), Duration::from_secs(33));
+    // Held until the child has given up, however late it started.
+    let (locker, release) = hold_exclusive_until(&rig.store(), Duration::from_secs(120));
     let child = rig.spawn(
         &["sync", "--entity", "contact", "--elid", "102"],
         &[],
@@ -1137,6 +1154,7 @@ fn store_locked_by_another_writer_is_waited_for_then_exits_6_and_status_still_re
         "status waited for the lock"
     );
     assert_eq!(rig.reap(child, "locked"), Some(6));
+    drop(release);
     let err = std::fs::read_to_string(rig.path("locked.stderr")).unwrap();
     assert!(err.contains("locked") && err.contains("busy"), "{err}");
     locker.join().unwrap();
