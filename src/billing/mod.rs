@@ -18,6 +18,7 @@ pub mod convert;
 pub mod envelope;
 mod error;
 mod files;
+mod list;
 pub mod mask;
 mod mgrctl;
 pub mod model;

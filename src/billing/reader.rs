@@ -22,78 +22,14 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use super::convert::{self, Owner};
+use super::convert;
 use super::envelope::{self, Call};
 use super::error::BillingError;
+use super::list::{entity_of, spool_error, List};
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
 use super::values::{first, id_order};
 use super::{BillingSource, CachedForm, Sample};
-
-/// One packed row: (interned field name, text) pairs.
-type Packed = Box<[(u32, Box<str>)]>;
-
-/// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
-/// Rows are packed (field names interned once per list, values as boxed text) and turned
-/// back into [`Attrs`] one at a time when asked for, so a 200 000-row list stays small.
-#[derive(Default)]
-struct List {
-    keys: Vec<Box<str>>,
-    key_index: HashMap<Box<str>, u32>,
-    rows: Vec<Packed>,
-    /// The resolved owner of each row (`None` for `account` rows and unlinked rows).
-    owners: Vec<Option<Box<str>>>,
-    by_id: HashMap<Box<str>, u32>,
-    by_owner: HashMap<Box<str>, Vec<u32>>,
-}
-
-impl List {
-    fn push(&mut self, row: Attrs) {
-        let packed: Vec<(u32, Box<str>)> = row
-            .into_iter()
-            .map(|(k, v)| {
-                let next = self.keys.len() as u32;
-                let key = *self.key_index.entry(k.as_str().into()).or_insert(next);
-                if key == next {
-                    self.keys.push(k.into());
-                }
-                (key, v.into())
-            })
-            .collect();
-        self.rows.push(packed.into_boxed_slice());
-    }
-
-    /// Row `i` as fields.
-    fn attrs(&self, i: usize) -> Attrs {
-        self.rows[i]
-            .iter()
-            .map(|(k, v)| (self.keys[*k as usize].to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn row(&self, id: &str) -> Option<(Attrs, Option<&str>)> {
-        let i = *self.by_id.get(id)? as usize;
-        Some((self.attrs(i), self.owners[i].as_deref()))
-    }
-
-    fn of_owner<'a>(&'a self, client: &str) -> impl Iterator<Item = Attrs> + 'a {
-        self.by_owner
-            .get(client)
-            .into_iter()
-            .flatten()
-            .map(|i| self.attrs(*i as usize))
-    }
-}
-
-/// The entity word of a list's rows, for errors and reports.
-fn entity_of(func: &str) -> &'static str {
-    match func {
-        "account" => "client",
-        "user" => "user",
-        "profile" => "payer",
-        _ => "service",
-    }
-}
 
 /// Reads BILLmanager through a [`Transport`], caching lists and forms for the run.
 pub struct PanelReader<T> {
@@ -176,80 +112,31 @@ impl<T: Transport> PanelReader<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         crate::log::debug(&format!("billmanager: {func}"));
         let started = Instant::now();
-        // Streamed: each row goes from the answer into the packed list as it is parsed;
+        // Streamed: each row goes from the answer into the spooled list as it is parsed;
         // no `Value` tree and no list of `Attrs` is ever built.
-        let mut list = List::default();
-        let read = self
-            .transport
-            .open(func, &[])
-            .and_then(|r| super::stream::each_row(r, &call, &mut |row| list.push(row)));
+        let mut list = List::new(func)?;
+        let mut spooled = Ok(());
+        let read = self.transport.open(func, &[]).and_then(|r| {
+            super::stream::each_row(r, &call, &mut |row| {
+                if spooled.is_ok() {
+                    spooled = list.push(&row);
+                }
+            })
+        });
         self.micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         read?;
-        self.index(func, &mut list)?;
+        spooled.map_err(|e| spool_error(func, e))?;
+        // Rows that name their client by name are matched against the `account` list.
+        let accounts = match list.needs_accounts() {
+            true => Some(self.list("account")?),
+            false => None,
+        };
+        list.finish(accounts)?;
+        self.lock_unlinked().append(&mut list.unlinked);
         let list = Arc::new(list);
         self.lock_lists().insert(func.to_string(), list.clone());
         Ok(list)
-    }
-
-    /// Indexes rows, resolving each owner; rows no client can be tied to are recorded.
-    fn index(&self, func: &str, list: &mut List) -> Result<(), BillingError> {
-        let owned = func != "account";
-        let needs_names = owned
-            && (0..list.rows.len())
-                .any(|i| matches!(convert::owner(&list.attrs(i)), Owner::Name(_)));
-        let names: HashMap<String, Vec<String>> = if needs_names {
-            let accounts = self.list("account")?;
-            let mut names: HashMap<String, Vec<String>> = HashMap::new();
-            for (id, i) in &accounts.by_id {
-                if let Some(name) = first(&accounts.attrs(*i as usize), &["name"]) {
-                    names
-                        .entry(name.to_string())
-                        .or_default()
-                        .push(id.to_string());
-                }
-            }
-            for ids in names.values_mut() {
-                ids.sort_by(|a, b| id_order(a, b));
-            }
-            names
-        } else {
-            HashMap::new()
-        };
-        let entity = entity_of(func);
-        list.by_id.reserve(list.rows.len());
-        list.owners.reserve(list.rows.len());
-        let mut unlinked = Vec::new();
-        for i in 0..list.rows.len() {
-            let row = list.attrs(i);
-            let id = convert::row_id(&row).map(str::to_string);
-            if let Some(id) = &id {
-                list.by_id.entry(id.as_str().into()).or_insert(i as u32);
-            }
-            let owner: Option<Box<str>> = if owned {
-                let shown = id.clone().unwrap_or_else(|| format!("#{}", i + 1));
-                match resolve(convert::owner(&row), &names) {
-                    Ok(o) => Some(o.into()),
-                    Err((reason, candidates)) => {
-                        unlinked.push(Unlinked {
-                            entity,
-                            id: shown,
-                            reason: format!("`{func}` row: {reason}"),
-                            candidates,
-                        });
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            if let Some(o) = &owner {
-                list.by_owner.entry(o.clone()).or_default().push(i as u32);
-            }
-            list.owners.push(owner);
-        }
-        self.lock_unlinked().extend(unlinked);
-        Ok(())
     }
 
     /// The fields of edit form `func` for `id`, read at most once per run, and not at all
@@ -308,15 +195,15 @@ impl<T: Transport> PanelReader<T> {
 
     /// Whether client `id`'s sync needs `account.edit`: the list has no row for it, or
     /// lacks an attribute the rules use (every form is read while the needs are unknown).
-    fn client_form_needed(&self, accounts: &List, id: &str) -> bool {
-        let Some((row, _)) = accounts.row(id) else {
+    fn client_form_needed(&self, row: Option<&Attrs>) -> bool {
+        let Some(row) = row else {
             return true;
         };
         match &*self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) {
             None => true,
             Some(needs) => needs.iter().any(|alts| {
                 let alts: Vec<&str> = alts.iter().map(String::as_str).collect();
-                first(&row, &alts).is_none()
+                first(row, &alts).is_none()
             }),
         }
     }
@@ -351,12 +238,12 @@ impl<T: Transport> PanelReader<T> {
     fn owned_row(&self, func: &str, id: &str) -> Result<(Attrs, String), BillingError> {
         let list = self.list(func)?;
         let entity = entity_of(func);
-        let (row, owner) = list.row(id).ok_or_else(|| BillingError::NotFound {
+        let (row, owner) = list.row(id)?.ok_or_else(|| BillingError::NotFound {
             entity,
             id: id.to_string(),
         })?;
         match owner {
-            Some(o) => Ok((row.clone(), o.to_string())),
+            Some(o) => Ok((row, o)),
             None => {
                 let why = self
                     .lock_unlinked()
@@ -384,10 +271,9 @@ impl<T: Transport> PanelReader<T> {
         let list = self.list(func)?;
         let mut undated = Vec::new();
         let mut ids: Vec<String> = Vec::new();
-        for i in 0..list.rows.len() {
-            let row = list.attrs(i);
+        list.each(&mut |row| {
             let Some(id) = convert::row_id(&row) else {
-                continue;
+                return;
             };
             match first(&row, names).and_then(super::values::datetime) {
                 Some(t) if t.date() >= since => ids.push(id.to_string()),
@@ -401,7 +287,7 @@ impl<T: Transport> PanelReader<T> {
                     candidates: Vec::new(),
                 }),
             }
-        }
+        })?;
         let mut all = self.lock_unlinked();
         for u in undated {
             if !all.iter().any(|x| x.entity == u.entity && x.id == u.id) {
@@ -410,34 +296,6 @@ impl<T: Transport> PanelReader<T> {
         }
         ids.sort_by(|a, b| id_order(a, b));
         Ok(ids)
-    }
-}
-
-/// The owning client id of a row, or why there is none (with the candidate ids).
-fn resolve(
-    owner: Owner<'_>,
-    names: &HashMap<String, Vec<String>>,
-) -> Result<String, (String, Vec<String>)> {
-    match owner {
-        Owner::Id(id) => Ok(id.to_string()),
-        Owner::Missing => Err((
-            "no `account_id` or `account` field names its client".into(),
-            Vec::new(),
-        )),
-        Owner::Name(name) => match names.get(name).map(Vec::as_slice) {
-            Some([one]) => Ok(one.clone()),
-            Some(many) if many.len() > 1 => Err((
-                format!(
-                    "its client is named `{name}` in `account`, and clients {} share that name; it is not guessed: rename one of them in BILLmanager",
-                    many.join(" and ")
-                ),
-                many.to_vec(),
-            )),
-            _ => Err((
-                format!("its client is named `{name}` in `account`, and no client in the `account` list has that name"),
-                Vec::new(),
-            )),
-        },
     }
 }
 
@@ -473,18 +331,20 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn client(&self, id: &str) -> Result<Client, BillingError> {
         // The list row carries the registration date (`tz_registration_date`, facts D1);
         // the form adds what the list lacks (`country`, notes) and wins where both have it.
-        let accounts = self.list("account")?;
-        let mut attrs = accounts.row(id).map(|(r, _)| r.clone()).unwrap_or_default();
+        let row = self.list("account")?.row(id)?.map(|(r, _)| r);
         let func = "account.edit";
-        if self.client_form_needed(&accounts, id) {
+        let form_needed = self.client_form_needed(row.as_ref());
+        let mut attrs = row.unwrap_or_default();
+        if form_needed {
             let form = self.form(func, "client", id, &row_hash(&attrs))?;
             attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let mut client = convert::client(id, attrs).map_err(|d| malformed(func, d))?;
         let users = self.list("user")?;
         let mut users: Vec<User> = users
-            .of_owner(&client.id)
-            .map(|r| convert::user(r.clone(), &client.id).map_err(|d| malformed("user", d)))
+            .of_owner(&client.id)?
+            .into_iter()
+            .map(|r| convert::user(r, &client.id).map_err(|d| malformed("user", d)))
             .collect::<Result<_, _>>()?;
         users.sort_by(|a, b| {
             convert::is_owner(b)
@@ -503,8 +363,9 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn payers_of(&self, client_id: &str) -> Result<Vec<Payer>, BillingError> {
         let list = self.list("profile")?;
         let mut payers = list
-            .of_owner(client_id)
-            .map(|r| self.payer_of_row(&r, client_id))
+            .of_owner(client_id)?
+            .iter()
+            .map(|r| self.payer_of_row(r, client_id))
             .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut payers, |p| &p.id);
         Ok(payers)
@@ -518,8 +379,9 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn services_of(&self, client_id: &str) -> Result<Vec<Service>, BillingError> {
         let list = self.list("item")?;
         let mut services = list
-            .of_owner(client_id)
-            .map(|r| convert::service(r.clone(), client_id).map_err(|d| malformed("item", d)))
+            .of_owner(client_id)?
+            .into_iter()
+            .map(|r| convert::service(r, client_id).map_err(|d| malformed("item", d)))
             .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut services, |s| &s.id);
         Ok(services)
@@ -622,18 +484,18 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         let mut jobs: Vec<(&'static str, &'static str, String, String)> = Vec::new();
         if let Ok(accounts) = self.list("account") {
             for id in client_ids {
-                if self.client_form_needed(&accounts, id) {
-                    let row = accounts
-                        .row(id)
-                        .map(|(r, _)| row_hash(&r))
-                        .unwrap_or_default();
-                    jobs.push(("account.edit", "client", id.clone(), row));
+                let Ok(row) = accounts.row(id).map(|r| r.map(|(r, _)| r)) else {
+                    continue;
+                };
+                if self.client_form_needed(row.as_ref()) {
+                    let hash = row.as_ref().map(row_hash).unwrap_or_default();
+                    jobs.push(("account.edit", "client", id.clone(), hash));
                 }
             }
         }
         if let Ok(payers) = self.list("profile") {
             for id in client_ids {
-                for row in payers.of_owner(id) {
+                for row in payers.of_owner(id).unwrap_or_default() {
                     if let (None, Some(pid)) =
                         (first(&row, convert::PAYER_DETAILS), convert::row_id(&row))
                     {
