@@ -28,3 +28,22 @@ pub trait Transport: Send + Sync {
         Ok(Box::new(std::io::Cursor::new(self.fetch(func, params)?)))
     }
 }
+
+/// Wraps a failure of the way there (a killed or failed mgrctl, a broken HTTP answer)
+/// met while a list is being parsed, so it crosses the parser as an I/O error and comes
+/// out as itself ([`carried`]) instead of as a malformed answer.
+pub fn carry(e: BillingError) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+/// The [`BillingError`] an I/O error carries (see [`carry`]), or the error itself.
+pub fn carried(e: std::io::Error) -> Result<BillingError, std::io::Error> {
+    let kind = e.kind();
+    match e.into_inner() {
+        Some(inner) => inner
+            .downcast::<BillingError>()
+            .map(|b| *b)
+            .map_err(|other| std::io::Error::new(kind, other)),
+        None => Err(kind.into()),
+    }
+}
