@@ -255,7 +255,7 @@ fn hash24(key: &str) -> u64 {
 /// Rows written one after another to an unnamed temporary file (removed by the system
 /// when closed, even after a crash), each as `len, (field, len, text)*` with field names
 /// interned.
-struct Spool {
+pub(super) struct Spool {
     file: File,
     out: Option<BufWriter<File>>,
     len: u64,
@@ -264,7 +264,8 @@ struct Spool {
 }
 
 impl Spool {
-    fn new() -> io::Result<Spool> {
+    /// An empty spool in a fresh temporary file.
+    pub fn new() -> io::Result<Spool> {
         let file = tempfile::tempfile()?;
         let out = BufWriter::with_capacity(64 * 1024, file.try_clone()?);
         Ok(Spool {
@@ -276,8 +277,8 @@ impl Spool {
         })
     }
 
-    /// Writes a row; returns its offset.
-    fn push(&mut self, row: &Attrs) -> io::Result<u64> {
+    /// Writes a row; returns its offset. It can be read back after [`Spool::flush`].
+    pub fn push(&mut self, row: &Attrs) -> io::Result<u64> {
         let mut body = Vec::with_capacity(128);
         for (k, v) in row {
             let next = self.keys.len() as u64;
@@ -305,6 +306,14 @@ impl Spool {
         Ok(at)
     }
 
+    /// Makes every row written so far readable.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         if let Some(mut out) = self.out.take() {
             out.flush()?;
@@ -313,7 +322,7 @@ impl Spool {
     }
 
     /// The row at `at`.
-    fn read(&self, at: u64) -> io::Result<Attrs> {
+    pub fn read(&self, at: u64) -> io::Result<Attrs> {
         let mut head = [0u8; 256];
         let n = fill_at(&self.file, &mut head, at)?;
         let mut cur = &head[..n];

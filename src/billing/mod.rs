@@ -18,6 +18,7 @@ pub mod convert;
 pub mod envelope;
 mod error;
 mod files;
+mod forms;
 mod list;
 pub mod mask;
 mod mgrctl;
@@ -118,9 +119,18 @@ pub trait BillingSource: Sync {
         Vec::new()
     }
     /// Forms kept from earlier runs (see [`CachedForm`]).
-    fn preload_forms(&self, _forms: Vec<CachedForm>) {}
+    fn preload_forms(&self, forms: Vec<CachedForm>) {
+        forms.into_iter().for_each(|f| self.keep_form(f));
+    }
+    /// One form kept from an earlier run; a backfill hands them over one by one, so they
+    /// are never all in memory at once.
+    fn keep_form(&self, _form: CachedForm) {}
     /// Forms read from the panel in this run, to keep for the next one.
     fn fresh_forms(&self) -> Vec<CachedForm> {
-        Vec::new()
+        let mut all = Vec::new();
+        self.each_fresh_form(&mut |f| all.push(f));
+        all
     }
+    /// Hands over, once, each form read from the panel in this run, one at a time.
+    fn each_fresh_form(&self, _f: &mut dyn FnMut(CachedForm)) {}
 }

@@ -25,6 +25,7 @@ use chrono::NaiveDate;
 use super::convert;
 use super::envelope::{self, Call};
 use super::error::BillingError;
+use super::forms::{self, Forms};
 use super::list::{entity_of, spool_error, List};
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
@@ -35,7 +36,8 @@ use super::{BillingSource, CachedForm, Sample};
 pub struct PanelReader<T> {
     transport: T,
     lists: Mutex<HashMap<String, Arc<List>>>,
-    forms: Mutex<HashMap<String, Arc<Attrs>>>,
+    /// Forms of this run and kept from earlier runs (spooled, see [`Forms`]).
+    forms: Mutex<Forms>,
     unlinked: Mutex<Vec<Unlinked>>,
     calls: AtomicU64,
     forms_read: AtomicU64,
@@ -46,10 +48,6 @@ pub struct PanelReader<T> {
     max_age_secs: i64,
     /// Client attributes the rules use (`None`: unknown, so every form is read).
     client_needs: Mutex<Option<Vec<Vec<String>>>>,
-    /// Forms kept from earlier runs, by `func?elid=id`.
-    kept: Mutex<HashMap<String, CachedForm>>,
-    /// Forms read from the panel in this run.
-    fresh: Mutex<Vec<CachedForm>>,
 }
 
 impl<T: Transport> PanelReader<T> {
@@ -58,7 +56,7 @@ impl<T: Transport> PanelReader<T> {
         PanelReader {
             transport,
             lists: Mutex::new(HashMap::new()),
-            forms: Mutex::new(HashMap::new()),
+            forms: Mutex::new(Forms::default()),
             unlinked: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
             forms_read: AtomicU64::new(0),
@@ -66,8 +64,6 @@ impl<T: Transport> PanelReader<T> {
             parallel: 4,
             max_age_secs: 24 * 3600,
             client_needs: Mutex::new(None),
-            kept: Mutex::new(HashMap::new()),
-            fresh: Mutex::new(Vec::new()),
         }
     }
 
@@ -148,22 +144,20 @@ impl<T: Transport> PanelReader<T> {
         entity: &'static str,
         id: &str,
         row_hash: &str,
-    ) -> Result<Arc<Attrs>, BillingError> {
-        let key = format!("{func}?elid={id}");
-        if let Some(hit) = self.lock_forms().get(&key) {
-            return Ok(hit.clone());
-        }
+    ) -> Result<Attrs, BillingError> {
+        let key = forms::key(func, id);
         let now = chrono::Utc::now().timestamp();
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key)
-            .filter(|k| k.row_hash == row_hash && now - k.fetched_at < self.max_age_secs);
-        if let Some(k) = kept {
-            let form = Arc::new(k.attrs);
-            self.lock_forms().insert(key, form.clone());
-            return Ok(form);
+        {
+            let mut forms = self.lock_forms();
+            if let Some(hit) = forms.get(&key).map_err(|e| spool_error(func, e))? {
+                return Ok(hit);
+            }
+            let kept = forms
+                .take_kept(&key, row_hash, now - self.max_age_secs)
+                .map_err(|e| spool_error(func, e))?;
+            if let Some(form) = kept {
+                return Ok(form);
+            }
         }
         let call = Call {
             func,
@@ -178,18 +172,9 @@ impl<T: Transport> PanelReader<T> {
                 id: id.to_string(),
             });
         }
-        self.fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(CachedForm {
-                func: func.to_string(),
-                elid: id.to_string(),
-                row_hash: row_hash.to_string(),
-                fetched_at: now,
-                attrs: form.clone(),
-            });
-        let form = Arc::new(form);
-        self.lock_forms().insert(key, form.clone());
+        self.lock_forms()
+            .put(key, &form, row_hash, now, true)
+            .map_err(|e| spool_error(func, e))?;
         Ok(form)
     }
 
@@ -212,7 +197,7 @@ impl<T: Transport> PanelReader<T> {
         self.lists.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_forms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Attrs>>> {
+    fn lock_forms(&self) -> std::sync::MutexGuard<'_, Forms> {
         self.forms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -505,7 +490,7 @@ impl<T: Transport> BillingSource for PanelReader<T> {
             }
         }
         let cached = self.lock_forms();
-        jobs.retain(|(func, _, id, _)| !cached.contains_key(&format!("{func}?elid={id}")));
+        jobs.retain(|(func, _, id, _)| !cached.has(&forms::key(func, id)));
         drop(cached);
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -522,15 +507,14 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         });
     }
 
-    fn preload_forms(&self, forms: Vec<CachedForm>) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        for f in forms {
-            kept.insert(format!("{}?elid={}", f.func, f.elid), f);
-        }
+    fn keep_form(&self, form: CachedForm) {
+        // A form that cannot be kept is simply read again from the panel.
+        let _ = self.lock_forms().keep(form);
     }
 
-    fn fresh_forms(&self) -> Vec<CachedForm> {
-        std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|e| e.into_inner()))
+    fn each_fresh_form(&self, f: &mut dyn FnMut(CachedForm)) {
+        // A form that cannot be read back is read again by the next run.
+        let _ = self.lock_forms().each_fresh(f);
     }
 
     fn stats(&self) -> PanelStats {
