@@ -254,9 +254,16 @@ impl<'a> Engine<'a> {
             self.record(outcomes);
             return Ok(ids);
         }
-        // What we create, we know the manager of (`keep_client_manager` reads no GET for it).
+        // What we create, we know the manager of (`keep_client_manager` reads no GET for it);
+        // kept only when that rule is on, as it grows by one entry per created entity.
+        let keeps_managers = self
+            .life
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.keep_client_manager);
         let responsible: std::collections::BTreeMap<String, Option<i64>> = plans
             .iter()
+            .filter(|_| keeps_managers)
             .filter_map(|p| match &p.op {
                 plan::Op::Create(body) => Some((
                     p.key.clone(),
