@@ -1,11 +1,11 @@
 //! [`PanelReader`]: the one [`BillingSource`] implementation, generic over how calls travel.
 //!
 //! Which functions it calls (`docs/billmanager.md` §13):
-//! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**
-//!   and indexed by id and by owning client. Real panels filter only with
-//!   `filter=on&<column>=<value>`, and `account` filters by the client's *name* (facts D3),
-//!   so the earlier `account=<id>` hints were ignored anyway; one whole-list read also
-//!   serves every later lookup of the run;
+//! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**,
+//!   streamed into a temporary file and indexed by id and by owning client ([`List`]).
+//!   Real panels filter only with `filter=on&<column>=<value>`, and `account` filters by
+//!   the client's *name* (facts D3), so the earlier `account=<id>` hints were ignored
+//!   anyway; one whole-list read also serves every later lookup of the run;
 //! - the edit forms `account.edit elid=<client>` (fields the list lacks, such as `country`)
 //!   and `profile.edit elid=<payer>` (the tax number `vatnum`, e-mail, phone and person,
 //!   which real `profile` rows do not carry, facts D5), each read at most once per run.

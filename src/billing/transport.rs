@@ -18,8 +18,10 @@ pub trait Transport: Send + Sync {
     /// error *document* is returned as bytes and classified by the envelope parser.
     fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError>;
 
-    /// The same answer as a reader, so a long list can be parsed as it arrives; transports
-    /// that can stream (a fixture file) override it.
+    /// The same answer as a reader, so a long list is parsed as it arrives and never held
+    /// whole; every transport streams (mgrctl's stdout pipe, the HTTP body, a fixture file).
+    /// A failure of the way there met mid-answer is an I/O error that carries the
+    /// [`BillingError`] to report.
     fn open(
         &self,
         func: &str,
