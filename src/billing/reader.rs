@@ -26,6 +26,7 @@ use super::convert;
 use super::envelope::{self, Call};
 use super::error::BillingError;
 use super::forms::{self, Forms};
+use super::ids::IdList;
 use super::list::{entity_of, spool_error, List};
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
@@ -252,16 +253,16 @@ impl<T: Transport> PanelReader<T> {
         func: &str,
         names: &[&str],
         since: NaiveDate,
-    ) -> Result<Vec<String>, BillingError> {
+    ) -> Result<IdList, BillingError> {
         let list = self.list(func)?;
         let mut undated = Vec::new();
-        let mut ids: Vec<String> = Vec::new();
+        let mut ids = IdList::default();
         list.each(&mut |row| {
             let Some(id) = convert::row_id(&row) else {
                 return;
             };
             match first(&row, names).and_then(super::values::datetime) {
-                Some(t) if t.date() >= since => ids.push(id.to_string()),
+                Some(t) if t.date() >= since => ids.push(id),
                 Some(_) => {}
                 None => undated.push(Unlinked {
                     entity: entity_of(func),
@@ -279,7 +280,7 @@ impl<T: Transport> PanelReader<T> {
                 all.push(u);
             }
         }
-        ids.sort_by(|a, b| id_order(a, b));
+        ids.sort();
         Ok(ids)
     }
 }
@@ -373,10 +374,16 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     }
 
     fn client_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
-        self.ids_since("account", convert::REGISTERED, since)
+        let ids = self.ids_since("account", convert::REGISTERED, since)?;
+        Ok(ids.iter().map(str::to_string).collect())
     }
 
     fn service_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
+        let ids = self.service_id_list(since)?;
+        Ok(ids.iter().map(str::to_string).collect())
+    }
+
+    fn service_id_list(&self, since: NaiveDate) -> Result<IdList, BillingError> {
         self.ids_since("item", convert::CREATED, since)
     }
 

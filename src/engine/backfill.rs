@@ -123,11 +123,12 @@ impl Engine<'_> {
             self.pump(&mut pl, true)?;
         }
         if leads_wanted {
-            let ids = self.billing.service_ids_since(opts.since)?;
+            // Packed: every service id is held for the whole phase (§13.7).
+            let ids = self.billing.service_id_list(opts.since)?;
             progress.start(EntityKind::Lead, ids.len() as u64);
             for part in ids.chunks(chunk) {
                 let mut services: Vec<Service> = Vec::with_capacity(part.len());
-                for id in part {
+                for id in &part {
                     match self.billing.service(id) {
                         Ok(s) => services.push(s),
                         // Reported with the other unlinked rows below; never guessed.
