@@ -386,6 +386,13 @@ fn main() {
         .map(|(r, n)| format!("{} {n}", r.trim_start_matches("GET /api/v4")))
         .collect();
     println!("  reads                      {}", reads.join(", "));
+    let writes: Vec<String> = stats
+        .by_route
+        .iter()
+        .filter(|(r, _)| !r.starts_with("GET ") && r.contains("/api/v4"))
+        .map(|(r, n)| format!("{} {n}", r.replace(" /api/v4", "")))
+        .collect();
+    println!("  writes                     {}", writes.join(", "));
     println!("  wall time                  {wall:.1} s");
     println!("  rate-limit floor           {floor:.1} s  (requests / 7)");
     println!(
@@ -396,6 +403,9 @@ fn main() {
         "  requests open at once      max {}  (max_in_flight = {})",
         stats.max_open, in_flight
     );
+    // Where the limit went unused: request starts in each second of the first run.
+    let timeline: Vec<String> = stats.per_second.iter().map(u32::to_string).collect();
+    println!("  starts in each second      {}", timeline.join(" "));
     println!(
         "  peak RSS                   {} KiB",
         summary["peak_rss_kib"]

@@ -22,6 +22,10 @@ pub struct Stats {
     pub max_open: u32,
     /// Arrivals per "METHOD /path" with numeric segments replaced by `{id}`.
     pub by_route: BTreeMap<String, u64>,
+    /// Arrivals in each whole second since the counters were reset: the benchmark prints it
+    /// to show where a run leaves the rate limit unused.
+    #[serde(default)]
+    pub per_second: Vec<u32>,
     pub code_grants: u64,
     pub refresh_grants: u64,
     /// Times a spent (already rotated) refresh token was presented.
@@ -37,6 +41,8 @@ pub struct StatsRecorder {
     pub stats: Stats,
     arrivals: VecDeque<Instant>,
     open: u32,
+    /// When the counters were last reset (the first arrival, until a reset).
+    since: Option<Instant>,
 }
 
 /// "PATCH /api/v4/leads/{id}" for "PATCH /api/v4/leads/123".
@@ -67,6 +73,11 @@ impl StatsRecorder {
             self.arrivals.pop_front();
         }
         self.arrivals.push_back(now);
+        let second = now.duration_since(*self.since.get_or_insert(now)).as_secs() as usize;
+        if self.stats.per_second.len() <= second {
+            self.stats.per_second.resize(second + 1, 0);
+        }
+        self.stats.per_second[second] += 1;
         self.open += 1;
         self.stats.max_open = self.stats.max_open.max(self.open);
         let n = self.arrivals.len() as u32;
@@ -93,7 +104,10 @@ impl StatsRecorder {
     }
 
     pub fn reset(&mut self) {
-        *self = StatsRecorder::default();
+        *self = StatsRecorder {
+            since: Some(Instant::now()),
+            ..StatsRecorder::default()
+        };
     }
 }
 

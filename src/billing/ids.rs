@@ -47,11 +47,13 @@ impl IdList {
         self.spans.iter().map(|s| self.get(*s))
     }
 
-    /// The ids in parts of at most `n`, each as owned strings (one part in memory at a time).
-    pub fn chunks(&self, n: usize) -> impl Iterator<Item = Vec<String>> + '_ {
-        self.spans
-            .chunks(n.max(1))
-            .map(|part| part.iter().map(|s| self.get(*s).to_string()).collect())
+    /// At most `n` ids from position `from`, as owned strings.
+    pub fn part(&self, from: usize, n: usize) -> Vec<String> {
+        let end = from.saturating_add(n).min(self.spans.len());
+        self.spans[from.min(end)..end]
+            .iter()
+            .map(|s| self.get(*s).to_string())
+            .collect()
     }
 }
 
@@ -75,8 +77,9 @@ mod tests {
         }
         ids.sort();
         assert_eq!(ids.iter().collect::<Vec<_>>(), ["9", "10", "100", "x"]);
-        let parts: Vec<Vec<String>> = ids.chunks(3).collect();
-        assert_eq!(parts, [vec!["9", "10", "100"], vec!["x"]]);
+        assert_eq!(ids.part(0, 3), ["9", "10", "100"]);
         assert_eq!(ids.len(), 4);
+        assert_eq!(ids.part(2, 5), ["100", "x"]);
+        assert!(ids.part(9, 5).is_empty());
     }
 }

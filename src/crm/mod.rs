@@ -59,6 +59,32 @@ pub struct Link {
     pub is_main: bool,
 }
 
+/// One write request of a pipelined run ([`Crm::write_fed`]): up to a batch of items.
+#[derive(Debug)]
+pub enum Write {
+    /// Create these (each with a unique `request_id`).
+    Create(Vec<Value>),
+    /// Update these (each with `id` and `request_id`).
+    Update(Vec<Value>),
+    /// Make these links.
+    Link(Vec<Link>),
+}
+
+/// A caller that hands out writes as it plans them and records each answer as it arrives,
+/// so a long run keeps requests open while it reads and plans the next ones.
+pub trait WriteFeed {
+    /// Writes to start now, each with the number the caller knows it by: ideally at most
+    /// `room`. `idle` when nothing is open; an empty answer then ends the run.
+    fn more(&mut self, room: usize, idle: bool) -> Vec<(u64, EntityKind, Write)>;
+    /// Reading and planning while requests are open; true when some was done.
+    fn meanwhile(&mut self) -> bool {
+        false
+    }
+    /// The final answer to write `id`: what was written and rejected (nothing for links),
+    /// or the error that ended it. `false` starts nothing new; open writes still answer.
+    fn answered(&mut self, id: u64, result: Result<BatchOutcome, CrmError>) -> bool;
+}
+
 /// The amoCRM operations the sync engine needs.
 pub trait Crm {
     /// Fields, pipelines, users of the account.
@@ -100,6 +126,37 @@ pub trait Crm {
     }
     /// Links entities of `kind` to others.
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError>;
+    /// Runs the writes `feed` hands out until it has no more, recording each answer as it
+    /// arrives. The amoCRM client keeps up to `[amocrm] max_in_flight` open; this default
+    /// sends one at a time.
+    fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError> {
+        let mut stopped = false;
+        while !stopped {
+            let writes = feed.more(1, true);
+            if writes.is_empty() {
+                break;
+            }
+            for (id, kind, w) in writes {
+                let result = if stopped {
+                    Err(CrmError::Unreachable {
+                        request: format!("{} write", kind.as_str()),
+                        detail: "not sent: the run stopped".into(),
+                    })
+                } else {
+                    match w {
+                        Write::Create(items) => self.create(kind, items),
+                        Write::Update(items) => self.update(kind, items),
+                        Write::Link(links) => {
+                            self.link(kind, links).map(|()| BatchOutcome::default())
+                        }
+                    }
+                };
+                stopped |= !feed.answered(id, result);
+            }
+        }
+        Ok(())
+    }
+
     /// Walks every entity of a kind (250 per page), for pre-loading lookups in bulk.
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;
     /// Requests made so far (for summaries and the benchmark).

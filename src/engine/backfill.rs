@@ -10,20 +10,38 @@
 //! interrupted run) use an index built by one paged walk per kind instead of one search per
 //! entity.
 //!
-//! Memory stays flat: only ids are listed up front; entities are read chunk by chunk, and at
-//! most about a request's worth of plans (and what waits for them) is held per kind.
-//! Interrupted runs resume without duplicates: bindings are written after each batch, and an
-//! entity created just before a crash is adopted through the index on the next run. A plan
-//! that waited for a full request while another process (a `sync`) bound its entity is
-//! applied as "unchanged" (see `plan::apply`).
+//! The writes stream ([`Stream`], a [`WriteFeed`]): the amoCRM client keeps up to
+//! `[amocrm] max_in_flight` requests open under the shared pacer and asks for the next
+//! write whenever one is answered, while the panel is read and the next chunk planned in
+//! the meantime; each answer's bindings are written as it arrives. So a run is paced by the
+//! rate limit, not by rounds of requests waiting for the slowest answer, and a kind's
+//! requests overlap the next kind's as soon as what those depend on exists.
+//!
+//! Memory stays flat: only ids are listed up front; entities are read chunk by chunk, and
+//! at most about `max_in_flight` requests' worth of plans (and what waits for them) is held.
+//! Interrupted runs resume without duplicates: bindings are written as answers arrive, and
+//! an entity created just before a crash is adopted through the index on the next run. A
+//! plan that waited for a full request while another process (a `sync`) bound its entity is
+//! applied as "unchanged" (see [`Applying::start`]). The write lock is held while writes are
+//! open and let go for a moment every [`LOCK_BREATHER`], so an operator's `sync` waits
+//! seconds, not the whole backfill.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod stream;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::companies::company_key;
 use super::queue::Queue;
 use super::Engine;
-use crate::billing::{Client, Payer, Service};
+use crate::billing::{Client, IdList, Payer, Service};
 use crate::rules::EntityKind;
+use stream::Stream;
+
+/// How long the write lock is held before it is let go for a moment (once the open writes
+/// are answered), so a `sync` or a call push waiting for it gets its turn.
+pub const LOCK_BREATHER: Duration = Duration::from_secs(30);
 
 /// Receives progress (the CLI draws bars with it).
 pub trait Progress {
@@ -53,6 +71,14 @@ pub struct BackfillOptions {
     pub chunk: usize,
 }
 
+/// Where reading the panel is: client ids from a position, then service ids, then done.
+enum Input {
+    Clients(usize),
+    /// Packed: every service id is held for the whole phase (`docs/billmanager.md` §13.7).
+    Services(IdList, usize),
+    Done,
+}
+
 /// What a backfill has planned but not written yet, and what waits for it.
 #[derive(Default)]
 struct Pipeline {
@@ -72,6 +98,51 @@ struct Pipeline {
     owners: BTreeMap<String, (Client, Vec<Payer>)>,
     /// `(client, product)` of every queued lead, by key.
     lead_pairs: BTreeMap<String, (String, String)>,
+    /// Keys whose create or update is on its way, per kind: still pending for what waits.
+    flying: HashMap<EntityKind, BTreeSet<String>>,
+}
+
+impl Pipeline {
+    /// True while the entity `key` of `kind` is queued or on its way.
+    fn pending(&self, kind: EntityKind, key: &str) -> bool {
+        self.queue(kind).pending(key) || self.flying.get(&kind).is_some_and(|f| f.contains(key))
+    }
+
+    fn queue(&self, kind: EntityKind) -> &Queue {
+        match kind {
+            EntityKind::Company => &self.companies,
+            EntityKind::Contact => &self.contacts,
+            EntityKind::Lead => &self.leads,
+        }
+    }
+
+    fn queue_mut(&mut self, kind: EntityKind) -> &mut Queue {
+        match kind {
+            EntityKind::Company => &mut self.companies,
+            EntityKind::Contact => &mut self.contacts,
+            EntityKind::Lead => &mut self.leads,
+        }
+    }
+
+    /// True while anything of `kind` is queued or on its way.
+    fn busy(&self, kind: EntityKind) -> bool {
+        !self.queue(kind).is_empty() || self.flying.get(&kind).is_some_and(|f| !f.is_empty())
+    }
+
+    /// Forgets the client data of clients no waiting service needs.
+    fn prune_owners(&mut self) {
+        let waiting: BTreeSet<&String> = self.services.iter().map(|s| &s.client_id).collect();
+        self.owners.retain(|id, _| waiting.contains(id));
+    }
+
+    /// Plans queued or waiting: how much is read ahead of the writes.
+    fn backlog(&self) -> usize {
+        self.companies.len()
+            + self.contacts.len()
+            + self.leads.len()
+            + self.clients.len()
+            + self.services.len()
+    }
 }
 
 impl Engine<'_> {
@@ -79,72 +150,84 @@ impl Engine<'_> {
     pub fn backfill(&self, opts: &BackfillOptions, progress: &dyn Progress) -> anyhow::Result<()> {
         // Managers' status changes first, so the rules see them (`[lifecycle.pullback]`).
         self.pull_if_enabled()?;
-        let chunk = opts.chunk.max(1);
         let clients_wanted = matches!(
             opts.only,
             None | Some(EntityKind::Contact) | Some(EntityKind::Company)
         );
         let leads_wanted = matches!(opts.only, None | Some(EntityKind::Lead));
-        let mut pl = Pipeline {
-            batch: self.rules.file.amocrm.batch_size.clamp(1, 250),
-            lanes: self.rules.file.amocrm.max_in_flight.max(1),
-            ..Pipeline::default()
+        let client_ids = if clients_wanted {
+            self.billing.client_ids_since(opts.since)?
+        } else {
+            Vec::new()
+        };
+        let chunk = opts.chunk.max(1);
+        let read_chunks = AtomicUsize::new(0);
+        let prefetched = AtomicUsize::new(0);
+        let mut stream = Stream {
+            engine: self,
+            pl: Pipeline {
+                batch: self.rules.file.amocrm.batch_size.clamp(1, 250),
+                lanes: self.rules.file.amocrm.max_in_flight.max(1),
+                ..Pipeline::default()
+            },
+            input: Input::Clients(0),
+            client_ids: &client_ids,
+            chunk,
+            contacts: opts.only != Some(EntityKind::Company),
+            leads_wanted,
+            since: opts.since,
+            progress,
+            read_chunks: &read_chunks,
+            prefetched: &prefetched,
+            groups: HashMap::new(),
+            writes: HashMap::new(),
+            links: HashMap::new(),
+            link_writes: HashMap::new(),
+            next: 0,
+            error: None,
+            lock: None,
+            locked_at: Instant::now(),
         };
         if clients_wanted {
-            let ids = self.billing.client_ids_since(opts.since)?;
-            progress.start(EntityKind::Contact, ids.len() as u64);
-            let contacts = opts.only != Some(EntityKind::Company);
-            let parts: Vec<&[String]> = ids.chunks(chunk).collect();
-            if let Some(first) = parts.first() {
-                self.billing.prefetch(first);
-            }
-            for (n, part) in parts.iter().enumerate() {
-                let mut clients = Vec::with_capacity(part.len());
-                for id in *part {
-                    let c = self.billing.client(id)?;
-                    let p = self.billing.payers_of(id)?;
-                    clients.push((c, p));
-                }
-                // The next chunk's forms are read from the panel while this one is written
-                // to amoCRM, so panel time overlaps amoCRM time instead of adding to it.
-                let billing = self.billing;
-                std::thread::scope(|s| -> anyhow::Result<()> {
-                    if let Some(next) = parts.get(n + 1) {
-                        s.spawn(move || billing.prefetch(next));
-                    }
-                    let _lock = self.chunk_lock()?;
-                    self.feed_clients(&mut pl, clients, contacts)?;
-                    self.pump(&mut pl, false)
-                })?;
-                progress.advance(EntityKind::Contact, part.len() as u64);
-            }
-            // Services wait for their clients' entities: write them all before the leads.
-            let _lock = self.chunk_lock()?;
-            self.pump(&mut pl, true)?;
+            progress.start(EntityKind::Contact, client_ids.len() as u64);
         }
-        if leads_wanted {
-            // Packed: every service id is held for the whole phase (§13.7).
-            let ids = self.billing.service_id_list(opts.since)?;
-            progress.start(EntityKind::Lead, ids.len() as u64);
-            for part in ids.chunks(chunk) {
-                let mut services: Vec<Service> = Vec::with_capacity(part.len());
-                for id in &part {
-                    match self.billing.service(id) {
-                        Ok(s) => services.push(s),
-                        // Reported with the other unlinked rows below; never guessed.
-                        Err(crate::billing::BillingError::Unlinked { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let _lock = self.chunk_lock()?;
-                self.feed_services(&mut pl, services)?;
-                self.pump(&mut pl, false)?;
-                progress.advance(EntityKind::Lead, part.len() as u64);
-            }
+        if client_ids.is_empty() {
+            stream.next_phase()?;
         }
-        let lock = self.chunk_lock()?;
-        self.pump(&mut pl, true)?;
-        drop(lock);
+        // The forms of the next chunks are read on another thread, at most two chunks
+        // ahead, so panel time overlaps amoCRM time instead of adding to it.
+        let done = AtomicBool::new(false);
+        let billing = self.billing;
+        let result = std::thread::scope(|s| {
+            let (ahead, done, ids) = (&read_chunks, &done, &client_ids);
+            let fetched = &prefetched;
+            s.spawn(move || {
+                for (n, part) in ids.chunks(chunk).enumerate() {
+                    while n > ahead.load(Ordering::Relaxed) + 1 && !done.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    if done.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    billing.prefetch(part);
+                    fetched.fetch_add(1, Ordering::Release);
+                }
+                fetched.store(usize::MAX, Ordering::Release);
+            });
+            let sent = self.crm.write_fed(&mut stream);
+            done.store(true, Ordering::Relaxed);
+            sent
+        });
+        drop(stream.lock.take());
+        if let Some(e) = stream.error.take() {
+            return Err(e);
+        }
+        result?;
+        let left = stream.pl.backlog() + stream.groups.len();
+        anyhow::ensure!(
+            left == 0,
+            "backfill stopped with {left} entities planned but not written; run it again (nothing is duplicated)"
+        );
         // Rows the panel gave that no client or date could be tied to: each is reported.
         self.report_unlinked(|u| match u.entity {
             "service" => leads_wanted,
@@ -154,10 +237,10 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// The write lock for one chunk: "check binding → look up → create → bind" must not
-    /// interleave with a `sync` or a drain doing the same for the same entity (they take it
-    /// too, in [`Engine::sync`]), or both would create it.
-    fn chunk_lock(&self) -> anyhow::Result<Option<crate::lock::FileLock>> {
+    /// The write lock: "check binding → look up → create → bind" must not interleave with
+    /// a `sync` or a drain doing the same for the same entity (they take it too, in
+    /// [`Engine::sync`]), or both would create it.
+    fn write_lock(&self) -> anyhow::Result<Option<crate::lock::FileLock>> {
         if self.dry_run {
             return Ok(None);
         }
@@ -165,7 +248,7 @@ impl Engine<'_> {
             self.store.path(),
             crate::lock::LockKind::Write,
             "backfill",
-            std::time::Duration::from_secs(300),
+            Duration::from_secs(300),
         )?))
     }
 
@@ -201,7 +284,7 @@ impl Engine<'_> {
         let mut planned = BTreeSet::new();
         for (c, p) in &payers {
             let key = company_key(p);
-            if !pl.companies.pending(&key) && planned.insert(key) {
+            if !pl.pending(EntityKind::Company, &key) && planned.insert(key) {
                 pl.companies.push([self.plan_company(c, p, true)?]);
             }
         }
@@ -258,45 +341,13 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Writes every kind's whole requests (everything when `all`), in dependency order, and
-    /// plans what was waiting for them, until nothing moves.
-    fn pump(&self, pl: &mut Pipeline, all: bool) -> anyhow::Result<()> {
-        loop {
-            let mut moved = false;
-            let plans = pl.companies.take(pl.batch, pl.lanes, all);
-            if !plans.is_empty() {
-                self.run_plans(EntityKind::Company, plans)?;
-                moved = true;
-            }
-            moved |= self.plan_waiting_contacts(pl)?;
-            let plans = pl.contacts.take(pl.batch, pl.lanes, all);
-            if !plans.is_empty() {
-                self.run_plans(EntityKind::Contact, plans)?;
-                moved = true;
-            }
-            moved |= self.plan_waiting_leads(pl)?;
-            let plans = pl.leads.take(pl.batch, pl.lanes, all);
-            if !plans.is_empty() {
-                pl.lead_pairs.retain(|key, _| pl.leads.pending(key));
-                self.run_plans(EntityKind::Lead, plans)?;
-                moved = true;
-            }
-            if !moved {
-                break;
-            }
-        }
-        let waiting: BTreeSet<&String> = pl.services.iter().map(|s| &s.client_id).collect();
-        pl.owners.retain(|id, _| waiting.contains(id));
-        Ok(())
-    }
-
     /// Plans the contacts of waiting clients whose company is written (or who have none).
     fn plan_waiting_contacts(&self, pl: &mut Pipeline) -> anyhow::Result<bool> {
         let mut ready = Vec::new();
         for (client, payers) in std::mem::take(&mut pl.clients) {
             let pending = self
                 .company_payer(&payers)
-                .is_some_and(|p| pl.companies.pending(&company_key(p)));
+                .is_some_and(|p| pl.pending(EntityKind::Company, &company_key(p)));
             if pending {
                 pl.clients.push((client, payers));
             } else {
@@ -337,6 +388,19 @@ impl Engine<'_> {
         let mut moved = false;
         let waiting_clients: BTreeSet<String> =
             pl.clients.iter().map(|(c, _)| c.id.clone()).collect();
+        // A re-order waits for the lead it may join while that is queued or on its way.
+        let Pipeline {
+            lead_pairs,
+            leads,
+            flying,
+            ..
+        } = &mut *pl;
+        lead_pairs.retain(|key, _| {
+            leads.pending(key)
+                || flying
+                    .get(&EntityKind::Lead)
+                    .is_some_and(|f| f.contains(key))
+        });
         let mut blocked: BTreeSet<(String, String)> = pl.lead_pairs.values().cloned().collect();
         for s in std::mem::take(&mut pl.services) {
             let pair = (s.client_id.clone(), s.product.clone());
@@ -345,10 +409,10 @@ impl Engine<'_> {
                 || client
                     .users
                     .iter()
-                    .any(|u| pl.contacts.pending(&format!("user:{}", u.id)))
+                    .any(|u| pl.pending(EntityKind::Contact, &format!("user:{}", u.id)))
                 || self
                     .company_payer(payers)
-                    .is_some_and(|p| pl.companies.pending(&company_key(p)));
+                    .is_some_and(|p| pl.pending(EntityKind::Company, &company_key(p)));
             if entities_pending || blocked.contains(&pair) {
                 blocked.insert(pair);
                 pl.services.push(s);

@@ -254,6 +254,20 @@ impl<'a> Engine<'a> {
             self.record(outcomes);
             return Ok(ids);
         }
+        let responsible = plan::responsible(&plans);
+        let (ids, outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
+        self.after_applied(kind, &responsible, outcomes)?;
+        Ok(ids)
+    }
+
+    /// After a group of plans is written: what the run now knows of the managers, the
+    /// lifecycle's notes and tasks, and the report.
+    fn after_applied(
+        &self,
+        kind: EntityKind,
+        responsible: &std::collections::BTreeMap<String, Option<i64>>,
+        mut outcomes: Vec<Outcome>,
+    ) -> anyhow::Result<()> {
         // What we create, we know the manager of (`keep_client_manager` reads no GET for it);
         // kept only when that rule is on, as it grows by one entry per created entity.
         let keeps_managers = self
@@ -261,20 +275,7 @@ impl<'a> Engine<'a> {
             .assignment
             .as_ref()
             .is_some_and(|a| a.keep_client_manager);
-        let responsible: std::collections::BTreeMap<String, Option<i64>> = plans
-            .iter()
-            .filter(|_| keeps_managers)
-            .filter_map(|p| match &p.op {
-                plan::Op::Create(body) => Some((
-                    p.key.clone(),
-                    body.get("responsible_user_id")
-                        .and_then(serde_json::Value::as_i64),
-                )),
-                _ => None,
-            })
-            .collect();
-        let (ids, mut outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
-        {
+        if keeps_managers {
             let mut st = self.life_state.borrow_mut();
             for o in &outcomes {
                 // Without one in the payload amoCRM picks it: leave that to a read.
@@ -287,6 +288,6 @@ impl<'a> Engine<'a> {
         }
         self.lifecycle_after(kind, &mut outcomes)?;
         self.record(outcomes);
-        Ok(ids)
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::report::{Action, Outcome};
-use crate::crm::{Crm, CrmError, Link};
+use crate::crm::{BatchOutcome, Crm, CrmError, Link};
 use crate::rules::EntityKind;
 use crate::store::{Binding, Store};
 
@@ -111,109 +111,20 @@ pub fn apply(
     kind: EntityKind,
     plans: Vec<Plan>,
 ) -> anyhow::Result<(BTreeMap<String, i64>, Vec<Outcome>)> {
-    let mut ids = BTreeMap::new();
-    let mut outcomes = Vec::new();
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let by_key: BTreeMap<String, &Plan> = plans.iter().map(|p| (p.key.clone(), p)).collect();
-    for p in &plans {
-        match &p.op {
-            Op::Create(body) => match store.binding(kind.as_str(), &p.key)? {
-                // Bound by another process (a `sync`) while this plan waited for a full
-                // request: that process created it; creating it again would duplicate it.
-                Some(b) => {
-                    ids.insert(p.key.clone(), b.amo_id);
-                    outcomes.push(p.outcome(
-                        Action::Unchanged,
-                        Some(b.amo_id),
-                        "bound by another run meanwhile".into(),
-                    ));
-                }
-                None => creates.push(body.clone()),
-            },
-            // Only links to add: no PATCH, the link request below does the work.
-            Op::Update { body, .. } if body.as_object().is_some_and(|o| o.len() <= 2) => {}
-            Op::Update { body, .. } => updates.push(body.clone()),
-            Op::Keep(id) => {
-                ids.insert(p.key.clone(), *id);
-                outcomes.push(p.outcome(
-                    Action::Unchanged,
-                    Some(*id),
-                    "no change since last push".into(),
-                ));
-            }
-            Op::Skip(r) => outcomes.push(p.outcome(Action::Skipped, None, r.clone())),
-            Op::Join { id, target, reason } => {
-                store.put_alias(kind.as_str(), &p.key, target, reason)?;
-                ids.insert(p.key.clone(), *id);
-                outcomes.push(p.outcome(Action::Joined, Some(*id), reason.clone()));
-            }
-        }
-    }
-    let bind = |key: &str, id: i64| -> anyhow::Result<()> {
-        let hash = by_key.get(key).map(|p| p.hash.clone()).unwrap_or_default();
-        store.put_binding(&Binding {
-            kind: kind.as_str().into(),
-            bm_id: key.into(),
-            amo_id: id,
-            payload_hash: hash,
-            synced_at: crate::store::now(),
-        })?;
-        Ok(())
-    };
-    let failed = |keys: Vec<(String, String, bool)>, outcomes: &mut Vec<Outcome>| {
-        for (key, detail, rejected) in keys {
-            if let Some(p) = by_key.get(&key) {
-                let mut o = p.outcome(Action::Failed, None, detail);
-                o.rejected = rejected;
-                outcomes.push(o);
-            }
-        }
-    };
+    let mut a = Applying::start(store, kind, plans)?;
     // Each request's answer is recorded as it arrives (several may be open at once), so
     // a crash loses at most the answers still on their way.
-    for (patch, items) in [(false, creates), (true, updates)] {
+    for patch in [false, true] {
+        let items = a.take_items(patch);
         if items.is_empty() {
             continue;
         }
-        let keys: Vec<String> = items.iter().map(rid).collect();
-        let mut reported: BTreeSet<String> = BTreeSet::new();
         let mut store_error: Option<anyhow::Error> = None;
         let result = crm.write_each(kind, items, patch, &mut |res| {
             if store_error.is_some() {
                 return false;
             }
-            let recorded = (|| -> anyhow::Result<()> {
-                if patch {
-                    for key in &res.applied {
-                        if let Some(p) = by_key.get(key) {
-                            if let Op::Update { id, adopted, .. } = &p.op {
-                                bind(key, *id)?;
-                                ids.insert(key.clone(), *id);
-                                let detail = adopted
-                                    .clone()
-                                    .map(|a| format!("adopted existing: {a}"))
-                                    .unwrap_or_else(|| "updated".into());
-                                outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
-                            }
-                        }
-                        reported.insert(key.clone());
-                    }
-                } else {
-                    for c in &res.created {
-                        bind(&c.request_id, c.id)?;
-                        ids.insert(c.request_id.clone(), c.id);
-                        if let Some(p) = by_key.get(&c.request_id) {
-                            outcomes.push(p.outcome(Action::Created, Some(c.id), "created".into()));
-                        }
-                        reported.insert(c.request_id.clone());
-                    }
-                }
-                Ok(())
-            })();
-            reported.extend(res.rejected.iter().map(|r| r.request_id.clone()));
-            failed(rejections(&res.rejected), &mut outcomes);
-            match recorded {
+            match a.answer(store, patch, res) {
                 Ok(()) => true,
                 // The store cannot record more: start no further write.
                 Err(e) => {
@@ -225,51 +136,273 @@ pub fn apply(
         if let Some(e) = store_error {
             return Err(e);
         }
-        let unreported: Vec<String> = keys.into_iter().filter(|k| !reported.contains(k)).collect();
-        match result {
-            Ok(()) => failed(
-                unreported
-                    .into_iter()
-                    .map(|k| (k, "amoCRM did not confirm it".to_string(), false))
-                    .collect(),
-                &mut outcomes,
-            ),
-            Err(e) => failed(all_failed(&unreported, e)?, &mut outcomes),
-        }
+        a.settle(patch, result.err())?;
     }
-    for p in &plans {
-        if let Op::Update { id, body, adopted } = &p.op {
-            if body.as_object().is_some_and(|o| o.len() <= 2) {
-                bind(&p.key, *id)?;
-                ids.insert(p.key.clone(), *id);
-                let detail = adopted
-                    .clone()
-                    .map(|a| format!("adopted existing: {a}"))
-                    .unwrap_or_else(|| "linked".into());
-                outcomes.push(p.outcome(Action::Updated, Some(*id), detail));
+    let links = a.links();
+    if !links.is_empty() {
+        crm.link(kind, links)?;
+        a.links_made(store)?;
+    }
+    Ok(a.finish())
+}
+
+/// The binding hash of an entity written whose links are not made yet: never a real
+/// payload's hash, so the next run looks at the entity again.
+pub const LINKS_PENDING: &str = "links-pending";
+
+/// The creates among `plans`, with the manager each names: what we create, we know the
+/// manager of, so `keep_client_manager` reads nothing for it.
+pub fn responsible<'p>(plans: impl IntoIterator<Item = &'p Plan>) -> BTreeMap<String, Option<i64>> {
+    plans
+        .into_iter()
+        .filter_map(|p| match &p.op {
+            Op::Create(body) => Some((
+                p.key.clone(),
+                body.get("responsible_user_id").and_then(Value::as_i64),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Plans of one kind on their way: what needs no request is settled at once
+/// ([`Applying::start`]); creates and updates are settled by their answers
+/// ([`Applying::answer`], [`Applying::settle`]); links follow ([`Applying::links`]). A
+/// backfill keeps many of these open at once, so each answer is recorded as it arrives.
+pub struct Applying {
+    kind: EntityKind,
+    by_key: BTreeMap<String, Plan>,
+    creates: Vec<Value>,
+    updates: Vec<Value>,
+    /// `request_id`s sent and not answered yet, per write (false: create, true: update).
+    sent: [BTreeSet<String>; 2],
+    ids: BTreeMap<String, i64>,
+    outcomes: Vec<Outcome>,
+}
+
+impl Applying {
+    /// Settles what needs no request: kept, skipped, joined, bound by another run
+    /// meanwhile, and updates that only add links (bound now; the link request does the
+    /// work).
+    pub fn start(store: &Store, kind: EntityKind, plans: Vec<Plan>) -> anyhow::Result<Applying> {
+        let mut a = Applying {
+            kind,
+            by_key: BTreeMap::new(),
+            creates: Vec::new(),
+            updates: Vec::new(),
+            sent: Default::default(),
+            ids: BTreeMap::new(),
+            outcomes: Vec::new(),
+        };
+        for p in plans {
+            match &p.op {
+                Op::Create(body) => match store.binding(kind.as_str(), &p.key)? {
+                    // Bound by another process (a `sync`) while this plan waited for a full
+                    // request: that process created it; creating it again would duplicate it.
+                    Some(b) => {
+                        a.ids.insert(p.key.clone(), b.amo_id);
+                        a.outcomes.push(p.outcome(
+                            Action::Unchanged,
+                            Some(b.amo_id),
+                            "bound by another run meanwhile".into(),
+                        ));
+                    }
+                    None => a.creates.push(body.clone()),
+                },
+                Op::Update { id, body, adopted }
+                    if body.as_object().is_some_and(|o| o.len() <= 2) =>
+                {
+                    a.bind(store, &p, *id)?;
+                    let detail = adopted
+                        .clone()
+                        .map(|a| format!("adopted existing: {a}"))
+                        .unwrap_or_else(|| "linked".into());
+                    a.outcomes
+                        .push(p.outcome(Action::Updated, Some(*id), detail));
+                }
+                Op::Update { body, .. } => a.updates.push(body.clone()),
+                Op::Keep(id) => {
+                    a.ids.insert(p.key.clone(), *id);
+                    a.outcomes.push(p.outcome(
+                        Action::Unchanged,
+                        Some(*id),
+                        "no change since last push".into(),
+                    ));
+                }
+                Op::Skip(r) => a.outcomes.push(p.outcome(Action::Skipped, None, r.clone())),
+                Op::Join { id, target, reason } => {
+                    store.put_alias(kind.as_str(), &p.key, target, reason)?;
+                    a.ids.insert(p.key.clone(), *id);
+                    a.outcomes
+                        .push(p.outcome(Action::Joined, Some(*id), reason.clone()));
+                }
+            }
+            a.by_key.insert(p.key.clone(), p);
+        }
+        Ok(a)
+    }
+
+    /// The kind being applied.
+    pub fn kind(&self) -> EntityKind {
+        self.kind
+    }
+
+    /// The bodies to create (or with `patch`, to update), handed out once; their keys are
+    /// then awaited.
+    pub fn take_items(&mut self, patch: bool) -> Vec<Value> {
+        let items = std::mem::take(if patch {
+            &mut self.updates
+        } else {
+            &mut self.creates
+        });
+        self.sent[patch as usize].extend(items.iter().map(rid));
+        items
+    }
+
+    /// True while a create or update handed out has no answer.
+    pub fn awaiting(&self) -> bool {
+        self.sent.iter().any(|s| !s.is_empty())
+    }
+
+    /// Binds `p` to `id`. An entity with links to make is bound under [`LINKS_PENDING`]
+    /// until they are made ([`Applying::links_made`]): if the run dies in between, the next
+    /// one sees a changed hash, reads the entity and makes the links it lacks.
+    fn bind(&mut self, store: &Store, p: &Plan, id: i64) -> anyhow::Result<()> {
+        let hash = if p.links.is_empty() {
+            p.hash.clone()
+        } else {
+            LINKS_PENDING.to_string()
+        };
+        store.put_binding(&Binding {
+            kind: self.kind.as_str().into(),
+            bm_id: p.key.clone(),
+            amo_id: id,
+            payload_hash: hash,
+            synced_at: crate::store::now(),
+        })?;
+        self.ids.insert(p.key.clone(), id);
+        Ok(())
+    }
+
+    /// The links of [`Applying::links`] are made: their entities' bindings get their hash.
+    pub fn links_made(&self, store: &Store) -> anyhow::Result<()> {
+        for p in self.by_key.values() {
+            if p.links.is_empty() || !matches!(p.op, Op::Create(_) | Op::Update { .. }) {
+                continue;
+            }
+            if let Some(id) = self.ids.get(&p.key) {
+                store.put_binding(&Binding {
+                    kind: self.kind.as_str().into(),
+                    bm_id: p.key.clone(),
+                    amo_id: *id,
+                    payload_hash: p.hash.clone(),
+                    synced_at: crate::store::now(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one request's answer: a binding for each entity written, a failure for each
+    /// item amoCRM rejected.
+    pub fn answer(&mut self, store: &Store, patch: bool, res: BatchOutcome) -> anyhow::Result<()> {
+        let written: Vec<(String, Option<i64>)> = if patch {
+            res.applied.into_iter().map(|k| (k, None)).collect()
+        } else {
+            res.created
+                .into_iter()
+                .map(|c| (c.request_id, Some(c.id)))
+                .collect()
+        };
+        for (key, created) in written {
+            self.sent[patch as usize].remove(&key);
+            let Some(p) = self.by_key.get(&key).cloned() else {
+                continue;
+            };
+            let (id, detail) = match (&p.op, created) {
+                (_, Some(id)) => (id, "created".to_string()),
+                (Op::Update { id, adopted, .. }, None) => (
+                    *id,
+                    adopted
+                        .clone()
+                        .map(|a| format!("adopted existing: {a}"))
+                        .unwrap_or_else(|| "updated".into()),
+                ),
+                _ => continue,
+            };
+            self.bind(store, &p, id)?;
+            let action = if created.is_some() {
+                Action::Created
+            } else {
+                Action::Updated
+            };
+            self.outcomes.push(p.outcome(action, Some(id), detail));
+        }
+        let rejected = rejections(&res.rejected);
+        for (key, _, _) in &rejected {
+            self.sent[patch as usize].remove(key);
+        }
+        self.fail(rejected);
+        Ok(())
+    }
+
+    /// After the last answer of the creates (or updates): what amoCRM never confirmed failed,
+    /// with `error` when the write ended in one. Errors no entity can outlive (auth, a
+    /// blocked or unpaid account) are returned: the run stops.
+    pub fn settle(&mut self, patch: bool, error: Option<CrmError>) -> anyhow::Result<()> {
+        let unreported: Vec<String> = std::mem::take(&mut self.sent[patch as usize])
+            .into_iter()
+            .collect();
+        let failures = match error {
+            None => unreported
+                .into_iter()
+                .map(|k| (k, "amoCRM did not confirm it".to_string(), false))
+                .collect(),
+            Some(e) => all_failed(&unreported, e)?,
+        };
+        self.fail(failures);
+        Ok(())
+    }
+
+    fn fail(&mut self, keys: Vec<(String, String, bool)>) {
+        for (key, detail, rejected) in keys {
+            if let Some(p) = self.by_key.get(&key) {
+                let mut o = p.outcome(Action::Failed, None, detail);
+                o.rejected = rejected;
+                self.outcomes.push(o);
             }
         }
     }
-    // Links for the entities that now exist and were written in this run.
-    let mut links = Vec::new();
-    for p in &plans {
-        if matches!(p.op, Op::Create(_) | Op::Update { .. }) {
-            if let Some(id) = ids.get(&p.key) {
-                for (to_kind, to_id, is_main) in &p.links {
-                    links.push(Link {
-                        from_id: *id,
-                        to_kind: *to_kind,
-                        to_id: *to_id,
-                        is_main: *is_main,
-                    });
+
+    /// Links for the entities written (or linked) by these plans.
+    pub fn links(&self) -> Vec<Link> {
+        let mut links = Vec::new();
+        for p in self.by_key.values() {
+            if matches!(p.op, Op::Create(_) | Op::Update { .. }) {
+                if let Some(id) = self.ids.get(&p.key) {
+                    for (to_kind, to_id, is_main) in &p.links {
+                        links.push(Link {
+                            from_id: *id,
+                            to_kind: *to_kind,
+                            to_id: *to_id,
+                            is_main: *is_main,
+                        });
+                    }
                 }
             }
         }
+        links
     }
-    if !links.is_empty() {
-        crm.link(kind, links)?;
+
+    /// See [`responsible`].
+    pub fn responsible(&self) -> BTreeMap<String, Option<i64>> {
+        responsible(self.by_key.values())
     }
-    Ok((ids, outcomes))
+
+    /// Key → amoCRM id of every entity that exists, and the outcomes.
+    pub fn finish(self) -> (BTreeMap<String, i64>, Vec<Outcome>) {
+        (self.ids, self.outcomes)
+    }
 }
 
 fn rid(v: &Value) -> String {

@@ -40,6 +40,16 @@ impl Queue {
         }
     }
 
+    /// Plans waiting.
+    pub fn len(&self) -> usize {
+        self.plans.len()
+    }
+
+    /// True when no plan waits.
+    pub fn is_empty(&self) -> bool {
+        self.plans.is_empty()
+    }
+
     /// True while the entity with `key` waits to be written.
     pub fn pending(&self, key: &str) -> bool {
         self.keys.contains(key)

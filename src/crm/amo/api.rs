@@ -7,10 +7,10 @@
 
 use serde_json::{json, Value};
 
-use super::client::{AmoClient, Flow, Job, RequestStats};
+use super::client::{AmoClient, Flow, Job, JobFeed, RequestStats};
 use crate::crm::{
     BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, ItemErrors, Link,
-    PipelineDef, StatusDef, UserDef,
+    PipelineDef, StatusDef, UserDef, Write, WriteFeed,
 };
 use crate::rules::EntityKind;
 
@@ -203,6 +203,155 @@ impl<'a> AmoCrm<'a> {
         match failure {
             Some(e) => Err(e),
             None => Ok(answers),
+        }
+    }
+}
+
+/// The body of one link request.
+fn link_body(links: &[Link]) -> Value {
+    Value::Array(
+        links
+            .iter()
+            .map(|l| {
+                let mut v = json!({"entity_id": l.from_id, "to_entity_id": l.to_id, "to_entity_type": l.to_kind.collection()});
+                if l.is_main {
+                    v["metadata"] = json!({"is_main": true});
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+/// A [`WriteFeed`]'s writes as the client's jobs: a write may become several requests (a
+/// link list longer than a batch; a rejected chunk sent again without the items amoCRM
+/// named), and the feed hears once, when the last of them is answered.
+struct Fed<'f> {
+    feed: &'f mut dyn WriteFeed,
+    batch: usize,
+    /// Per job number: the write it serves, its kind, and (creates and updates) what was
+    /// sent.
+    jobs: Vec<(u64, EntityKind, Option<Sent>)>,
+    /// Per write: requests not answered yet, and what the answered ones gave.
+    open: std::collections::HashMap<u64, (usize, Result<BatchOutcome, CrmError>)>,
+}
+
+/// The items of one create or update request, whether it was a PATCH, and its round (1: sent
+/// again without the items amoCRM rejected).
+type Sent = (Vec<Value>, bool, u8);
+
+impl Fed<'_> {
+    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Value) -> Job {
+        Job {
+            method,
+            path: format!("/api/v4/{}{suffix}", kind.collection()),
+            query: Vec::new(),
+            body: Some(body),
+        }
+    }
+}
+
+impl JobFeed for Fed<'_> {
+    fn more(&mut self, room: usize, idle: bool) -> Vec<Job> {
+        let mut out = Vec::new();
+        for (id, kind, write) in self.feed.more(room, idle) {
+            let mut requests = 0;
+            match write {
+                Write::Create(items) | Write::Update(items) if items.is_empty() => {}
+                Write::Create(items) => {
+                    for chunk in items.chunks(self.batch) {
+                        out.push(Self::job(
+                            kind,
+                            reqwest::Method::POST,
+                            "",
+                            Value::Array(chunk.to_vec()),
+                        ));
+                        self.jobs.push((id, kind, Some((chunk.to_vec(), false, 0))));
+                        requests += 1;
+                    }
+                }
+                Write::Update(items) => {
+                    for chunk in items.chunks(self.batch) {
+                        out.push(Self::job(
+                            kind,
+                            reqwest::Method::PATCH,
+                            "",
+                            Value::Array(chunk.to_vec()),
+                        ));
+                        self.jobs.push((id, kind, Some((chunk.to_vec(), true, 0))));
+                        requests += 1;
+                    }
+                }
+                Write::Link(links) => {
+                    for chunk in links.chunks(self.batch) {
+                        out.push(Self::job(
+                            kind,
+                            reqwest::Method::POST,
+                            "/link",
+                            link_body(chunk),
+                        ));
+                        self.jobs.push((id, kind, None));
+                        requests += 1;
+                    }
+                }
+            }
+            if requests == 0 {
+                // Nothing to send: answered at once, as an empty write.
+                if !self.feed.answered(id, Ok(BatchOutcome::default())) {
+                    break;
+                }
+                continue;
+            }
+            self.open
+                .insert(id, (requests, Ok(BatchOutcome::default())));
+        }
+        out
+    }
+
+    fn meanwhile(&mut self) -> bool {
+        self.feed.meanwhile()
+    }
+
+    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow {
+        let (id, kind) = (self.jobs[index].0, self.jobs[index].1);
+        let sent = self.jobs[index].2.take();
+        let mut again = Vec::new();
+        let part = match sent {
+            None => result.map(|_| BatchOutcome::default()),
+            Some((items, patch, round)) => match chunk_outcome(kind, patch, &items, result) {
+                Ok((outcome, rest)) => {
+                    if !rest.is_empty() && round == 0 {
+                        let method = if patch {
+                            reqwest::Method::PATCH
+                        } else {
+                            reqwest::Method::POST
+                        };
+                        again.push(Self::job(kind, method, "", Value::Array(rest.clone())));
+                        self.jobs.push((id, kind, Some((rest, patch, 1))));
+                    }
+                    Ok(outcome)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let Some((left, sum)) = self.open.get_mut(&id) else {
+            return Flow::Continue(again);
+        };
+        *left = *left - 1 + again.len();
+        match (&mut *sum, part) {
+            (Ok(s), Ok(p)) => s.merge(p),
+            // The first error is the write's answer.
+            (Ok(_), Err(e)) => *sum = Err(e),
+            (Err(_), _) => {}
+        }
+        if *left > 0 {
+            return Flow::Continue(again);
+        }
+        let (_, result) = self.open.remove(&id).expect("open write");
+        if self.feed.answered(id, result) {
+            Flow::Continue(again)
+        } else {
+            Flow::Stop
         }
     }
 }
@@ -480,22 +629,19 @@ impl Crm for AmoCrm<'_> {
         self.write_chunks(kind, items, patch, on_answer)
     }
 
+    fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError> {
+        let mut fed = Fed {
+            feed,
+            batch: self.batch,
+            jobs: Vec::new(),
+            open: std::collections::HashMap::new(),
+        };
+        self.client.run_fed(self.in_flight, &mut fed)
+    }
+
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {
         let path = format!("/api/v4/{}/link", kind.collection());
-        let mut bodies = Vec::new();
-        for chunk in links.chunks(self.batch) {
-            let body: Vec<Value> = chunk
-                .iter()
-                .map(|l| {
-                    let mut v = json!({"entity_id": l.from_id, "to_entity_id": l.to_id, "to_entity_type": l.to_kind.collection()});
-                    if l.is_main {
-                        v["metadata"] = json!({"is_main": true});
-                    }
-                    v
-                })
-                .collect();
-            bodies.push(Value::Array(body));
-        }
+        let bodies = links.chunks(self.batch).map(link_body).collect();
         self.post_all(&path, bodies).map(drop)
     }
 

@@ -157,14 +157,23 @@ impl<'a> AmoClient<'a> {
         lanes: usize,
         on_answer: &mut dyn FnMut(usize, Result<Option<Value>, CrmError>) -> Flow,
     ) -> Result<(), CrmError> {
+        let lanes = lanes.min(jobs.len().max(1));
+        let mut feed = Fixed {
+            jobs: Some(jobs),
+            on_answer,
+        };
+        self.run_fed(lanes, &mut feed)
+    }
+
+    /// [`Self::run_many`] for a caller that hands out jobs as it goes ([`JobFeed`]): it is
+    /// asked for more whenever a lane is free, and may read and plan while requests are
+    /// open, so a long run keeps `lanes` requests open without pausing between rounds.
+    /// Jobs are numbered in the order they are handed out (by `more` or by an answer).
+    pub fn run_fed(&self, lanes: usize, feed: &mut dyn JobFeed) -> Result<(), CrmError> {
         let mut token = self.tokens.current(&self.http, &self.pacer)?;
         let mut tries: Vec<Try> = Vec::new();
         let mut queue: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-        for job in jobs {
-            queue.push_back(tries.len());
-            tries.push(Try::new(job));
-        }
-        let lanes = lanes.clamp(1, 64).min(tries.len().max(1));
+        let lanes = lanes.clamp(1, 64);
         let (work_tx, work_rx) = std::sync::mpsc::channel::<Work>();
         let work_rx = std::sync::Mutex::new(work_rx);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Answer, Duration)>();
@@ -191,6 +200,12 @@ impl<'a> AmoClient<'a> {
             let mut fatal: Option<CrmError> = None;
             loop {
                 while open < lanes && !stopped {
+                    if queue.is_empty() {
+                        for job in feed.more(lanes - open, open == 0) {
+                            queue.push_back(tries.len());
+                            tries.push(Try::new(job));
+                        }
+                    }
                     let Some(i) = queue.pop_front() else { break };
                     let t = &mut tries[i];
                     t.attempt += 1;
@@ -212,7 +227,7 @@ impl<'a> AmoClient<'a> {
                             request: t.label(),
                             detail,
                         };
-                        if matches!(on_answer(i, Err(err)), Flow::Stop) {
+                        if matches!(feed.answered(i, Err(err)), Flow::Stop) {
                             stopped = true;
                             cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
@@ -245,7 +260,19 @@ impl<'a> AmoClient<'a> {
                 if open == 0 {
                     break;
                 }
-                let Ok((i, answer, took)) = done_rx.recv() else {
+                // Requests are open: the caller reads and plans until an answer is in.
+                let next = loop {
+                    match done_rx.try_recv() {
+                        Ok(d) => break Some(d),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            if stopped || !feed.meanwhile() {
+                                break done_rx.recv().ok();
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break None,
+                    }
+                };
+                let Some((i, answer, took)) = next else {
                     break;
                 };
                 open -= 1;
@@ -257,8 +284,13 @@ impl<'a> AmoClient<'a> {
                     }
                     continue;
                 }
-                match self.classify(&mut tries[i], answer, took) {
-                    Next::Done(r) => match on_answer(i, r) {
+                let next = self.classify(&mut tries[i], answer, took);
+                if matches!(next, Next::Done(_)) {
+                    // A long fed run must not keep every body it sent.
+                    tries[i].job.body = None;
+                }
+                match next {
+                    Next::Done(r) => match feed.answered(i, r) {
                         Flow::Stop => {
                             stopped = true;
                             cancel.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -427,6 +459,36 @@ pub struct Job {
     pub query: Vec<(String, String)>,
     /// JSON body.
     pub body: Option<Value>,
+}
+
+/// The caller of [`AmoClient::run_fed`]: hands out jobs and takes their answers.
+pub trait JobFeed {
+    /// Jobs to start now, ideally at most `room`; `idle` when no request is open, and then
+    /// an empty answer ends the run.
+    fn more(&mut self, room: usize, idle: bool) -> Vec<Job>;
+    /// Work to do while requests are open (reading, planning); true when some was done and
+    /// there may be more.
+    fn meanwhile(&mut self) -> bool {
+        false
+    }
+    /// A job's final result, by its number.
+    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow;
+}
+
+/// The jobs of [`AmoClient::run_many`], all known up front.
+struct Fixed<'f> {
+    jobs: Option<Vec<Job>>,
+    on_answer: &'f mut dyn FnMut(usize, Result<Option<Value>, CrmError>) -> Flow,
+}
+
+impl JobFeed for Fixed<'_> {
+    /// All at once, so they are numbered before any job an answer adds.
+    fn more(&mut self, _room: usize, _idle: bool) -> Vec<Job> {
+        self.jobs.take().unwrap_or_default()
+    }
+    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow {
+        (self.on_answer)(index, result)
+    }
 }
 
 /// After an answer: go on (with more jobs), or start nothing new.
