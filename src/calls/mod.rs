@@ -25,6 +25,7 @@ pub mod config;
 pub mod event;
 pub mod fingerprint;
 pub mod neutral;
+pub mod options;
 pub mod parse;
 pub mod party;
 pub mod plan;

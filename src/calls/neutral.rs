@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::event::{CallEvent, Direction};
-use super::parse::ParseOptions;
+use super::options::ParseOptions;
 use super::party::{classify, Party};
 
 /// Parses one neutral event.

@@ -4,42 +4,13 @@
 //! Every item is parsed on its own, so one bad line does not cost the good ones; each
 //! failure names the item (1-based line or array position) and the key that was wrong.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use super::event::{CallEvent, SCHEMA};
-use super::ringostat::{RingostatKeys, StatusMap};
-use super::zone::CallZone;
+use super::options::RingostatKeys;
+pub use super::options::{parse_time, Format, ParseOptions};
+pub use super::zone::parse_offset;
 use super::{neutral, ringostat};
-
-/// Which parser to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Neutral when the object has a `schema` key, Ringostat otherwise.
-    #[default]
-    Auto,
-    /// Ringostat webhook keys (mapped through `[calls.ringostat_keys]`).
-    Ringostat,
-    /// The neutral schema `amocrm-bin.call/1`.
-    Neutral,
-}
-
-/// What parsing needs from the rule file and the clock.
-#[derive(Debug, Clone)]
-pub struct ParseOptions {
-    /// Country for numbers written without a country code.
-    pub default_country: String,
-    /// Zone of provider times written without an offset (Ringostat `calldate`).
-    pub zone: CallZone,
-    /// Ringostat's key names as the customer configured them.
-    pub ringostat_keys: RingostatKeys,
-    /// Provider status strings the rule file maps (`[calls.statuses]`).
-    pub statuses: StatusMap,
-    /// Forced format, or auto-detection.
-    pub format: Format,
-    /// Stamped on every event as `received_at`.
-    pub received_at: DateTime<FixedOffset>,
-}
 
 /// One item of a body: its position (1-based) and the event or why it was refused.
 #[derive(Debug, Clone)]
@@ -239,50 +210,6 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Reads a time: Unix seconds (or milliseconds), RFC 3339, or `YYYY-MM-DD HH:MM:SS`
-/// (also with `T`) as wall-clock time in `zone`, as provider call logs write it.
-pub fn parse_time(s: &str, zone: &CallZone) -> Result<DateTime<FixedOffset>, String> {
-    let t = s.trim();
-    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
-        let n: i64 = t.parse().map_err(|_| format!("`{t}` is out of range"))?;
-        let secs = if n > 100_000_000_000 { n / 1000 } else { n };
-        return DateTime::from_timestamp(secs, 0)
-            .map(|u| zone.local(&u))
-            .ok_or_else(|| format!("`{t}` is not a valid Unix time"));
-    }
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d);
-    }
-    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
-            return zone.from_local(&n);
-        }
-    }
-    Err(format!(
-        "`{t}` is not a time: expected `YYYY-MM-DD HH:MM:SS`, RFC 3339 or Unix seconds"
-    ))
-}
-
-/// Parses `+03:00`, `-05:30`, `Z` or `UTC`.
-pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
-        return Ok(FixedOffset::east_opt(0).expect("zero offset"));
-    }
-    let bad = || format!("`{t}` is not a UTC offset: expected e.g. `+03:00`");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if h > 14 || m > 59 {
-        return Err(bad());
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,24 +224,6 @@ mod tests {
             format: Format::Auto,
             received_at: parse_time("2026-03-02 14:07:00", &off).unwrap(),
         }
-    }
-
-    #[test]
-    fn times_in_every_accepted_form() {
-        let off = crate::calls::zone::CallZone::Fixed(parse_offset("+03:00").unwrap());
-        let want = DateTime::parse_from_rfc3339("2026-03-02T14:05:31+03:00").unwrap();
-        for s in [
-            "2026-03-02 14:05:31",
-            "2026-03-02T14:05:31",
-            "2026-03-02T11:05:31Z",
-            "1772449531",
-            "1772449531000",
-        ] {
-            assert_eq!(parse_time(s, &off).unwrap(), want, "{s}");
-        }
-        assert!(parse_time("02.03.2026", &off).is_err());
-        assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -19800);
-        assert!(parse_offset("03:00").is_err());
     }
 
     #[test]

@@ -160,9 +160,7 @@ fn call_result(e: &CallEvent) -> String {
     };
     // A status the rule file or the parser interpreted: keep the provider's own word.
     let raw = e.provider_status.trim();
-    if e.status != Status::Unknown
-        && !raw.is_empty()
-        && super::ringostat::status_of(raw) != e.status
+    if e.status != Status::Unknown && !raw.is_empty() && super::options::status_of(raw) != e.status
     {
         s.push_str(&format!(" (provider status {raw})"));
     }

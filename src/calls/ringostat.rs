@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::event::{CallEvent, Direction, Employee, Source, Stage, Status, Utm, SCHEMA};
-use super::parse::{parse_time, ParseOptions};
+use super::options::{parse_time, ParseOptions};
+pub use super::options::{status_of, RingostatKeys, StatusMap};
 use super::party::{classify, Party};
 
 /// The Ringostat parameter names the key map knows (call-log names, plus the employee
@@ -50,26 +51,6 @@ pub const KNOWN_KEYS: &[&str] = &[
     "remote_ip",
     "substitution_type",
 ];
-
-/// Ringostat parameter name → the key the customer's webhook actually sends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RingostatKeys {
-    renamed: BTreeMap<String, String>,
-}
-
-impl RingostatKeys {
-    /// The defaults with the rule file's renames applied.
-    pub fn with_overrides(map: &BTreeMap<String, String>) -> RingostatKeys {
-        RingostatKeys {
-            renamed: map.clone(),
-        }
-    }
-
-    /// The key to read for a Ringostat name.
-    pub fn key<'a>(&'a self, name: &'a str) -> &'a str {
-        self.renamed.get(name).map(String::as_str).unwrap_or(name)
-    }
-}
 
 /// Flattens nested objects to dotted keys and scalars to trimmed text; empty values and
 /// nulls are left out.
@@ -137,78 +118,6 @@ pub fn key_use(obj: &Map<String, Value>, keys: &RingostatKeys) -> KeyUse {
         .cloned()
         .collect();
     out
-}
-
-/// `NO_ANSWER`, ` no answer ` → `NO ANSWER`: how statuses are compared.
-fn normalise_status(raw: &str) -> String {
-    raw.trim()
-        .to_ascii_uppercase()
-        .replace(['_', '-'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Ringostat's `disposition` (case, `_` and spacing as configured) → our status, by the
-/// strings sources confirm (docs/calls.md §2.7) plus common PBX spellings.
-pub fn status_of(disposition: &str) -> Status {
-    match normalise_status(disposition).as_str() {
-        "ANSWERED" | "ANSWER" | "PROPER" | "REPEATED" => Status::Answered,
-        "NO ANSWER" | "NOANSWER" | "CANCEL" | "CANCELLED" | "WRONG EXTENSION" | "NO EXTENSION" => {
-            Status::Missed
-        }
-        "VOICEMAIL" | "VM" => Status::Voicemail,
-        "BUSY" => Status::Busy,
-        "FAILED" | "CONGESTION" | "CHANUNAVAIL" => Status::Failed,
-        _ => Status::Unknown,
-    }
-}
-
-/// `[calls.statuses]`: provider status strings the rule file maps, checked before the
-/// built-in ones, so an admin can name the strings of Ringostat statuses no source spells
-/// out ("call forwarding scheme did not work", "forbidden destination", …).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatusMap {
-    mapped: BTreeMap<String, Status>,
-}
-
-impl StatusMap {
-    /// The words `[calls.statuses]` values may use.
-    pub const WORDS: &'static [&'static str] =
-        &["answered", "missed", "busy", "voicemail", "failed"];
-
-    /// Reads the rule file's map; `Err` names the first raw status with an unknown word.
-    pub fn from_rules(map: &BTreeMap<String, String>) -> Result<StatusMap, (String, String)> {
-        let mut mapped = BTreeMap::new();
-        for (raw, word) in map {
-            let status = match word.trim().to_ascii_lowercase().as_str() {
-                "answered" => Status::Answered,
-                "missed" => Status::Missed,
-                "busy" => Status::Busy,
-                "voicemail" => Status::Voicemail,
-                "failed" => Status::Failed,
-                _ => {
-                    return Err((
-                        raw.clone(),
-                        format!(
-                            "`{word}` is not a call status; expected one of {}",
-                            Self::WORDS.join(", ")
-                        ),
-                    ))
-                }
-            };
-            mapped.insert(normalise_status(raw), status);
-        }
-        Ok(StatusMap { mapped })
-    }
-
-    /// The status of a provider string: the rule file's map first, then [`status_of`].
-    pub fn status(&self, raw: &str) -> Status {
-        self.mapped
-            .get(&normalise_status(raw))
-            .copied()
-            .unwrap_or_else(|| status_of(raw))
-    }
 }
 
 fn seconds(v: Option<&String>, key: &str) -> Result<u32, String> {

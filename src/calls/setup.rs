@@ -7,8 +7,8 @@ use super::zone::CallZone;
 
 use super::event::CallEvent;
 use super::fingerprint::{fingerprint, rank};
-use super::parse::{Format, ParseOptions};
-use super::ringostat::{RingostatKeys, StatusMap};
+use super::options::{Format, ParseOptions};
+use super::options::{RingostatKeys, StatusMap};
 use super::staff::{Staff, Triage};
 use crate::rules::{CallsSection, Problem, RuleSet, RulesError};
 use crate::store::{CallRecord, CallState, Intake, Store};

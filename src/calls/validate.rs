@@ -18,7 +18,7 @@ pub fn check(file: &RuleFile, problems: &mut Vec<Problem>) {
     {
         bad(key.into(), e);
     }
-    if let Err((raw, e)) = super::ringostat::StatusMap::from_rules(&c.statuses) {
+    if let Err((raw, e)) = super::options::StatusMap::from_rules(&c.statuses) {
         bad(format!("calls.statuses.\"{raw}\""), e);
     }
     if !(1..=7).contains(&c.missed_call_status) {

@@ -31,7 +31,7 @@ impl CallZone {
                     format!("`{name}` is not an IANA time zone name: expected e.g. `Europe/Kyiv` or `Europe/Moscow`"),
                 )
             }),
-            None => super::parse::parse_offset(utc_offset)
+            None => parse_offset(utc_offset)
                 .map(CallZone::Fixed)
                 .map_err(|e| ("calls.utc_offset", e)),
         }
@@ -77,6 +77,26 @@ impl CallZone {
             CallZone::Named(tz) => tz.name().to_string(),
         }
     }
+}
+
+/// Parses `+03:00`, `-05:30`, `Z` or `UTC`.
+pub fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+        return Ok(FixedOffset::east_opt(0).expect("zero offset"));
+    }
+    let bad = || format!("`{t}` is not a UTC offset: expected e.g. `+03:00`");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -281,6 +281,7 @@ impl Engine<'_> {
                 .map(|(_, p)| company_key(p))
                 .collect::<Vec<_>>(),
         )?;
+        self.prefetch_companies(payers.iter().copied(), true)?;
         let mut planned = BTreeSet::new();
         for (c, p) in &payers {
             let key = company_key(p);
@@ -324,6 +325,7 @@ impl Engine<'_> {
         if !missing.is_empty() {
             self.feed_clients(pl, missing, true)?;
         }
+        self.prefetch_leads(&services, &pl.owners)?;
         // Only leads that may be created need the lookup index: a service a rule skips
         // stays unbound for good and must not cost a walk of every lead on each run.
         let mut keys: Vec<String> = Vec::new();
@@ -334,6 +336,7 @@ impl Engine<'_> {
             }
         }
         self.preload_if_unbound(EntityKind::Lead, &keys)?;
+        self.prefetch_lead_adoptions(&services)?;
         // Oldest first, so a re-order finds the lead of the order it joins.
         let mut sorted = services;
         sorted.sort_by_key(|s| (s.created_at, s.id.parse::<u64>().unwrap_or(u64::MAX)));
@@ -355,6 +358,8 @@ impl Engine<'_> {
             }
         }
         let moved = !ready.is_empty();
+        // Changed contacts first: a page read for them gives their managers too.
+        self.prefetch_contacts(&ready, true)?;
         self.prefetch_managers(ready.iter().map(|(c, _)| c))?;
         for (client, payers) in ready {
             let payer = self.company_payer(&payers);

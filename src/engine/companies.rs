@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::payload::{custom_fields, hash, tags, tags_to_add};
 use super::plan::{Op, Plan};
-use super::upsert::Desired;
+use super::upsert::{Desired, Wanted};
 use super::{facts, Engine};
 use crate::billing::{Client, Payer};
 use crate::rules::condition::{holds, Facts};
@@ -77,10 +77,29 @@ impl Engine<'_> {
         payer: &Payer,
         root: bool,
     ) -> anyhow::Result<Plan> {
+        let (desired, f) = match self.company_desired(client, payer, root)? {
+            Wanted::Decided(plan) => return Ok(plan),
+            Wanted::Upsert(d, f, ()) => (d, f),
+        };
+        let (inn, name) = (payer.inn.clone(), payer.name.clone());
+        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
+        self.entity_planned(client, &plan, &f)?;
+        Ok(plan)
+    }
+
+    /// What a payer's company should hold in amoCRM, or the plan decided without amoCRM.
+    /// Reads nothing from amoCRM and changes nothing for a bound company, so a batch can
+    /// compute it ahead to read the changed ones in pages ([`Engine::prefetch_companies`]).
+    pub(super) fn company_desired(
+        &self,
+        client: &Client,
+        payer: &Payer,
+        root: bool,
+    ) -> anyhow::Result<Wanted> {
         let key = company_key(payer);
         if let Some(b) = self.store.binding("company", &key)? {
             if self.driven_by_other_payer(payer, &key)? {
-                return Ok(Plan {
+                return Ok(Wanted::Decided(Plan {
                     kind: EntityKind::Company,
                     key: key.clone(),
                     op: Op::Keep(b.amo_id),
@@ -89,7 +108,7 @@ impl Engine<'_> {
                     changes: vec![],
                     warnings: vec![],
                     origin: (EntityKind::Company, payer.id.clone()),
-                });
+                }));
             }
         }
         let mut f = Facts::new();
@@ -106,7 +125,7 @@ impl Engine<'_> {
             .or_else(|| self.before_since(client, root));
         if let Some(reason) = skip {
             let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
-            return Ok(Plan {
+            return Ok(Wanted::Decided(Plan {
                 kind: EntityKind::Company,
                 key: key.clone(),
                 op: existing.map(Op::Keep).unwrap_or_else(|| Op::Skip(reason)),
@@ -115,7 +134,7 @@ impl Engine<'_> {
                 changes: vec![],
                 warnings: vec![],
                 origin: (EntityKind::Company, payer.id.clone()),
-            });
+            }));
         }
         if payer.inn.is_none() && payer.kind != crate::billing::PayerKind::Individual {
             self.gap(
@@ -183,9 +202,6 @@ impl Engine<'_> {
             origin: (EntityKind::Company, payer.id.clone()),
             create_only: vec!["responsible_user_id", "request_id"],
         };
-        let (inn, name) = (payer.inn.clone(), payer.name.clone());
-        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
-        self.entity_planned(client, &plan, &f)?;
-        Ok(plan)
+        Ok(Wanted::Upsert(desired, f, ()))
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::payload::{custom_fields, hash, tags, tags_to_add};
 use super::plan::{Op, Plan};
-use super::upsert::Desired;
+use super::upsert::{Desired, Wanted};
 use super::{facts, Engine};
 use crate::billing::{Client, Payer, User};
 use crate::phone;
@@ -85,6 +85,26 @@ impl Engine<'_> {
         company: Option<i64>,
         root: bool,
     ) -> anyhow::Result<Plan> {
+        let (desired, f, (p, e)) = match self.contact_desired(client, user, payer, company, root)? {
+            Wanted::Decided(plan) => return Ok(plan),
+            Wanted::Upsert(d, f, found_by) => (d, f, found_by),
+        };
+        let plan = self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))?;
+        self.entity_planned(client, &plan, &f)?;
+        Ok(plan)
+    }
+
+    /// What a user's contact should hold in amoCRM, or the plan decided without amoCRM.
+    /// Reads nothing from amoCRM and changes nothing for a bound contact, so a batch can
+    /// compute it ahead to read the changed ones in pages ([`Engine::prefetch_contacts`]).
+    pub(super) fn contact_desired(
+        &self,
+        client: &Client,
+        user: &User,
+        payer: Option<&Payer>,
+        company: Option<i64>,
+        root: bool,
+    ) -> anyhow::Result<Wanted<(Option<String>, Option<String>)>> {
         let key = format!("user:{}", user.id);
         let f = self.contact_facts(client, user, payer);
         let sync = &self.rules.file.sync;
@@ -102,7 +122,7 @@ impl Engine<'_> {
                 Some(b) => Op::Keep(b.amo_id),
                 None => Op::Skip(reason),
             };
-            return Ok(Plan {
+            return Ok(Wanted::Decided(Plan {
                 kind: EntityKind::Contact,
                 key,
                 op,
@@ -111,7 +131,7 @@ impl Engine<'_> {
                 changes: vec![],
                 warnings: vec![],
                 origin: (EntityKind::Contact, client.id.clone()),
-            });
+            }));
         }
         let mut phone_warnings = Vec::new();
         let phone = phone_to_send(
@@ -195,10 +215,7 @@ impl Engine<'_> {
             origin: (EntityKind::Contact, client.id.clone()),
             create_only: vec!["responsible_user_id", "request_id"],
         };
-        let (p, e) = (phone.clone(), email.clone());
-        let plan = self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))?;
-        self.entity_planned(client, &plan, &f)?;
-        Ok(plan)
+        Ok(Wanted::Upsert(desired, f, (phone, email)))
     }
 }
 

@@ -67,26 +67,58 @@ impl Engine<'_> {
         let (payer, user, f) = self.lead_context(service, client, payers);
         let key = format!("service:{}", service.id);
         if self.store.binding("lead", &key)?.is_none() {
-            if let Some(plan) = self.lead_not_created(service, client, &f, root)? {
+            if let Some(plan) = self.lead_not_created(service, &f, root)? {
                 return Ok(plan);
             }
         }
-        let company = match &payer {
+        let (contact, company) = self.lead_links(payer.as_ref(), user.as_ref())?;
+        self.lead_contact_gap(service, client, user.as_ref(), contact);
+        self.plan_lead(service, &key, &f, contact, company)
+    }
+
+    /// The bound contact and company a lead links to.
+    fn lead_links(
+        &self,
+        payer: Option<&Payer>,
+        user: Option<&crate::billing::User>,
+    ) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+        let company = match payer {
             Some(p) if self.is_company(p) => self
                 .store
                 .binding("company", &super::companies::company_key(p))?
                 .map(|b| b.amo_id),
             _ => None,
         };
-        let contact = match &user {
+        let contact = match user {
             Some(u) => self
                 .store
                 .binding("contact", &format!("user:{}", u.id))?
                 .map(|b| b.amo_id),
             None => None,
         };
-        self.lead_contact_gap(service, client, user.as_ref(), contact);
-        self.plan_lead(service, &key, &f, contact, company)
+        Ok((contact, company))
+    }
+
+    /// The amoCRM id of a bound service's lead when what it should hold changed, so a batch
+    /// reads those leads in pages before planning them ([`Engine::prefetch_leads`]). Reads
+    /// nothing from amoCRM and reports nothing.
+    pub(super) fn lead_changed(
+        &self,
+        service: &Service,
+        client: &Client,
+        payers: &[Payer],
+    ) -> anyhow::Result<Option<i64>> {
+        let key = format!("service:{}", service.id);
+        let Some(bound) = self.store.binding("lead", &key)? else {
+            return Ok(None);
+        };
+        if self.joined(service)?.is_some() {
+            return Ok(None);
+        }
+        let (payer, user, f) = self.lead_context(service, client, payers);
+        let (contact, company) = self.lead_links(payer.as_ref(), user.as_ref())?;
+        let (desired, _) = self.lead_desired(service, &key, &f, contact, company)?;
+        Ok((desired.hash != bound.payload_hash).then_some(bound.amo_id))
     }
 
     /// Reports a lead that will carry no contact: the client has no user the panel links
@@ -131,7 +163,7 @@ impl Engine<'_> {
         // Bound leads are kept up to date whatever the creation rules say.
         let bound = self.store.binding("lead", &key)?;
         if bound.is_none() {
-            if let Some(plan) = self.lead_not_created(service, &client, &f, root)? {
+            if let Some(plan) = self.lead_not_created(service, &f, root)? {
                 let ids = self.run_plans(EntityKind::Lead, vec![plan])?;
                 return Ok(ids.get(&key).copied());
             }
@@ -155,7 +187,7 @@ impl Engine<'_> {
     /// it, which alone gives its name, fields and stage (see [`Engine::stage_facts`]). The
     /// joined one only reports the join again, with no write and no read of the lead, so
     /// re-runs settle and a deleted re-order never touches a paying client's lead.
-    fn joined(&self, service: &Service) -> anyhow::Result<Option<Plan>> {
+    pub(super) fn joined(&self, service: &Service) -> anyhow::Result<Option<Plan>> {
         let key = format!("service:{}", service.id);
         let Some(alias) = self.store.alias("lead", &key)? else {
             return Ok(None);
@@ -231,14 +263,13 @@ impl Engine<'_> {
             return Ok(false);
         }
         let (_, _, f) = self.lead_context(service, client, payers);
-        Ok(self.lead_not_created(service, client, &f, true)?.is_none())
+        Ok(self.lead_not_created(service, &f, true)?.is_none())
     }
 
     /// Why no lead is created for an unbound service (skip rule, since date, re-order).
     fn lead_not_created(
         &self,
         service: &Service,
-        client: &Client,
         f: &Facts,
         root: bool,
     ) -> anyhow::Result<Option<Plan>> {
@@ -274,43 +305,56 @@ impl Engine<'_> {
         }
         // A re-order of the same product within the timeout joins the earlier lead.
         let days = self.rules.file.sync.new_purchase_timeout_days as i64;
-        if days > 0 {
-            if let Some(created) = service.created_at {
-                let mut earlier: Vec<Service> = self
-                    .billing
-                    .services_of(&client.id)?
-                    .into_iter()
-                    .filter(|s| s.id != service.id && s.product == service.product)
-                    .filter(|s| {
-                        s.created_at
-                            .map(|c| c <= created && (created - c).num_days() <= days)
-                            .unwrap_or(false)
-                    })
-                    .collect();
-                earlier.sort_by_key(|s| s.created_at);
-                for s in earlier.iter().rev() {
-                    if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
-                        if self.lost_blocks_join(b.amo_id)? {
-                            continue; // a lost lead does not swallow a purchase
-                        }
-                        let age = service
-                            .created_at
-                            .zip(s.created_at)
-                            .map(|(a, b)| (a - b).num_days())
-                            .unwrap_or(0);
-                        return Ok(Some(plan(Op::Join {
-                            id: b.amo_id,
-                            target: b.bm_id.clone(),
-                            reason: format!(
-                                "re-order of {} {age} days after service {} (within new_purchase_timeout_days = {days}): joined its lead",
-                                service.product, s.id
-                            ),
-                        })));
-                    }
-                }
+        for (s, b) in self.reorder_targets(service)? {
+            if self.lost_blocks_join(b.amo_id)? {
+                continue; // a lost lead does not swallow a purchase
             }
+            let age = service
+                .created_at
+                .zip(s.created_at)
+                .map(|(a, b)| (a - b).num_days())
+                .unwrap_or(0);
+            return Ok(Some(plan(Op::Join {
+                id: b.amo_id,
+                target: b.bm_id.clone(),
+                reason: format!(
+                    "re-order of {} {age} days after service {} (within new_purchase_timeout_days = {days}): joined its lead",
+                    service.product, s.id
+                ),
+            })));
         }
         Ok(None)
+    }
+
+    /// The client's bound earlier orders of the same product within
+    /// `new_purchase_timeout_days`, newest first: the leads a re-order may join.
+    pub(super) fn reorder_targets(
+        &self,
+        service: &Service,
+    ) -> anyhow::Result<Vec<(Service, crate::store::Binding)>> {
+        let days = self.rules.file.sync.new_purchase_timeout_days as i64;
+        let (true, Some(created)) = (days > 0, service.created_at) else {
+            return Ok(Vec::new());
+        };
+        let mut earlier: Vec<Service> = self
+            .billing
+            .services_of(&service.client_id)?
+            .into_iter()
+            .filter(|s| s.id != service.id && s.product == service.product)
+            .filter(|s| {
+                s.created_at
+                    .map(|c| c <= created && (created - c).num_days() <= days)
+                    .unwrap_or(false)
+            })
+            .collect();
+        earlier.sort_by_key(|s| s.created_at);
+        let mut out = Vec::new();
+        for s in earlier.into_iter().rev() {
+            if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
+                out.push((s, b));
+            }
+        }
+        Ok(out)
     }
 
     fn plan_lead(
@@ -321,6 +365,27 @@ impl Engine<'_> {
         contact: Option<i64>,
         company: Option<i64>,
     ) -> anyhow::Result<Plan> {
+        let (desired, life) = self.lead_desired(service, key, f, contact, company)?;
+        let id = service.id.clone();
+        let mut plan = self.upsert(desired, &|| {
+            self.find_by_marker(EntityKind::Lead, "service.id", &id)
+        })?;
+        if matches!(plan.op, Op::Create(_)) {
+            plan.changes.extend(life);
+        }
+        Ok(plan)
+    }
+
+    /// What a service's lead should hold in amoCRM, with the lifecycle's report lines for a
+    /// create. For a bound lead it reads nothing from amoCRM.
+    fn lead_desired(
+        &self,
+        service: &Service,
+        key: &str,
+        f: &Facts,
+        contact: Option<i64>,
+        company: Option<i64>,
+    ) -> anyhow::Result<(Desired, Vec<(String, String)>)> {
         let (fields, warnings) = custom_fields(&self.resolved, EntityKind::Lead, f);
         let name = facts::render(&self.rules.file.sync.lead_name, f);
         let mut payload = json!({
@@ -386,13 +451,6 @@ impl Engine<'_> {
                 "_embedded",
             ],
         };
-        let id = service.id.clone();
-        let mut plan = self.upsert(desired, &|| {
-            self.find_by_marker(EntityKind::Lead, "service.id", &id)
-        })?;
-        if matches!(plan.op, Op::Create(_)) {
-            plan.changes.extend(life);
-        }
-        Ok(plan)
+        Ok((desired, life))
     }
 }

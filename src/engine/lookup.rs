@@ -42,6 +42,45 @@ pub struct Index {
     markers: HashMap<String, i64>,
 }
 
+/// What identifies an unbound entity in the pre-loaded index.
+pub(super) enum Lookup<'a> {
+    /// A contact by phone (E.164) or e-mail.
+    Contact {
+        phone: Option<&'a str>,
+        email: Option<&'a str>,
+    },
+    /// A company by INN or, without one, by name.
+    Company { inn: Option<&'a str>, name: &'a str },
+    /// An entity whose BILLmanager-id field holds this id.
+    Marker(&'a str),
+}
+
+fn contact_hit(i: &Index, phone_e164: Option<&str>, email: Option<&str>) -> Option<(i64, String)> {
+    phone_e164
+        .and_then(|p| {
+            i.phones
+                .get(&phone::search_key(p))
+                .map(|id| (*id, format!("same phone {p}")))
+        })
+        .or_else(|| {
+            email.and_then(|e| {
+                i.emails
+                    .get(&e.to_lowercase())
+                    .map(|id| (*id, format!("same e-mail {e}")))
+            })
+        })
+}
+
+fn company_hit(i: &Index, inn: Option<&str>, name: &str) -> Option<(i64, String)> {
+    match inn.map(str::trim).filter(|x| !x.is_empty()) {
+        Some(inn) => i.inns.get(inn).map(|id| (*id, format!("same INN {inn}"))),
+        None => i
+            .company_names
+            .get(&name.trim().to_lowercase())
+            .map(|id| (*id, format!("same name {name}"))),
+    }
+}
+
 fn keep_oldest(map: &mut HashMap<String, i64>, key: String, id: i64) {
     map.entry(key)
         .and_modify(|e| *e = (*e).min(id))
@@ -134,27 +173,41 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Looks a key up in the pre-loaded index; `None` when the kind was not pre-loaded.
+    /// Looks a key up in the pre-loaded index; `None` when the kind was not pre-loaded. A
+    /// hit is read from the pages a batch read ahead ([`Engine::prefetch_adoptions`]), else
+    /// with one GET (a single `sync`).
     #[allow(clippy::type_complexity)]
     fn indexed(
         &self,
         kind: EntityKind,
         pick: impl Fn(&Index) -> Option<(i64, String)>,
     ) -> Option<anyhow::Result<Option<(Value, String)>>> {
-        let idx = self.index.borrow();
-        if !idx.loaded.contains(&kind) {
-            return None;
-        }
-        let hit = pick(&idx);
-        drop(idx);
+        let hit = self.index_pick(kind, pick)?;
         Some(match hit {
             None => Ok(None),
             Some((id, reason)) => self
-                .crm
-                .get(kind, id)
+                .bound_remote(kind, id)
                 .map(|e| e.map(|e| (e, reason)))
                 .map_err(Into::into),
         })
+    }
+
+    /// What `pick` finds in the pre-loaded index of `kind`; `None` when it was not loaded.
+    fn index_pick<T>(&self, kind: EntityKind, pick: impl Fn(&Index) -> T) -> Option<T> {
+        let idx = self.index.borrow();
+        idx.loaded.contains(&kind).then(|| pick(&idx))
+    }
+
+    /// The amoCRM id the pre-loaded index gives an unbound entity (what `find_contact`,
+    /// `find_company` or `find_by_marker` would adopt), without reading it.
+    pub(super) fn index_hit(&self, kind: EntityKind, key: &Lookup<'_>) -> Option<i64> {
+        self.index_pick(kind, |i| match key {
+            Lookup::Contact { phone, email } => contact_hit(i, *phone, *email),
+            Lookup::Company { inn, name } => company_hit(i, *inn, name),
+            Lookup::Marker(bm_id) => i.markers.get(*bm_id).map(|id| (*id, String::new())),
+        })
+        .flatten()
+        .map(|(id, _)| id)
     }
 
     /// A contact with this phone or e-mail; the reason says which matched.
@@ -163,21 +216,7 @@ impl Engine<'_> {
         phone_e164: Option<&str>,
         email: Option<&str>,
     ) -> anyhow::Result<Option<(Value, String)>> {
-        if let Some(r) = self.indexed(EntityKind::Contact, |i| {
-            phone_e164
-                .and_then(|p| {
-                    i.phones
-                        .get(&phone::search_key(p))
-                        .map(|id| (*id, format!("same phone {p}")))
-                })
-                .or_else(|| {
-                    email.and_then(|e| {
-                        i.emails
-                            .get(&e.to_lowercase())
-                            .map(|id| (*id, format!("same e-mail {e}")))
-                    })
-                })
-        }) {
+        if let Some(r) = self.indexed(EntityKind::Contact, |i| contact_hit(i, phone_e164, email)) {
             return r;
         }
         let phone_field = self
@@ -228,15 +267,7 @@ impl Engine<'_> {
         inn: Option<&str>,
         name: &str,
     ) -> anyhow::Result<Option<(Value, String)>> {
-        if let Some(r) = self.indexed(EntityKind::Company, |i| {
-            match inn.map(str::trim).filter(|x| !x.is_empty()) {
-                Some(inn) => i.inns.get(inn).map(|id| (*id, format!("same INN {inn}"))),
-                None => i
-                    .company_names
-                    .get(&name.trim().to_lowercase())
-                    .map(|id| (*id, format!("same name {name}"))),
-            }
-        }) {
+        if let Some(r) = self.indexed(EntityKind::Company, |i| company_hit(i, inn, name)) {
             return r;
         }
         if let Some(inn) = inn.filter(|i| !i.trim().is_empty()) {

@@ -30,6 +30,7 @@ pub mod panel_sources;
 pub mod payload;
 pub mod plan;
 mod queue;
+mod remote;
 pub mod report;
 pub mod resolve;
 pub mod setup;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::diff::update_body;
 use super::plan::{Op, Plan};
 use super::Engine;
+use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 use crate::store::Binding;
 
@@ -32,6 +33,15 @@ pub struct Desired {
     pub links_on_create: bool,
     /// What to re-run if it fails.
     pub origin: (EntityKind, String),
+}
+
+/// An entity's desired state (with its facts and what finds it in amoCRM when unbound), or
+/// the plan decided without amoCRM (skipped, kept as it is).
+pub enum Wanted<F = ()> {
+    /// Nothing to compare with amoCRM.
+    Decided(Plan),
+    /// To be compared with what amoCRM holds ([`Engine::upsert`]).
+    Upsert(Desired, Facts, F),
 }
 
 fn has_link(remote: &Value, kind: EntityKind, id: i64) -> bool {
@@ -69,7 +79,7 @@ impl Engine<'_> {
                 plan.op = Op::Keep(b.amo_id);
                 return Ok(plan);
             }
-            match self.crm.get(d.kind, b.amo_id)? {
+            match self.bound_remote(d.kind, b.amo_id)? {
                 Some(remote) => found = Some((remote, None)),
                 None => {
                     // Deleted in amoCRM: forget it and start over (search, then create).
@@ -93,6 +103,11 @@ impl Engine<'_> {
             return Ok(plan);
         };
         let id = remote.get("id").and_then(Value::as_i64).unwrap_or(0);
+        // Who is responsible for it, for `keep_client_manager` (no read of its own).
+        self.life_state.borrow_mut().responsible.insert(
+            (d.kind, id),
+            remote.get("responsible_user_id").and_then(Value::as_i64),
+        );
         let mut desired = d.payload.clone();
         if let Some(obj) = desired.as_object_mut() {
             for k in &d.create_only {

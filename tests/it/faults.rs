@@ -1338,3 +1338,60 @@ fn full_disk_stops_with_a_clear_error_and_the_rerun_completes_without_duplicates
     rig.finish();
     drop(disk);
 }
+
+/// Contacts amoCRM holds linked to a company.
+fn contacts_with_company(rig: &Rig) -> usize {
+    rig.sandbox
+        .entities("contacts")
+        .iter()
+        .filter(|c| {
+            c["_embedded"]["companies"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .count()
+}
+
+/// Contact bindings whose links were not confirmed yet.
+fn links_pending(store: &Path) -> usize {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM bindings WHERE kind = 'contact' AND payload_hash = 'links-pending'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as usize
+}
+
+#[test]
+fn links_that_failed_after_their_contacts_were_created_are_made_by_the_next_run() {
+    let spec = small_spec();
+    let (_data, rig) = spec_world(&spec, 5);
+    // Every link request is refused: the contacts exist and are bound, their links are not.
+    rig.sandbox.inject(Fault::Status {
+        code: 400,
+        count: 1000,
+        path_prefix: Some("/api/v4/contacts/link".into()),
+    });
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2025-01-01", "--entity", "contact"]);
+    assert_ne!(rc, 0, "a refused link fails the run: {out}{err}");
+    assert_eq!(contacts_with_company(&rig), 0);
+    let pending = links_pending(&rig.store());
+    assert!(
+        pending > 0,
+        "contacts waiting for their links are bound as such"
+    );
+    rig.sandbox.clear_faults();
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2025-01-01", "--entity", "contact"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        contacts_with_company(&rig) >= pending,
+        "every contact whose link was refused is linked now"
+    );
+    assert_eq!(links_pending(&rig.store()), 0);
+    assert_eq!(rig.sandbox.entities("contacts").len(), spec.users());
+    let (rc, v, err) = backfill_json(&rig);
+    assert_eq!(rc, 0, "{v}{err}");
+    assert_complete(&rig, &spec);
+    rig.finish();
+}

@@ -22,12 +22,17 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Top-level module names that `line` (comments removed) refers to through `crate::`.
 fn referenced(line: &str) -> Vec<String> {
+    referenced_after(line, "crate::")
+}
+
+/// Module names that `line` refers to through `prefix` (`crate::`, `crate::calls::`).
+fn referenced_after(line: &str, prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = line;
-    while let Some(at) = rest.find("crate::") {
+    while let Some(at) = rest.find(prefix) {
         // `amocrm_bin::crate::` never occurs; `$crate::` in macros is not a module edge.
         let before = &rest[..at];
-        rest = &rest[at + "crate::".len()..];
+        rest = &rest[at + prefix.len()..];
         if before.ends_with('$') || before.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
             continue;
         }
@@ -88,16 +93,37 @@ fn library_graph() -> Graph {
             let code = line.split("//").next().unwrap_or("");
             for to in referenced(code) {
                 if to != top {
-                    graph
-                        .entry(top.clone())
-                        .or_default()
-                        .entry(to)
-                        .or_insert_with(|| format!("src/{}:{}", rel.display(), n + 1));
+                    add_edge(&mut graph, &top, to, || {
+                        format!("src/{}:{}", rel.display(), n + 1)
+                    });
                 }
             }
         }
     }
     graph
+}
+
+/// Records the first place that makes the edge `from → to`.
+fn add_edge(graph: &mut Graph, from: &str, to: String, at: impl FnOnce() -> String) {
+    graph
+        .entry(from.to_string())
+        .or_default()
+        .entry(to)
+        .or_insert_with(at);
+}
+
+/// Fails with the circle, edge by edge with where each is made, if the graph has one.
+fn assert_acyclic(graph: &Graph, what: &str, fix: &str) {
+    if let Some(cycle) = find_cycle(graph) {
+        let edges: Vec<String> = cycle
+            .windows(2)
+            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
+            .collect();
+        panic!(
+            "import circle between {what}:\n  {}\n{fix}",
+            edges.join("\n  ")
+        );
+    }
 }
 
 /// One cycle as a path `a → b → … → a`, if there is any.
@@ -159,16 +185,11 @@ fn top_level_modules_import_each_other_without_circles() {
     let graph = library_graph();
     // The graph is really read: the engine builds on the rules and the store.
     assert!(graph["engine"].contains_key("rules") && graph["engine"].contains_key("store"));
-    if let Some(cycle) = find_cycle(&graph) {
-        let edges: Vec<String> = cycle
-            .windows(2)
-            .map(|w| format!("{} → {} ({})", w[0], w[1], graph[&w[0]][&w[1]]))
-            .collect();
-        panic!(
-            "import circle between top-level modules:\n  {}\nmove the shared piece below both (see README \"How it works\")",
-            edges.join("\n  ")
-        );
-    }
+    assert_acyclic(
+        &graph,
+        "top-level modules",
+        "move the shared piece below both (see README \"How it works\")",
+    );
     let into_exit: Vec<String> = graph
         .iter()
         .filter_map(|(from, to)| to.get("exit").map(|at| format!("{from} ({at})")))
@@ -176,5 +197,64 @@ fn top_level_modules_import_each_other_without_circles() {
     assert!(
         into_exit.is_empty(),
         "exit.rs sits on top; these import it back (use crate::status instead): {into_exit:?}"
+    );
+}
+
+/// The file-level import graph inside `src/calls/` (a file, or the `plan/` directory, is a
+/// node), read from `super::…` and `crate::calls::…` paths outside `#[cfg(test)]` modules.
+fn calls_graph() -> Graph {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/calls");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let node = |f: &Path| {
+        let rel = f.strip_prefix(&dir).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        first.trim_end_matches(".rs").to_string()
+    };
+    let nodes: BTreeSet<String> = files.iter().map(|f| node(f)).collect();
+    let mut graph = Graph::new();
+    for file in &files {
+        let from = node(file);
+        let nested = file.parent() != Some(dir.as_path());
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                break;
+            }
+            let code = line.split("//").next().unwrap_or("");
+            // `super::` is `calls` in a top file; in `plan/` it takes `super::super::`.
+            let code = if nested {
+                code.replace("super::super::", "crate::calls::")
+            } else {
+                code.replace("super::", "crate::calls::")
+            };
+            for to in referenced_after(&code, "crate::calls::") {
+                if to != from && nodes.contains(&to) {
+                    add_edge(&mut graph, &from, to, || {
+                        format!("{}:{}", file.display(), n + 1)
+                    });
+                }
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn files_inside_calls_import_each_other_without_circles() {
+    let graph = calls_graph();
+    // The graph is really read: the parsers and the planner build on the events.
+    for from in ["parse", "ringostat", "plan"] {
+        assert!(graph[from].contains_key("event"), "{from}: {graph:?}");
+    }
+    assert_acyclic(
+        &graph,
+        "files of src/calls",
+        "move the shared piece into a file both import",
     );
 }

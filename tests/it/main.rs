@@ -16,6 +16,7 @@ mod layers;
 mod lifecycle;
 mod operator;
 mod panel;
+mod reads;
 mod rules_errors;
 mod security;
 mod sync;

@@ -17,6 +17,16 @@ use crate::rules::EntityKind;
 /// amoCRM's hard limit of entities per write request.
 pub const CHUNK: usize = 250;
 
+/// What a read of entities by id asks for besides the entity: a lead's contacts appear in
+/// `_embedded` only with `with=contacts` (§3.2), and the engine checks its links there.
+fn with_of(kind: EntityKind) -> Vec<(String, String)> {
+    if kind == EntityKind::Lead {
+        vec![("with".to_string(), "contacts".to_string())]
+    } else {
+        vec![]
+    }
+}
+
 /// The amoCRM implementation of [`Crm`].
 pub struct AmoCrm<'a> {
     client: AmoClient<'a>,
@@ -551,13 +561,10 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError> {
-        let q = if kind == EntityKind::Lead {
-            vec![("with".to_string(), "contacts".to_string())]
-        } else {
-            vec![]
-        };
-        self.client
-            .get(&format!("/api/v4/{}/{id}", kind.collection()), &q)
+        self.client.get(
+            &format!("/api/v4/{}/{id}", kind.collection()),
+            &with_of(kind),
+        )
     }
 
     /// `filter[id][]` pages of up to 250 (§3.3). The filter is an add-on some accounts lack,
@@ -576,6 +583,7 @@ impl Crm for AmoCrm<'_> {
                     .map(|id| ("filter[id][]".to_string(), id.to_string()))
                     .collect();
                 q.push(("limit".into(), CHUNK.to_string()));
+                q.extend(with_of(kind));
                 let listed = self
                     .client
                     .get(&path, &q)?
@@ -603,10 +611,7 @@ impl Crm for AmoCrm<'_> {
             left.retain(|id| !done.contains(id));
         }
         for id in left {
-            out.extend(
-                self.client
-                    .get(&format!("/api/v4/{}/{id}", kind.collection()), &[])?,
-            );
+            out.extend(self.get(kind, id)?);
         }
         Ok(out)
     }

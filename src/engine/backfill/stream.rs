@@ -297,7 +297,11 @@ impl Stream<'_, '_> {
         if !idle {
             return Ok(false);
         }
-        drop(self.lock.take());
+        if self.lock.take().is_some() {
+            // Longer than a waiter's poll (`lock::lock_within`), so a `sync` waiting for
+            // the lock gets it before this run takes it back.
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         self.lock = self.engine.write_lock()?;
         self.locked_at = Instant::now();
         Ok(true)

@@ -98,14 +98,15 @@ impl Engine<'_> {
         Ok(None)
     }
 
-    /// An entity's responsible user: from what this run knows, else one GET.
+    /// An entity's responsible user: from what this run knows (created with it, or read
+    /// in a page, [`Self::prefetch_managers`]), else one read (a single `sync`, or the one
+    /// entity a batch left to it).
     fn responsible_of(&self, kind: EntityKind, id: i64) -> anyhow::Result<Option<i64>> {
         if let Some(r) = self.life_state.borrow().responsible.get(&(kind, id)) {
             return Ok(*r);
         }
         let r = self
-            .crm
-            .get(kind, id)?
+            .remote(kind, id)?
             .and_then(|e| e.get("responsible_user_id").and_then(Value::as_i64));
         self.life_state
             .borrow_mut()
@@ -279,10 +280,9 @@ impl Engine<'_> {
                 .as_ref()
                 .is_some_and(|a| a.keep_client_manager)
             {
+                // `upsert` noted it from the entity it adopted: no read here.
                 let found = self
-                    .crm
-                    .get(plan.kind, id)?
-                    .and_then(|e| e.get("responsible_user_id").and_then(Value::as_i64))
+                    .responsible_of(plan.kind, id)?
                     .filter(|r| self.active_user(*r));
                 if let Some(m) = found {
                     if !self.dry_run {

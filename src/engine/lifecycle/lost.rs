@@ -12,7 +12,7 @@ use crate::billing::Service;
 use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 
-/// The newest earlier leads looked at (one GET each at most).
+/// The newest earlier leads looked at (one read each at most).
 const LOOK_BACK: usize = 3;
 
 /// What is known about an earlier lead.
@@ -28,16 +28,21 @@ enum Known {
 impl Engine<'_> {
     /// The client's newest earlier lead, when it is closed as lost (`[lifecycle.lost_returns]`).
     pub(super) fn lost_lead(&self, service: &Service) -> anyhow::Result<Option<Value>> {
-        if !self
-            .rules
-            .file
-            .lifecycle
-            .lost_returns
-            .as_ref()
-            .is_some_and(|l| l.enabled)
-        {
+        if !self.lost_returns_on() {
             return Ok(None);
         }
+        for id in self.earlier_leads(service)? {
+            match self.lead_if_lost(id)? {
+                Known::Lost(lead) => return Ok(Some(lead)),
+                Known::Open => return Ok(None),
+                Known::Gone => continue, // deleted in amoCRM: look further back
+            }
+        }
+        Ok(None)
+    }
+
+    /// The leads of the client's earlier services, newest first (at most [`LOOK_BACK`]).
+    fn earlier_leads(&self, service: &Service) -> anyhow::Result<Vec<i64>> {
         let mut earlier: Vec<Service> = self
             .billing
             .services_of(&service.client_id)?
@@ -61,18 +66,52 @@ impl Engine<'_> {
                 break;
             }
             looked.push(b.amo_id);
-            match self.lead_if_lost(b.amo_id)? {
-                Known::Lost(lead) => return Ok(Some(lead)),
-                Known::Open => return Ok(None),
-                Known::Gone => continue, // deleted in amoCRM: look further back
-            }
         }
-        Ok(None)
+        Ok(looked)
     }
 
-    /// Whether a lead is lost, from the store when it knows (the lead was written in this
-    /// run, or `[lifecycle.pullback]` keeps managers' changes coming), else from amoCRM.
-    fn lead_if_lost(&self, id: i64) -> anyhow::Result<Known> {
+    /// The earlier leads whose status planning this service's new lead will read: the
+    /// newest earlier lead (a returning client) and the lead a re-order would join, unless
+    /// the store knows them open. A batch reads them in pages ([`Engine::prefetch_leads`]);
+    /// one deleted in amoCRM sends the check further back, with a GET of its own.
+    pub(in crate::engine) fn lost_candidates(&self, service: &Service) -> anyhow::Result<Vec<i64>> {
+        if !self.lost_returns_on()
+            || self
+                .store
+                .binding("lead", &format!("service:{}", service.id))?
+                .is_some()
+            || self.joined(service)?.is_some()
+        {
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::new();
+        if let Some(id) = self.earlier_leads(service)?.first() {
+            ids.push(*id);
+        }
+        if let Some((_, b)) = self.reorder_targets(service)?.first() {
+            ids.push(b.amo_id);
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            if !self.known_open(id)? && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn lost_returns_on(&self) -> bool {
+        self.rules
+            .file
+            .lifecycle
+            .lost_returns
+            .as_ref()
+            .is_some_and(|l| l.enabled)
+    }
+
+    /// Whether the store knows a lead is not lost: the lead was written in this run, or
+    /// `[lifecycle.pullback]` keeps managers' changes coming.
+    fn known_open(&self, id: i64) -> anyhow::Result<bool> {
         let pulled = self
             .rules
             .file
@@ -83,12 +122,19 @@ impl Engine<'_> {
         let fresh = self.life_state.borrow().written_leads.contains(&id);
         if pulled || fresh {
             if let Some(stage) = self.store.life_lead(id)?.current() {
-                if stage.1 != LOST {
-                    return Ok(Known::Open);
-                }
+                return Ok(stage.1 != LOST);
             }
         }
-        Ok(match self.crm.get(EntityKind::Lead, id)? {
+        Ok(false)
+    }
+
+    /// Whether a lead is lost, from the store when it knows, else from amoCRM: from the
+    /// pages a batch read ([`Engine::prefetch_leads`]), or one GET for a single `sync`.
+    fn lead_if_lost(&self, id: i64) -> anyhow::Result<Known> {
+        if self.known_open(id)? {
+            return Ok(Known::Open);
+        }
+        Ok(match self.remote(EntityKind::Lead, id)? {
             Some(lead) if lead.get("status_id").and_then(Value::as_i64) == Some(LOST) => {
                 Known::Lost(lead)
             }
@@ -100,14 +146,7 @@ impl Engine<'_> {
     /// Whether a re-order must not join `lead` because it is lost: the purchase becomes a
     /// new lead (a returning client) instead of disappearing into a closed one.
     pub(in crate::engine) fn lost_blocks_join(&self, lead: i64) -> anyhow::Result<bool> {
-        if !self
-            .rules
-            .file
-            .lifecycle
-            .lost_returns
-            .as_ref()
-            .is_some_and(|l| l.enabled)
-        {
+        if !self.lost_returns_on() {
             return Ok(false);
         }
         Ok(matches!(self.lead_if_lost(lead)?, Known::Lost(_)))

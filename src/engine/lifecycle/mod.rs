@@ -119,6 +119,8 @@ pub struct RunState {
     /// The responsible user of amoCRM entities as this run knows it (created with it, or
     /// read in a page by id), so a client's manager costs no GET per entity.
     pub(in crate::engine) responsible: BTreeMap<(EntityKind, i64), Option<i64>>,
+    /// Bound entities read in pages by id for this run's decisions.
+    pub(in crate::engine) remote: crate::engine::remote::RemoteCache,
 }
 
 /// Fills `{placeholders}` from facts plus extra values.
@@ -164,10 +166,13 @@ impl Engine<'_> {
         let mut notes: Vec<(usize, Value)> = Vec::new();
         let mut tasks: Vec<(usize, TaskSpec, Value)> = Vec::new();
         for (i, o) in outcomes.iter().enumerate() {
-            if let (EntityKind::Lead, Some(id), Action::Created | Action::Updated) =
-                (kind, o.amo_id, o.action)
-            {
-                self.life_state.borrow_mut().written_leads.insert(id);
+            if let (Some(id), Action::Created | Action::Updated) = (o.amo_id, o.action) {
+                let mut st = self.life_state.borrow_mut();
+                // What was read of it before is stale now.
+                st.remote.forget(kind, id);
+                if kind == EntityKind::Lead {
+                    st.written_leads.insert(id);
+                }
             }
             let Some(p) = self
                 .life_state

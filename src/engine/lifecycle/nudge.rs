@@ -16,10 +16,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::super::remote::Need;
 use super::pullback::PullReport;
 use super::{closed_by_hand, render, Engine, WON};
 use crate::billing::{Service, ServiceStatus};
-use crate::rules::condition::holds;
+use crate::rules::condition::{holds, Facts};
+use crate::rules::lifecycle::{AbandonedCart, Nudge};
 use crate::rules::EntityKind;
 use crate::store::{now, LifeTask};
 
@@ -85,6 +87,37 @@ struct NewTask<'a> {
     responsible: Option<i64>,
 }
 
+/// Open tasks by the entity they are on.
+type OpenTasks = BTreeMap<(EntityKind, i64), Vec<Value>>;
+
+/// A cart or trial `nudge` looks at, before and after what it needs of amoCRM is read.
+enum Step<'s> {
+    /// Decided without amoCRM (`None`: nothing to report).
+    Done(Option<NudgeItem>),
+    Cart(CartDue<'s>),
+    Trial(TrialDue<'s>),
+}
+
+/// An order unpaid for too long, with a lead.
+struct CartDue<'s> {
+    s: &'s Service,
+    lead: i64,
+    f: Facts,
+    age: i64,
+    cfg: &'s AbandonedCart,
+    target: crate::store::Stage,
+}
+
+/// A stuck trial, with the entity its task goes to.
+struct TrialDue<'s> {
+    client: &'s str,
+    trial: &'s Service,
+    entity: (EntityKind, i64),
+    f: Facts,
+    age: i64,
+    cfg: &'s Nudge,
+}
+
 /// Text before the first placeholder: how our open tasks are recognised without the store.
 fn text_prefix(template: &str) -> &str {
     template.split('{').next().unwrap_or("").trim()
@@ -112,19 +145,35 @@ impl Engine<'_> {
             let s = self.billing.service(&id)?;
             by_client.entry(s.client_id.clone()).or_default().push(s);
         }
+        // First what each cart and trial needs to know of amoCRM, so the leads and contacts
+        // are read in pages by id rather than one GET each.
+        let mut steps: Vec<Step> = Vec::new();
         for (client, services) in &by_client {
             if l.abandoned_cart.is_some() {
                 for s in services {
-                    if let Some(item) = self.cart(s, at)? {
-                        report.items.push(item);
-                    }
+                    steps.push(self.cart_due(s, at)?);
                 }
             }
             if l.nudge.is_some() {
-                if let Some(item) = self.trial(client, services, at)? {
-                    report.items.push(item);
-                }
+                steps.push(self.trial_due(client, services, at)?);
             }
+        }
+        for kind in [EntityKind::Lead, EntityKind::Contact] {
+            let ids = steps.iter().filter_map(|s| match s {
+                Step::Cart(due) => (kind == EntityKind::Lead).then_some(due.lead),
+                Step::Trial(due) => (due.entity.0 == kind).then_some(due.entity.1),
+                Step::Done(_) => None,
+            });
+            self.prefetch_remote(kind, ids.map(|id| (id, Need::Stage)).collect::<Vec<_>>())?;
+        }
+        let open = self.trials_open_tasks(&steps)?;
+        for step in steps {
+            let item = match step {
+                Step::Done(item) => item,
+                Step::Cart(due) => Some(self.cart(due)?),
+                Step::Trial(due) => Some(self.trial(due, open.as_ref())?),
+            };
+            report.items.extend(item);
         }
         for i in &report.items {
             if i.task.is_some() {
@@ -212,30 +261,34 @@ impl Engine<'_> {
         Ok(id)
     }
 
-    /// An order unpaid for too long.
-    fn cart(&self, s: &Service, at: chrono::NaiveDateTime) -> anyhow::Result<Option<NudgeItem>> {
+    /// Whether an order is unpaid for too long and has a lead to look at.
+    fn cart_due<'s>(
+        &'s self,
+        s: &'s Service,
+        at: chrono::NaiveDateTime,
+    ) -> anyhow::Result<Step<'s>> {
         let (Some(cfg), Some(target)) = (&self.rules.file.lifecycle.abandoned_cart, self.life.cart)
         else {
-            return Ok(None);
+            return Ok(Step::Done(None));
         };
         if s.status != ServiceStatus::Ordered || s.trial {
-            return Ok(None);
+            return Ok(Step::Done(None));
         }
         let Some(created) = s.created_at else {
-            return Ok(None);
+            return Ok(Step::Done(None));
         };
         let age = (at - created).num_hours();
         if age < i64::from(cfg.hours) {
-            return Ok(None);
+            return Ok(Step::Done(None));
         }
         let f = self.service_facts(s)?;
         if !holds(&cfg.when, &f) {
-            return Ok(Some(NudgeItem::new(
+            return Ok(Step::Done(Some(NudgeItem::new(
                 "cart",
                 s,
                 "skipped",
                 "lifecycle.abandoned_cart.when does not hold".into(),
-            )));
+            ))));
         }
         if let Some(done) = self.store.life_tasks("cart", &s.id)?.first() {
             let mut item = NudgeItem::new(
@@ -245,27 +298,48 @@ impl Engine<'_> {
                 format!("already handled: task {}", done.task_id),
             );
             item.entity = Some(format!("lead {}", done.entity_id));
-            return Ok(Some(item));
+            return Ok(Step::Done(Some(item)));
         }
-        let Some(lead_id) = self.lead_of(s)? else {
-            return Ok(Some(NudgeItem::new(
+        let Some(lead) = self.lead_of(s)? else {
+            return Ok(Step::Done(Some(NudgeItem::new(
                 "cart",
                 s,
                 "skipped",
                 "no amoCRM lead yet (sync the service first)".into(),
-            )));
+            ))));
         };
-        let lead = match self.crm.get(EntityKind::Lead, lead_id) {
+        Ok(Step::Cart(CartDue {
+            s,
+            lead,
+            f,
+            age,
+            cfg,
+            target,
+        }))
+    }
+
+    /// An order unpaid for too long: its lead moves to the configured status (unless an
+    /// operator closed it by hand) and gets a task.
+    fn cart(&self, due: CartDue<'_>) -> anyhow::Result<NudgeItem> {
+        let CartDue {
+            s,
+            lead: lead_id,
+            f,
+            age,
+            cfg,
+            target,
+        } = due;
+        let lead = match self.remote(EntityKind::Lead, lead_id) {
             Ok(Some(l)) => l,
             Ok(None) => {
-                return Ok(Some(NudgeItem::new(
+                return Ok(NudgeItem::new(
                     "cart",
                     s,
                     "skipped",
                     format!("lead {lead_id} was deleted in amoCRM"),
-                )))
+                ))
             }
-            Err(e) => return self.item_error("cart", s, e).map(Some),
+            Err(e) => return self.item_error("cart", s, e),
         };
         let remote = (
             lead.get("pipeline_id").and_then(Value::as_i64).unwrap_or(0),
@@ -280,7 +354,7 @@ impl Engine<'_> {
                 "closed by hand as `{}`: left alone",
                 if remote.1 == WON { "won" } else { "lost" }
             );
-            return Ok(Some(item));
+            return Ok(item);
         }
         let text = render(&cfg.task_text, &f, &[("cart.hours", age.to_string())]);
         let moving = remote != target;
@@ -291,7 +365,7 @@ impl Engine<'_> {
                 "would create a task".into()
             };
             item.detail = format!("unpaid for {age} hours: {text}");
-            return Ok(Some(item));
+            return Ok(item);
         }
         if moving {
             let body = json!([{
@@ -303,7 +377,7 @@ impl Engine<'_> {
                 body.as_array().cloned().unwrap_or_default(),
             ) {
                 Ok(r) => r,
-                Err(e) => return self.item_error("cart", s, e).map(Some),
+                Err(e) => return self.item_error("cart", s, e),
             };
             if let Some(r) = res.rejected.first() {
                 item.action = "failed".into();
@@ -313,7 +387,7 @@ impl Engine<'_> {
                     .map(|e| format!("field `{}`: {} ({})", e.path, e.detail, e.code))
                     .collect::<Vec<_>>()
                     .join("; ");
-                return Ok(Some(item));
+                return Ok(item);
             }
             self.store.life_lead_set(lead_id, target, None)?;
         }
@@ -336,20 +410,76 @@ impl Engine<'_> {
                 };
                 item.detail = format!("unpaid for {age} hours: {text}");
             }
-            Err(e) => return self.item_error("cart", s, e).map(Some),
+            Err(e) => return self.item_error("cart", s, e),
         }
-        Ok(Some(item))
+        Ok(item)
     }
 
-    /// A client's stuck trial.
-    fn trial(
+    /// The entities a trial's open warm-up task may be on: where the next would go, and
+    /// where the ones this tool created went.
+    fn trial_task_entities(
         &self,
-        client: &str,
-        services: &[Service],
+        entity: (EntityKind, i64),
+        ours: &[LifeTask],
+    ) -> Vec<(EntityKind, i64)> {
+        let mut on: Vec<(EntityKind, i64)> = vec![entity];
+        for t in ours {
+            let k = if t.entity_type == "contacts" {
+                EntityKind::Contact
+            } else {
+                EntityKind::Lead
+            };
+            if !on.contains(&(k, t.entity_id)) {
+                on.push((k, t.entity_id));
+            }
+        }
+        on
+    }
+
+    /// The open tasks on every trial's entities, read together (a page per 50 entities)
+    /// rather than once per trial; `None` when that failed short of a fatal error, and each
+    /// trial then reads its own (and fails on its own).
+    fn trials_open_tasks(&self, steps: &[Step<'_>]) -> anyhow::Result<Option<OpenTasks>> {
+        let mut on: BTreeMap<EntityKind, Vec<i64>> = BTreeMap::new();
+        for step in steps {
+            if let Step::Trial(due) = step {
+                let ours = self.store.life_tasks("nudge", due.client)?;
+                for (k, id) in self.trial_task_entities(due.entity, &ours) {
+                    on.entry(k).or_default().push(id);
+                }
+            }
+        }
+        let mut open = OpenTasks::new();
+        for (kind, mut ids) in on {
+            ids.sort_unstable();
+            ids.dedup();
+            match self.crm.open_tasks(kind, &ids) {
+                Ok(tasks) => {
+                    for id in ids {
+                        open.entry((kind, id)).or_default();
+                    }
+                    for t in tasks {
+                        if let Some(id) = t.get("entity_id").and_then(Value::as_i64) {
+                            open.entry((kind, id)).or_default().push(t);
+                        }
+                    }
+                }
+                Err(e) if super::fatal(&e) => return Err(e.into()),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(open))
+    }
+
+    /// A client's stuck trial, when there is one, with where its task would go.
+    fn trial_due<'s>(
+        &'s self,
+        client: &'s str,
+        services: &'s [Service],
         at: chrono::NaiveDateTime,
-    ) -> anyhow::Result<Option<NudgeItem>> {
+    ) -> anyhow::Result<Step<'s>> {
         let Some(cfg) = &self.rules.file.lifecycle.nudge else {
-            return Ok(None);
+            return Ok(Step::Done(None));
         };
         let paid = services.iter().any(|s| {
             !s.trial
@@ -366,20 +496,20 @@ impl Engine<'_> {
             .collect();
         trials.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         let Some(trial) = trials.first().copied() else {
-            return Ok(None);
+            return Ok(Step::Done(None));
         };
         if paid {
-            return Ok(None);
+            return Ok(Step::Done(None));
         }
         let age = trial.created_at.map(|c| (at - c).num_days()).unwrap_or(0);
         let f = self.service_facts(trial)?;
         if !holds(&cfg.when, &f) {
-            return Ok(Some(NudgeItem::new(
+            return Ok(Step::Done(Some(NudgeItem::new(
                 "trial",
                 trial,
                 "skipped",
                 "lifecycle.nudge.when does not hold".into(),
-            )));
+            ))));
         }
         // Where the task goes: the trial's lead, else the client's contact.
         let mut entity = self.lead_of(trial)?.map(|id| (EntityKind::Lead, id));
@@ -393,28 +523,39 @@ impl Engine<'_> {
             }
         }
         let Some(entity) = entity else {
-            return Ok(Some(NudgeItem::new(
+            return Ok(Step::Done(Some(NudgeItem::new(
                 "trial",
                 trial,
                 "skipped",
                 "the client is not in amoCRM yet (sync it first)".into(),
-            )));
+            ))));
         };
+        Ok(Step::Trial(TrialDue {
+            client,
+            trial,
+            entity,
+            f,
+            age,
+            cfg,
+        }))
+    }
+
+    /// A stuck trial: one task for the entity's responsible manager, unless one is open or
+    /// the last one is too recent.
+    fn trial(&self, due: TrialDue<'_>, known: Option<&OpenTasks>) -> anyhow::Result<NudgeItem> {
+        let TrialDue {
+            client,
+            trial,
+            entity,
+            f,
+            age,
+            cfg,
+        } = due;
         let mut item = NudgeItem::new("trial", trial, "", String::new());
         item.entity = Some(format!("{} {}", entity.0.as_str(), entity.1));
         // Never a second task while one is open.
         let ours = self.store.life_tasks("nudge", client)?;
-        let mut on: Vec<(EntityKind, i64)> = vec![entity];
-        for t in &ours {
-            let k = if t.entity_type == "contacts" {
-                EntityKind::Contact
-            } else {
-                EntityKind::Lead
-            };
-            if !on.contains(&(k, t.entity_id)) {
-                on.push((k, t.entity_id));
-            }
-        }
+        let on = self.trial_task_entities(entity, &ours);
         let prefix = text_prefix(&cfg.task_text);
         for kind in [EntityKind::Lead, EntityKind::Contact] {
             let ids: Vec<i64> = on
@@ -425,9 +566,15 @@ impl Engine<'_> {
             if ids.is_empty() {
                 continue;
             }
-            let open = match self.crm.open_tasks(kind, &ids) {
-                Ok(o) => o,
-                Err(e) => return self.item_error("trial", trial, e).map(Some),
+            let open = match known {
+                Some(known) => ids
+                    .iter()
+                    .flat_map(|id| known.get(&(kind, *id)).into_iter().flatten().cloned())
+                    .collect(),
+                None => match self.crm.open_tasks(kind, &ids) {
+                    Ok(o) => o,
+                    Err(e) => return self.item_error("trial", trial, e),
+                },
             };
             let hit = open.iter().find(|t| {
                 let id = t.get("id").and_then(Value::as_i64).unwrap_or(0);
@@ -441,7 +588,7 @@ impl Engine<'_> {
                     "warm-up task {} is still open",
                     t.get("id").and_then(Value::as_i64).unwrap_or(0)
                 );
-                return Ok(Some(item));
+                return Ok(item);
             }
         }
         if let Some(last) = ours.first() {
@@ -452,23 +599,23 @@ impl Engine<'_> {
                     "last warm-up task {} was created {since} days ago (again_after_days = {})",
                     last.task_id, cfg.again_after_days
                 );
-                return Ok(Some(item));
+                return Ok(item);
             }
         }
         let text = render(&cfg.task_text, &f, &[("trial.days", age.to_string())]);
-        let responsible = match self.crm.get(entity.0, entity.1) {
+        let responsible = match self.remote(entity.0, entity.1) {
             Ok(Some(e)) => e.get("responsible_user_id").and_then(Value::as_i64),
             Ok(None) => {
                 item.action = "skipped".into();
                 item.detail = format!("{} {} was deleted in amoCRM", entity.0.as_str(), entity.1);
-                return Ok(Some(item));
+                return Ok(item);
             }
-            Err(e) => return self.item_error("trial", trial, e).map(Some),
+            Err(e) => return self.item_error("trial", trial, e),
         };
         if self.dry_run {
             item.action = "would create a task".into();
             item.detail = format!("trial {age} days old, no paid order: {text}");
-            return Ok(Some(item));
+            return Ok(item);
         }
         match self.create_task(NewTask {
             purpose: "nudge",
@@ -484,8 +631,8 @@ impl Engine<'_> {
                 item.action = "task created".into();
                 item.detail = format!("trial {age} days old, no paid order: {text}");
             }
-            Err(e) => return self.item_error("trial", trial, e).map(Some),
+            Err(e) => return self.item_error("trial", trial, e),
         }
-        Ok(Some(item))
+        Ok(item)
     }
 }
