@@ -8,6 +8,7 @@
 //! middle of a backfill. Plain `http://` is refused except on loopback (tests, an SSH
 //! tunnel), because the password travels in every request.
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
@@ -16,7 +17,7 @@ use reqwest::{StatusCode, Url};
 use super::envelope::looks_like_doc;
 use super::error::BillingError;
 use super::reader::PanelReader;
-use super::transport::{Params, Transport};
+use super::transport::{carried, carry, Params, Transport};
 use crate::secret::Secret;
 
 /// Calls the HTTP API with `authinfo`.
@@ -62,8 +63,9 @@ impl PanelReader<ApiTransport> {
     }
 }
 
-impl Transport for ApiTransport {
-    fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError> {
+impl ApiTransport {
+    /// Sends one call; a successful answer's body is left to be read as it arrives.
+    fn send(&self, func: &str, params: &Params<'_>) -> Result<Body, BillingError> {
         let authinfo = format!("{}:{}", self.user, self.password.expose());
         let mut form: Vec<(&str, &str)> = vec![("func", func)];
         form.extend_from_slice(params);
@@ -73,16 +75,27 @@ impl Transport for ApiTransport {
         let unreachable = |what: String| BillingError::Unreachable {
             detail: format!("{where_} `{func}`: {what}"),
         };
-        let resp = self
+        let mut resp = self
             .http
             .post(self.url.clone())
             .form(&form)
             .send()
             .map_err(|e| unreachable(describe(e)))?;
         let status = resp.status();
-        let body = resp.bytes().map_err(|e| unreachable(describe(e)))?.to_vec();
-        if status.is_success() || looks_like_doc(&body) {
-            return Ok(body);
+        if status.is_success() {
+            return Ok(Body {
+                resp: Box::new(resp),
+                where_: format!("{where_} `{func}`"),
+            });
+        }
+        let mut body = Vec::new();
+        resp.read_to_end(&mut body)
+            .map_err(|e| unreachable(format!("HTTP {status}, and its body broke off: {e}")))?;
+        if looks_like_doc(&body) {
+            return Ok(Body {
+                resp: Box::new(std::io::Cursor::new(body)),
+                where_: format!("{where_} `{func}`"),
+            });
         }
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return Err(BillingError::AccessDenied {
@@ -90,6 +103,45 @@ impl Transport for ApiTransport {
             });
         }
         Err(unreachable(format!("HTTP {status}")))
+    }
+}
+
+impl Transport for ApiTransport {
+    fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError> {
+        let mut body = Vec::new();
+        self.send(func, params)?
+            .read_to_end(&mut body)
+            .map_err(|e| {
+                carried(e).unwrap_or_else(|e| BillingError::Unreachable {
+                    detail: e.to_string(),
+                })
+            })?;
+        Ok(body)
+    }
+
+    fn open(
+        &self,
+        func: &str,
+        params: &Params<'_>,
+    ) -> Result<Box<dyn Read + Send + '_>, BillingError> {
+        Ok(Box::new(self.send(func, params)?))
+    }
+}
+
+/// An answer's body as it arrives; a connection that breaks off or times out mid-list is
+/// reported as unreachable (carried through the parser, see [`carry`]).
+struct Body {
+    resp: Box<dyn Read + Send>,
+    where_: String,
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.resp.read(buf).map_err(|e| {
+            carry(BillingError::Unreachable {
+                detail: format!("{}: the answer broke off ({e})", self.where_),
+            })
+        })
     }
 }
 

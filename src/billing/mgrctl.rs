@@ -5,18 +5,26 @@
 //! ids travel in argv; nothing secret is ever passed (mgrctl as root needs no password). A
 //! call that outlives `timeout_secs` is killed and reported as unreachable. Because mgrctl
 //! may exit 0 with an error document on stdout (UNCONFIRMED, §1.4), the body is always
-//! parsed; a non-zero exit with no document on stdout is reported with mgrctl's stderr.
+//! parsed; a non-zero exit with no whole document on stdout is reported with mgrctl's
+//! stderr.
+//!
+//! A list is parsed straight from the child's stdout pipe as mgrctl prints it ([`Answer`]),
+//! so a 200 000-row answer is never held whole; a watchdog thread kills the child at the
+//! timeout even while the parser waits for the next row.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::envelope::looks_like_doc;
 use super::error::BillingError;
 use super::reader::PanelReader;
-use super::transport::{Params, Transport};
+use super::transport::{carried, carry, Params, Transport};
 
 /// Runs mgrctl as a child process.
 #[derive(Debug, Clone)]
@@ -66,8 +74,9 @@ impl MgrctlTransport {
     }
 }
 
-impl Transport for MgrctlTransport {
-    fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError> {
+impl MgrctlTransport {
+    /// Starts mgrctl for one call; its answer is read from the returned [`Answer`].
+    fn start(&self, func: &str, params: &Params<'_>) -> Result<Answer, BillingError> {
         let mut cmd = Command::new(&self.program);
         cmd.arg("-m").arg(&self.manager).arg(func);
         cmd.args(params.iter().map(|(k, v)| format!("{k}={v}")));
@@ -76,34 +85,192 @@ impl Transport for MgrctlTransport {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let shown = self.command_line(func, params);
         let mut child = cmd.spawn().map_err(|e| BillingError::Unreachable {
             detail: format!(
                 "cannot run `{}` ({e}); set `[billmanager] mgrctl` to mgrctl's path",
                 self.program.display()
             ),
         })?;
-        let out = drain(child.stdout.take());
-        let err = drain(child.stderr.take());
-        let status =
-            wait(&mut child, self.timeout).map_err(|detail| BillingError::Unreachable {
-                detail: format!("`{shown}` {detail}"),
-            })?;
-        let stdout = out.join().unwrap_or_default();
-        let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default())
-            .trim()
-            .to_string();
-        if status.success() || looks_like_doc(&stdout) {
-            return Ok(stdout);
+        let stdout = child.stdout.take();
+        let stderr = drain(child.stderr.take());
+        let child = Arc::new(Mutex::new(child));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let watchdog = {
+            let (child, timed_out, timeout) = (child.clone(), timed_out.clone(), self.timeout);
+            thread::spawn(move || {
+                if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
+                    let mut c = child.lock().unwrap_or_else(|e| e.into_inner());
+                    if matches!(c.try_wait(), Ok(None)) {
+                        timed_out.store(true, Ordering::SeqCst);
+                        let _ = c.kill();
+                    }
+                }
+            })
+        };
+        Ok(Answer {
+            shown: self.command_line(func, params),
+            timeout: self.timeout,
+            stdout,
+            stderr: Some(stderr),
+            child,
+            timed_out,
+            watchdog: Some((stop, watchdog)),
+            printed: false,
+            failed_exit: false,
+            done: false,
+        })
+    }
+}
+
+impl Transport for MgrctlTransport {
+    fn fetch(&self, func: &str, params: &Params<'_>) -> Result<Vec<u8>, BillingError> {
+        let mut answer = self.start(func, params)?;
+        let mut out = Vec::new();
+        match answer.read_to_end(&mut out) {
+            Ok(_) => Ok(out),
+            // A whole document next to a non-zero exit explains the failure itself.
+            Err(_) if answer.failed_exit && is_whole_doc(&out) => Ok(out),
+            Err(e) => Err(carried(e).unwrap_or_else(|e| BillingError::Unreachable {
+                detail: format!("`{}` could not be read: {e}", answer.shown),
+            })),
         }
-        let why = if stderr.is_empty() {
+    }
+
+    fn open(
+        &self,
+        func: &str,
+        params: &Params<'_>,
+    ) -> Result<Box<dyn Read + Send + '_>, BillingError> {
+        Ok(Box::new(self.start(func, params)?))
+    }
+}
+
+/// A whole JSON document that reads like BILLmanager's (an error document, typically).
+fn is_whole_doc(out: &[u8]) -> bool {
+    looks_like_doc(out) && serde_json::from_slice::<serde::de::IgnoredAny>(out).is_ok()
+}
+
+/// One running mgrctl call: its stdout as a reader. At the end of the output it waits for
+/// the exit: past the timeout, or on a non-zero exit, the read fails with the
+/// [`BillingError`] to report (carried, see [`carry`]), naming the call and quoting
+/// stderr. Dropped early (the parser gave up), it kills and reaps the child.
+struct Answer {
+    shown: String,
+    timeout: Duration,
+    stdout: Option<ChildStdout>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    child: Arc<Mutex<Child>>,
+    timed_out: Arc<AtomicBool>,
+    watchdog: Option<(Sender<()>, JoinHandle<()>)>,
+    /// Something other than white space was printed.
+    printed: bool,
+    /// The child exited non-zero (after the timeout: killed).
+    failed_exit: bool,
+    done: bool,
+}
+
+impl Read for Answer {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = match self.stdout.as_mut() {
+            Some(out) => out.read(buf)?,
+            None => 0,
+        };
+        if n > 0 {
+            self.printed |= buf[..n].iter().any(|b| !b.is_ascii_whitespace());
+            return Ok(n);
+        }
+        self.done = true;
+        self.stdout = None;
+        self.finish().map(|_| 0).map_err(carry)
+    }
+}
+
+impl Answer {
+    /// Waits for the exit and judges it.
+    fn finish(&mut self) -> Result<(), BillingError> {
+        let status = self.wait();
+        self.stop_watchdog();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if self.timed_out.load(Ordering::SeqCst) {
+            self.failed_exit = true;
+            return Err(BillingError::Unreachable {
+                detail: format!(
+                    "`{}` did not answer within {} s and was stopped; raise `[billmanager] timeout_secs` if the panel is just slow",
+                    self.shown,
+                    self.timeout.as_secs_f32()
+                ),
+            });
+        }
+        let status = status.map_err(|e| BillingError::Unreachable {
+            detail: format!("`{}` could not be waited for: {e}", self.shown),
+        })?;
+        if status.success() {
+            return Ok(());
+        }
+        self.failed_exit = true;
+        let why = String::from_utf8_lossy(&stderr).trim().to_string();
+        let why = if why.is_empty() {
             "no message on stderr".to_string()
         } else {
-            stderr
+            why
+        };
+        let shape = if self.printed {
+            "; its answer may be cut short"
+        } else {
+            ""
         };
         Err(BillingError::Unreachable {
-            detail: format!("`{shown}` failed ({status}): {why}"),
+            detail: format!("`{}` failed ({status}){shape}: {why}", self.shown),
         })
+    }
+
+    /// The exit status; the watchdog kills the child at the timeout meanwhile.
+    fn wait(&self) -> std::io::Result<ExitStatus> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(status) = self
+                .child
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_wait()?
+            {
+                return Ok(status);
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    fn stop_watchdog(&mut self) {
+        if let Some((stop, handle)) = self.watchdog.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stdout = None;
+            let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+        self.stop_watchdog();
+        if let Some(h) = self.stderr.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -116,28 +283,4 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
         }
         buf
     })
-}
-
-/// Waits for the child; past `timeout` kills it and says so.
-fn wait(child: &mut Child, timeout: Duration) -> Result<std::process::ExitStatus, String> {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(2);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "did not answer within {} s and was stopped; raise `[billmanager] timeout_secs` if the panel is just slow",
-                    timeout.as_secs_f32()
-                ));
-            }
-            Ok(None) => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(e) => return Err(format!("could not be waited for: {e}")),
-        }
-    }
 }

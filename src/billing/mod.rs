@@ -18,6 +18,9 @@ pub mod convert;
 pub mod envelope;
 mod error;
 mod files;
+mod forms;
+mod ids;
+mod list;
 pub mod mask;
 mod mgrctl;
 pub mod model;
@@ -34,6 +37,7 @@ pub use api::{ApiSource, ApiTransport};
 pub use clock::{panel_now, panel_time};
 pub use error::BillingError;
 pub use files::{FilesSource, FilesTransport};
+pub use ids::IdList;
 pub use mgrctl::{MgrctlSource, MgrctlTransport};
 pub use model::{
     Attrs, Client, PanelStats, Payer, PayerKind, Service, ServiceStatus, Unlinked, User,
@@ -90,6 +94,11 @@ pub trait BillingSource: Sync {
     fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// Ids of services created on or after `since` (backfill), in ascending id order.
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// [`Self::service_ids_since`] packed in one buffer: a backfill keeps every id of a
+    /// large panel for the whole run.
+    fn service_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError> {
+        self.service_ids_since(since).map(IdList::from)
+    }
     /// The client user `user_id` belongs to, from the `user` list (`account_id`, or the
     /// client's name); `None` when this source cannot tell, `NotFound` when no user has it.
     fn user_client(&self, _user_id: &str) -> Result<Option<String>, BillingError> {
@@ -117,9 +126,18 @@ pub trait BillingSource: Sync {
         Vec::new()
     }
     /// Forms kept from earlier runs (see [`CachedForm`]).
-    fn preload_forms(&self, _forms: Vec<CachedForm>) {}
+    fn preload_forms(&self, forms: Vec<CachedForm>) {
+        forms.into_iter().for_each(|f| self.keep_form(f));
+    }
+    /// One form kept from an earlier run; a backfill hands them over one by one, so they
+    /// are never all in memory at once.
+    fn keep_form(&self, _form: CachedForm) {}
     /// Forms read from the panel in this run, to keep for the next one.
     fn fresh_forms(&self) -> Vec<CachedForm> {
-        Vec::new()
+        let mut all = Vec::new();
+        self.each_fresh_form(&mut |f| all.push(f));
+        all
     }
+    /// Hands over, once, each form read from the panel in this run, one at a time.
+    fn each_fresh_form(&self, _f: &mut dyn FnMut(CachedForm)) {}
 }

@@ -1,11 +1,11 @@
 //! [`PanelReader`]: the one [`BillingSource`] implementation, generic over how calls travel.
 //!
 //! Which functions it calls (`docs/billmanager.md` §13):
-//! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**
-//!   and indexed by id and by owning client. Real panels filter only with
-//!   `filter=on&<column>=<value>`, and `account` filters by the client's *name* (facts D3),
-//!   so the earlier `account=<id>` hints were ignored anyway; one whole-list read also
-//!   serves every later lookup of the run;
+//! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**,
+//!   streamed into a temporary file and indexed by id and by owning client ([`List`]).
+//!   Real panels filter only with `filter=on&<column>=<value>`, and `account` filters by
+//!   the client's *name* (facts D3), so the earlier `account=<id>` hints were ignored
+//!   anyway; one whole-list read also serves every later lookup of the run;
 //! - the edit forms `account.edit elid=<client>` (fields the list lacks, such as `country`)
 //!   and `profile.edit elid=<payer>` (the tax number `vatnum`, e-mail, phone and person,
 //!   which real `profile` rows do not carry, facts D5), each read at most once per run.
@@ -22,84 +22,23 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 
-use super::convert::{self, Owner};
+use super::convert;
 use super::envelope::{self, Call};
 use super::error::BillingError;
+use super::forms::{self, Forms};
+use super::ids::IdList;
+use super::list::{entity_of, spool_error, List};
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
 use super::transport::Transport;
 use super::values::{first, id_order};
 use super::{BillingSource, CachedForm, Sample};
 
-/// One packed row: (interned field name, text) pairs.
-type Packed = Box<[(u32, Box<str>)]>;
-
-/// A whole list, indexed by id and by owning client so lookups stay O(1) however large.
-/// Rows are packed (field names interned once per list, values as boxed text) and turned
-/// back into [`Attrs`] one at a time when asked for, so a 200 000-row list stays small.
-#[derive(Default)]
-struct List {
-    keys: Vec<Box<str>>,
-    key_index: HashMap<Box<str>, u32>,
-    rows: Vec<Packed>,
-    /// The resolved owner of each row (`None` for `account` rows and unlinked rows).
-    owners: Vec<Option<Box<str>>>,
-    by_id: HashMap<Box<str>, u32>,
-    by_owner: HashMap<Box<str>, Vec<u32>>,
-}
-
-impl List {
-    fn push(&mut self, row: Attrs) {
-        let packed: Vec<(u32, Box<str>)> = row
-            .into_iter()
-            .map(|(k, v)| {
-                let next = self.keys.len() as u32;
-                let key = *self.key_index.entry(k.as_str().into()).or_insert(next);
-                if key == next {
-                    self.keys.push(k.into());
-                }
-                (key, v.into())
-            })
-            .collect();
-        self.rows.push(packed.into_boxed_slice());
-    }
-
-    /// Row `i` as fields.
-    fn attrs(&self, i: usize) -> Attrs {
-        self.rows[i]
-            .iter()
-            .map(|(k, v)| (self.keys[*k as usize].to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn row(&self, id: &str) -> Option<(Attrs, Option<&str>)> {
-        let i = *self.by_id.get(id)? as usize;
-        Some((self.attrs(i), self.owners[i].as_deref()))
-    }
-
-    fn of_owner<'a>(&'a self, client: &str) -> impl Iterator<Item = Attrs> + 'a {
-        self.by_owner
-            .get(client)
-            .into_iter()
-            .flatten()
-            .map(|i| self.attrs(*i as usize))
-    }
-}
-
-/// The entity word of a list's rows, for errors and reports.
-fn entity_of(func: &str) -> &'static str {
-    match func {
-        "account" => "client",
-        "user" => "user",
-        "profile" => "payer",
-        _ => "service",
-    }
-}
-
 /// Reads BILLmanager through a [`Transport`], caching lists and forms for the run.
 pub struct PanelReader<T> {
     transport: T,
     lists: Mutex<HashMap<String, Arc<List>>>,
-    forms: Mutex<HashMap<String, Arc<Attrs>>>,
+    /// Forms of this run and kept from earlier runs (spooled, see [`Forms`]).
+    forms: Mutex<Forms>,
     unlinked: Mutex<Vec<Unlinked>>,
     calls: AtomicU64,
     forms_read: AtomicU64,
@@ -110,10 +49,6 @@ pub struct PanelReader<T> {
     max_age_secs: i64,
     /// Client attributes the rules use (`None`: unknown, so every form is read).
     client_needs: Mutex<Option<Vec<Vec<String>>>>,
-    /// Forms kept from earlier runs, by `func?elid=id`.
-    kept: Mutex<HashMap<String, CachedForm>>,
-    /// Forms read from the panel in this run.
-    fresh: Mutex<Vec<CachedForm>>,
 }
 
 impl<T: Transport> PanelReader<T> {
@@ -122,7 +57,7 @@ impl<T: Transport> PanelReader<T> {
         PanelReader {
             transport,
             lists: Mutex::new(HashMap::new()),
-            forms: Mutex::new(HashMap::new()),
+            forms: Mutex::new(Forms::default()),
             unlinked: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
             forms_read: AtomicU64::new(0),
@@ -130,8 +65,6 @@ impl<T: Transport> PanelReader<T> {
             parallel: 4,
             max_age_secs: 24 * 3600,
             client_needs: Mutex::new(None),
-            kept: Mutex::new(HashMap::new()),
-            fresh: Mutex::new(Vec::new()),
         }
     }
 
@@ -176,80 +109,31 @@ impl<T: Transport> PanelReader<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         crate::log::debug(&format!("billmanager: {func}"));
         let started = Instant::now();
-        // Streamed: each row goes from the answer into the packed list as it is parsed;
+        // Streamed: each row goes from the answer into the spooled list as it is parsed;
         // no `Value` tree and no list of `Attrs` is ever built.
-        let mut list = List::default();
-        let read = self
-            .transport
-            .open(func, &[])
-            .and_then(|r| super::stream::each_row(r, &call, &mut |row| list.push(row)));
+        let mut list = List::new(func)?;
+        let mut spooled = Ok(());
+        let read = self.transport.open(func, &[]).and_then(|r| {
+            super::stream::each_row(r, &call, &mut |row| {
+                if spooled.is_ok() {
+                    spooled = list.push(&row);
+                }
+            })
+        });
         self.micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         read?;
-        self.index(func, &mut list)?;
+        spooled.map_err(|e| spool_error(func, e))?;
+        // Rows that name their client by name are matched against the `account` list.
+        let accounts = match list.needs_accounts() {
+            true => Some(self.list("account")?),
+            false => None,
+        };
+        list.finish(accounts)?;
+        self.lock_unlinked().append(&mut list.unlinked);
         let list = Arc::new(list);
         self.lock_lists().insert(func.to_string(), list.clone());
         Ok(list)
-    }
-
-    /// Indexes rows, resolving each owner; rows no client can be tied to are recorded.
-    fn index(&self, func: &str, list: &mut List) -> Result<(), BillingError> {
-        let owned = func != "account";
-        let needs_names = owned
-            && (0..list.rows.len())
-                .any(|i| matches!(convert::owner(&list.attrs(i)), Owner::Name(_)));
-        let names: HashMap<String, Vec<String>> = if needs_names {
-            let accounts = self.list("account")?;
-            let mut names: HashMap<String, Vec<String>> = HashMap::new();
-            for (id, i) in &accounts.by_id {
-                if let Some(name) = first(&accounts.attrs(*i as usize), &["name"]) {
-                    names
-                        .entry(name.to_string())
-                        .or_default()
-                        .push(id.to_string());
-                }
-            }
-            for ids in names.values_mut() {
-                ids.sort_by(|a, b| id_order(a, b));
-            }
-            names
-        } else {
-            HashMap::new()
-        };
-        let entity = entity_of(func);
-        list.by_id.reserve(list.rows.len());
-        list.owners.reserve(list.rows.len());
-        let mut unlinked = Vec::new();
-        for i in 0..list.rows.len() {
-            let row = list.attrs(i);
-            let id = convert::row_id(&row).map(str::to_string);
-            if let Some(id) = &id {
-                list.by_id.entry(id.as_str().into()).or_insert(i as u32);
-            }
-            let owner: Option<Box<str>> = if owned {
-                let shown = id.clone().unwrap_or_else(|| format!("#{}", i + 1));
-                match resolve(convert::owner(&row), &names) {
-                    Ok(o) => Some(o.into()),
-                    Err((reason, candidates)) => {
-                        unlinked.push(Unlinked {
-                            entity,
-                            id: shown,
-                            reason: format!("`{func}` row: {reason}"),
-                            candidates,
-                        });
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            if let Some(o) = &owner {
-                list.by_owner.entry(o.clone()).or_default().push(i as u32);
-            }
-            list.owners.push(owner);
-        }
-        self.lock_unlinked().extend(unlinked);
-        Ok(())
     }
 
     /// The fields of edit form `func` for `id`, read at most once per run, and not at all
@@ -261,22 +145,20 @@ impl<T: Transport> PanelReader<T> {
         entity: &'static str,
         id: &str,
         row_hash: &str,
-    ) -> Result<Arc<Attrs>, BillingError> {
-        let key = format!("{func}?elid={id}");
-        if let Some(hit) = self.lock_forms().get(&key) {
-            return Ok(hit.clone());
-        }
+    ) -> Result<Attrs, BillingError> {
+        let key = forms::key(func, id);
         let now = chrono::Utc::now().timestamp();
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key)
-            .filter(|k| k.row_hash == row_hash && now - k.fetched_at < self.max_age_secs);
-        if let Some(k) = kept {
-            let form = Arc::new(k.attrs);
-            self.lock_forms().insert(key, form.clone());
-            return Ok(form);
+        {
+            let mut forms = self.lock_forms();
+            if let Some(hit) = forms.get(&key).map_err(|e| spool_error(func, e))? {
+                return Ok(hit);
+            }
+            let kept = forms
+                .take_kept(&key, row_hash, now - self.max_age_secs)
+                .map_err(|e| spool_error(func, e))?;
+            if let Some(form) = kept {
+                return Ok(form);
+            }
         }
         let call = Call {
             func,
@@ -291,32 +173,23 @@ impl<T: Transport> PanelReader<T> {
                 id: id.to_string(),
             });
         }
-        self.fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(CachedForm {
-                func: func.to_string(),
-                elid: id.to_string(),
-                row_hash: row_hash.to_string(),
-                fetched_at: now,
-                attrs: form.clone(),
-            });
-        let form = Arc::new(form);
-        self.lock_forms().insert(key, form.clone());
+        self.lock_forms()
+            .put(key, &form, row_hash, now, true)
+            .map_err(|e| spool_error(func, e))?;
         Ok(form)
     }
 
     /// Whether client `id`'s sync needs `account.edit`: the list has no row for it, or
     /// lacks an attribute the rules use (every form is read while the needs are unknown).
-    fn client_form_needed(&self, accounts: &List, id: &str) -> bool {
-        let Some((row, _)) = accounts.row(id) else {
+    fn client_form_needed(&self, row: Option<&Attrs>) -> bool {
+        let Some(row) = row else {
             return true;
         };
         match &*self.client_needs.lock().unwrap_or_else(|e| e.into_inner()) {
             None => true,
             Some(needs) => needs.iter().any(|alts| {
                 let alts: Vec<&str> = alts.iter().map(String::as_str).collect();
-                first(&row, &alts).is_none()
+                first(row, &alts).is_none()
             }),
         }
     }
@@ -325,7 +198,7 @@ impl<T: Transport> PanelReader<T> {
         self.lists.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_forms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Attrs>>> {
+    fn lock_forms(&self) -> std::sync::MutexGuard<'_, Forms> {
         self.forms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -351,12 +224,12 @@ impl<T: Transport> PanelReader<T> {
     fn owned_row(&self, func: &str, id: &str) -> Result<(Attrs, String), BillingError> {
         let list = self.list(func)?;
         let entity = entity_of(func);
-        let (row, owner) = list.row(id).ok_or_else(|| BillingError::NotFound {
+        let (row, owner) = list.row(id)?.ok_or_else(|| BillingError::NotFound {
             entity,
             id: id.to_string(),
         })?;
         match owner {
-            Some(o) => Ok((row.clone(), o.to_string())),
+            Some(o) => Ok((row, o)),
             None => {
                 let why = self
                     .lock_unlinked()
@@ -380,17 +253,16 @@ impl<T: Transport> PanelReader<T> {
         func: &str,
         names: &[&str],
         since: NaiveDate,
-    ) -> Result<Vec<String>, BillingError> {
+    ) -> Result<IdList, BillingError> {
         let list = self.list(func)?;
         let mut undated = Vec::new();
-        let mut ids: Vec<String> = Vec::new();
-        for i in 0..list.rows.len() {
-            let row = list.attrs(i);
+        let mut ids = IdList::default();
+        list.each(&mut |row| {
             let Some(id) = convert::row_id(&row) else {
-                continue;
+                return;
             };
             match first(&row, names).and_then(super::values::datetime) {
-                Some(t) if t.date() >= since => ids.push(id.to_string()),
+                Some(t) if t.date() >= since => ids.push(id),
                 Some(_) => {}
                 None => undated.push(Unlinked {
                     entity: entity_of(func),
@@ -401,43 +273,15 @@ impl<T: Transport> PanelReader<T> {
                     candidates: Vec::new(),
                 }),
             }
-        }
+        })?;
         let mut all = self.lock_unlinked();
         for u in undated {
             if !all.iter().any(|x| x.entity == u.entity && x.id == u.id) {
                 all.push(u);
             }
         }
-        ids.sort_by(|a, b| id_order(a, b));
+        ids.sort();
         Ok(ids)
-    }
-}
-
-/// The owning client id of a row, or why there is none (with the candidate ids).
-fn resolve(
-    owner: Owner<'_>,
-    names: &HashMap<String, Vec<String>>,
-) -> Result<String, (String, Vec<String>)> {
-    match owner {
-        Owner::Id(id) => Ok(id.to_string()),
-        Owner::Missing => Err((
-            "no `account_id` or `account` field names its client".into(),
-            Vec::new(),
-        )),
-        Owner::Name(name) => match names.get(name).map(Vec::as_slice) {
-            Some([one]) => Ok(one.clone()),
-            Some(many) if many.len() > 1 => Err((
-                format!(
-                    "its client is named `{name}` in `account`, and clients {} share that name; it is not guessed: rename one of them in BILLmanager",
-                    many.join(" and ")
-                ),
-                many.to_vec(),
-            )),
-            _ => Err((
-                format!("its client is named `{name}` in `account`, and no client in the `account` list has that name"),
-                Vec::new(),
-            )),
-        },
     }
 }
 
@@ -473,18 +317,20 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn client(&self, id: &str) -> Result<Client, BillingError> {
         // The list row carries the registration date (`tz_registration_date`, facts D1);
         // the form adds what the list lacks (`country`, notes) and wins where both have it.
-        let accounts = self.list("account")?;
-        let mut attrs = accounts.row(id).map(|(r, _)| r.clone()).unwrap_or_default();
+        let row = self.list("account")?.row(id)?.map(|(r, _)| r);
         let func = "account.edit";
-        if self.client_form_needed(&accounts, id) {
+        let form_needed = self.client_form_needed(row.as_ref());
+        let mut attrs = row.unwrap_or_default();
+        if form_needed {
             let form = self.form(func, "client", id, &row_hash(&attrs))?;
             attrs.extend(form.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let mut client = convert::client(id, attrs).map_err(|d| malformed(func, d))?;
         let users = self.list("user")?;
         let mut users: Vec<User> = users
-            .of_owner(&client.id)
-            .map(|r| convert::user(r.clone(), &client.id).map_err(|d| malformed("user", d)))
+            .of_owner(&client.id)?
+            .into_iter()
+            .map(|r| convert::user(r, &client.id).map_err(|d| malformed("user", d)))
             .collect::<Result<_, _>>()?;
         users.sort_by(|a, b| {
             convert::is_owner(b)
@@ -503,8 +349,9 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn payers_of(&self, client_id: &str) -> Result<Vec<Payer>, BillingError> {
         let list = self.list("profile")?;
         let mut payers = list
-            .of_owner(client_id)
-            .map(|r| self.payer_of_row(&r, client_id))
+            .of_owner(client_id)?
+            .iter()
+            .map(|r| self.payer_of_row(r, client_id))
             .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut payers, |p| &p.id);
         Ok(payers)
@@ -518,18 +365,25 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     fn services_of(&self, client_id: &str) -> Result<Vec<Service>, BillingError> {
         let list = self.list("item")?;
         let mut services = list
-            .of_owner(client_id)
-            .map(|r| convert::service(r.clone(), client_id).map_err(|d| malformed("item", d)))
+            .of_owner(client_id)?
+            .into_iter()
+            .map(|r| convert::service(r, client_id).map_err(|d| malformed("item", d)))
             .collect::<Result<Vec<_>, _>>()?;
         by_id(&mut services, |s| &s.id);
         Ok(services)
     }
 
     fn client_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
-        self.ids_since("account", convert::REGISTERED, since)
+        let ids = self.ids_since("account", convert::REGISTERED, since)?;
+        Ok(ids.iter().map(str::to_string).collect())
     }
 
     fn service_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
+        let ids = self.service_id_list(since)?;
+        Ok(ids.iter().map(str::to_string).collect())
+    }
+
+    fn service_id_list(&self, since: NaiveDate) -> Result<IdList, BillingError> {
         self.ids_since("item", convert::CREATED, since)
     }
 
@@ -622,18 +476,18 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         let mut jobs: Vec<(&'static str, &'static str, String, String)> = Vec::new();
         if let Ok(accounts) = self.list("account") {
             for id in client_ids {
-                if self.client_form_needed(&accounts, id) {
-                    let row = accounts
-                        .row(id)
-                        .map(|(r, _)| row_hash(&r))
-                        .unwrap_or_default();
-                    jobs.push(("account.edit", "client", id.clone(), row));
+                let Ok(row) = accounts.row(id).map(|r| r.map(|(r, _)| r)) else {
+                    continue;
+                };
+                if self.client_form_needed(row.as_ref()) {
+                    let hash = row.as_ref().map(row_hash).unwrap_or_default();
+                    jobs.push(("account.edit", "client", id.clone(), hash));
                 }
             }
         }
         if let Ok(payers) = self.list("profile") {
             for id in client_ids {
-                for row in payers.of_owner(id) {
+                for row in payers.of_owner(id).unwrap_or_default() {
                     if let (None, Some(pid)) =
                         (first(&row, convert::PAYER_DETAILS), convert::row_id(&row))
                     {
@@ -643,7 +497,7 @@ impl<T: Transport> BillingSource for PanelReader<T> {
             }
         }
         let cached = self.lock_forms();
-        jobs.retain(|(func, _, id, _)| !cached.contains_key(&format!("{func}?elid={id}")));
+        jobs.retain(|(func, _, id, _)| !cached.has(&forms::key(func, id)));
         drop(cached);
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
@@ -660,15 +514,14 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         });
     }
 
-    fn preload_forms(&self, forms: Vec<CachedForm>) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        for f in forms {
-            kept.insert(format!("{}?elid={}", f.func, f.elid), f);
-        }
+    fn keep_form(&self, form: CachedForm) {
+        // A form that cannot be kept is simply read again from the panel.
+        let _ = self.lock_forms().keep(form);
     }
 
-    fn fresh_forms(&self) -> Vec<CachedForm> {
-        std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|e| e.into_inner()))
+    fn each_fresh_form(&self, f: &mut dyn FnMut(CachedForm)) {
+        // A form that cannot be read back is read again by the next run.
+        let _ = self.lock_forms().each_fresh(f);
     }
 
     fn stats(&self) -> PanelStats {

@@ -44,11 +44,17 @@ pub fn each_row<R: Read>(
         detail,
     };
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
+    // A transport failure met mid-answer (mgrctl killed at the timeout or exiting non-zero,
+    // a broken HTTP body) is reported as itself; after a whole document it is not: an
+    // error document printed with a non-zero exit is still classified by its content.
     let parsed = Root(sink)
         .deserialize(&mut de)
-        .map_err(|e| malformed(describe(&e)))?;
-    de.end()
-        .map_err(|e| malformed(format!("trailing data after the document ({e})")))?;
+        .map_err(|e| transport_failure(e).unwrap_or_else(|e| malformed(describe(&e))))?;
+    if let Err(e) = de.end() {
+        if let Err(e) = transport_failure(e) {
+            return Err(malformed(format!("trailing data after the document ({e})")));
+        }
+    }
     match parsed {
         Parsed::Rows => Ok(()),
         Parsed::Error(err) => {
@@ -61,6 +67,14 @@ pub fn each_row<R: Read>(
         }
         Parsed::NoDoc => Err(malformed("no `doc` node; was `out=json` honoured?".into())),
     }
+}
+
+/// The transport's own error when `e` carries one (see [`super::transport::carry`]).
+fn transport_failure(e: serde_json::Error) -> Result<BillingError, serde_json::Error> {
+    if !e.is_io() {
+        return Err(e);
+    }
+    super::transport::carried(std::io::Error::from(e)).map_err(serde_json::Error::io)
 }
 
 fn describe(e: &serde_json::Error) -> String {

@@ -79,6 +79,28 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Keeps the forms this run read for the next run, a few hundred at a time (a large
+/// panel's forms are never all in memory at once).
+fn keep_fresh_forms(
+    store: &amocrm_bin::store::Store,
+    billing: &dyn amocrm_bin::billing::BillingSource,
+) -> anyhow::Result<()> {
+    let mut kept = Ok(());
+    let mut batch = Vec::new();
+    billing.each_fresh_form(&mut |f| {
+        batch.push(f);
+        if batch.len() >= 500 {
+            if kept.is_ok() {
+                kept = store.keep_panel_forms(&batch);
+            }
+            batch.clear();
+        }
+    });
+    kept?;
+    store.keep_panel_forms(&batch)?;
+    Ok(())
+}
+
 /// The run lock. A drain started by a BILLmanager hook is short, so the backfill waits for
 /// it (up to two minutes) instead of failing; any other holder (another backfill, a replay)
 /// means exit 6 at once.
@@ -117,7 +139,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
     // Forms kept from earlier runs: read again only when a list row changed or they aged.
     let max_age = (rules.file.billmanager.form_max_age_hours * 3600) as i64;
-    billing.preload_forms(store.panel_forms(max_age)?);
+    store.each_panel_form(max_age, &mut |f| billing.keep_form(f))?;
     let crm = AmoCrm::new(context::client(&rules, &store, true)?)
         .with_batch_size(rules.file.amocrm.batch_size)
         .with_in_flight(rules.file.amocrm.max_in_flight);
@@ -142,7 +164,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     }
     let report = engine.report();
     let stats = crm.requests();
-    store.keep_panel_forms(&billing.fresh_forms())?;
+    keep_fresh_forms(&store, billing.as_ref())?;
     // Nothing is lost: every failed entity is queued for `drain` / the next run.
     if !args.dry_run {
         for o in report

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use super::companies::company_key;
 use super::queue::Queue;
 use super::Engine;
-use crate::billing::{Client, Payer, Service};
+use crate::billing::{Client, IdList, Payer, Service};
 use crate::rules::EntityKind;
 use stream::Stream;
 
@@ -74,7 +74,8 @@ pub struct BackfillOptions {
 /// Where reading the panel is: client ids from a position, then service ids, then done.
 enum Input {
     Clients(usize),
-    Services(Vec<String>, usize),
+    /// Packed: every service id is held for the whole phase (`docs/billmanager.md` §13.7).
+    Services(IdList, usize),
     Done,
 }
 

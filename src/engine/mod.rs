@@ -269,7 +269,14 @@ impl<'a> Engine<'a> {
         responsible: &std::collections::BTreeMap<String, Option<i64>>,
         mut outcomes: Vec<Outcome>,
     ) -> anyhow::Result<()> {
-        {
+        // What we create, we know the manager of (`keep_client_manager` reads no GET for it);
+        // kept only when that rule is on, as it grows by one entry per created entity.
+        let keeps_managers = self
+            .life
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.keep_client_manager);
+        if keeps_managers {
             let mut st = self.life_state.borrow_mut();
             for o in &outcomes {
                 // Without one in the payload amoCRM picks it: leave that to a read.

@@ -7,8 +7,9 @@ use super::{Result, Store};
 use crate::billing::CachedForm;
 
 impl Store {
-    /// Every kept form younger than `max_age` seconds.
-    pub fn panel_forms(&self, max_age: i64) -> Result<Vec<CachedForm>> {
+    /// Hands over every kept form younger than `max_age` seconds, one at a time (a large
+    /// panel keeps tens of thousands).
+    pub fn each_panel_form(&self, max_age: i64, f: &mut dyn FnMut(CachedForm)) -> Result<()> {
         let oldest = super::now() - max_age;
         let mut stmt = self
             .conn
@@ -28,8 +29,10 @@ impl Store {
                 })
             })
             .map_err(|e| self.err("read kept BILLmanager forms", e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err("read kept BILLmanager forms", e))
+        for row in rows {
+            f(row.map_err(|e| self.err("read kept BILLmanager forms", e))?);
+        }
+        Ok(())
     }
 
     /// Keeps forms read in this run (replacing older copies), in one transaction.

@@ -89,3 +89,29 @@ fn connection_refused_is_unreachable_without_secrets() {
         "{text}"
     );
 }
+
+#[test]
+fn an_answer_that_breaks_off_mid_list_is_unreachable_not_malformed() {
+    use crate::billing::envelope::Call;
+    use std::io::Read;
+    /// The HTTP body's reader failing after part of the list, as the API transport reports it.
+    struct BrokenOff;
+    impl Read for BrokenOff {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(crate::billing::transport::carry(BillingError::Unreachable {
+                detail: "https://billing.example.com/billmgr `item`: the answer broke off (timed out)".into(),
+            }))
+        }
+    }
+    let body = std::io::Cursor::new(br#"{"doc":{"elem":[{"id":"1"},"#.to_vec()).chain(BrokenOff);
+    let call = Call {
+        func: "item",
+        entity: "service",
+        elid: None,
+    };
+    let mut rows = 0;
+    let e = crate::billing::stream::each_row(body, &call, &mut |_| rows += 1).unwrap_err();
+    assert!(matches!(e, BillingError::Unreachable { .. }), "{e:?}");
+    assert!(e.to_string().contains("broke off"), "{e}");
+    assert_eq!(rows, 1);
+}

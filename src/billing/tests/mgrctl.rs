@@ -130,3 +130,130 @@ fn a_slow_mgrctl_is_killed_at_the_timeout() {
     assert!(matches!(e, BillingError::Unreachable { .. }), "{e:?}");
     assert!(e.to_string().contains("timeout_secs"), "{e}");
 }
+
+/// A stand-in mgrctl: a shell script that ignores its arguments and runs `body`.
+#[cfg(unix)]
+fn script(name: &str, body: &str) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, path)
+}
+
+/// Reads list `item` through `program` row by row: the rows handed over (with when each
+/// arrived) and the outcome.
+#[cfg(unix)]
+fn stream_list(
+    program: &Path,
+    timeout: Duration,
+) -> (Vec<(String, Duration)>, Result<(), BillingError>, Duration) {
+    use crate::billing::envelope::Call;
+    use crate::billing::Transport;
+    let t = MgrctlTransport::new(program, "billmgr", timeout);
+    let call = Call {
+        func: "item",
+        entity: "service",
+        elid: None,
+    };
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let outcome = t.open("item", &[]).and_then(|r| {
+        crate::billing::stream::each_row(r, &call, &mut |row| {
+            rows.push((row["id"].clone(), started.elapsed()))
+        })
+    });
+    (rows, outcome, started.elapsed())
+}
+
+#[cfg(unix)]
+const HALF: &str = r#"printf '{"doc":{"elem":[{"id":"1"},{"id":"2"},'"#;
+
+#[cfg(unix)]
+#[test]
+fn a_list_is_parsed_while_mgrctl_still_prints_it() {
+    let (_dir, bin) = script(
+        "mgrctl",
+        &format!("{HALF}\nsleep 2\nprintf '{{\"id\":\"3\"}}]}}}}'"),
+    );
+    let (rows, outcome, took) = stream_list(&bin, Duration::from_secs(20));
+    outcome.unwrap();
+    let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(
+        rows[0].1 + Duration::from_millis(500) < rows[2].1,
+        "the first rows came before mgrctl finished: {rows:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_timeout_in_the_middle_of_a_list_kills_mgrctl() {
+    let (_dir, bin) = script("mgrctl", &format!("{HALF}\nexec sleep 30"));
+    let (rows, outcome, took) = stream_list(&bin, Duration::from_millis(700));
+    let e = outcome.unwrap_err();
+    assert!(matches!(e, BillingError::Unreachable { .. }), "{e:?}");
+    assert!(e.to_string().contains("timeout_secs"), "{e}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert_eq!(rows.len(), 2, "rows before the stall were handed over");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_non_zero_exit_after_part_of_a_list_reports_stderr() {
+    let (_dir, bin) = script(
+        "mgrctl",
+        &format!("{HALF}\necho 'panel process crashed' >&2\nexit 3"),
+    );
+    let (_, outcome, _) = stream_list(&bin, Duration::from_secs(20));
+    let e = outcome.unwrap_err();
+    assert!(matches!(e, BillingError::Unreachable { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("panel process crashed") && text.contains("cut short"),
+        "{text}"
+    );
+    // No output at all and a non-zero exit: stderr is quoted too.
+    let (_dir, bin) = script("mgrctl", "echo 'no licence' >&2\nexit 1");
+    let (_, outcome, _) = stream_list(&bin, Duration::from_secs(20));
+    let text = outcome.unwrap_err().to_string();
+    assert!(text.contains("no licence"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_error_document_is_classified_whatever_the_exit_code() {
+    for exit in [0, 1] {
+        let (_dir, bin) = script(
+            "mgrctl",
+            &format!(
+                r#"printf '{{"doc":{{"error":{{"$type":"access","msg":{{"$":"Access denied"}}}}}}}}'
+exit {exit}"#
+            ),
+        );
+        let (_, outcome, _) = stream_list(&bin, Duration::from_secs(20));
+        let e = outcome.unwrap_err();
+        assert!(
+            matches!(e, BillingError::AccessDenied { .. }),
+            "{exit}: {e:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_broken_list_stops_mgrctl_at_once() {
+    let (_dir, bin) = script(
+        "mgrctl",
+        "printf '{\"doc\":{\"elem\":[{\"id\":\"1\"},nonsense'\nexec sleep 30",
+    );
+    let (_, outcome, took) = stream_list(&bin, Duration::from_secs(20));
+    let e = outcome.unwrap_err();
+    assert!(matches!(e, BillingError::Malformed { .. }), "{e:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the child was killed: {took:?}"
+    );
+}

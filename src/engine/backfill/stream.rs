@@ -73,7 +73,7 @@ impl Stream<'_, '_> {
     pub(super) fn next_phase(&mut self) -> anyhow::Result<()> {
         self.input = match self.input {
             Input::Clients(_) if self.leads_wanted => {
-                let ids = self.engine.billing.service_ids_since(self.since)?;
+                let ids = self.engine.billing.service_id_list(self.since)?;
                 self.progress.start(EntityKind::Lead, ids.len() as u64);
                 Input::Services(ids, 0)
             }
@@ -106,7 +106,7 @@ impl Stream<'_, '_> {
                 }
             }
             Input::Services(ids, pos) => {
-                let part: Vec<String> = ids[*pos..(*pos + self.chunk).min(ids.len())].to_vec();
+                let part: Vec<String> = ids.part(*pos, self.chunk);
                 *pos += part.len();
                 let end = *pos >= ids.len();
                 let mut services: Vec<Service> = Vec::with_capacity(part.len());
