@@ -194,9 +194,11 @@ impl Applying {
             ids: BTreeMap::new(),
             outcomes: Vec::new(),
         };
-        for p in plans {
+        for mut p in plans {
+            // Whether the body goes into a create (false) or an update (true) request.
+            let mut send = None;
             match &p.op {
-                Op::Create(body) => match store.binding(kind.as_str(), &p.key)? {
+                Op::Create(_) => match store.binding(kind.as_str(), &p.key)? {
                     // Bound by another process (a `sync`) while this plan waited for a full
                     // request: that process created it; creating it again would duplicate it.
                     Some(b) => {
@@ -207,7 +209,7 @@ impl Applying {
                             "bound by another run meanwhile".into(),
                         ));
                     }
-                    None => a.creates.push(body.clone()),
+                    None => send = Some(false),
                 },
                 Op::Update { id, body, adopted }
                     if body.as_object().is_some_and(|o| o.len() <= 2) =>
@@ -220,7 +222,7 @@ impl Applying {
                     a.outcomes
                         .push(p.outcome(Action::Updated, Some(*id), detail));
                 }
-                Op::Update { body, .. } => a.updates.push(body.clone()),
+                Op::Update { .. } => send = Some(true),
                 Op::Keep(id) => {
                     a.ids.insert(p.key.clone(), *id);
                     a.outcomes.push(p.outcome(
@@ -235,6 +237,15 @@ impl Applying {
                     a.ids.insert(p.key.clone(), *id);
                     a.outcomes
                         .push(p.outcome(Action::Joined, Some(*id), reason.clone()));
+                }
+            }
+            // Moved, not copied: a backfill holds many batches of these at once.
+            if let (Some(patch), Op::Create(body) | Op::Update { body, .. }) = (send, &mut p.op) {
+                let body = std::mem::take(body);
+                if patch {
+                    a.updates.push(body);
+                } else {
+                    a.creates.push(body);
                 }
             }
             a.by_key.insert(p.key.clone(), p);
@@ -392,11 +403,6 @@ impl Applying {
             }
         }
         links
-    }
-
-    /// See [`responsible`].
-    pub fn responsible(&self) -> BTreeMap<String, Option<i64>> {
-        responsible(self.by_key.values())
     }
 
     /// Key → amoCRM id of every entity that exists, and the outcomes.

@@ -5,6 +5,8 @@
 //! is invalid, so a rejected chunk is split: the items named in `validation-errors` are set
 //! aside and the rest is sent again.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::client::{AmoClient, Flow, Job, JobFeed, RequestStats};
@@ -132,7 +134,7 @@ impl<'a> AmoCrm<'a> {
             method: method.clone(),
             path: path.clone(),
             query: Vec::new(),
-            body: Some(Value::Array(chunk.to_vec())),
+            body: Some(Arc::new(Value::Array(chunk.to_vec()))),
         };
         // Per job, in the order `run_many` numbers them: its items and its round (0 or 1).
         let mut sent: Vec<(Vec<Value>, u8)> = Vec::new();
@@ -194,7 +196,7 @@ impl<'a> AmoCrm<'a> {
                 method: reqwest::Method::POST,
                 path: path.to_string(),
                 query: Vec::new(),
-                body: Some(b),
+                body: Some(Arc::new(b)),
             })
             .collect();
         let mut answers = vec![None; n];
@@ -246,12 +248,12 @@ struct Fed<'f> {
     open: std::collections::HashMap<u64, (usize, Result<BatchOutcome, CrmError>)>,
 }
 
-/// The items of one create or update request, whether it was a PATCH, and its round (1: sent
-/// again without the items amoCRM rejected).
-type Sent = (Vec<Value>, bool, u8);
+/// The items of one create or update request (the very body sent, shared with the job),
+/// whether it was a PATCH, and its round (1: sent again without the items amoCRM rejected).
+type Sent = (Arc<Value>, bool, u8);
 
 impl Fed<'_> {
-    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Value) -> Job {
+    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Arc<Value>) -> Job {
         Job {
             method,
             path: format!("/api/v4/{}{suffix}", kind.collection()),
@@ -259,53 +261,59 @@ impl Fed<'_> {
             body: Some(body),
         }
     }
+
+    /// Jobs for `items` in requests of the batch size; each body is held once.
+    fn items(
+        &mut self,
+        id: u64,
+        kind: EntityKind,
+        items: Vec<Value>,
+        patch: bool,
+        round: u8,
+    ) -> Vec<Job> {
+        let method = if patch {
+            reqwest::Method::PATCH
+        } else {
+            reqwest::Method::POST
+        };
+        let mut parts: Vec<Vec<Value>> = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            parts.push(items.by_ref().take(self.batch).collect());
+        }
+        parts
+            .into_iter()
+            .map(|part| {
+                let body = Arc::new(Value::Array(part));
+                self.jobs
+                    .push((id, kind, Some((body.clone(), patch, round))));
+                Self::job(kind, method.clone(), "", body)
+            })
+            .collect()
+    }
 }
 
 impl JobFeed for Fed<'_> {
     fn more(&mut self, room: usize, idle: bool) -> Vec<Job> {
         let mut out = Vec::new();
         for (id, kind, write) in self.feed.more(room, idle) {
-            let mut requests = 0;
-            match write {
-                Write::Create(items) | Write::Update(items) if items.is_empty() => {}
-                Write::Create(items) => {
-                    for chunk in items.chunks(self.batch) {
-                        out.push(Self::job(
-                            kind,
-                            reqwest::Method::POST,
-                            "",
-                            Value::Array(chunk.to_vec()),
-                        ));
-                        self.jobs.push((id, kind, Some((chunk.to_vec(), false, 0))));
-                        requests += 1;
-                    }
-                }
-                Write::Update(items) => {
-                    for chunk in items.chunks(self.batch) {
-                        out.push(Self::job(
-                            kind,
-                            reqwest::Method::PATCH,
-                            "",
-                            Value::Array(chunk.to_vec()),
-                        ));
-                        self.jobs.push((id, kind, Some((chunk.to_vec(), true, 0))));
-                        requests += 1;
-                    }
-                }
-                Write::Link(links) => {
-                    for chunk in links.chunks(self.batch) {
-                        out.push(Self::job(
+            let jobs = match write {
+                Write::Create(items) => self.items(id, kind, items, false, 0),
+                Write::Update(items) => self.items(id, kind, items, true, 0),
+                Write::Link(links) => links
+                    .chunks(self.batch)
+                    .map(|chunk| {
+                        self.jobs.push((id, kind, None));
+                        Self::job(
                             kind,
                             reqwest::Method::POST,
                             "/link",
-                            link_body(chunk),
-                        ));
-                        self.jobs.push((id, kind, None));
-                        requests += 1;
-                    }
-                }
-            }
-            if requests == 0 {
+                            Arc::new(link_body(chunk)),
+                        )
+                    })
+                    .collect(),
+            };
+            if jobs.is_empty() {
                 // Nothing to send: answered at once, as an empty write.
                 if !self.feed.answered(id, Ok(BatchOutcome::default())) {
                     break;
@@ -313,7 +321,8 @@ impl JobFeed for Fed<'_> {
                 continue;
             }
             self.open
-                .insert(id, (requests, Ok(BatchOutcome::default())));
+                .insert(id, (jobs.len(), Ok(BatchOutcome::default())));
+            out.extend(jobs);
         }
         out
     }
@@ -328,21 +337,18 @@ impl JobFeed for Fed<'_> {
         let mut again = Vec::new();
         let part = match sent {
             None => result.map(|_| BatchOutcome::default()),
-            Some((items, patch, round)) => match chunk_outcome(kind, patch, &items, result) {
-                Ok((outcome, rest)) => {
-                    if !rest.is_empty() && round == 0 {
-                        let method = if patch {
-                            reqwest::Method::PATCH
-                        } else {
-                            reqwest::Method::POST
-                        };
-                        again.push(Self::job(kind, method, "", Value::Array(rest.clone())));
-                        self.jobs.push((id, kind, Some((rest, patch, 1))));
+            Some((body, patch, round)) => {
+                let items = body.as_array().map(Vec::as_slice).unwrap_or_default();
+                match chunk_outcome(kind, patch, items, result) {
+                    Ok((outcome, rest)) => {
+                        if !rest.is_empty() && round == 0 {
+                            again = self.items(id, kind, rest, patch, 1);
+                        }
+                        Ok(outcome)
                     }
-                    Ok(outcome)
+                    Err(e) => Err(e),
                 }
-                Err(e) => Err(e),
-            },
+            }
         };
         let Some((left, sum)) = self.open.get_mut(&id) else {
             return Flow::Continue(again);

@@ -133,7 +133,7 @@ impl<'a> AmoClient<'a> {
             method,
             path: path.to_string(),
             query: query.to_vec(),
-            body: body.cloned(),
+            body: body.map(|b| std::sync::Arc::new(b.clone())),
         };
         let mut answer = None;
         self.run_many(vec![job], 1, &mut |_, r| {
@@ -457,8 +457,9 @@ pub struct Job {
     pub path: String,
     /// Query parameters.
     pub query: Vec<(String, String)>,
-    /// JSON body.
-    pub body: Option<Value>,
+    /// JSON body, shared (a run keeps up to `max_in_flight` batches of 250 open: each is
+    /// held once, not once per copy on its way).
+    pub body: Option<std::sync::Arc<Value>>,
 }
 
 /// The caller of [`AmoClient::run_fed`]: hands out jobs and takes their answers.
@@ -531,7 +532,7 @@ struct Work {
     url: String,
     token: crate::secret::Secret,
     query: Vec<(String, String)>,
-    body: Option<Value>,
+    body: Option<std::sync::Arc<Value>>,
 }
 
 /// What one try brought back.
@@ -579,7 +580,7 @@ fn send_once(
         builder = builder.query(&w.query);
     }
     if let Some(b) = &w.body {
-        builder = builder.json(b);
+        builder = builder.json(&**b);
     }
     let sent = builder.send();
     pacer.done(ticket);

@@ -182,8 +182,9 @@ impl Stream<'_, '_> {
             return Ok(());
         }
         let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
+        // Before `start`, which moves the bodies out of the plans.
+        let responsible = crate::engine::plan::responsible(&plans);
         let mut applying = Applying::start(e.store, kind, plans)?;
-        let responsible = applying.responsible();
         let id = self.number();
         for patch in [false, true] {
             let items = applying.take_items(patch);
