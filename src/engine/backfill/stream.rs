@@ -65,6 +65,12 @@ impl Stream<'_, '_> {
         self.next
     }
 
+    /// How many plans may wait (queued, or for what they depend on) before reading stops:
+    /// about `max_in_flight` requests' worth.
+    fn read_ahead(&self) -> usize {
+        self.pl.lanes.max(2) * self.pl.batch
+    }
+
     fn input_done(&self) -> bool {
         matches!(self.input, Input::Done)
     }
@@ -323,7 +329,9 @@ impl Stream<'_, '_> {
             if self.dispatch(false, &mut out)? > 0 {
                 continue;
             }
-            if !self.input_done() {
+            // Read on only while the backlog is short: what waits for answers is planned
+            // again on every call, and memory holds it.
+            if !self.input_done() && self.pl.backlog() < self.read_ahead() {
                 self.read_chunk()?;
                 continue;
             }
@@ -384,7 +392,7 @@ impl WriteFeed for Stream<'_, '_> {
         if self.error.is_some() || self.input_done() {
             return false;
         }
-        if self.pl.backlog() >= self.pl.lanes * self.pl.batch {
+        if self.pl.backlog() >= self.read_ahead() {
             return false;
         }
         match self.read_chunk() {
