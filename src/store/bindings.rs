@@ -63,14 +63,16 @@ impl Store {
         }
     }
 
+    /// Prepared once per connection: a backfill asks this several times per entity.
     fn binding_exact(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
         self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND bm_id = ?2"),
-                params![kind, bm_id],
-                binding_from_row,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND bm_id = ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_row(params![kind, bm_id], binding_from_row)
+                    .optional()
+            })
             .map_err(|e| self.err("read a binding", e))
     }
 
@@ -180,19 +182,20 @@ impl Store {
     /// The alias of a BILLmanager entity, if it is represented by another one.
     pub fn alias(&self, kind: &str, bm_id: &str) -> Result<Option<Alias>> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT kind, bm_id, target_id, reason FROM aliases WHERE kind = ?1 AND bm_id = ?2",
-                params![kind, bm_id],
-                |r| {
+            )
+            .and_then(|mut st| {
+                st.query_row(params![kind, bm_id], |r| {
                     Ok(Alias {
                         kind: r.get(0)?,
                         bm_id: r.get(1)?,
                         target_id: r.get(2)?,
                         reason: r.get(3)?,
                     })
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(|e| self.err("read an alias", e))
     }
 
