@@ -22,13 +22,6 @@ pub(super) struct Group {
     links_open: usize,
 }
 
-/// What a write number stands for.
-#[derive(Clone, Copy)]
-pub(super) enum Part {
-    /// The group's creates (false) or updates (true).
-    Items(bool),
-}
-
 /// The state of one backfill while its writes stream.
 pub(super) struct Stream<'e, 'a> {
     pub(super) engine: &'e Engine<'a>,
@@ -47,7 +40,9 @@ pub(super) struct Stream<'e, 'a> {
     /// a chunk is read after its forms, so no form is read twice.
     pub(super) prefetched: &'e AtomicUsize,
     pub(super) groups: HashMap<u64, Group>,
-    pub(super) writes: HashMap<u64, (u64, Part)>,
+    /// Create and update writes on their way: their group, and whether they are the
+    /// group's updates (true) or creates (false).
+    pub(super) writes: HashMap<u64, (u64, bool)>,
     /// Links waiting to fill a request, per kind, each with its group.
     pub(super) links: HashMap<EntityKind, Vec<(u64, Link)>>,
     /// Link writes on their way: the group of each link.
@@ -196,7 +191,7 @@ impl Stream<'_, '_> {
             let items = applying.take_items(patch);
             if !items.is_empty() {
                 let w = self.number();
-                self.writes.insert(w, (id, Part::Items(patch)));
+                self.writes.insert(w, (id, patch));
                 out.push((
                     w,
                     kind,
@@ -405,7 +400,7 @@ impl WriteFeed for Stream<'_, '_> {
     }
 
     fn answered(&mut self, id: u64, result: Result<BatchOutcome, CrmError>) -> bool {
-        let recorded = if let Some((group, Part::Items(patch))) = self.writes.remove(&id) {
+        let recorded = if let Some((group, patch)) = self.writes.remove(&id) {
             self.items_answered(group, patch, result)
         } else if let Some(groups) = self.link_writes.remove(&id) {
             // A link that failed stops the run, as in a `sync`: its entities stay bound
