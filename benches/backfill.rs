@@ -136,6 +136,11 @@ fn fake_mgrctl() -> std::path::PathBuf {
     find().expect("fake-mgrctl next to the benchmark")
 }
 
+/// The summary line of a run's output (a profiler under `BENCH_WRAP` prints lines of its own).
+fn json_line(out: &str) -> &str {
+    out.lines().rev().find(|l| l.starts_with('{')).unwrap_or("")
+}
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amocrm-bin"))
 }
@@ -231,8 +236,27 @@ fn main() {
     };
     let rules_path = work.path().join("rules.toml");
     std::fs::write(&rules_path, rules).unwrap();
+    // `BENCH_WRAP_RUN=2` profiles only the second backfill (the first unchanged re-run).
+    let wrapped = std::cell::Cell::new(0u32);
+    let wrap_this = |n: &std::cell::Cell<u32>| {
+        n.set(n.get() + 1);
+        std::env::var("BENCH_WRAP_RUN")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_none_or(|want| want == n.get())
+    };
     let run = |args: &[&str]| {
-        let out = bin()
+        // `BENCH_WRAP="heaptrack -o /tmp/hp"` runs each backfill under a profiler.
+        let mut cmd = match std::env::var("BENCH_WRAP") {
+            Ok(w) if args[0] == "backfill" && wrap_this(&wrapped) => {
+                let mut words = w.split_whitespace();
+                let mut c = Command::new(words.next().expect("BENCH_WRAP names a program"));
+                c.args(words).arg(env!("CARGO_BIN_EXE_amocrm-bin"));
+                c
+            }
+            _ => bin(),
+        };
+        let out = cmd
             .args(args)
             .env("AMOCRM_BIN_CONFIG", &rules_path)
             .env("AMOCRM_CLIENT_SECRET", "sandbox-client-secret")
@@ -257,7 +281,7 @@ fn main() {
     let t = Instant::now();
     let (rc, out, err) = run(&["backfill", "--since", "2025-01-01", "--json"]);
     let wall = t.elapsed().as_secs_f64();
-    let summary: Value = serde_json::from_str(out.trim())
+    let summary: Value = serde_json::from_str(json_line(&out))
         .unwrap_or_else(|_| panic!("backfill failed ({rc}): {out}\n{err}"));
     let stats = sandbox.stats();
     let entities = spec.users() + spec.companies() + spec.services;
@@ -285,7 +309,7 @@ fn main() {
         let t = Instant::now();
         let (rc, out, _) = run(&["backfill", "--since", "2025-01-01", "--json"]);
         let secs = t.elapsed().as_secs_f64();
-        let v: Value = serde_json::from_str(out.trim()).unwrap_or(json!({}));
+        let v: Value = serde_json::from_str(json_line(&out)).unwrap_or(json!({}));
         let st = sandbox.stats();
         let per_lead = st
             .by_route

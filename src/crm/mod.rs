@@ -8,12 +8,14 @@
 pub mod amo;
 mod dictionaries;
 mod error;
+mod item;
 pub mod names;
 
 use serde_json::Value;
 
 pub use dictionaries::{Dictionaries, EnumDef, FieldDef, PipelineDef, StatusDef, UserDef};
 pub use error::{CrmError, FieldError, ItemErrors};
+pub use item::{array_text, Item};
 
 use crate::rules::EntityKind;
 
@@ -63,9 +65,9 @@ pub struct Link {
 #[derive(Debug)]
 pub enum Write {
     /// Create these (each with a unique `request_id`).
-    Create(Vec<Value>),
+    Create(Vec<Item>),
     /// Update these (each with `id` and `request_id`).
-    Update(Vec<Value>),
+    Update(Vec<Item>),
     /// Make these links.
     Link(Vec<Link>),
 }
@@ -103,9 +105,9 @@ pub trait Crm {
         Ok(out)
     }
     /// Creates entities; each item must carry a unique `request_id`.
-    fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
+    fn create(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError>;
     /// Updates entities; each item must carry `id` and `request_id`.
-    fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError>;
+    fn update(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError>;
     /// Creates (or with `patch` updates) entities, reporting each request's outcome as its
     /// answer arrives (several may be open at once), so the caller records bindings at once.
     /// On an error, items not reported were not written as far as we know. `on_answer`
@@ -113,7 +115,7 @@ pub trait Crm {
     fn write_each(
         &self,
         kind: EntityKind,
-        items: Vec<Value>,
+        items: Vec<Item>,
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {

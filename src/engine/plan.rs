@@ -8,10 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::report::{Action, Outcome};
-use crate::crm::{BatchOutcome, Crm, CrmError, Link};
+use crate::crm::{BatchOutcome, Crm, CrmError, Item, Link};
 use crate::rules::EntityKind;
 use crate::store::{Binding, Store};
 
@@ -19,13 +17,13 @@ use crate::store::{Binding, Store};
 #[derive(Debug, Clone)]
 pub enum Op {
     /// Create with this payload (carries `request_id` = the BILLmanager key).
-    Create(Value),
+    Create(Item),
     /// PATCH this payload (carries `id`); `adopted` when a search found the entity.
     Update {
         /// amoCRM id.
         id: i64,
         /// The PATCH body.
-        body: Value,
+        body: Item,
         /// Found by search rather than by binding.
         adopted: Option<String>,
     },
@@ -158,7 +156,7 @@ pub fn responsible<'p>(plans: impl IntoIterator<Item = &'p Plan>) -> BTreeMap<St
         .filter_map(|p| match &p.op {
             Op::Create(body) => Some((
                 p.key.clone(),
-                body.get("responsible_user_id").and_then(Value::as_i64),
+                body.get("responsible_user_id").and_then(|r| r.as_i64()),
             )),
             _ => None,
         })
@@ -172,8 +170,8 @@ pub fn responsible<'p>(plans: impl IntoIterator<Item = &'p Plan>) -> BTreeMap<St
 pub struct Applying {
     kind: EntityKind,
     by_key: BTreeMap<String, Plan>,
-    creates: Vec<Value>,
-    updates: Vec<Value>,
+    creates: Vec<Item>,
+    updates: Vec<Item>,
     /// `request_id`s sent and not answered yet, per write (false: create, true: update).
     sent: [BTreeSet<String>; 2],
     ids: BTreeMap<String, i64>,
@@ -211,9 +209,7 @@ impl Applying {
                     }
                     None => send = Some(false),
                 },
-                Op::Update { id, body, adopted }
-                    if body.as_object().is_some_and(|o| o.len() <= 2) =>
-                {
+                Op::Update { id, body, adopted } if body.keys() <= 2 => {
                     a.bind(store, &p, *id)?;
                     let detail = adopted
                         .clone()
@@ -260,13 +256,13 @@ impl Applying {
 
     /// The bodies to create (or with `patch`, to update), handed out once; their keys are
     /// then awaited.
-    pub fn take_items(&mut self, patch: bool) -> Vec<Value> {
+    pub fn take_items(&mut self, patch: bool) -> Vec<Item> {
         let items = std::mem::take(if patch {
             &mut self.updates
         } else {
             &mut self.creates
         });
-        self.sent[patch as usize].extend(items.iter().map(rid));
+        self.sent[patch as usize].extend(items.iter().map(|i| i.request_id().to_string()));
         items
     }
 
@@ -409,13 +405,6 @@ impl Applying {
     pub fn finish(self) -> (BTreeMap<String, i64>, Vec<Outcome>) {
         (self.ids, self.outcomes)
     }
-}
-
-fn rid(v: &Value) -> String {
-    v.get("request_id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
 }
 
 fn rejections(items: &[crate::crm::ItemErrors]) -> Vec<(String, String, bool)> {

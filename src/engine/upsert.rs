@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::diff::update_body;
 use super::plan::{Op, Plan};
 use super::Engine;
+use crate::crm::Item;
 use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 use crate::store::Binding;
@@ -99,7 +100,7 @@ impl Engine<'_> {
             if d.links_on_create {
                 plan.links = d.links;
             }
-            plan.op = Op::Create(d.payload);
+            plan.op = Op::Create(Item::new(&d.payload));
             return Ok(plan);
         };
         let id = remote.get("id").and_then(Value::as_i64).unwrap_or(0);
@@ -157,7 +158,7 @@ impl Engine<'_> {
         body.insert("request_id".into(), Value::from(d.key.clone()));
         plan.op = Op::Update {
             id,
-            body: Value::Object(body),
+            body: Item::new(&Value::Object(body)),
             adopted,
         };
         Ok(plan)

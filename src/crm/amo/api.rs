@@ -5,14 +5,13 @@
 //! is invalid, so a rejected chunk is split: the items named in `validation-errors` are set
 //! aside and the rest is sent again.
 
-use std::sync::Arc;
-
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::client::{AmoClient, Flow, Job, JobFeed, RequestStats};
 use crate::crm::{
-    BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, ItemErrors, Link,
-    PipelineDef, StatusDef, UserDef, Write, WriteFeed,
+    array_text, BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, Item,
+    ItemErrors, Link, PipelineDef, StatusDef, UserDef, Write, WriteFeed,
 };
 use crate::rules::EntityKind;
 
@@ -120,55 +119,39 @@ impl<'a> AmoCrm<'a> {
     fn write_chunks(
         &self,
         kind: EntityKind,
-        items: Vec<Value>,
+        items: Vec<Item>,
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {
-        let path = format!("/api/v4/{}", kind.collection());
-        let method = if patch {
-            reqwest::Method::PATCH
-        } else {
-            reqwest::Method::POST
-        };
-        let job = |chunk: &[Value]| Job {
-            method: method.clone(),
-            path: path.clone(),
-            query: Vec::new(),
-            body: Some(Arc::new(Value::Array(chunk.to_vec()))),
-        };
-        // Per job, in the order `run_many` numbers them: its items and its round (0 or 1).
-        let mut sent: Vec<(Vec<Value>, u8)> = Vec::new();
-        let mut jobs = Vec::new();
-        for chunk in items.chunks(self.batch) {
-            jobs.push(job(chunk));
-            sent.push((chunk.to_vec(), 0));
+        let mut parts = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            parts.push(items.by_ref().take(self.batch).collect::<Vec<_>>());
         }
-        let mut failure: Option<CrmError> = None;
-        self.client
-            .run_many(jobs, self.in_flight, &mut |i, result| {
-                let (pending, round) = sent[i].clone();
-                match chunk_outcome(kind, patch, &pending, result) {
-                    Ok((outcome, rest)) => {
-                        if !on_answer(outcome) {
-                            return Flow::Stop;
-                        }
-                        if rest.is_empty() || round > 0 {
-                            return Flow::Continue(Vec::new());
-                        }
-                        sent.push((rest.clone(), 1));
-                        Flow::Continue(vec![job(&rest)])
-                    }
-                    Err(e) => {
-                        if failure.is_none() {
-                            failure = Some(e);
-                        }
-                        Flow::Stop
-                    }
-                }
-            })?;
-        match failure {
+        // One write per request's worth, through the same feed as a backfill's writes.
+        let lanes = self.in_flight.min(parts.len()).max(1);
+        let mut each = Each {
+            kind,
+            patch,
+            parts: parts.into_iter(),
+            next: 0,
+            on_answer,
+            failure: None,
+        };
+        self.client.run_fed(lanes, &mut self.fed(&mut each))?;
+        match each.failure {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    /// `feed`'s writes as the client's jobs.
+    fn fed<'f>(&self, feed: &'f mut dyn WriteFeed) -> Fed<'f> {
+        Fed {
+            feed,
+            batch: self.batch,
+            jobs: Vec::new(),
+            open: std::collections::HashMap::new(),
         }
     }
 
@@ -176,7 +159,7 @@ impl<'a> AmoCrm<'a> {
     fn write_all(
         &self,
         kind: EntityKind,
-        items: Vec<Value>,
+        items: Vec<Item>,
         patch: bool,
     ) -> Result<BatchOutcome, CrmError> {
         let mut all = BatchOutcome::default();
@@ -196,7 +179,7 @@ impl<'a> AmoCrm<'a> {
                 method: reqwest::Method::POST,
                 path: path.to_string(),
                 query: Vec::new(),
-                body: Some(Arc::new(b)),
+                body: Some(Bytes::from(b.to_string())),
             })
             .collect();
         let mut answers = vec![None; n];
@@ -248,12 +231,13 @@ struct Fed<'f> {
     open: std::collections::HashMap<u64, (usize, Result<BatchOutcome, CrmError>)>,
 }
 
-/// The items of one create or update request (the very body sent, shared with the job),
-/// whether it was a PATCH, and its round (1: sent again without the items amoCRM rejected).
-type Sent = (Arc<Value>, bool, u8);
+/// The items of one create or update request (kept to match its answer and to send its
+/// good items again), whether it was a PATCH, and its round (1: sent again without the
+/// items amoCRM rejected).
+type Sent = (Vec<Item>, bool, u8);
 
 impl Fed<'_> {
-    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Arc<Value>) -> Job {
+    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Bytes) -> Job {
         Job {
             method,
             path: format!("/api/v4/{}{suffix}", kind.collection()),
@@ -262,12 +246,13 @@ impl Fed<'_> {
         }
     }
 
-    /// Jobs for `items` in requests of the batch size; each body is held once.
+    /// Jobs for `items` in requests of the batch size; each body is JSON text built from
+    /// the items' texts.
     fn items(
         &mut self,
         id: u64,
         kind: EntityKind,
-        items: Vec<Value>,
+        items: Vec<Item>,
         patch: bool,
         round: u8,
     ) -> Vec<Job> {
@@ -276,7 +261,7 @@ impl Fed<'_> {
         } else {
             reqwest::Method::POST
         };
-        let mut parts: Vec<Vec<Value>> = Vec::new();
+        let mut parts: Vec<Vec<Item>> = Vec::new();
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             parts.push(items.by_ref().take(self.batch).collect());
@@ -284,12 +269,51 @@ impl Fed<'_> {
         parts
             .into_iter()
             .map(|part| {
-                let body = Arc::new(Value::Array(part));
-                self.jobs
-                    .push((id, kind, Some((body.clone(), patch, round))));
+                let body = Bytes::from(array_text(&part));
+                self.jobs.push((id, kind, Some((part, patch, round))));
                 Self::job(kind, method.clone(), "", body)
             })
             .collect()
+    }
+}
+
+/// [`Crm::write_each`] as a [`WriteFeed`]: a fixed list of requests' worth of items, each
+/// answer handed on as it arrives; the first error is kept and stops new requests.
+struct Each<'a> {
+    kind: EntityKind,
+    patch: bool,
+    parts: std::vec::IntoIter<Vec<Item>>,
+    next: u64,
+    on_answer: &'a mut dyn FnMut(BatchOutcome) -> bool,
+    failure: Option<CrmError>,
+}
+
+impl WriteFeed for Each<'_> {
+    fn more(&mut self, room: usize, _idle: bool) -> Vec<(u64, EntityKind, Write)> {
+        if self.failure.is_some() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for part in self.parts.by_ref().take(room.max(1)) {
+            self.next += 1;
+            let write = if self.patch {
+                Write::Update(part)
+            } else {
+                Write::Create(part)
+            };
+            out.push((self.next, self.kind, write));
+        }
+        out
+    }
+
+    fn answered(&mut self, _id: u64, result: Result<BatchOutcome, CrmError>) -> bool {
+        match result {
+            Ok(outcome) => (self.on_answer)(outcome) && self.failure.is_none(),
+            Err(e) => {
+                self.failure.get_or_insert(e);
+                false
+            }
+        }
     }
 }
 
@@ -308,7 +332,7 @@ impl JobFeed for Fed<'_> {
                             kind,
                             reqwest::Method::POST,
                             "/link",
-                            Arc::new(link_body(chunk)),
+                            Bytes::from(link_body(chunk).to_string()),
                         )
                     })
                     .collect(),
@@ -337,18 +361,15 @@ impl JobFeed for Fed<'_> {
         let mut again = Vec::new();
         let part = match sent {
             None => result.map(|_| BatchOutcome::default()),
-            Some((body, patch, round)) => {
-                let items = body.as_array().map(Vec::as_slice).unwrap_or_default();
-                match chunk_outcome(kind, patch, items, result) {
-                    Ok((outcome, rest)) => {
-                        if !rest.is_empty() && round == 0 {
-                            again = self.items(id, kind, rest, patch, 1);
-                        }
-                        Ok(outcome)
+            Some((items, patch, round)) => match chunk_outcome(kind, patch, &items, result) {
+                Ok((outcome, rest)) => {
+                    if !rest.is_empty() && round == 0 {
+                        again = self.items(id, kind, rest, patch, 1);
                     }
-                    Err(e) => Err(e),
+                    Ok(outcome)
                 }
-            }
+                Err(e) => Err(e),
+            },
         };
         let Some((left, sum)) = self.open.get_mut(&id) else {
             return Flow::Continue(again);
@@ -377,9 +398,9 @@ impl JobFeed for Fed<'_> {
 fn chunk_outcome(
     kind: EntityKind,
     patch: bool,
-    pending: &[Value],
+    pending: &[Item],
     result: Result<Option<Value>, CrmError>,
-) -> Result<(BatchOutcome, Vec<Value>), CrmError> {
+) -> Result<(BatchOutcome, Vec<Item>), CrmError> {
     let mut outcome = BatchOutcome::default();
     match result {
         Ok(v) => {
@@ -394,10 +415,8 @@ fn chunk_outcome(
                     Some(Value::String(s)) => s.clone(),
                     _ => pending
                         .get(i)
-                        .and_then(|p| p.get("request_id"))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
+                        .map(|p| p.request_id().to_string())
+                        .unwrap_or_default(),
                 };
                 if let (false, Some(id)) = (patch, item.get("id").and_then(Value::as_i64)) {
                     outcome.created.push(Created {
@@ -414,7 +433,7 @@ fn chunk_outcome(
             request,
             detail,
         }) => {
-            let names: Vec<String> = pending.iter().map(|p| s(p, "request_id")).collect();
+            let names: Vec<String> = pending.iter().map(|p| p.request_id().to_string()).collect();
             // amoCRM may name items by our request_id or by their index.
             let mut rejected = Vec::new();
             for b in bad {
@@ -440,12 +459,9 @@ fn chunk_outcome(
                     errors: b.errors,
                 });
             }
-            let rest: Vec<Value> = pending
+            let rest: Vec<Item> = pending
                 .iter()
-                .filter(|p| {
-                    let rid = s(p, "request_id");
-                    !rejected.iter().any(|r| r.request_id == rid)
-                })
+                .filter(|p| !rejected.iter().any(|r| r.request_id == p.request_id()))
                 .cloned()
                 .collect();
             outcome.rejected = rejected;
@@ -622,18 +638,18 @@ impl Crm for AmoCrm<'_> {
         Ok(out)
     }
 
-    fn create(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
+    fn create(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError> {
         self.write_all(kind, items, false)
     }
 
-    fn update(&self, kind: EntityKind, items: Vec<Value>) -> Result<BatchOutcome, CrmError> {
+    fn update(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError> {
         self.write_all(kind, items, true)
     }
 
     fn write_each(
         &self,
         kind: EntityKind,
-        items: Vec<Value>,
+        items: Vec<Item>,
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {
@@ -641,13 +657,7 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError> {
-        let mut fed = Fed {
-            feed,
-            batch: self.batch,
-            jobs: Vec::new(),
-            open: std::collections::HashMap::new(),
-        };
-        self.client.run_fed(self.in_flight, &mut fed)
+        self.client.run_fed(self.in_flight, &mut self.fed(feed))
     }
 
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {

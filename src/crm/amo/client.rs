@@ -133,7 +133,7 @@ impl<'a> AmoClient<'a> {
             method,
             path: path.to_string(),
             query: query.to_vec(),
-            body: body.map(|b| std::sync::Arc::new(b.clone())),
+            body: body.map(|b| bytes::Bytes::from(b.to_string())),
         };
         let mut answer = None;
         self.run_many(vec![job], 1, &mut |_, r| {
@@ -457,9 +457,9 @@ pub struct Job {
     pub path: String,
     /// Query parameters.
     pub query: Vec<(String, String)>,
-    /// JSON body, shared (a run keeps up to `max_in_flight` batches of 250 open: each is
-    /// held once, not once per copy on its way).
-    pub body: Option<std::sync::Arc<Value>>,
+    /// JSON text, shared (a run keeps up to `max_in_flight` batches of 250 open: each is
+    /// held once, as text, not once per copy on its way nor as a tree).
+    pub body: Option<bytes::Bytes>,
 }
 
 /// The caller of [`AmoClient::run_fed`]: hands out jobs and takes their answers.
@@ -532,7 +532,7 @@ struct Work {
     url: String,
     token: crate::secret::Secret,
     query: Vec<(String, String)>,
-    body: Option<std::sync::Arc<Value>>,
+    body: Option<bytes::Bytes>,
 }
 
 /// What one try brought back.
@@ -580,7 +580,9 @@ fn send_once(
         builder = builder.query(&w.query);
     }
     if let Some(b) = &w.body {
-        builder = builder.json(&**b);
+        builder = builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(b.clone());
     }
     let sent = builder.send();
     pacer.done(ticket);

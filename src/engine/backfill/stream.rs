@@ -425,11 +425,7 @@ fn split(plans: Vec<Plan>, batch: usize) -> Vec<Vec<Plan>> {
     for p in plans {
         let sends = match &p.op {
             crate::engine::plan::Op::Create(_) => Some(false),
-            crate::engine::plan::Op::Update { body, .. }
-                if body.as_object().is_some_and(|o| o.len() > 2) =>
-            {
-                Some(true)
-            }
+            crate::engine::plan::Op::Update { body, .. } if body.keys() > 2 => Some(true),
             _ => None,
         };
         let fits = |g: &(usize, usize, Vec<Plan>)| match sends {

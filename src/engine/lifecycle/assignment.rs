@@ -310,7 +310,7 @@ impl Engine<'_> {
         {
             return Ok(());
         }
-        let m = payload.get("responsible_user_id").and_then(Value::as_i64);
+        let m = payload.get("responsible_user_id").and_then(|r| r.as_i64());
         if m.is_some() && self.round_robin(false)? == m {
             self.round_robin(true)?;
             self.remember_manager(client, m.unwrap_or_default())?;

@@ -20,6 +20,7 @@ use super::super::remote::Need;
 use super::pullback::PullReport;
 use super::{closed_by_hand, render, Engine, WON};
 use crate::billing::{Service, ServiceStatus};
+use crate::crm::Item;
 use crate::rules::condition::{holds, Facts};
 use crate::rules::lifecycle::{AbandonedCart, Nudge};
 use crate::rules::EntityKind;
@@ -368,14 +369,11 @@ impl Engine<'_> {
             return Ok(item);
         }
         if moving {
-            let body = json!([{
+            let body = json!({
                 "id": lead_id, "pipeline_id": target.0, "status_id": target.1,
                 "updated_by": 0, "request_id": format!("cart:{}", s.id),
-            }]);
-            let res = match self.crm.update(
-                EntityKind::Lead,
-                body.as_array().cloned().unwrap_or_default(),
-            ) {
+            });
+            let res = match self.crm.update(EntityKind::Lead, vec![Item::new(&body)]) {
                 Ok(r) => r,
                 Err(e) => return self.item_error("cart", s, e),
             };
