@@ -42,6 +42,13 @@ impl IdList {
         self.spans.shrink_to_fit();
     }
 
+    /// Whether `id` is in the list; the list must be sorted ([`IdList::sort`]).
+    pub fn contains_sorted(&self, id: &str) -> bool {
+        self.spans
+            .binary_search_by(|s| id_order(self.get(*s), id))
+            .is_ok()
+    }
+
     /// The ids in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + '_ {
         self.spans.iter().map(|s| self.get(*s))
@@ -78,6 +85,8 @@ mod tests {
         ids.sort();
         assert_eq!(ids.iter().collect::<Vec<_>>(), ["9", "10", "100", "x"]);
         assert_eq!(ids.part(0, 3), ["9", "10", "100"]);
+        assert!(ids.contains_sorted("10") && ids.contains_sorted("x"));
+        assert!(!ids.contains_sorted("1") && !ids.contains_sorted("11"));
         assert_eq!(ids.len(), 4);
         assert_eq!(ids.part(2, 5), ["100", "x"]);
         assert!(ids.part(9, 5).is_empty());

@@ -370,7 +370,7 @@ impl Engine<'_> {
         let mut plan = self.upsert(desired, &|| {
             self.find_by_marker(EntityKind::Lead, "service.id", &id)
         })?;
-        if matches!(plan.op, Op::Create(_)) {
+        if matches!(plan.op, Op::Create(_)) && self.wants_changes() {
             plan.changes.extend(life);
         }
         Ok(plan)

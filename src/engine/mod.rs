@@ -97,6 +97,12 @@ impl<'a> Engine<'a> {
         self.report.borrow_mut().summary_only = true;
     }
 
+    /// Whether plans carry their field-by-field changes: only a report that shows
+    /// outcomes prints them, and a backfill holds thousands of plans at once.
+    fn wants_changes(&self) -> bool {
+        !self.report.borrow().summary_only
+    }
+
     /// The outcomes so far, with what reading the panel cost.
     pub fn report(&self) -> Report {
         let mut r = self.report.borrow().clone();

@@ -96,7 +96,9 @@ impl Engine<'_> {
             }
         }
         let Some((remote, adopted)) = found else {
-            plan.changes = super::diff::create_changes(&d.payload, &names);
+            if self.wants_changes() {
+                plan.changes = super::diff::create_changes(&d.payload, &names);
+            }
             if d.links_on_create {
                 plan.links = d.links;
             }
@@ -126,6 +128,9 @@ impl Engine<'_> {
             &mut changes,
             &mut plan.warnings,
         )?;
+        if !self.wants_changes() {
+            changes.clear();
+        }
         plan.changes = changes
             .into_iter()
             .map(

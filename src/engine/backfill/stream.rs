@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::{Input, Pipeline, Progress, LOCK_BREATHER};
-use crate::billing::Service;
+use crate::billing::{IdList, Service};
 use crate::crm::{BatchOutcome, CrmError, Link, Write, WriteFeed};
 use crate::engine::plan::{Applying, Plan};
 use crate::engine::Engine;
@@ -27,7 +27,8 @@ pub(super) struct Stream<'e, 'a> {
     pub(super) engine: &'e Engine<'a>,
     pub(super) pl: Pipeline,
     pub(super) input: Input,
-    pub(super) client_ids: &'e [String],
+    /// The run's clients, sorted (every one is fed before services are read).
+    pub(super) client_ids: &'e IdList,
     pub(super) chunk: usize,
     /// Contacts wanted (not `--entity company`).
     pub(super) contacts: bool,
@@ -88,7 +89,7 @@ impl Stream<'_, '_> {
         let e = self.engine;
         match &mut self.input {
             Input::Clients(pos) => {
-                let part = &self.client_ids[*pos..(*pos + self.chunk).min(self.client_ids.len())];
+                let part = self.client_ids.part(*pos, self.chunk);
                 *pos += part.len();
                 let end = *pos >= self.client_ids.len();
                 let n = self.read_chunks.fetch_add(1, Ordering::Relaxed);
@@ -96,7 +97,7 @@ impl Stream<'_, '_> {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 let mut clients = Vec::with_capacity(part.len());
-                for id in part {
+                for id in &part {
                     clients.push((e.billing.client(id)?, e.billing.payers_of(id)?));
                 }
                 e.feed_clients(&mut self.pl, clients, self.contacts)?;
@@ -119,7 +120,7 @@ impl Stream<'_, '_> {
                         Err(err) => return Err(err.into()),
                     }
                 }
-                e.feed_services(&mut self.pl, services)?;
+                e.feed_services(&mut self.pl, services, self.client_ids)?;
                 self.progress.advance(EntityKind::Lead, part.len() as u64);
                 if end {
                     self.input = Input::Done;
