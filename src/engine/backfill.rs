@@ -18,7 +18,8 @@
 //! requests overlap the next kind's as soon as what those depend on exists.
 //!
 //! Memory stays flat: only ids are listed up front; entities are read chunk by chunk, and
-//! at most about `max_in_flight` requests' worth of plans (and what waits for them) is held.
+//! what waits to be written is about a quarter of `max_in_flight` requests' worth (at least
+//! four), besides the `max_in_flight` requests on their way.
 //! Interrupted runs resume without duplicates: bindings are written as answers arrive, and
 //! an entity created just before a crash is adopted through the index on the next run. A
 //! plan that waited for a full request while another process (a `sync`) bound its entity is
