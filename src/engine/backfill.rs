@@ -84,7 +84,7 @@ enum Input {
 #[derive(Default)]
 struct Pipeline {
     batch: usize,
-    /// Requests a flush should have ready, so that `max_in_flight` can be open at once.
+    /// `[amocrm] max_in_flight`: how far the panel is read ahead of the writes.
     lanes: usize,
     companies: Queue,
     contacts: Queue,

@@ -55,17 +55,12 @@ impl Queue {
         self.keys.contains(key)
     }
 
-    /// Takes the plans that fill whole requests of `batch` once there are at least `lanes`
-    /// of them (so that many can be in flight at once; every plan when `all`), and every
-    /// plan that sends nothing; the rest keeps its order for the next call.
-    pub fn take(&mut self, batch: usize, lanes: usize, all: bool) -> Vec<Plan> {
+    /// Takes the plans that fill whole requests of `batch` (every plan when `all`), and
+    /// every plan that sends nothing; the rest keeps its order for the next call.
+    pub fn take(&mut self, batch: usize, all: bool) -> Vec<Plan> {
         let batch = batch.max(1);
         let count = |kind| self.plans.iter().filter(|p| sends(p) == kind).count();
-        let whole = |n: usize| match (all, n / batch) {
-            (true, _) => n,
-            (false, whole) if whole >= lanes.max(1) => whole * batch,
-            _ => 0,
-        };
+        let whole = |n: usize| if all { n } else { n / batch * batch };
         let mut creates = whole(count(Sends::Create));
         let mut updates = whole(count(Sends::Update));
         let mut taken = Vec::new();
@@ -127,20 +122,17 @@ mod tests {
                 adopted: None,
             },
         )]);
-        assert_eq!(
-            q.take(3, 3, false).len(),
-            1,
-            "two requests' worth wait for a third"
-        );
-        let first = q.take(3, 2, false);
-        // Six creates (two requests of 3); the seventh create and the lone update wait.
-        assert_eq!(first.len(), 6);
-        assert!(q.pending("c6") && q.pending("u") && !q.pending("c0"));
-        let last = q.take(3, 2, true);
+        let first = q.take(3, false);
+        // Six creates (two requests of 3) and the keep; the seventh create and the lone
+        // update wait for more.
+        assert_eq!(first.len(), 7);
+        assert!(q.pending("c6") && q.pending("u") && !q.pending("c0") && !q.pending("k"));
+        assert!(q.take(3, false).is_empty(), "a partial request waits");
+        let last = q.take(3, true);
         assert_eq!(
             last.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
             ["c6", "u"]
         );
-        assert!(q.take(3, 2, true).is_empty());
+        assert!(q.take(3, true).is_empty());
     }
 }

@@ -163,8 +163,8 @@ impl Stream<'_, '_> {
         let mut groups = 0;
         for kind in [EntityKind::Company, EntityKind::Contact, EntityKind::Lead] {
             let all = self.may_flush(kind, idle);
-            let (batch, lanes) = (self.pl.batch, 1);
-            let plans = self.pl.queue_mut(kind).take(batch, lanes, all);
+            let batch = self.pl.batch;
+            let plans = self.pl.queue_mut(kind).take(batch, all);
             for group in split(plans, batch) {
                 self.start_group(kind, group, out)?;
                 groups += 1;
