@@ -94,6 +94,11 @@ pub trait BillingSource: Sync {
     fn client_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// Ids of services created on or after `since` (backfill), in ascending id order.
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
+    /// [`Self::client_ids_since`] packed in one buffer: a backfill keeps every id of a
+    /// large panel for the whole run.
+    fn client_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError> {
+        self.client_ids_since(since).map(IdList::from)
+    }
     /// [`Self::service_ids_since`] packed in one buffer: a backfill keeps every id of a
     /// large panel for the whole run.
     fn service_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError> {

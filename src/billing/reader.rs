@@ -383,6 +383,10 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         Ok(ids.iter().map(str::to_string).collect())
     }
 
+    fn client_id_list(&self, since: NaiveDate) -> Result<IdList, BillingError> {
+        self.ids_since("account", convert::REGISTERED, since)
+    }
+
     fn service_id_list(&self, since: NaiveDate) -> Result<IdList, BillingError> {
         self.ids_since("item", convert::CREATED, since)
     }

@@ -159,7 +159,7 @@ impl Engine<'_> {
         let leads_wanted = matches!(opts.only, None | Some(EntityKind::Lead));
         // Packed and sorted: 100 000 ids as `String`s (and a set of those fed) cost ~12 MB.
         let client_ids = if clients_wanted {
-            let mut ids = IdList::from(self.billing.client_ids_since(opts.since)?);
+            let mut ids = self.billing.client_id_list(opts.since)?;
             ids.sort();
             ids
         } else {

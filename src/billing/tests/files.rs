@@ -115,6 +115,12 @@ fn backfill_ids_since() {
         s.service_ids_since(date(2026, 1, 1)).unwrap(),
         ["411", "412"]
     );
+    // The packed lists a backfill keeps hold the same ids, in the same order.
+    let packed = s.client_id_list(date(2025, 1, 1)).unwrap();
+    assert_eq!(packed.iter().collect::<Vec<_>>(), ["103", "104", "105"]);
+    assert!(packed.contains_sorted("104") && !packed.contains_sorted("102"));
+    let packed = s.service_id_list(date(2026, 1, 1)).unwrap();
+    assert_eq!(packed.iter().collect::<Vec<_>>(), ["411", "412"]);
 }
 
 #[test]
