@@ -100,7 +100,7 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    fn lost_returns_on(&self) -> bool {
+    pub(super) fn lost_returns_on(&self) -> bool {
         self.rules
             .file
             .lifecycle

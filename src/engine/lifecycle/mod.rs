@@ -170,7 +170,8 @@ impl Engine<'_> {
                 let mut st = self.life_state.borrow_mut();
                 // What was read of it before is stale now.
                 st.remote.forget(kind, id);
-                if kind == EntityKind::Lead {
+                // Only the lost-lead check asks; a backfill writes 200 000 of these.
+                if kind == EntityKind::Lead && self.lost_returns_on() {
                     st.written_leads.insert(id);
                 }
             }
