@@ -231,10 +231,16 @@ struct Fed<'f> {
     open: std::collections::HashMap<u64, (usize, Result<BatchOutcome, CrmError>)>,
 }
 
-/// The items of one create or update request (kept to match its answer and to send its
-/// good items again), whether it was a PATCH, and its round (1: sent again without the
-/// items amoCRM rejected).
-type Sent = (Vec<Item>, bool, u8);
+/// One create or update request on its way: its body (shared with the job, not copied),
+/// the `request_id` of each item (to match the answer), whether it was a PATCH, and its
+/// round (1: sent again without the items amoCRM rejected). The items themselves are read
+/// back from the body only when a rejection asks for the good ones to be sent again.
+struct Sent {
+    body: Bytes,
+    ids: Vec<String>,
+    patch: bool,
+    round: u8,
+}
 
 impl Fed<'_> {
     fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Bytes) -> Job {
@@ -270,7 +276,13 @@ impl Fed<'_> {
             .into_iter()
             .map(|part| {
                 let body = Bytes::from(array_text(&part));
-                self.jobs.push((id, kind, Some((part, patch, round))));
+                let sent = Sent {
+                    body: body.clone(),
+                    ids: part.iter().map(|i| i.request_id().to_string()).collect(),
+                    patch,
+                    round,
+                };
+                self.jobs.push((id, kind, Some(sent)));
                 Self::job(kind, method.clone(), "", body)
             })
             .collect()
@@ -361,10 +373,11 @@ impl JobFeed for Fed<'_> {
         let mut again = Vec::new();
         let part = match sent {
             None => result.map(|_| BatchOutcome::default()),
-            Some((items, patch, round)) => match chunk_outcome(kind, patch, &items, result) {
+            Some(sent) => match chunk_outcome(kind, sent.patch, &sent.ids, result) {
                 Ok((outcome, rest)) => {
-                    if !rest.is_empty() && round == 0 {
-                        again = self.items(id, kind, rest, patch, 1);
+                    if !rest.is_empty() && sent.round == 0 {
+                        let items = items_of(&sent.body, &rest);
+                        again = self.items(id, kind, items, sent.patch, 1);
                     }
                     Ok(outcome)
                 }
@@ -393,14 +406,14 @@ impl JobFeed for Fed<'_> {
     }
 }
 
-/// One write request's outcome, and the items to send again (its good items after a
-/// rejection naming others).
+/// One write request's outcome, and the `request_id`s of the items to send again (its
+/// good items after a rejection naming others). `pending`: the request's `request_id`s.
 fn chunk_outcome(
     kind: EntityKind,
     patch: bool,
-    pending: &[Item],
+    pending: &[String],
     result: Result<Option<Value>, CrmError>,
-) -> Result<(BatchOutcome, Vec<Item>), CrmError> {
+) -> Result<(BatchOutcome, Vec<String>), CrmError> {
     let mut outcome = BatchOutcome::default();
     match result {
         Ok(v) => {
@@ -413,10 +426,7 @@ fn chunk_outcome(
             for (i, item) in returned.iter().enumerate() {
                 let rid = match item.get("request_id") {
                     Some(Value::String(s)) => s.clone(),
-                    _ => pending
-                        .get(i)
-                        .map(|p| p.request_id().to_string())
-                        .unwrap_or_default(),
+                    _ => pending.get(i).cloned().unwrap_or_default(),
                 };
                 if let (false, Some(id)) = (patch, item.get("id").and_then(Value::as_i64)) {
                     outcome.created.push(Created {
@@ -433,7 +443,7 @@ fn chunk_outcome(
             request,
             detail,
         }) => {
-            let names: Vec<String> = pending.iter().map(|p| p.request_id().to_string()).collect();
+            let names = pending;
             // amoCRM may name items by our request_id or by their index.
             let mut rejected = Vec::new();
             for b in bad {
@@ -459,9 +469,9 @@ fn chunk_outcome(
                     errors: b.errors,
                 });
             }
-            let rest: Vec<Item> = pending
+            let rest: Vec<String> = pending
                 .iter()
-                .filter(|p| !rejected.iter().any(|r| r.request_id == p.request_id()))
+                .filter(|p| !rejected.iter().any(|r| &r.request_id == *p))
                 .cloned()
                 .collect();
             outcome.rejected = rejected;
@@ -469,6 +479,21 @@ fn chunk_outcome(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The items of a request's `body` whose `request_id` is in `keep`, read back from the
+/// text that was sent (only after a rejection, so nothing else holds them meanwhile).
+fn items_of(body: &[u8], keep: &[String]) -> Vec<Item> {
+    let items: Vec<Value> = serde_json::from_slice(body).unwrap_or_default();
+    items
+        .iter()
+        .filter(|v| {
+            v.get("request_id")
+                .and_then(Value::as_str)
+                .is_some_and(|r| keep.iter().any(|k| k == r))
+        })
+        .map(Item::new)
+        .collect()
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -755,5 +780,34 @@ impl Crm for AmoCrm<'_> {
             ("order[created_at]".to_string(), "asc".to_string()),
         ];
         self.pages_with("/api/v4/events", "events", 100, &q, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejected_request_sends_again_only_its_good_items_read_back_from_the_body() {
+        let items: Vec<Item> = ["service:1", "service:2", "service:3"]
+            .iter()
+            .map(|r| Item::new(&json!({"name": format!("Lead {r}"), "request_id": r})))
+            .collect();
+        let body = array_text(&items);
+        let ids: Vec<String> = items.iter().map(|i| i.request_id().to_string()).collect();
+        // amoCRM names the bad item by its index in the request.
+        let rejection = CrmError::Validation {
+            request: "POST /api/v4/leads".into(),
+            detail: "validation-errors".into(),
+            items: vec![ItemErrors {
+                request_id: "1".into(),
+                errors: vec![],
+            }],
+        };
+        let (outcome, rest) = chunk_outcome(EntityKind::Lead, false, &ids, Err(rejection)).unwrap();
+        assert_eq!(outcome.rejected[0].request_id, "service:2");
+        assert_eq!(rest, ["service:1", "service:3"]);
+        let again = items_of(body.as_bytes(), &rest);
+        assert_eq!(again, [items[0].clone(), items[2].clone()]);
     }
 }
