@@ -22,6 +22,7 @@
 //!   output: secrets are [`secret::Secret`] values and the logger redacts known secrets.
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod billing;
 pub mod calls;
 pub mod crm;

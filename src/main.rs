@@ -4,5 +4,6 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    amocrm_bin::alloc::one_arena();
     cli::main()
 }
