@@ -8,13 +8,14 @@ use super::plan::{Op, Plan};
 
 /// Whether a plan needs a request of its own kind (a create or a PATCH).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sends {
+pub(super) enum Sends {
     Create,
     Update,
     Nothing,
 }
 
-fn sends(p: &Plan) -> Sends {
+/// What request `p` goes into: the one test the queue and the backfill's groups share.
+pub(super) fn sends(p: &Plan) -> Sends {
     match &p.op {
         Op::Create(_) => Sends::Create,
         // Only links to add: no PATCH (see `plan::apply`).

@@ -9,6 +9,7 @@ use super::{Input, Pipeline, Progress, LOCK_BREATHER};
 use crate::billing::{IdList, Service};
 use crate::crm::{BatchOutcome, CrmError, Link, Write, WriteFeed};
 use crate::engine::plan::{Applying, Plan};
+use crate::engine::queue::{sends, Sends};
 use crate::engine::Engine;
 use crate::rules::EntityKind;
 
@@ -426,10 +427,10 @@ impl WriteFeed for Stream<'_, '_> {
 fn split(plans: Vec<Plan>, batch: usize) -> Vec<Vec<Plan>> {
     let mut groups: Vec<(usize, usize, Vec<Plan>)> = Vec::new();
     for p in plans {
-        let sends = match &p.op {
-            crate::engine::plan::Op::Create(_) => Some(false),
-            crate::engine::plan::Op::Update { body, .. } if body.keys() > 2 => Some(true),
-            _ => None,
+        let sends = match sends(&p) {
+            Sends::Create => Some(false),
+            Sends::Update => Some(true),
+            Sends::Nothing => None,
         };
         let fits = |g: &(usize, usize, Vec<Plan>)| match sends {
             Some(false) => g.0 < batch,
