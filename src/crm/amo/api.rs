@@ -123,11 +123,7 @@ impl<'a> AmoCrm<'a> {
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {
-        let mut parts = Vec::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            parts.push(items.by_ref().take(self.batch).collect::<Vec<_>>());
-        }
+        let parts = in_batches(items, self.batch);
         // One write per request's worth, through the same feed as a backfill's writes.
         let lanes = self.in_flight.min(parts.len()).max(1);
         let mut each = Each {
@@ -267,12 +263,7 @@ impl Fed<'_> {
         } else {
             reqwest::Method::POST
         };
-        let mut parts: Vec<Vec<Item>> = Vec::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            parts.push(items.by_ref().take(self.batch).collect());
-        }
-        parts
+        in_batches(items, self.batch)
             .into_iter()
             .map(|part| {
                 let body = Bytes::from(array_text(&part));
@@ -479,6 +470,16 @@ fn chunk_outcome(
         }
         Err(e) => Err(e),
     }
+}
+
+/// `items` in requests' worth of at most `batch` each, moved, not copied.
+fn in_batches(items: Vec<Item>, batch: usize) -> Vec<Vec<Item>> {
+    let mut parts = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        parts.push(items.by_ref().take(batch.max(1)).collect());
+    }
+    parts
 }
 
 /// The items of a request's `body` whose `request_id` is in `keep`, read back from the
