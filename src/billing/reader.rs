@@ -375,12 +375,12 @@ impl<T: Transport> BillingSource for PanelReader<T> {
 
     fn client_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
         let ids = self.ids_since("account", convert::REGISTERED, since)?;
-        Ok(ids.iter().map(str::to_string).collect())
+        Ok(ids.iter().collect())
     }
 
     fn service_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
         let ids = self.service_id_list(since)?;
-        Ok(ids.iter().map(str::to_string).collect())
+        Ok(ids.iter().collect())
     }
 
     fn client_id_list(&self, since: NaiveDate) -> Result<IdList, BillingError> {
