@@ -119,7 +119,7 @@ impl Engine<'_> {
             .pullback
             .as_ref()
             .is_some_and(|p| p.enabled);
-        let fresh = self.life_state.borrow().written_leads.contains(&id);
+        let fresh = self.life_state.borrow().written_leads.contains(id);
         if pulled || fresh {
             if let Some(stage) = self.store.life_lead(id)?.current() {
                 return Ok(stage.1 != LOST);

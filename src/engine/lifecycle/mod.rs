@@ -30,6 +30,7 @@ pub mod nudge;
 pub mod pullback;
 mod resolve;
 mod status;
+mod written;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -106,7 +107,7 @@ pub(super) struct Pending {
 #[derive(Debug, Default)]
 pub struct RunState {
     /// Leads created or updated in this run (their status is what we set or just read).
-    pub(super) written_leads: BTreeSet<i64>,
+    pub(super) written_leads: written::Written,
     /// Per (kind, key) of a planned entity.
     pub(super) pending: BTreeMap<(EntityKind, String), Pending>,
     /// Clients whose manager was decided or checked in this run.
