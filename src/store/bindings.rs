@@ -50,6 +50,13 @@ fn binding_from_row(r: &Row<'_>) -> rusqlite::Result<Binding> {
 
 const COLUMNS: &str = "kind, bm_id, amo_id, payload_hash, synced_at";
 
+/// The keys aliased to one target, by the `aliases_by_target` index (migration 6).
+pub(super) const ALIASES_TO: &str =
+    "SELECT bm_id FROM aliases WHERE kind = ?1 AND target_id = ?2 ORDER BY bm_id";
+
+/// Drops the aliases to a forgotten binding, by the same index.
+pub(super) const FORGET_ALIASES_TO: &str = "DELETE FROM aliases WHERE kind = ?1 AND target_id = ?2";
+
 impl Store {
     /// The binding of a BILLmanager entity, following an alias if there is one.
     pub fn binding(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
@@ -170,12 +177,15 @@ impl Store {
                 params![kind, bm_id],
             )
             .map_err(|e| self.err("delete a binding", e))?;
-        self.conn
-            .execute(
-                "DELETE FROM aliases WHERE kind = ?1 AND (bm_id = ?2 OR target_id = ?2)",
-                params![kind, bm_id],
-            )
-            .map_err(|e| self.err("delete an alias", e))?;
+        // Two statements, each by an index: with `OR` SQLite walks every alias of the kind.
+        for sql in [
+            "DELETE FROM aliases WHERE kind = ?1 AND bm_id = ?2",
+            FORGET_ALIASES_TO,
+        ] {
+            self.conn
+                .execute(sql, params![kind, bm_id])
+                .map_err(|e| self.err("delete an alias", e))?;
+        }
         Ok(n > 0)
     }
 
@@ -203,7 +213,7 @@ impl Store {
     pub fn aliases_to(&self, kind: &str, target_id: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT bm_id FROM aliases WHERE kind = ?1 AND target_id = ?2 ORDER BY bm_id")
+            .prepare(ALIASES_TO)
             .map_err(|e| self.err("read aliases", e))?;
         let rows = stmt
             .query_map(params![kind, target_id], |r| r.get(0))

@@ -125,3 +125,50 @@ fn journal_and_cache_round_trip() {
         Some("3177727")
     );
 }
+
+/// How SQLite would run `sql` (its `EXPLAIN QUERY PLAN` lines).
+fn plan(s: &Store, sql: &str, params: usize) -> String {
+    let mut stmt = s
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let nulls = vec![rusqlite::types::Null; params];
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+        .unwrap();
+    rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+}
+
+#[test]
+fn lookups_by_alias_target_and_by_call_use_an_index_not_a_walk() {
+    let s = Store::open_in_memory().unwrap();
+    // Every company a backfill plans asks for the payers aliased to it: without the index
+    // this walked every alias of the kind, once per company.
+    let aliases = plan(&s, bindings::ALIASES_TO, 2);
+    assert!(
+        aliases.contains("aliases_by_target (kind=? AND target_id=?)"),
+        "{aliases}"
+    );
+    let forget = plan(&s, bindings::FORGET_ALIASES_TO, 2);
+    assert!(
+        forget.contains("aliases_by_target (kind=? AND target_id=?)"),
+        "{forget}"
+    );
+    let keys = plan(&s, "DELETE FROM call_keys WHERE call = ?1", 1);
+    assert!(keys.contains("call_keys_by_call (call=?)"), "{keys}");
+
+    s.put_alias("company", "payer:2", "payer:1", "same INN")
+        .unwrap();
+    s.put_alias("company", "payer:3", "payer:1", "same INN")
+        .unwrap();
+    s.put_alias("company", "payer:5", "payer:4", "same INN")
+        .unwrap();
+    assert_eq!(
+        s.aliases_to("company", "payer:1").unwrap(),
+        ["payer:2", "payer:3"]
+    );
+    s.put_binding(&binding("company", "payer:1", 77)).unwrap();
+    assert!(s.forget_binding("company", "payer:1").unwrap());
+    assert!(s.aliases_to("company", "payer:1").unwrap().is_empty());
+    assert_eq!(s.aliases_to("company", "payer:4").unwrap(), ["payer:5"]);
+}
