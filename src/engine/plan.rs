@@ -42,6 +42,14 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// An update whose body holds nothing but `id` and `request_id`: the entity only gains
+    /// links, which go in their own requests, so no PATCH is sent for it.
+    pub fn links_only(&self) -> bool {
+        matches!(self, Op::Update { body, .. } if body.keys() <= 2)
+    }
+}
+
 /// A decided operation for one entity.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -209,7 +217,7 @@ impl Applying {
                     }
                     None => send = Some(false),
                 },
-                Op::Update { id, body, adopted } if body.keys() <= 2 => {
+                Op::Update { id, adopted, .. } if p.op.links_only() => {
                     a.bind(store, &p, *id)?;
                     let detail = adopted
                         .clone()

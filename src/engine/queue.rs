@@ -19,7 +19,7 @@ pub(super) fn sends(p: &Plan) -> Sends {
     match &p.op {
         Op::Create(_) => Sends::Create,
         // Only links to add: no PATCH (see `plan::apply`).
-        Op::Update { body, .. } if body.keys() <= 2 => Sends::Nothing,
+        _ if p.op.links_only() => Sends::Nothing,
         Op::Update { .. } => Sends::Update,
         _ => Sends::Nothing,
     }
