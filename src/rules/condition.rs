@@ -6,7 +6,8 @@
 //! correctly as text. A missing fact never equals anything, so `{ ne = "x" }` holds for it
 //! and `{ eq = "x" }` does not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 use regex::Regex;
 
@@ -17,6 +18,20 @@ pub type Facts = BTreeMap<String, String>;
 
 /// The attribute prefixes conditions and mappings may use.
 pub const PREFIXES: &[&str] = &["client", "user", "payer", "service", "lead"];
+
+/// `re` compiled once per process: a backfill evaluates the same few patterns of the rule
+/// file for every lead, and compiling one cost more than the rest of the condition.
+fn compiled(re: &str) -> Option<Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(re.to_string())
+        .or_insert_with(|| Regex::new(re).ok())
+        .clone()
+}
 
 /// Whether every condition of `when` holds.
 pub fn holds(when: &When, facts: &Facts) -> bool {
@@ -77,7 +92,7 @@ fn ops_hold(ops: &Ops, fact: Option<&str>) -> bool {
     }
     if let Some(re) = &ops.matches {
         // Validated at load time; an invalid pattern here matches nothing.
-        let ok = Regex::new(re)
+        let ok = compiled(re)
             .map(|r| fact.map(|f| r.is_match(f)).unwrap_or(false))
             .unwrap_or(false);
         if !ok {
@@ -226,6 +241,18 @@ mod tests {
                 true,
             ),
             (r#"when = {}"#, true),
+            // The same pattern again (now compiled once), one that does not match, and an
+            // invalid one (refused at load; here it matches nothing, every time).
+            (
+                r#"when = { "service.product" = { matches = "^VPS" } }"#,
+                true,
+            ),
+            (
+                r#"when = { "service.product" = { matches = "^Ded" } }"#,
+                false,
+            ),
+            (r#"when = { "service.product" = { matches = "(" } }"#, false),
+            (r#"when = { "service.product" = { matches = "(" } }"#, false),
         ];
         for (text, want) in cases {
             assert_eq!(holds(&when(text), &f), want, "{text}");

@@ -213,7 +213,7 @@ impl Store {
     pub fn aliases_to(&self, kind: &str, target_id: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare(ALIASES_TO)
+            .prepare_cached(ALIASES_TO)
             .map_err(|e| self.err("read aliases", e))?;
         let rows = stmt
             .query_map(params![kind, target_id], |r| r.get(0))

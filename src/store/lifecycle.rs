@@ -93,12 +93,13 @@ impl Store {
     pub fn life_lead(&self, amo_id: i64) -> Result<LeadState> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT rule_pipeline, rule_status, set_pipeline, set_status, set_at,
                         seen_pipeline, seen_status, seen_by, seen_at
                  FROM life_leads WHERE amo_id = ?1",
-                params![amo_id],
-                |r| {
+            )
+            .and_then(|mut st| {
+                st.query_row(params![amo_id], |r| {
                     Ok(LeadState {
                         amo_id,
                         rule: stage(r.get(0)?, r.get(1)?),
@@ -108,8 +109,8 @@ impl Store {
                         seen_by: r.get(7)?,
                         seen_at: r.get(8)?,
                     })
-                },
-            )
+                })
+            })
             .optional()
             .map_err(|e| self.err("read a lead's lifecycle state", e))?;
         Ok(row.unwrap_or(LeadState {
@@ -174,19 +175,20 @@ impl Store {
     /// The last snapshot of a service.
     pub fn life_service(&self, service_id: &str) -> Result<Option<ServiceSnapshot>> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT status, expires_at, previous_status, event FROM life_services
                  WHERE service_id = ?1",
-                params![service_id],
-                |r| {
+            )
+            .and_then(|mut st| {
+                st.query_row(params![service_id], |r| {
                     Ok(ServiceSnapshot {
                         status: r.get(0)?,
                         expires_at: r.get(1)?,
                         previous_status: r.get(2)?,
                         event: r.get(3)?,
                     })
-                },
-            )
+                })
+            })
             .optional()
             .map_err(|e| self.err("read a service snapshot", e))
     }
@@ -214,11 +216,8 @@ impl Store {
     /// A client's manager, if one was recorded.
     pub fn life_client_manager(&self, client_id: &str) -> Result<Option<(i64, String)>> {
         self.conn
-            .query_row(
-                "SELECT manager_id, source FROM life_clients WHERE client_id = ?1",
-                params![client_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT manager_id, source FROM life_clients WHERE client_id = ?1")
+            .and_then(|mut st| st.query_row(params![client_id], |r| Ok((r.get(0)?, r.get(1)?))))
             .optional()
             .map_err(|e| self.err("read a client's manager", e))
     }
