@@ -495,13 +495,7 @@ fn managers_of_existing_contacts_are_read_in_pages_by_id() {
             .iter()
             .map(|c| serde_json::json!({"id": c["id"], "responsible_user_id": other}))
             .collect();
-        let resp = http
-            .patch(format!("{}/api/v4/contacts", w.sandbox.base_url()))
-            .bearer_auth(&token)
-            .json(&patch)
-            .send()
-            .unwrap();
-        assert!(resp.status().is_success());
+        w.patch_by_hand("contacts", patch);
         // Every client gets a second user: its contact goes to the client's manager, as
         // amoCRM holds it on the first contact.
         let users = data.path().join("user.json");
