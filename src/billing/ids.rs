@@ -26,7 +26,7 @@ impl Default for IdList {
 
 /// `id` as a number, when it is one written plainly (no sign, no leading zero) below 2^32:
 /// then the number gives the text back exactly.
-fn plain_number(id: &str) -> Option<u32> {
+pub(super) fn plain_number(id: &str) -> Option<u32> {
     let plain = id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
     if plain {
         id.parse().ok()

@@ -19,9 +19,11 @@ pub type Facts = BTreeMap<String, String>;
 /// The attribute prefixes conditions and mappings may use.
 pub const PREFIXES: &[&str] = &["client", "user", "payer", "service", "lead"];
 
-/// `re` compiled once per process: a backfill evaluates the same few patterns of the rule
-/// file for every lead, and compiling one cost more than the rest of the condition.
-fn compiled(re: &str) -> Option<Regex> {
+/// Whether `text` matches `re`, compiled once per process: a backfill evaluates the same
+/// few patterns of the rule file for every lead, and compiling one cost more than the rest
+/// of the condition. The regex is used in place (a clone would build its search caches
+/// afresh); an invalid pattern (refused at load) matches nothing.
+fn pattern_matches(re: &str, text: &str) -> bool {
     static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
     let mut cache = CACHE
         .get_or_init(Default::default)
@@ -30,7 +32,8 @@ fn compiled(re: &str) -> Option<Regex> {
     cache
         .entry(re.to_string())
         .or_insert_with(|| Regex::new(re).ok())
-        .clone()
+        .as_ref()
+        .is_some_and(|r| r.is_match(text))
 }
 
 /// Whether every condition of `when` holds.
@@ -91,10 +94,7 @@ fn ops_hold(ops: &Ops, fact: Option<&str>) -> bool {
         }
     }
     if let Some(re) = &ops.matches {
-        // Validated at load time; an invalid pattern here matches nothing.
-        let ok = compiled(re)
-            .map(|r| fact.map(|f| r.is_match(f)).unwrap_or(false))
-            .unwrap_or(false);
+        let ok = fact.is_some_and(|f| pattern_matches(re, f));
         if !ok {
             return false;
         }
