@@ -210,15 +210,8 @@ impl Forms {
 #[cfg(test)]
 mod tests {
     use super::{key, FormKey, Forms};
-    use crate::billing::model::Attrs;
+    use crate::billing::tests::support::attrs;
     use crate::billing::CachedForm;
-
-    fn attrs(pairs: &[(&str, &str)]) -> Attrs {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn keys_pack_for_plain_ids_of_known_forms_and_give_their_parts_back() {

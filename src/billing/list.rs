@@ -451,12 +451,7 @@ fn read_varint(r: &mut impl Read) -> io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn row(pairs: &[(&str, &str)]) -> Attrs {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::billing::tests::support::attrs as row;
 
     #[test]
     fn rows_come_back_whole_by_id_owner_and_name() {

@@ -1,12 +1,6 @@
+use super::support::attrs;
 use crate::billing::convert;
-use crate::billing::{Attrs, PayerKind, ServiceStatus};
-
-fn attrs(pairs: &[(&str, &str)]) -> Attrs {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::billing::{PayerKind, ServiceStatus};
 
 #[test]
 fn client_uses_the_asked_id_when_the_form_has_none() {

@@ -8,5 +8,5 @@ mod envelope;
 mod files;
 mod mgrctl;
 mod panel;
-mod support;
+pub(super) mod support;
 mod values;

@@ -41,3 +41,11 @@ pub fn fake_mgrctl_or_skip(test: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// A row or form from `(field, value)` pairs.
+pub fn attrs(pairs: &[(&str, &str)]) -> crate::billing::Attrs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
