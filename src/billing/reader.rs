@@ -374,7 +374,7 @@ impl<T: Transport> BillingSource for PanelReader<T> {
     }
 
     fn client_ids_since(&self, since: NaiveDate) -> Result<Vec<String>, BillingError> {
-        let ids = self.ids_since("account", convert::REGISTERED, since)?;
+        let ids = self.client_id_list(since)?;
         Ok(ids.iter().collect())
     }
 

@@ -434,17 +434,16 @@ fn chunk_outcome(
             request,
             detail,
         }) => {
-            let names = pending;
             // amoCRM may name items by our request_id or by their index.
             let mut rejected = Vec::new();
             for b in bad {
-                let rid = if names.contains(&b.request_id) {
+                let rid = if pending.contains(&b.request_id) {
                     b.request_id.clone()
                 } else if let Some(n) = b
                     .request_id
                     .parse::<usize>()
                     .ok()
-                    .and_then(|i| names.get(i))
+                    .and_then(|i| pending.get(i))
                 {
                     n.clone()
                 } else {

@@ -427,15 +427,11 @@ impl WriteFeed for Stream<'_, '_> {
 fn split(plans: Vec<Plan>, batch: usize) -> Vec<Vec<Plan>> {
     let mut groups: Vec<(usize, usize, Vec<Plan>)> = Vec::new();
     for p in plans {
-        let sends = match sends(&p) {
-            Sends::Create => Some(false),
-            Sends::Update => Some(true),
-            Sends::Nothing => None,
-        };
+        let sends = sends(&p);
         let fits = |g: &(usize, usize, Vec<Plan>)| match sends {
-            Some(false) => g.0 < batch,
-            Some(true) => g.1 < batch,
-            None => true,
+            Sends::Create => g.0 < batch,
+            Sends::Update => g.1 < batch,
+            Sends::Nothing => true,
         };
         let i = match groups.iter().position(fits) {
             Some(i) => i,
@@ -446,9 +442,9 @@ fn split(plans: Vec<Plan>, batch: usize) -> Vec<Vec<Plan>> {
         };
         let g = &mut groups[i];
         match sends {
-            Some(false) => g.0 += 1,
-            Some(true) => g.1 += 1,
-            None => {}
+            Sends::Create => g.0 += 1,
+            Sends::Update => g.1 += 1,
+            Sends::Nothing => {}
         }
         g.2.push(p);
     }
