@@ -82,7 +82,7 @@ impl Engine<'_> {
             Wanted::Upsert(d, f, ()) => (d, f),
         };
         let (inn, name) = (payer.inn.clone(), payer.name.clone());
-        let plan = self.upsert(desired, &|| self.find_company(inn.as_deref(), &name))?;
+        let plan = self.upsert(desired, &|me| self.find_company(me, inn.as_deref(), &name))?;
         self.entity_planned(client, &plan, &f)?;
         Ok(plan)
     }

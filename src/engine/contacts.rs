@@ -89,7 +89,9 @@ impl Engine<'_> {
             Wanted::Decided(plan) => return Ok(plan),
             Wanted::Upsert(d, f, found_by) => (d, f, found_by),
         };
-        let plan = self.upsert(desired, &|| self.find_contact(p.as_deref(), e.as_deref()))?;
+        let plan = self.upsert(desired, &|me| {
+            self.find_contact(me, p.as_deref(), e.as_deref())
+        })?;
         self.entity_planned(client, &plan, &f)?;
         Ok(plan)
     }

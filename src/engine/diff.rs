@@ -185,6 +185,53 @@ pub fn update_body(
     (body, changes)
 }
 
+/// What of `desired` the panel changed since `before` (what it said at the last sync of
+/// an entity adopted under `adopt = "fill"`): names, price and fields whose panel value
+/// differs, plus the tags to add. The rest is left out, so a later sync never undoes
+/// what `fill` kept as people typed it (the website's name, a manager's price).
+pub fn changed_since(desired: &Value, before: &Value) -> Value {
+    let mut out = Map::new();
+    for key in COMPARED {
+        if let Some(want) = desired.get(*key) {
+            if before.get(*key).map(scalar) != Some(scalar(want)) {
+                out.insert(key.to_string(), want.clone());
+            }
+        }
+    }
+    let field_values = |v: &Value, id: i64| -> Option<Vec<String>> {
+        v.get("custom_fields_values")
+            .and_then(Value::as_array)?
+            .iter()
+            .find(|f| f.get("field_id").and_then(Value::as_i64) == Some(id))
+            .map(|f| {
+                f.get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(value_key)
+                    .collect()
+            })
+    };
+    let fields: Vec<Value> = desired
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let id = f.get("field_id").and_then(Value::as_i64).unwrap_or(0);
+            field_values(before, id) != field_values(desired, id)
+        })
+        .cloned()
+        .collect();
+    if !fields.is_empty() {
+        out.insert("custom_fields_values".into(), Value::Array(fields));
+    }
+    if let Some(tags) = desired.get("tags_to_add") {
+        out.insert("tags_to_add".into(), tags.clone());
+    }
+    Value::Object(out)
+}
+
 /// The field-by-field summary of a create payload.
 pub fn create_changes(desired: &Value, names: &dyn Fn(i64) -> String) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -253,6 +300,50 @@ mod tests {
         assert!(update_body(&desired, &remote2, &[(1, true)], false)
             .0
             .is_empty());
+    }
+
+    #[test]
+    fn after_a_fill_adoption_only_what_the_panel_changed_is_compared() {
+        let before = json!({"name": "Клиент 1 Главный", "price": 300, "custom_fields_values": [
+            {"field_id": 1, "values": [{"value": "+79161234567", "enum_code": "WORK"}]},
+            {"field_id": 2, "values": [{"value": "Russia"}]}
+        ], "tags_to_add": [{"name": "BILL"}]});
+        // The panel changed the price and the phone; the name and Country are as before.
+        let now = json!({"name": "Клиент 1 Главный", "price": 250, "custom_fields_values": [
+            {"field_id": 1, "values": [{"value": "+79169998877", "enum_code": "WORK"}]},
+            {"field_id": 2, "values": [{"value": "Russia"}]}
+        ], "tags_to_add": [{"name": "BILL"}]});
+        let changed = changed_since(&now, &before);
+        assert_eq!(changed.get("name"), None);
+        assert_eq!(changed["price"], 250);
+        let fields = changed["custom_fields_values"].as_array().unwrap();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0]["field_id"], 1);
+        assert_eq!(changed["tags_to_add"][0]["name"], "BILL");
+        // What people typed in amoCRM stays: only the changed price and the phone go out.
+        let remote = json!({"name": "Иван с сайта", "price": 999, "custom_fields_values": [
+            {"field_id": 1, "values": [{"value": "+74950000000", "enum_id": 5}]},
+            {"field_id": 2, "values": [{"value": "Germany"}]}
+        ], "_embedded": {"tags": [{"name": "BILL"}]}});
+        let (body, _) = update_body(&changed, &remote, &[(1, true)], false);
+        assert_eq!(body.get("name"), None);
+        assert_eq!(body["price"], 250);
+        let ids: Vec<i64> = body["custom_fields_values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [1], "Country stays Germany");
+        // Nothing changed in the panel: nothing to compare, nothing to send.
+        let same = changed_since(&before, &before);
+        assert_eq!(same.as_object().unwrap().len(), 1, "tags only: {same}");
+        assert!(update_body(&same, &remote, &[(1, true)], false)
+            .0
+            .is_empty());
+        // A field the panel did not fill before is a change.
+        let bare = json!({"name": "Клиент 1 Главный"});
+        assert_eq!(changed_since(&now, &bare)["price"], 250);
     }
 
     #[test]

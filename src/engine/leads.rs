@@ -367,8 +367,8 @@ impl Engine<'_> {
     ) -> anyhow::Result<Plan> {
         let (desired, life) = self.lead_desired(service, key, f, contact, company)?;
         let id = service.id.clone();
-        let mut plan = self.upsert(desired, &|| {
-            self.find_by_marker(EntityKind::Lead, "service.id", &id)
+        let mut plan = self.upsert(desired, &|me| {
+            self.find_by_marker(EntityKind::Lead, me, "service.id", &id)
         })?;
         if matches!(plan.op, Op::Create(_)) && self.wants_changes() {
             plan.changes.extend(life);

@@ -4,6 +4,11 @@
 //! Searches use amoCRM's `query` (substring over every field), so every hit is verified: a
 //! phone must match the last 10 digits of a PHONE value, an e-mail must equal an EMAIL value,
 //! an INN must equal a field value, a BILLmanager id must be in the mapped id field.
+//!
+//! Only a *free* entity is adopted: one no BILLmanager key is bound to and no other entity
+//! of this run has adopted. Clients of one agency or family share phones and e-mails; a
+//! match that already stands for another key is passed over (said as a warning on the plan),
+//! and this entity gets its own. Adopting it would merge two clients into one card.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,21 +30,40 @@ fn texts(values: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn oldest(mut hits: Vec<Value>) -> Option<Value> {
-    hits.sort_by_key(|h| h.get("id").and_then(Value::as_i64).unwrap_or(i64::MAX));
-    hits.into_iter().next()
+/// What a lookup found for an entity that has no binding.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    /// The free entity to adopt, with why it matched (`same phone +7…`).
+    pub hit: Option<(Value, String)>,
+    /// Matches passed over because they stand for another BILLmanager key: warnings for
+    /// the plan, so the shared phone or e-mail is on record.
+    pub passed: Vec<String>,
 }
 
-/// Pre-loaded lookup keys (backfill): one paged walk over a kind replaces one `query`
-/// search per entity. Only keys and ids are kept, so memory stays small.
+/// One match of a lookup key: the amoCRM id and what matched (`phone +7…`).
+type Hit = (i64, String);
+
+/// Lookup keys of one set of entities (the oldest id per key).
 #[derive(Debug, Default)]
-pub struct Index {
-    loaded: BTreeSet<EntityKind>,
+struct Keys {
     phones: HashMap<String, i64>,
     emails: HashMap<String, i64>,
     inns: HashMap<String, i64>,
     company_names: HashMap<String, i64>,
     markers: HashMap<String, i64>,
+}
+
+/// Pre-loaded lookup keys (backfill): one paged walk over a kind replaces one `query`
+/// search per entity. Only keys and ids are kept, so memory stays small. Entities bound
+/// when the walk ran are kept apart from free ones: they are never adopted, only named.
+#[derive(Debug, Default)]
+pub struct Index {
+    loaded: BTreeSet<EntityKind>,
+    free: Keys,
+    bound: Keys,
+    /// amoCRM entities adopted by a plan of this run (not bound until its write is
+    /// answered), with the key that took them: nobody else may take them.
+    claimed: HashMap<(EntityKind, i64), String>,
 }
 
 /// What identifies an unbound entity in the pre-loaded index.
@@ -55,30 +79,45 @@ pub(super) enum Lookup<'a> {
     Marker(&'a str),
 }
 
-fn contact_hit(i: &Index, phone_e164: Option<&str>, email: Option<&str>) -> Option<(i64, String)> {
-    phone_e164
-        .and_then(|p| {
-            i.phones
-                .get(&phone::search_key(p))
-                .map(|id| (*id, format!("same phone {p}")))
-        })
-        .or_else(|| {
-            email.and_then(|e| {
-                i.emails
-                    .get(&e.to_lowercase())
-                    .map(|id| (*id, format!("same e-mail {e}")))
-            })
-        })
+/// Every index match of a contact's keys: by phone, then by e-mail.
+fn contact_hits(i: &Keys, phone_e164: Option<&str>, email: Option<&str>) -> Vec<Hit> {
+    let by_phone = phone_e164.and_then(|p| {
+        i.phones
+            .get(&phone::search_key(p))
+            .map(|id| (*id, format!("phone {p}")))
+    });
+    let by_email = email.and_then(|e| {
+        i.emails
+            .get(&e.to_lowercase())
+            .map(|id| (*id, format!("e-mail {e}")))
+    });
+    by_phone.into_iter().chain(by_email).collect()
 }
 
-fn company_hit(i: &Index, inn: Option<&str>, name: &str) -> Option<(i64, String)> {
+/// The index match of a company: by INN, or by name when it has none.
+fn company_hits(i: &Keys, inn: Option<&str>, name: &str) -> Vec<Hit> {
     match inn.map(str::trim).filter(|x| !x.is_empty()) {
-        Some(inn) => i.inns.get(inn).map(|id| (*id, format!("same INN {inn}"))),
+        Some(inn) => i
+            .inns
+            .get(inn)
+            .map(|id| (*id, format!("INN {inn}")))
+            .into_iter()
+            .collect(),
         None => i
             .company_names
             .get(&name.trim().to_lowercase())
-            .map(|id| (*id, format!("same name {name}"))),
+            .map(|id| (*id, format!("name {name}")))
+            .into_iter()
+            .collect(),
     }
+}
+
+/// The warning for a match passed over: which key it stands for, and what follows.
+fn passed_note(kind: EntityKind, id: i64, what: &str, owner: &str, me: &str) -> String {
+    let kind = kind.as_str();
+    format!(
+        "{what} is shared with {kind} {id}, which stands for {owner}; {me} gets its own {kind} (not adopted)"
+    )
 }
 
 fn keep_oldest(map: &mut HashMap<String, i64>, key: String, id: i64) {
@@ -103,10 +142,20 @@ impl Engine<'_> {
             .flatten()
             .find(|m| m.from.as_deref() == Some("service.id"))
             .map(|m| m.def.id);
-        let mut idx = Index::default();
+        let mut free = Keys::default();
+        let mut bound = Keys::default();
+        let mut store_error = None;
         self.crm.for_each(kind, &mut |e| {
             let Some(id) = e.get("id").and_then(Value::as_i64) else {
                 return;
+            };
+            let idx = match self.store.binding_by_amo(kind.as_str(), id) {
+                Ok(None) => &mut free,
+                Ok(Some(_)) => &mut bound,
+                Err(err) => {
+                    store_error.get_or_insert(err);
+                    return;
+                }
             };
             match kind {
                 EntityKind::Contact => {
@@ -157,43 +206,104 @@ impl Engine<'_> {
                 }
             }
         })?;
-        let mut current = self.index.borrow_mut();
+        if let Some(err) = store_error {
+            return Err(err.into());
+        }
+        let mut guard = self.index.borrow_mut();
+        let current = &mut *guard;
         current.loaded.insert(kind);
-        match kind {
-            EntityKind::Contact => {
-                current.phones = idx.phones;
-                current.emails = idx.emails;
+        for (into, from) in [(&mut current.free, free), (&mut current.bound, bound)] {
+            match kind {
+                EntityKind::Contact => {
+                    into.phones = from.phones;
+                    into.emails = from.emails;
+                }
+                EntityKind::Company => {
+                    into.inns = from.inns;
+                    into.company_names = from.company_names;
+                }
+                EntityKind::Lead => into.markers = from.markers,
             }
-            EntityKind::Company => {
-                current.inns = idx.inns;
-                current.company_names = idx.company_names;
-            }
-            EntityKind::Lead => current.markers = idx.markers,
         }
         Ok(())
     }
 
+    /// The other BILLmanager key an amoCRM entity stands for: bound to it, or adopted by
+    /// it earlier in this run. `None` when the entity is free for `me`.
+    fn owner(&self, kind: EntityKind, id: i64, me: &str) -> anyhow::Result<Option<String>> {
+        if let Some(k) = self.index.borrow().claimed.get(&(kind, id)) {
+            return Ok((k != me).then(|| format!("{k} (adopted earlier in this run)")));
+        }
+        Ok(self
+            .store
+            .binding_by_amo(kind.as_str(), id)?
+            .map(|b| b.bm_id)
+            .filter(|k| k != me))
+    }
+
+    /// Marks an entity as adopted by `me` in this run: no other key may take it.
+    pub(super) fn claim(&self, kind: EntityKind, id: i64, me: &str) {
+        self.index
+            .borrow_mut()
+            .claimed
+            .insert((kind, id), me.to_string());
+    }
+
+    /// The first free entity among `hits` (oldest first), and the matches passed over.
+    fn first_free(
+        &self,
+        kind: EntityKind,
+        me: &str,
+        hits: Vec<(Value, String)>,
+    ) -> anyhow::Result<Found> {
+        let mut found = Found::default();
+        for (e, what) in hits {
+            let id = e.get("id").and_then(Value::as_i64).unwrap_or(0);
+            match self.owner(kind, id, me)? {
+                Some(owner) => found.passed.push(passed_note(kind, id, &what, &owner, me)),
+                None => {
+                    found.hit = Some((e, format!("same {what}")));
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Looks a key up in the pre-loaded index; `None` when the kind was not pre-loaded. A
-    /// hit is read from the pages a batch read ahead ([`Engine::prefetch_adoptions`]), else
-    /// with one GET (a single `sync`).
-    #[allow(clippy::type_complexity)]
+    /// free hit is read from the pages a batch read ahead ([`Engine::prefetch_adoptions`]),
+    /// else with one GET (a single `sync`); bound ones are only named.
     fn indexed(
         &self,
         kind: EntityKind,
-        pick: impl Fn(&Index) -> Option<(i64, String)>,
-    ) -> Option<anyhow::Result<Option<(Value, String)>>> {
-        let hit = self.index_pick(kind, pick)?;
-        Some(match hit {
-            None => Ok(None),
-            Some((id, reason)) => self
-                .bound_remote(kind, id)
-                .map(|e| e.map(|e| (e, reason)))
-                .map_err(Into::into),
-        })
+        me: &str,
+        pick: impl Fn(&Keys) -> Vec<Hit>,
+    ) -> Option<anyhow::Result<Found>> {
+        let (free, bound) = self.index_pick(kind, |i| (pick(&i.free), pick(&i.bound)))?;
+        Some((|| {
+            let mut found = Found::default();
+            for (id, what) in bound {
+                let owner = self
+                    .owner(kind, id, me)?
+                    .unwrap_or_else(|| "another key".into());
+                found.passed.push(passed_note(kind, id, &what, &owner, me));
+            }
+            for (id, what) in free {
+                if let Some(owner) = self.owner(kind, id, me)? {
+                    found.passed.push(passed_note(kind, id, &what, &owner, me));
+                    continue;
+                }
+                if let Some(e) = self.bound_remote(kind, id)? {
+                    found.hit = Some((e, format!("same {what}")));
+                    break;
+                }
+            }
+            Ok(found)
+        })())
     }
 
     /// What `pick` finds in the pre-loaded index of `kind`; `None` when it was not loaded.
-    fn index_pick<T>(&self, kind: EntityKind, pick: impl Fn(&Index) -> T) -> Option<T> {
+    fn index_pick<T>(&self, kind: EntityKind, pick: impl FnOnce(&Index) -> T) -> Option<T> {
         let idx = self.index.borrow();
         idx.loaded.contains(&kind).then(|| pick(&idx))
     }
@@ -202,21 +312,30 @@ impl Engine<'_> {
     /// `find_company` or `find_by_marker` would adopt), without reading it.
     pub(super) fn index_hit(&self, kind: EntityKind, key: &Lookup<'_>) -> Option<i64> {
         self.index_pick(kind, |i| match key {
-            Lookup::Contact { phone, email } => contact_hit(i, *phone, *email),
-            Lookup::Company { inn, name } => company_hit(i, *inn, name),
-            Lookup::Marker(bm_id) => i.markers.get(*bm_id).map(|id| (*id, String::new())),
+            Lookup::Contact { phone, email } => contact_hits(&i.free, *phone, *email),
+            Lookup::Company { inn, name } => company_hits(&i.free, *inn, name),
+            Lookup::Marker(bm_id) => i
+                .free
+                .markers
+                .get(*bm_id)
+                .map(|id| (*id, String::new()))
+                .into_iter()
+                .collect(),
         })
-        .flatten()
-        .map(|(id, _)| id)
+        .and_then(|hits| hits.first().map(|(id, _)| *id))
     }
 
-    /// A contact with this phone or e-mail; the reason says which matched.
+    /// A free contact with this phone or e-mail, for the contact of `me`; the reason says
+    /// which matched. Contacts standing for other keys are passed over and named.
     pub(super) fn find_contact(
         &self,
+        me: &str,
         phone_e164: Option<&str>,
         email: Option<&str>,
-    ) -> anyhow::Result<Option<(Value, String)>> {
-        if let Some(r) = self.indexed(EntityKind::Contact, |i| contact_hit(i, phone_e164, email)) {
+    ) -> anyhow::Result<Found> {
+        if let Some(r) = self.indexed(EntityKind::Contact, me, |i| {
+            contact_hits(i, phone_e164, email)
+        }) {
             return r;
         }
         let phone_field = self
@@ -227,9 +346,10 @@ impl Engine<'_> {
             .resolved
             .standard(EntityKind::Contact, "EMAIL")
             .map(|f| f.id);
+        let mut found = Found::default();
         if let (Some(p), Some(fid)) = (phone_e164, phone_field) {
             let key = phone::search_key(p);
-            let hits: Vec<Value> = self
+            let hits: Vec<(Value, String)> = self
                 .crm
                 .search(EntityKind::Contact, &key)?
                 .into_iter()
@@ -238,13 +358,15 @@ impl Engine<'_> {
                         .iter()
                         .any(|v| phone::same(v, p))
                 })
+                .map(|c| (c, format!("phone {p}")))
                 .collect();
-            if let Some(c) = oldest(hits) {
-                return Ok(Some((c, format!("same phone {p}"))));
+            found = self.first_free(EntityKind::Contact, me, oldest_first_pairs(hits))?;
+            if found.hit.is_some() {
+                return Ok(found);
             }
         }
         if let (Some(e), Some(fid)) = (email, email_field) {
-            let hits: Vec<Value> = self
+            let hits: Vec<(Value, String)> = self
                 .crm
                 .search(EntityKind::Contact, e)?
                 .into_iter()
@@ -253,25 +375,28 @@ impl Engine<'_> {
                         .iter()
                         .any(|v| v.trim().eq_ignore_ascii_case(e))
                 })
+                .map(|c| (c, format!("e-mail {e}")))
                 .collect();
-            if let Some(c) = oldest(hits) {
-                return Ok(Some((c, format!("same e-mail {e}"))));
-            }
+            let by_email = self.first_free(EntityKind::Contact, me, oldest_first_pairs(hits))?;
+            found.hit = by_email.hit;
+            found.passed.extend(by_email.passed);
         }
-        Ok(None)
+        Ok(found)
     }
 
-    /// A company with this INN (in any field) or, without an INN, this exact name.
+    /// A free company with this INN (in any field) or, without an INN, this exact name,
+    /// for the company of `me`. Companies standing for other keys are passed over and named.
     pub(super) fn find_company(
         &self,
+        me: &str,
         inn: Option<&str>,
         name: &str,
-    ) -> anyhow::Result<Option<(Value, String)>> {
-        if let Some(r) = self.indexed(EntityKind::Company, |i| company_hit(i, inn, name)) {
+    ) -> anyhow::Result<Found> {
+        if let Some(r) = self.indexed(EntityKind::Company, me, |i| company_hits(i, inn, name)) {
             return r;
         }
         if let Some(inn) = inn.filter(|i| !i.trim().is_empty()) {
-            let hits: Vec<Value> = self
+            let hits: Vec<(Value, String)> = self
                 .crm
                 .search(EntityKind::Company, inn)?
                 .into_iter()
@@ -291,13 +416,14 @@ impl Engine<'_> {
                             .any(|v| v.trim() == inn)
                         })
                 })
+                .map(|c| (c, format!("INN {inn}")))
                 .collect();
-            return Ok(oldest(hits).map(|c| (c, format!("same INN {inn}"))));
+            return self.first_free(EntityKind::Company, me, oldest_first_pairs(hits));
         }
         if name.trim().is_empty() {
-            return Ok(None);
+            return Ok(Found::default());
         }
-        let hits: Vec<Value> = self
+        let hits: Vec<(Value, String)> = self
             .crm
             .search(EntityKind::Company, name)?
             .into_iter()
@@ -307,17 +433,20 @@ impl Engine<'_> {
                     .map(|n| n.trim().eq_ignore_ascii_case(name.trim()))
                     .unwrap_or(false)
             })
+            .map(|c| (c, format!("name {name}")))
             .collect();
-        Ok(oldest(hits).map(|c| (c, format!("same name {name}"))))
+        self.first_free(EntityKind::Company, me, oldest_first_pairs(hits))
     }
 
-    /// An entity whose mapped BILLmanager-id field holds `bm_id` (an interrupted run's orphan).
+    /// A free entity whose mapped BILLmanager-id field holds `bm_id` (an interrupted run's
+    /// orphan), for `me`. One that stands for another key is passed over and named.
     pub(super) fn find_by_marker(
         &self,
         kind: EntityKind,
+        me: &str,
         attr: &str,
         bm_id: &str,
-    ) -> anyhow::Result<Option<(Value, String)>> {
+    ) -> anyhow::Result<Found> {
         let Some(field) = self
             .resolved
             .fields
@@ -326,17 +455,20 @@ impl Engine<'_> {
             .flatten()
             .find(|m| m.from.as_deref() == Some(attr))
         else {
-            return Ok(None);
+            return Ok(Found::default());
         };
-        if let Some(r) = self.indexed(kind, |i| {
+        let what = format!("`{}` field value {bm_id}", field.key);
+        if let Some(r) = self.indexed(kind, me, |i| {
             i.markers
                 .get(bm_id)
-                .map(|id| (*id, format!("its `{}` field holds {bm_id}", field.key)))
+                .map(|id| (*id, what.clone()))
+                .into_iter()
+                .collect()
         }) {
             return r;
         }
         let fid = field.def.id;
-        let hits: Vec<Value> = self
+        let hits: Vec<(Value, String)> = self
             .crm
             .search(kind, bm_id)?
             .into_iter()
@@ -345,7 +477,15 @@ impl Engine<'_> {
                     .iter()
                     .any(|v| v.trim() == bm_id)
             })
+            .map(|e| (e, what.clone()))
             .collect();
-        Ok(oldest(hits).map(|e| (e, format!("its `{}` field holds {bm_id}", field.key))))
+        self.first_free(kind, me, oldest_first_pairs(hits))
     }
+}
+
+/// Search hits oldest first: the entity that was there first is the one to adopt.
+fn oldest_first_pairs(hits: Vec<(Value, String)>) -> Vec<(Value, String)> {
+    let mut hits = hits;
+    hits.sort_by_key(|(h, _)| h.get("id").and_then(Value::as_i64).unwrap_or(i64::MAX));
+    hits
 }

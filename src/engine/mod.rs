@@ -60,6 +60,9 @@ pub struct Engine<'a> {
     index: RefCell<lookup::Index>,
     life: lifecycle::Life,
     life_state: RefCell<lifecycle::RunState>,
+    /// What the panel says now of entities adopted under `adopt = "fill"` that are being
+    /// written, recorded once their write is answered ([`Engine::record_filled`]).
+    filled: RefCell<std::collections::HashMap<(EntityKind, String), String>>,
 }
 
 impl<'a> Engine<'a> {
@@ -89,6 +92,7 @@ impl<'a> Engine<'a> {
             index: RefCell::new(lookup::Index::default()),
             life,
             life_state: RefCell::default(),
+            filled: RefCell::default(),
         })
     }
 
@@ -293,6 +297,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        self.record_filled(kind, &outcomes)?;
         self.lifecycle_after(kind, &mut outcomes)?;
         self.record(outcomes);
         Ok(())

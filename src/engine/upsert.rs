@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::diff::update_body;
+use super::lookup::Found;
 use super::plan::{Op, Plan};
 use super::Engine;
 use crate::crm::Item;
@@ -57,11 +58,12 @@ fn has_link(remote: &Value, kind: EntityKind, id: i64) -> bool {
 }
 
 impl Engine<'_> {
-    /// Plans one entity. `find` looks it up in amoCRM when there is no binding.
+    /// Plans one entity. `find` looks it up in amoCRM when there is no binding; it is given
+    /// the entity's key, so it adopts only what no other key stands for.
     pub(super) fn upsert(
         &self,
         d: Desired,
-        find: &dyn Fn() -> anyhow::Result<Option<(Value, String)>>,
+        find: &dyn Fn(&str) -> anyhow::Result<Found>,
     ) -> anyhow::Result<Plan> {
         let names = |id: i64| self.field_name(d.kind, id);
         let mut plan = Plan {
@@ -75,13 +77,21 @@ impl Engine<'_> {
             origin: d.origin.clone(),
         };
         let mut found = None;
+        let fill = self.rules.file.sync.adopt == crate::rules::AdoptPolicy::Fill;
+        // What the panel said at the last sync, for an entity adopted under `fill`.
+        let mut filled_before = None;
         if let Some(b) = self.store.binding(d.kind.as_str(), &d.key)? {
             if b.payload_hash == d.hash {
                 plan.op = Op::Keep(b.amo_id);
                 return Ok(plan);
             }
             match self.bound_remote(d.kind, b.amo_id)? {
-                Some(remote) => found = Some((remote, None)),
+                Some(remote) => {
+                    if fill {
+                        filled_before = self.store.filled(d.kind.as_str(), &d.key)?;
+                    }
+                    found = Some((remote, None))
+                }
                 None => {
                     // Deleted in amoCRM: forget it and start over (search, then create).
                     if !self.dry_run {
@@ -91,7 +101,12 @@ impl Engine<'_> {
             }
         }
         if found.is_none() {
-            if let Some((remote, reason)) = find()? {
+            let lookup = find(&d.key)?;
+            plan.warnings.extend(lookup.passed);
+            if let Some((remote, reason)) = lookup.hit {
+                if let Some(id) = remote.get("id").and_then(Value::as_i64) {
+                    self.claim(d.kind, id, &d.key);
+                }
                 found = Some((remote, Some(reason)));
             }
         }
@@ -117,9 +132,15 @@ impl Engine<'_> {
                 obj.remove(*k);
             }
         }
-        let fill_only =
-            adopted.is_some() && self.rules.file.sync.adopt == crate::rules::AdoptPolicy::Fill;
-        let (mut body, mut changes) = update_body(&desired, &remote, &d.multitext, fill_only);
+        let fill_only = adopted.is_some() && fill;
+        // An entity adopted under `fill` keeps what people typed for good: later syncs
+        // compare only what the panel changed since the last one.
+        let compared = match filled_before.as_deref().map(serde_json::from_str::<Value>) {
+            Some(Ok(before)) => super::diff::changed_since(&desired, &before),
+            _ => desired.clone(),
+        };
+        let filled_now = (fill_only || filled_before.is_some()).then(|| desired.to_string());
+        let (mut body, mut changes) = update_body(&compared, &remote, &d.multitext, fill_only);
         self.lifecycle_update(
             d.kind,
             &d.key,
@@ -155,9 +176,18 @@ impl Engine<'_> {
                     payload_hash: d.hash,
                     synced_at: crate::store::now(),
                 })?;
+                if let Some(panel) = &filled_now {
+                    self.store.put_filled(d.kind.as_str(), &d.key, panel)?;
+                }
             }
             plan.op = Op::Keep(id);
             return Ok(plan);
+        }
+        if let Some(panel) = filled_now {
+            // Recorded once the write is answered ([`Engine::record_filled`]).
+            self.filled
+                .borrow_mut()
+                .insert((d.kind, d.key.clone()), panel);
         }
         body.insert("id".into(), Value::from(id));
         body.insert("request_id".into(), Value::from(d.key.clone()));
@@ -167,6 +197,32 @@ impl Engine<'_> {
             adopted,
         };
         Ok(plan)
+    }
+
+    /// Records, for the entities adopted under `fill` that were just written, what the
+    /// panel said: the next sync compares against it. A failed write records nothing, so
+    /// its changes are compared (and sent) again.
+    pub(super) fn record_filled(
+        &self,
+        kind: EntityKind,
+        outcomes: &[crate::engine::Outcome],
+    ) -> anyhow::Result<()> {
+        let mut filled = self.filled.borrow_mut();
+        if filled.is_empty() {
+            return Ok(());
+        }
+        for o in outcomes {
+            let Some(panel) = filled.remove(&(kind, o.key.clone())) else {
+                continue;
+            };
+            if matches!(
+                o.action,
+                crate::engine::Action::Updated | crate::engine::Action::Unchanged
+            ) {
+                self.store.put_filled(kind.as_str(), &o.key, &panel)?;
+            }
+        }
+        Ok(())
     }
 
     /// A field's display name for plans.

@@ -83,16 +83,39 @@ impl Store {
             .map_err(|e| self.err("read a binding", e))
     }
 
-    /// The binding that points at an amoCRM entity.
+    /// The binding that points at an amoCRM entity. Prepared once per connection: a
+    /// backfill's lookup index asks it for every entity of a kind it walks.
     pub fn binding_by_amo(&self, kind: &str, amo_id: i64) -> Result<Option<Binding>> {
         self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND amo_id = ?2"),
-                params![kind, amo_id],
-                binding_from_row,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND amo_id = ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_row(params![kind, amo_id], binding_from_row)
+                    .optional()
+            })
             .map_err(|e| self.err("read a binding", e))
+    }
+
+    /// What the panel said at the last sync of an entity adopted under `adopt = "fill"`
+    /// (JSON text); `None` for entities this tool created or that follow billing.
+    pub fn filled(&self, kind: &str, bm_id: &str) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT panel FROM filled WHERE kind = ?1 AND bm_id = ?2")
+            .and_then(|mut st| st.query_row(params![kind, bm_id], |r| r.get(0)).optional())
+            .map_err(|e| self.err("read what a filled entity was sent", e))
+    }
+
+    /// Records what the panel said when a filled entity was last synced.
+    pub fn put_filled(&self, kind: &str, bm_id: &str, panel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO filled (kind, bm_id, panel) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind, bm_id) DO UPDATE SET panel = excluded.panel",
+            )
+            .and_then(|mut st| st.execute(params![kind, bm_id, panel]))
+            .map(|_| ())
+            .map_err(|e| self.err("record what a filled entity was sent", e))
     }
 
     /// Records (or updates) a binding right after the amoCRM write succeeded.
@@ -181,6 +204,7 @@ impl Store {
         for sql in [
             "DELETE FROM aliases WHERE kind = ?1 AND bm_id = ?2",
             FORGET_ALIASES_TO,
+            "DELETE FROM filled WHERE kind = ?1 AND bm_id = ?2",
         ] {
             self.conn
                 .execute(sql, params![kind, bm_id])

@@ -182,6 +182,15 @@ const MIGRATIONS: &[&str] = &[
     // every key.
     "CREATE INDEX aliases_by_target ON aliases (kind, target_id, bm_id);
      CREATE INDEX call_keys_by_call ON call_keys (call);",
+    // 7: what the panel said at the last sync of an entity adopted under `[sync] adopt =
+    // "fill"` (issue 22): a later sync sends only the fields the panel changed since, never
+    // the ones `fill` left as people typed them.
+    "CREATE TABLE filled (
+         kind  TEXT NOT NULL,
+         bm_id TEXT NOT NULL,
+         panel TEXT NOT NULL,
+         PRIMARY KEY (kind, bm_id)
+     );",
 ];
 
 /// Brings the schema up to date.

@@ -19,4 +19,5 @@ mod panel;
 mod reads;
 mod rules_errors;
 mod security;
+mod shared_keys;
 mod sync;
