@@ -159,8 +159,8 @@ impl<'a> Pusher<'a> {
     fn deliver(&self, id: i64, e: &CallEvent) -> anyhow::Result<PushOutcome> {
         let rules = self.resolved()?;
         let phone = e.client_phone.clone().unwrap_or_default();
-        let contact = match self.store.call_step(id, "contact")? {
-            Some(Some(cid)) => self.get_contact(cid)?,
+        let (contact, chosen) = match self.store.call_step(id, "contact")? {
+            Some(Some(cid)) => (self.get_contact(cid)?, None),
             _ => self.find_contact(&phone)?,
         };
         let mut known = Known::default();
@@ -180,13 +180,14 @@ impl<'a> Pusher<'a> {
             .store
             .cache_get(MAPPING_CACHE, &employee_key, 86_400)?
             .is_some();
-        let plan = match decide(e, self.setup, rules, &known) {
+        let mut plan = match decide(e, self.setup, rules, &known) {
             Decision::Skip(why) => {
                 self.store.call_skipped(id, &why, false)?;
                 return Ok(PushOutcome::Skipped(why));
             }
             Decision::Push(p) => p,
         };
+        plan.why.extend(chosen);
         let contact_id = match &plan.contact {
             ContactStep::Existing(cid) => *cid,
             ContactStep::Create(body) => {
@@ -238,16 +239,18 @@ impl<'a> Pusher<'a> {
         )?)
     }
 
-    /// The oldest contact whose PHONE really holds the number (amoCRM's `query` searches
-    /// every field and treats +7 and 8 as different, reference §19.6).
-    fn find_contact(&self, phone: &str) -> anyhow::Result<Option<Value>> {
+    /// The contact whose PHONE really holds the number (amoCRM's `query` searches every
+    /// field and treats +7 and 8 as different, reference §19.6), and, when several do (an
+    /// agency's clients, a family), which one was taken and why: the one bound to a panel
+    /// client with an open lead bound to a service, else the most recently updated.
+    fn find_contact(&self, phone: &str) -> anyhow::Result<(Option<Value>, Option<String>)> {
         let q = vec![
             ("query".to_string(), phone::search_key(phone)),
             ("with".to_string(), "leads".to_string()),
             ("limit".to_string(), "50".to_string()),
         ];
         let found = self.client().get("/api/v4/contacts", &q)?;
-        let mut hits: Vec<Value> = found
+        let hits: Vec<Value> = found
             .and_then(|v| {
                 v.pointer("/_embedded/contacts")
                     .and_then(Value::as_array)
@@ -257,8 +260,46 @@ impl<'a> Pusher<'a> {
             .into_iter()
             .filter(|c| phones_of(c).iter().any(|p| phone::same(p, phone)))
             .collect();
-        hits.sort_by_key(|c| id_of(c).unwrap_or(i64::MAX));
-        Ok(hits.into_iter().next())
+        if hits.len() < 2 {
+            return Ok((hits.into_iter().next(), None));
+        }
+        let ids: Vec<String> = hits
+            .iter()
+            .filter_map(id_of)
+            .map(|i| i.to_string())
+            .collect();
+        // A client's own contact: bound to the panel, with an open lead bound to a service.
+        for c in &hits {
+            let Some(cid) = id_of(c) else { continue };
+            if self.store.binding_by_amo("contact", cid)?.is_none() {
+                continue;
+            }
+            for lead in self.open_leads(c)? {
+                if self.store.binding_by_amo("lead", lead.id)?.is_some() {
+                    let why = format!(
+                        "phone {phone} is on contacts {}; took {cid}, the panel client's with open lead {}",
+                        ids.join(", "),
+                        lead.id
+                    );
+                    return Ok((Some(c.clone()), Some(why)));
+                }
+            }
+        }
+        let recent = hits
+            .into_iter()
+            .max_by_key(|c| {
+                (
+                    c.get("updated_at").and_then(Value::as_i64).unwrap_or(0),
+                    id_of(c).unwrap_or(0),
+                )
+            })
+            .expect("two hits or more");
+        let why = format!(
+            "phone {phone} is on contacts {} and none is a panel client's with an open lead; took the most recently updated, {}",
+            ids.join(", "),
+            id_of(&recent).unwrap_or(0)
+        );
+        Ok((Some(recent), Some(why)))
     }
 
     fn open_leads(&self, contact: &Value) -> anyhow::Result<Vec<KnownLead>> {

@@ -897,3 +897,82 @@ mod xml {
         }
     }
 }
+
+/// Issue 22: a number on several contacts (the website's, a family member's) goes to the
+/// panel client's own contact, the one with an open lead bound to a service, and the
+/// choice is said; without one, to the most recently updated contact.
+#[test]
+fn a_number_on_several_contacts_goes_to_the_panel_clients_open_lead_and_says_so() {
+    let w = World::new();
+    w.authorize();
+    // Petr (client 104, user 205, phone 8 (916) 123-45-67) and his active service 406.
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "406"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let bound_lead = |w: &World| {
+        let (_, out, _) = run(w.cmd().args([
+            "bindings", "show", "--entity", "lead", "--elid", "406", "--json",
+        ]));
+        serde_json::from_str::<Value>(&out).unwrap()["binding"]["amo_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    let lead = bound_lead(&w);
+    // A contact the website made later with the same number, and updated since.
+    w.sandbox.insert(
+        "contacts",
+        json!({"name": "Petr (website)",
+               "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "+79161234567", "enum_code": "MOB"}]}]}),
+    );
+    let (when, _) = ago(900);
+    let event = with(
+        fixture_json("ringostat_answered.json"),
+        json!({"calldate": when}),
+    );
+    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let calls = w.sandbox.entities("calls");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["entity_type"], "lead");
+    assert_eq!(calls[0]["entity_id"], lead, "the client's own open lead");
+    let stored = stored_calls(&w, &[]);
+    let detail = stored[0].to_string();
+    assert!(
+        detail.contains(&format!("the panel client's with open lead {lead}")),
+        "the choice is said: {detail}"
+    );
+}
+
+#[test]
+fn a_number_on_several_unbound_contacts_goes_to_the_most_recent_and_says_so() {
+    let w = World::new();
+    w.authorize();
+    let phone = json!([{"field_code": "PHONE", "values": [{"value": "8 (916) 123-45-67", "enum_code": "MOB"}]}]);
+    w.sandbox.insert(
+        "contacts",
+        json!({"name": "Petr (old form)", "custom_fields_values": phone.clone()}),
+    );
+    let newer = w.sandbox.insert(
+        "contacts",
+        json!({"name": "Petr (new form)", "custom_fields_values": phone}),
+    );
+    let (when, _) = ago(900);
+    let event = with(
+        fixture_json("ringostat_answered.json"),
+        json!({"calldate": when}),
+    );
+    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(w.sandbox.entities("contacts").len(), 2, "no third contact");
+    let leads = w.sandbox.entities("leads");
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    assert_eq!(
+        leads[0]["_embedded"]["contacts"][0]["id"], newer,
+        "{}",
+        leads[0]
+    );
+    let detail = stored_calls(&w, &[])[0].to_string();
+    assert!(
+        detail.contains(&format!("took the most recently updated, {newer}")),
+        "{detail}"
+    );
+}
