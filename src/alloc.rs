@@ -3,10 +3,9 @@
 //! glibc gives each thread that allocates its own arena, up to eight per core, and an arena
 //! keeps what was freed in it for that arena's next allocations. A backfill runs
 //! `max_in_flight` request threads and a form reader beside the planning thread, so freed
-//! memory sat in arenas other threads could not reuse: at 100 000 clients / 200 000
-//! services the first run peaked at 55 084 KiB, and at 53 152 KiB with one arena (README,
-//! "Memory"). The threads wait on the network, not on each other's allocations, so one
-//! arena costs no measurable speed.
+//! memory sat in arenas other threads could not reuse, and a large backfill's peak grew by
+//! a few MiB (the measured figures are in README, "Memory"). The threads wait on the
+//! network, not on each other's allocations, so one arena costs no measurable speed.
 
 /// Makes every thread allocate from one arena. Called first thing in `main`, before any
 /// thread starts; elsewhere than glibc it does nothing.

@@ -12,8 +12,8 @@ pub use crate::status::{Classify, ExitStatus, Failure};
 
 /// Walks the error chain and returns the first classified cause's status and hint.
 ///
-/// Unclassified errors (I/O, bugs) end with exit code 2 only when they come from argument
-/// handling; otherwise the generic failure code 5 would hide bugs, so they map to 1.
+/// Unclassified errors (I/O, bugs) exit 1: the "unreachable" code 5 would hide bugs behind
+/// a retry, and argument errors are classified (exit 2) where clap or the rules raise them.
 pub fn classify(err: &anyhow::Error) -> (ExitStatus, Option<String>) {
     // A `Failure` attached with `.context(…)` is the caller's more specific advice; anyhow
     // finds context values only through its own downcast, not through the chain.

@@ -95,15 +95,9 @@ pub trait Crm {
     fn search(&self, kind: EntityKind, query: &str) -> Result<Vec<Value>, CrmError>;
     /// One entity by id; `None` when it no longer exists.
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError>;
-    /// Entities by id, in pages rather than one request each; ids that no longer exist are
-    /// missing from the answer.
-    fn get_many(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError> {
-        let mut out = Vec::new();
-        for id in ids {
-            out.extend(self.get(kind, *id)?);
-        }
-        Ok(out)
-    }
+    /// Entities by id, in pages of up to 250 (`filter[id][]`) rather than one request
+    /// each; ids that no longer exist are missing from the answer.
+    fn get_many(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError>;
     /// Creates entities; each item must carry a unique `request_id`.
     fn create(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError>;
     /// Updates entities; each item must carry `id` and `request_id`.

@@ -63,9 +63,9 @@ impl Stream<'_, '_> {
     }
 
     /// How many plans may wait (queued, or for what they depend on) before reading stops:
-    /// a quarter of `max_in_flight` requests' worth, at least four. Measured at 10 000 /
-    /// 20 000 with 16 in flight: 1 000 keeps every lane busy (wall / floor 1.67, as with
-    /// 4 000) at 43 792 KiB against 63 164; 500 starves the lanes (2.48).
+    /// a quarter of `max_in_flight` requests' worth, at least four. The benchmark showed
+    /// that this keeps every lane as busy as a whole `max_in_flight`'s worth at a much
+    /// lower peak, and that half of it starves the lanes (README, "Benchmark").
     fn read_ahead(&self) -> usize {
         (self.pl.lanes / 4).max(4) * self.pl.batch
     }
