@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::http::{reason, Response};
+use crate::message::{reason, Response};
 
 pub const HAL: &str = "application/hal+json";
 pub const PROBLEM: &str = "application/problem+json";

@@ -19,62 +19,10 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
+pub use crate::message::{Request, Response};
 use crate::shared::Shared;
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// A parsed request; header names are lower-cased.
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A response before serialisation. `content_type` None means no body (204).
-pub struct Response {
-    pub status: u16,
-    pub content_type: Option<&'static str>,
-    pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Response {
-    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
-        Response {
-            status,
-            content_type: Some(content_type),
-            body,
-            headers: Vec::new(),
-        }
-    }
-
-    pub fn empty(status: u16) -> Response {
-        Response {
-            status,
-            content_type: None,
-            body: Vec::new(),
-            headers: Vec::new(),
-        }
-    }
-}
-
-pub fn reason(status: u16) -> &'static str {
-    hyper::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Unknown")
-}
 
 /// The request pipeline: `None` drops the connection without answering.
 pub type Handler = fn(&Shared, &Request) -> Option<Response>;

@@ -20,6 +20,7 @@ mod http;
 mod ids;
 mod inspect;
 mod links;
+mod message;
 mod notes;
 mod oauth;
 mod query;

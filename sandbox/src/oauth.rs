@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::hal::{self, JSON};
-use crate::http::{Request, Response};
 use crate::ids;
+use crate::message::{Request, Response};
 
 const CODE_TTL_SECS: i64 = 20 * 60;
 

@@ -145,7 +145,7 @@ pub enum Command {
     #[command(after_long_help = examples!(
         "amocrm-bin replay-calls --days 3",
     ))]
-    ReplayCalls(ReplayArgs),
+    ReplayCalls(super::calls::ReplayArgs),
     /// Call-tracking events (Ringostat webhooks, neutral schema): ingest and list.
     #[command(after_long_help = examples!(
         "amocrm-bin calls ingest --file ringostat.json",
@@ -172,7 +172,7 @@ pub enum Command {
         "amocrm-bin outbox drop --entity lead --elid 999",
         "amocrm-bin outbox retry --id 7",
     ))]
-    Outbox(super::outbox::OutboxArgs),
+    Outbox(OutboxArgs),
     /// Show the authorization, the outbox (queued and parked syncs with their last errors),
     /// the lock holder, the bindings and the last runs with their statistics.
     ///
@@ -271,6 +271,18 @@ pub enum EntityArg {
     User,
 }
 
+impl EntityArg {
+    /// The library's kind for this argument (a user's contact is a contact).
+    pub fn kind(self) -> amocrm_bin::rules::EntityKind {
+        use amocrm_bin::rules::EntityKind;
+        match self {
+            EntityArg::Lead => EntityKind::Lead,
+            EntityArg::Contact | EntityArg::User => EntityKind::Contact,
+            EntityArg::Company => EntityKind::Company,
+        }
+    }
+}
+
 /// `sync` options.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -299,14 +311,6 @@ pub struct BackfillArgs {
     /// Print the plan without writing to amoCRM.
     #[arg(long)]
     pub dry_run: bool,
-}
-
-/// `replay-calls` options.
-#[derive(Debug, Args)]
-pub struct ReplayArgs {
-    /// How many days back.
-    #[arg(long, value_name = "N")]
-    pub days: u32,
 }
 
 /// `bindings` options.
@@ -369,4 +373,56 @@ pub enum BindingsCommand {
         #[arg(long, value_name = "N")]
         elid: String,
     },
+}
+
+/// `outbox` options.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub command: OutboxCommand,
+}
+
+/// Which items: one by id, one entity's, or every parked one.
+#[derive(Debug, Args)]
+pub struct Which {
+    /// The item's id, as `outbox list` prints it.
+    #[arg(long, value_name = "N", conflicts_with_all = ["entity", "parked"])]
+    pub id: Option<i64>,
+    /// The entity kind (with `--elid`).
+    #[arg(long, value_enum, requires = "elid")]
+    pub entity: Option<EntityArg>,
+    /// The BILLmanager id (with `--entity`).
+    #[arg(long, value_name = "N", requires = "entity")]
+    pub elid: Option<String>,
+    /// Every parked item.
+    #[arg(long, conflicts_with_all = ["entity", "id"])]
+    pub parked: bool,
+}
+
+/// `outbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Every queued item with its id, attempts and last error.
+    #[command(after_long_help = examples!(
+        "amocrm-bin outbox list",
+        "amocrm-bin outbox list --parked --json",
+    ))]
+    List {
+        /// Only parked items.
+        #[arg(long)]
+        parked: bool,
+    },
+    /// Remove items from the queue: they are not pushed (a later panel event queues the
+    /// entity again).
+    #[command(after_long_help = examples!(
+        "amocrm-bin outbox drop --id 7",
+        "amocrm-bin outbox drop --entity lead --elid 999",
+        "amocrm-bin outbox drop --parked",
+    ))]
+    Drop(Which),
+    /// Make items due now, parked ones too; the next `drain` pushes them.
+    #[command(after_long_help = examples!(
+        "amocrm-bin outbox retry --id 7 && amocrm-bin drain",
+    ))]
+    Retry(Which),
 }

@@ -146,7 +146,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
     let opts = BackfillOptions {
         since,
-        only: args.entity.map(super::sync::kind),
+        only: args.entity.map(super::args::EntityArg::kind),
         chunk: 500,
     };
     let show_bars = std::io::stderr().is_terminal() && !cli.quiet && !cli.json;

@@ -8,7 +8,6 @@ use amocrm_bin::store::{Binding, Store};
 use serde::Serialize;
 
 use super::args::{BindingsArgs, BindingsCommand, EntityArg};
-use super::sync::kind;
 use super::{context, Cli};
 
 /// The binding keys an `--elid` of a kind may be stored under.
@@ -28,7 +27,7 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
     let store = context::store(&rules)?;
     match &args.command {
         BindingsCommand::List { entity } => {
-            let list = store.bindings(entity.map(|e| kind(e).as_str()))?;
+            let list = store.bindings(entity.map(|e| e.kind().as_str()))?;
             if cli.json {
                 println!("{}", json!({"ok": true, "bindings": list}));
             } else {
@@ -47,7 +46,7 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
         }
         BindingsCommand::Search { query, entity } => {
             let kinds: Vec<EntityKind> = match entity {
-                Some(e) => vec![kind(*e)],
+                Some(e) => vec![e.kind()],
                 None => vec![EntityKind::Contact, EntityKind::Company, EntityKind::Lead],
             };
             let hits = search(&store, &kinds, query)?;
@@ -71,7 +70,7 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
         BindingsCommand::Show { entity, elid } | BindingsCommand::Forget { entity, elid } => {
             let forget = matches!(args.command, BindingsCommand::Forget { .. });
             let elid = elid.trim();
-            let k = kind(*entity);
+            let k = entity.kind();
             // `contact` is the client everywhere (sync, hook, outbox): its users' contacts.
             let keys = if *entity == EntityArg::Contact {
                 client_user_keys(&rules, elid)?

@@ -5,63 +5,10 @@
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::log::redact;
 use amocrm_bin::store::{OutboxItem, OutboxSelector};
-use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::args::EntityArg;
+use super::args::{EntityArg, OutboxArgs, OutboxCommand, Which};
 use super::{context, Cli};
-
-/// `outbox` options.
-#[derive(Debug, Args)]
-pub struct OutboxArgs {
-    #[command(subcommand)]
-    pub command: OutboxCommand,
-}
-
-/// Which items: one by id, one entity's, or every parked one.
-#[derive(Debug, Args)]
-pub struct Which {
-    /// The item's id, as `outbox list` prints it.
-    #[arg(long, value_name = "N", conflicts_with_all = ["entity", "parked"])]
-    pub id: Option<i64>,
-    /// The entity kind (with `--elid`).
-    #[arg(long, value_enum, requires = "elid")]
-    pub entity: Option<EntityArg>,
-    /// The BILLmanager id (with `--entity`).
-    #[arg(long, value_name = "N", requires = "entity")]
-    pub elid: Option<String>,
-    /// Every parked item.
-    #[arg(long, conflicts_with_all = ["entity", "id"])]
-    pub parked: bool,
-}
-
-/// `outbox` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum OutboxCommand {
-    /// Every queued item with its id, attempts and last error.
-    #[command(after_long_help = examples!(
-        "amocrm-bin outbox list",
-        "amocrm-bin outbox list --parked --json",
-    ))]
-    List {
-        /// Only parked items.
-        #[arg(long)]
-        parked: bool,
-    },
-    /// Remove items from the queue: they are not pushed (a later panel event queues the
-    /// entity again).
-    #[command(after_long_help = examples!(
-        "amocrm-bin outbox drop --id 7",
-        "amocrm-bin outbox drop --entity lead --elid 999",
-        "amocrm-bin outbox drop --parked",
-    ))]
-    Drop(Which),
-    /// Make items due now, parked ones too; the next `drain` pushes them.
-    #[command(after_long_help = examples!(
-        "amocrm-bin outbox retry --id 7 && amocrm-bin drain",
-    ))]
-    Retry(Which),
-}
 
 impl Which {
     fn selector(&self) -> anyhow::Result<OutboxSelector> {
@@ -71,7 +18,7 @@ impl Which {
                 // The hook queues a user's own events under `user`.
                 kind: match e {
                     EntityArg::User => "user".to_string(),
-                    other => super::sync::kind(other).as_str().to_string(),
+                    other => other.kind().as_str().to_string(),
                 },
                 bm_id: elid.trim().to_string(),
             }),

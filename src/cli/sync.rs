@@ -8,15 +8,6 @@ use amocrm_bin::rules::EntityKind;
 use super::args::{EntityArg, SyncArgs};
 use super::{context, output, Cli};
 
-/// Maps the CLI's entity argument to the library's kind.
-pub fn kind(e: EntityArg) -> EntityKind {
-    match e {
-        EntityArg::Lead => EntityKind::Lead,
-        EntityArg::Contact | EntityArg::User => EntityKind::Contact,
-        EntityArg::Company => EntityKind::Company,
-    }
-}
-
 /// The client a `--entity user --elid N` names: contacts are synced a client at a time.
 pub fn client_of_user(rules: &amocrm_bin::rules::RuleSet, user: &str) -> anyhow::Result<String> {
     let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
@@ -30,7 +21,7 @@ pub fn client_of_user(rules: &amocrm_bin::rules::RuleSet, user: &str) -> anyhow:
 pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
     let store = context::store(&rules)?;
-    let kind = kind(args.entity);
+    let kind = args.entity.kind();
     let client;
     let elid = if args.entity == EntityArg::User {
         client = client_of_user(&rules, args.elid.trim())?;

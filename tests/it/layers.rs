@@ -200,10 +200,11 @@ fn top_level_modules_import_each_other_without_circles() {
     );
 }
 
-/// The file-level import graph inside `src/calls/` (a file, or the `plan/` directory, is a
-/// node), read from `super::…` and `crate::calls::…` paths outside `#[cfg(test)]` modules.
-fn calls_graph() -> Graph {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/calls");
+/// The file-level import graph inside `dir` (relative to the repository; a file, or a
+/// sub-directory, is a node), read from `super::…` and `prefix` paths (the directory's own
+/// module path) outside `#[cfg(test)]` modules.
+fn files_graph(dir: &str, prefix: &str) -> Graph {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files = Vec::new();
     rust_files(&dir, &mut files);
     let node = |f: &Path| {
@@ -227,13 +228,14 @@ fn calls_graph() -> Graph {
                 break;
             }
             let code = line.split("//").next().unwrap_or("");
-            // `super::` is `calls` in a top file; in `plan/` it takes `super::super::`.
+            // `super::` is the directory in a top file; one level down it takes
+            // `super::super::`.
             let code = if nested {
-                code.replace("super::super::", "crate::calls::")
+                code.replace("super::super::", prefix)
             } else {
-                code.replace("super::", "crate::calls::")
+                code.replace("super::", prefix)
             };
-            for to in referenced_after(&code, "crate::calls::") {
+            for to in referenced_after(&code, prefix) {
                 if to != from && nodes.contains(&to) {
                     add_edge(&mut graph, &from, to, || {
                         format!("{}:{}", file.display(), n + 1)
@@ -243,6 +245,31 @@ fn calls_graph() -> Graph {
         }
     }
     graph
+}
+
+fn calls_graph() -> Graph {
+    files_graph("src/calls", "crate::calls::")
+}
+
+#[test]
+fn files_of_the_cli_and_of_the_sandbox_import_each_other_without_circles() {
+    let cli = files_graph("src/cli", "crate::cli::");
+    // Really read: commands build on their arguments and the shared context.
+    assert!(cli["sync"].contains_key("args"), "{cli:?}");
+    assert!(cli["outbox"].contains_key("args"), "{cli:?}");
+    assert_acyclic(
+        &cli,
+        "files of src/cli",
+        "keep argument types in args.rs and shared helpers in a file both import",
+    );
+    let sandbox = files_graph("sandbox/src", "crate::");
+    assert!(sandbox["oauth"].contains_key("message"), "{sandbox:?}");
+    assert!(sandbox["http"].contains_key("shared"), "{sandbox:?}");
+    assert_acyclic(
+        &sandbox,
+        "files of sandbox/src",
+        "move the shared piece into a file both import (as message.rs holds the HTTP messages)",
+    );
 }
 
 #[test]

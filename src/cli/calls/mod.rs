@@ -23,6 +23,14 @@ mod replay;
 
 pub use replay::replay;
 
+/// `replay-calls` options.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// How many days back.
+    #[arg(long, value_name = "N")]
+    pub days: u32,
+}
+
 /// `calls` options.
 #[derive(Debug, Args)]
 pub struct CallsArgs {

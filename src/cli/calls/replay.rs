@@ -15,7 +15,7 @@ use chrono::TimeDelta;
 use serde_json::json;
 
 use super::push::{outcome_json, outcome_line, push_all, worst, Pushed};
-use crate::cli::args::ReplayArgs;
+use super::ReplayArgs;
 use crate::cli::{context, Cli};
 
 /// What reading the call log brought.
