@@ -33,6 +33,7 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
+pub use crate::store::CachedForm;
 pub use api::{ApiSource, ApiTransport};
 pub use clock::{panel_now, panel_time};
 pub use error::BillingError;
@@ -45,22 +46,6 @@ pub use model::{
 pub use open::open;
 pub use reader::PanelReader;
 pub use transport::{Params, Transport};
-
-/// A form kept from an earlier run: reused while its list row is unchanged and it is
-/// younger than `[billmanager] form_max_age_hours`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CachedForm {
-    /// The form function (`account.edit`, `profile.edit`).
-    pub func: String,
-    /// The entity id.
-    pub elid: String,
-    /// Hash of the entity's list row when the form was read.
-    pub row_hash: String,
-    /// When it was read (Unix seconds).
-    pub fetched_at: i64,
-    /// The form's fields.
-    pub attrs: Attrs,
-}
 
 /// One panel function's answer as `check` and `capture` see it.
 #[derive(Debug, Clone)]

@@ -36,6 +36,7 @@ pub use error::StoreError;
 pub use journal::Run;
 pub use lifecycle::{LeadState, LifeTask, ServiceSnapshot, Stage};
 pub use outbox::{OutboxItem, OutboxSelector};
+pub use panel::CachedForm;
 pub use tokens::TokenRecord;
 
 /// Result type of store operations.

@@ -3,8 +3,26 @@
 
 use rusqlite::params;
 
+use std::collections::BTreeMap;
+
 use super::{Result, Store};
-use crate::billing::CachedForm;
+
+/// A BILLmanager form kept from an earlier run: reused while its list row is unchanged and
+/// it is younger than `[billmanager] form_max_age_hours`. A row of this store, so it is
+/// defined here; the panel reader hands these over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedForm {
+    /// The form function (`account.edit`, `profile.edit`).
+    pub func: String,
+    /// The entity id.
+    pub elid: String,
+    /// Hash of the entity's list row when the form was read.
+    pub row_hash: String,
+    /// When it was read (Unix seconds).
+    pub fetched_at: i64,
+    /// The form's fields by name, as the panel wrote them.
+    pub attrs: BTreeMap<String, String>,
+}
 
 impl Store {
     /// Hands over every kept form younger than `max_age` seconds, one at a time (a large
