@@ -24,6 +24,11 @@
 //!
 //! The file is rewritten in place (new text first, then cut to length), so a process killed
 //! mid-write leaves at worst a few extra old lines, which only slow the next sender down.
+//!
+//! A 429 means amoCRM counted more than we did (its arrival stamps can run late under load,
+//! so two of our requests a window apart may land in one of its seconds). Besides the
+//! penalty, every process then keeps one request of headroom for [`SLOW_MS`]: N − 1 per
+//! window, since an account that keeps overrunning gets blocked.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -38,6 +43,9 @@ const WINDOW_MS: u64 = 1000 + 40;
 /// body; a slow *answer* is the server working after arrival, which no longer counts).
 pub const ARRIVAL_BOUND_MS: u64 = 250;
 
+/// How long after a 429 every process sends one request fewer per window.
+pub const SLOW_MS: u64 = 60_000;
+
 /// The shared rate limiter.
 pub struct Pacer {
     rps: usize,
@@ -50,6 +58,8 @@ pub struct Pacer {
 #[derive(Default, Debug, PartialEq)]
 struct State {
     penalty_until: u64,
+    /// Until then (after a 429) one request fewer per window.
+    slow_until: u64,
     /// Latest possible arrival of each recent request.
     sent: Vec<u64>,
 }
@@ -62,21 +72,35 @@ fn now_ms() -> u64 {
 }
 
 impl State {
+    /// Reads the file: the penalty deadline, then one line per request; the slow-down
+    /// deadline is a `slow:` line, which a binary from before it skips as unreadable.
     fn parse(text: &str) -> State {
         let mut lines = text.lines();
         let penalty_until = lines
             .next()
             .and_then(|l| l.trim().parse().ok())
             .unwrap_or(0);
-        let sent = lines.filter_map(|l| l.trim().parse().ok()).collect();
+        let mut slow_until = 0;
+        let mut sent = Vec::new();
+        for l in lines.map(str::trim) {
+            if let Some(t) = l.strip_prefix("slow:") {
+                slow_until = slow_until.max(t.parse().unwrap_or(0));
+            } else if let Ok(t) = l.parse() {
+                sent.push(t);
+            }
+        }
         State {
             penalty_until,
+            slow_until,
             sent,
         }
     }
 
     fn render(&self) -> String {
         let mut s = format!("{}\n", self.penalty_until);
+        if self.slow_until > 0 {
+            s.push_str(&format!("slow:{}\n", self.slow_until));
+        }
         for t in &self.sent {
             s.push_str(&format!("{t}\n"));
         }
@@ -90,6 +114,14 @@ impl State {
         }
         self.sent
             .retain(|t| *t + WINDOW_MS > now && *t <= now + ARRIVAL_BOUND_MS + WINDOW_MS);
+        if self.slow_until <= now {
+            self.slow_until = 0;
+        }
+        let rps = if self.slow_until > now {
+            rps.saturating_sub(1).max(1)
+        } else {
+            rps
+        };
         if self.sent.len() >= rps {
             let oldest = *self.sent.iter().min().unwrap_or(&now);
             return Some((oldest + WINDOW_MS).saturating_sub(now).max(1));
@@ -156,10 +188,13 @@ impl Pacer {
         });
     }
 
-    /// After a 429: nobody sends for `ms`.
+    /// After a 429: nobody sends for `ms`, and for [`SLOW_MS`] after that one request
+    /// fewer per window.
     pub fn penalize(&self, ms: u64) {
         self.with_state(|state, _| {
-            state.penalty_until = state.penalty_until.max(now_ms() + ms);
+            let now = now_ms();
+            state.penalty_until = state.penalty_until.max(now + ms);
+            state.slow_until = state.slow_until.max(now + ms + SLOW_MS);
         });
     }
 
@@ -222,10 +257,58 @@ mod tests {
     fn penalty_blocks_everyone() {
         let mut s = State {
             penalty_until: 5000,
+            slow_until: 0,
             sent: vec![],
         };
         assert_eq!(s.wait_needed(4000, 7), Some(1000));
         assert_eq!(State::parse(&s.render()), s);
+    }
+
+    #[test]
+    fn after_a_429_one_request_fewer_per_window_until_the_slow_down_ends() {
+        let mut s = State {
+            penalty_until: 0,
+            slow_until: 100_000,
+            sent: vec![],
+        };
+        for i in 0..6 {
+            assert_eq!(s.wait_needed(1000 + i, 7), None);
+            s.sent.push(1000 + i);
+        }
+        assert!(s.wait_needed(1010, 7).is_some(), "the seventh waits");
+        // Written and read back through the shared file.
+        let back = State::parse(&s.render());
+        assert_eq!(back, s);
+        // Once it ends, seven again.
+        let mut after = State {
+            penalty_until: 0,
+            slow_until: 100_000,
+            sent: (0..6).map(|i| 100_000 + i).collect(),
+        };
+        assert_eq!(after.wait_needed(100_010, 7), None);
+        assert_eq!(after.slow_until, 0, "cleared once over");
+        // A file from a binary without the slow-down reads as before, and ours reads in one.
+        assert_eq!(State::parse("0\n5000\n").slow_until, 0);
+        assert_eq!(State::parse("0\nslow:9\n5000\n").sent, vec![5000]);
+        // One per window never drops to none.
+        let mut one = State {
+            penalty_until: 0,
+            slow_until: 100_000,
+            sent: vec![],
+        };
+        assert_eq!(one.wait_needed(1000, 1), None);
+    }
+
+    #[test]
+    fn penalize_sets_the_penalty_and_the_slow_down_in_the_shared_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p");
+        let p = Pacer::new(7, Some(path.clone()));
+        let before = now_ms();
+        p.penalize(2000);
+        let s = State::parse(&std::fs::read_to_string(&path).unwrap());
+        assert!(s.penalty_until >= before + 2000, "{s:?}");
+        assert!(s.slow_until >= s.penalty_until + SLOW_MS, "{s:?}");
     }
 
     #[test]
