@@ -51,6 +51,7 @@ pub use seed::{
     FieldType, Seed, SeedAccount, SeedCustomFields, SeedEnum, SeedField, SeedGroup, SeedPipeline,
     SeedStatus, SeedTaskType, SeedUser,
 };
+pub use server::BY_HAND;
 pub use stats::Stats;
 
 use shared::Shared;

@@ -301,3 +301,31 @@ fn control_api_over_http() {
     send(b, "POST", "/_sandbox/tokens/expire", &[], None);
     assert_eq!(env.get("/api/v4/account").status, 401);
 }
+
+#[test]
+fn a_persons_work_in_the_interface_is_neither_rate_limited_nor_counted_but_still_authenticated() {
+    let env = Env::with(SandboxConfig {
+        rate_limit_rps: 1,
+        ..SandboxConfig::default()
+    });
+    assert_eq!(env.get("/api/v4/account").status, 200);
+    let by_hand = |auth: &str| {
+        send(
+            &env.base,
+            "GET",
+            "/api/v4/account",
+            &[("Authorization", auth), (sandbox::BY_HAND, "1")],
+            None,
+        )
+        .status
+    };
+    for _ in 0..5 {
+        assert_eq!(by_hand(&env.auth), 200, "a person is not the integration");
+    }
+    assert_eq!(by_hand("Bearer nope"), 401);
+    let st = env.sb.stats();
+    assert_eq!(st.requests, 1, "only the integration's request counts");
+    assert_eq!(st.status_429, 0);
+    // The integration's own second request in that second is still refused.
+    assert_eq!(env.get("/api/v4/account").status, 429);
+}

@@ -336,9 +336,7 @@ fn updates_merge_values_and_keep_what_operators_added_by_hand() {
     let ivan = binding(&w, "contact", "201")["binding"]["amo_id"]
         .as_i64()
         .unwrap();
-    // A manager adds a second phone and a tag by hand, a moment later: the sandbox's 7 rps
-    // limit counts every client, and this request does not go through the binary's pacer.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // A manager adds a second phone and a tag by hand, in amoCRM's interface.
     let token = w.sandbox.issue_access_token();
     let contact = w
         .sandbox
@@ -361,6 +359,7 @@ fn updates_merge_values_and_keep_what_operators_added_by_hand() {
     let resp = reqwest::blocking::Client::new()
         .patch(format!("{}/api/v4/contacts/{ivan}", w.sandbox.base_url()))
         .bearer_auth(token)
+        .header(sandbox::BY_HAND, "1")
         .json(&json!({"custom_fields_values": [{"field_code": "PHONE", "values": phones}], "tags_to_add": [{"name": "VIP"}]}))
         .send()
         .unwrap();
