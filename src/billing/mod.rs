@@ -81,47 +81,35 @@ pub trait BillingSource: Sync {
     fn service_ids_since(&self, since: chrono::NaiveDate) -> Result<Vec<String>, BillingError>;
     /// [`Self::client_ids_since`] packed in one buffer: a backfill keeps every id of a
     /// large panel for the whole run.
-    fn client_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError> {
-        self.client_ids_since(since).map(IdList::from)
-    }
+    fn client_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError>;
     /// [`Self::service_ids_since`] packed in one buffer: a backfill keeps every id of a
     /// large panel for the whole run.
-    fn service_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError> {
-        self.service_ids_since(since).map(IdList::from)
-    }
+    fn service_id_list(&self, since: chrono::NaiveDate) -> Result<IdList, BillingError>;
     /// The client user `user_id` belongs to, from the `user` list (`account_id`, or the
-    /// client's name); `None` when this source cannot tell, `NotFound` when no user has it.
-    fn user_client(&self, _user_id: &str) -> Result<Option<String>, BillingError> {
-        Ok(None)
-    }
+    /// client's name); `NotFound` when no user has it.
+    fn user_client(&self, user_id: &str) -> Result<String, BillingError>;
     /// Rows read so far that could not be tied to a client or dated (shared or unknown
     /// client names, no registration date): the engine reports each one.
-    fn unlinked(&self) -> Vec<Unlinked> {
-        Vec::new()
-    }
+    fn unlinked(&self) -> Vec<Unlinked>;
     /// Panel calls made so far and the time spent in them.
-    fn stats(&self) -> PanelStats {
-        PanelStats::default()
-    }
+    fn stats(&self) -> PanelStats;
     /// The client attributes the rules use (each a list of alternative raw field names):
     /// `account.edit` is then read only for a client whose list row lacks one of them.
-    /// Never called: every client's form is read.
-    fn need_client_fields(&self, _needs: Vec<Vec<String>>) {}
+    /// Until this is called, every client's form is read.
+    fn need_client_fields(&self, needs: Vec<Vec<String>>);
     /// Reads, on up to `[billmanager] parallel` threads, the forms these clients' sync
     /// will need; errors are left for the sync itself to meet and report.
-    fn prefetch(&self, _client_ids: &[String]) {}
+    fn prefetch(&self, client_ids: &[String]);
     /// Reads each function the sync uses once (the four lists, and the forms of the first
     /// client and first payer) for `check` and `capture`.
-    fn survey(&self) -> Vec<Sample> {
-        Vec::new()
-    }
+    fn survey(&self) -> Vec<Sample>;
     /// Forms kept from earlier runs (see [`CachedForm`]).
     fn preload_forms(&self, forms: Vec<CachedForm>) {
         forms.into_iter().for_each(|f| self.keep_form(f));
     }
     /// One form kept from an earlier run; a backfill hands them over one by one, so they
     /// are never all in memory at once.
-    fn keep_form(&self, _form: CachedForm) {}
+    fn keep_form(&self, form: CachedForm);
     /// Forms read from the panel in this run, to keep for the next one.
     fn fresh_forms(&self) -> Vec<CachedForm> {
         let mut all = Vec::new();
@@ -129,5 +117,5 @@ pub trait BillingSource: Sync {
         all
     }
     /// Hands over, once, each form read from the panel in this run, one at a time.
-    fn each_fresh_form(&self, _f: &mut dyn FnMut(CachedForm)) {}
+    fn each_fresh_form(&self, f: &mut dyn FnMut(CachedForm));
 }

@@ -391,9 +391,8 @@ impl<T: Transport> BillingSource for PanelReader<T> {
         self.ids_since("item", convert::CREATED, since)
     }
 
-    fn user_client(&self, user_id: &str) -> Result<Option<String>, BillingError> {
-        self.owned_row("user", user_id)
-            .map(|(_, owner)| Some(owner))
+    fn user_client(&self, user_id: &str) -> Result<String, BillingError> {
+        self.owned_row("user", user_id).map(|(_, owner)| owner)
     }
 
     fn unlinked(&self) -> Vec<Unlinked> {

@@ -112,46 +112,12 @@ pub trait Crm {
         items: Vec<Item>,
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
-    ) -> Result<(), CrmError> {
-        on_answer(if patch {
-            self.update(kind, items)?
-        } else {
-            self.create(kind, items)?
-        });
-        Ok(())
-    }
+    ) -> Result<(), CrmError>;
     /// Links entities of `kind` to others.
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError>;
     /// Runs the writes `feed` hands out until it has no more, recording each answer as it
-    /// arrives. The amoCRM client keeps up to `[amocrm] max_in_flight` open; this default
-    /// sends one at a time.
-    fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError> {
-        let mut stopped = false;
-        while !stopped {
-            let writes = feed.more(1, true);
-            if writes.is_empty() {
-                break;
-            }
-            for (id, kind, w) in writes {
-                let result = if stopped {
-                    Err(CrmError::Unreachable {
-                        request: format!("{} write", kind.as_str()),
-                        detail: "not sent: the run stopped".into(),
-                    })
-                } else {
-                    match w {
-                        Write::Create(items) => self.create(kind, items),
-                        Write::Update(items) => self.update(kind, items),
-                        Write::Link(links) => {
-                            self.link(kind, links).map(|()| BatchOutcome::default())
-                        }
-                    }
-                };
-                stopped |= !feed.answered(id, result);
-            }
-        }
-        Ok(())
-    }
+    /// arrives; up to `[amocrm] max_in_flight` are open at once.
+    fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError>;
 
     /// Walks every entity of a kind (250 per page), for pre-loading lookups in bulk.
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;

@@ -8,12 +8,7 @@ use crate::billing::{BillingError, BillingSource};
 /// The id of the client user `user_id` belongs to; `NotFound` (entity `user`) when no
 /// client has it (deleted since the event, or a wrong id).
 pub fn client_of_user(billing: &dyn BillingSource, user_id: &str) -> Result<String, BillingError> {
-    billing
-        .user_client(user_id)?
-        .ok_or_else(|| BillingError::NotFound {
-            entity: "user",
-            id: user_id.to_string(),
-        })
+    billing.user_client(user_id)
 }
 
 #[cfg(test)]
