@@ -118,7 +118,9 @@ pub fn serve(listener: TcpListener, sh: Arc<Shared>, handler: Handler) {
                 break;
             }
             if sh.down.load(Ordering::SeqCst) {
-                // Nothing listens any more: connecting is refused, as to a dead host.
+                // Nothing listens any more: connecting is refused, as to a dead host. A
+                // connection accepted at that moment is closed too, not held unanswered.
+                drop(accepted);
                 drop(listener);
                 while sh.down.load(Ordering::SeqCst) && !sh.shutdown.load(Ordering::Relaxed) {
                     if sh.revive_due() {

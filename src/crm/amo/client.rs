@@ -416,11 +416,13 @@ impl<'a> AmoClient<'a> {
             .refuse(&t.label())
             .unwrap_or_else(|| CrmError::Unreachable {
                 request: t.label(),
-                detail: format!(
-                    "{} again: the run stopped; last: {}",
-                    super::outage::NOT_SENT,
-                    t.last_failure
-                ),
+                detail: match t.last_failure.as_str() {
+                    "" => format!("{}: the run stopped", super::outage::NOT_SENT),
+                    last => format!(
+                        "{} again: the run stopped; last: {last}",
+                        super::outage::NOT_SENT
+                    ),
+                },
             })
     }
 
