@@ -503,3 +503,42 @@ impl Engine<'_> {
         Ok(moved)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Stopped, Unsent};
+    use crate::crm::CrmError;
+    use crate::status::ExitStatus;
+
+    #[test]
+    fn a_stopped_backfill_says_what_was_not_sent_and_still_exits_5_with_the_crm_hint() {
+        let stopped = Stopped {
+            since: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            unsent: Unsent {
+                planned: 20,
+                unfinished: 3,
+                clients: 7,
+                services: None,
+            },
+        };
+        let cause = CrmError::Unreachable {
+            request: "POST /api/v4/leads".into(),
+            detail: "gave up after 7 attempts".into(),
+        };
+        let err = anyhow::Error::from(cause).context(stopped);
+        let text = err.to_string();
+        for part in [
+            "not sent: 20 planned entities",
+            "3 groups of writes not finished",
+            "7 clients and all services not read yet",
+            "Nothing was lost",
+            "`amocrm-bin backfill --since 2025-01-01` sends the rest",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let (status, hint) = crate::exit::classify(&err);
+        assert_eq!(status, ExitStatus::Unreachable);
+        assert!(hint.unwrap().contains("nothing was lost"));
+        assert_eq!(err.downcast_ref::<Stopped>().unwrap().unsent.planned, 20);
+    }
+}

@@ -402,6 +402,12 @@ impl<'a> AmoClient<'a> {
                     }
                 }
             }
+            // Jobs handed out but never started (the run stopped first): answered "not
+            // sent", so the caller counts and queues their items instead of losing track.
+            while let Some(i) = queue.pop_front() {
+                let err = self.not_sent(&tries[i]);
+                feed.answered(i, Err(err));
+            }
             drop(work_tx);
             match fatal {
                 Some(e) => Err(e),
