@@ -231,3 +231,37 @@ fn nudge_in_a_503_storm_on_tasks_stops_after_the_first_item_and_the_next_run_doe
     assert_eq!(rig.sandbox.entities("tasks").len(), clients);
     rig.finish();
 }
+
+#[test]
+fn an_events_pull_that_ends_unreachable_stops_the_backfill_before_it_sends_anything() {
+    // The example rules pull managers' changes first (`[lifecycle.pullback]`). A 404 there
+    // is an optional part failing (exit 1, the sync goes on); an outage is not.
+    let rig = Rig::new(crate::support::World::new());
+    rig.authorize();
+    // A dry run (which does not pull) caches the account's dictionaries first.
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2024-01-01", "--dry-run"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    rig.sandbox.inject(Fault::Status {
+        code: 503,
+        count: 10_000,
+        path_prefix: Some("/api/v4/events".into()),
+    });
+    rig.sandbox.reset_stats();
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2024-01-01"]);
+    assert_eq!(rc, 5, "{out}{err}");
+    assert!(
+        err.contains("amoCRM unreachable (GET /api/v4/events)")
+            && err.contains("gave up after 7 attempts"),
+        "{err}"
+    );
+    // Not an optional part that failed while the rest went on: the run stopped there.
+    assert!(!err.contains("the sync goes on without it"), "{err}");
+    let stats = rig.sandbox.stats();
+    assert_eq!(hits(&rig, "/api/v4/events"), ATTEMPTS as u64, "{err}");
+    assert_eq!(stats.requests, ATTEMPTS as u64, "nothing after it: {err}");
+    assert_eq!(stats.writes, 0);
+    rig.sandbox.clear_faults();
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2024-01-01"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    rig.finish();
+}
