@@ -99,13 +99,6 @@ impl<'a> AmoClient<'a> {
         })
     }
 
-    /// The first unreachable answer of this client, once a request ended unreachable after
-    /// its retries: from then on every request fails at once with "not sent" (the run
-    /// stops and reports; the next run sends what this one did not).
-    pub fn outage(&self) -> Option<&str> {
-        self.outage.first()
-    }
-
     /// Counters so far.
     pub fn stats(&self) -> RequestStats {
         *self.stats.borrow()
