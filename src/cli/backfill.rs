@@ -200,8 +200,22 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             summary["stopped"] = json!(stopped.unsent);
         }
         store.finish_run(run, status.code() as i32, &summary.to_string())?;
+        if e.downcast_ref::<Stopped>().is_some() && cli.json {
+            // The summary, with what was not sent, is the one JSON answer; the error and its
+            // hint go to stderr as for any failure.
+            let _ = super::report(&e, false);
+            let (_, hint) = amocrm_bin::exit::classify(&e);
+            summary["ok"] = json!(false);
+            summary["exit_code"] = json!(status.code());
+            summary["error"] = json!(format!("{e}"));
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            summary["causes"] = json!(causes);
+            summary["hint"] = json!(hint);
+            println!("{}", amocrm_bin::log::redact(&summary.to_string()));
+            return Ok(status);
+        }
         // An outage stopped it: what was sent, before the error says what was not.
-        if e.downcast_ref::<Stopped>().is_some() && !cli.json && !cli.quiet {
+        if e.downcast_ref::<Stopped>().is_some() && !cli.quiet {
             println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
             print_counts(&report, &stats, started, "created", "updated");
             let queued = report

@@ -124,6 +124,28 @@ fn amocrm_vanishing_mid_backfill_stops_it_at_once_with_exit_5_and_the_rerun_comp
     drop(conn);
     // What failed is queued, never parked.
     assert!(outbox(&rig.store()).iter().all(|(_, _, parked)| !parked));
+    // Still gone: a `--json` run answers one JSON document with the counts, the error and
+    // its hint (and says so on stderr too).
+    let (rc, out, err) = rig.run(&["backfill", "--since", "2025-01-01", "--json"]);
+    assert_eq!(rc, 5, "{out}{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    assert_eq!(
+        (v["ok"].clone(), v["exit_code"].clone()),
+        (json!(false), json!(5)),
+        "{v}"
+    );
+    assert!(v["stopped"]["planned"].is_u64(), "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("not sent:")),
+        "{v}"
+    );
+    assert!(
+        v["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("nothing was lost")),
+        "{v}"
+    );
+    assert!(err.contains("error: the backfill stopped"), "{err}");
 
     // amoCRM is back: the re-run completes everything, exactly once.
     rig.sandbox.revive();
