@@ -38,6 +38,13 @@ struct Rps {
 }
 
 #[derive(Deserialize)]
+struct Vanish {
+    after: u64,
+    /// Back by itself this long after vanishing (the control API is gone with it).
+    for_ms: u64,
+}
+
+#[derive(Deserialize)]
 struct Blocked {
     blocked: bool,
 }
@@ -87,6 +94,10 @@ pub fn handle(sh: &Shared, req: &Request) -> Response {
         }),
         ("POST", "/rate-limit") => body::<Rps>(req).map(|b| {
             sh.set_rate_limit(b.rps);
+            ok()
+        }),
+        ("POST", "/vanish") => body::<Vanish>(req).map(|b| {
+            sh.vanish_after(b.after, b.for_ms);
             ok()
         }),
         ("POST", "/blocked") => body::<Blocked>(req).map(|b| {

@@ -53,34 +53,83 @@ pub fn serve(listener: TcpListener, sh: Arc<Shared>, handler: Handler) {
         if listener.set_nonblocking(true).is_err() {
             return;
         }
-        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        let Ok(addr) = listener.local_addr() else {
+            return;
+        };
+        let Ok(mut listener) = tokio::net::TcpListener::from_std(listener) else {
             return;
         };
         loop {
-            let accepted = listener.accept().await;
+            // Woken now and then to see a vanishing (`Shared::vanish_after`).
+            let accepted = tokio::time::timeout(Duration::from_millis(20), listener.accept()).await;
             if sh.shutdown.load(Ordering::Relaxed) {
                 break;
             }
-            let Ok((stream, _)) = accepted else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            if sh.down.load(Ordering::SeqCst) {
+                // Nothing listens any more: connecting is refused, as to a dead host. A
+                // connection accepted at that moment is closed too, not held unanswered.
+                drop(accepted);
+                drop(listener);
+                while sh.down.load(Ordering::SeqCst) && !sh.shutdown.load(Ordering::Relaxed) {
+                    if sh.revive_due() {
+                        sh.revive();
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                if sh.shutdown.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(l) = rebind(addr).await else {
+                    return;
+                };
+                listener = l;
+                continue;
+            }
+            let Ok(Ok((stream, _))) = accepted else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
             let sh = Arc::clone(&sh);
             tokio::spawn(async move {
+                let watch = Arc::clone(&sh);
                 let service = service_fn(move |req| answer(Arc::clone(&sh), handler, req));
-                let _ = hyper::server::conn::http1::Builder::new()
+                let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
                     .pipeline_flush(true)
                     .timer(TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    .serve_connection(TokioIo::new(stream), service);
+                let mut conn = std::pin::pin!(conn);
+                // A vanishing closes the connection (dropping it), answered or not.
+                while tokio::time::timeout(Duration::from_millis(10), conn.as_mut())
+                    .await
+                    .is_err()
+                {
+                    if watch.down.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
             });
         }
     });
     // Requests still in the pipeline finish on their own threads, as before the switch.
     runtime.shutdown_background();
+}
+
+/// The same port again after a vanishing (std's bind sets `SO_REUSEADDR`, so the closed
+/// connections' `TIME_WAIT` does not hold it).
+async fn rebind(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+    for _ in 0..500 {
+        if let Ok(l) = TcpListener::bind(addr) {
+            if l.set_nonblocking(true).is_ok() {
+                if let Ok(l) = tokio::net::TcpListener::from_std(l) {
+                    return Some(l);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
 }
 
 /// One request: read the body, run the blocking pipeline, build hyper's response.

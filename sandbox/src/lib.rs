@@ -139,6 +139,28 @@ impl Sandbox {
         self.shared.revoke_access_tokens();
     }
 
+    /// Answers `n` more API/OAuth requests, then vanishes like a crashed front end: the next
+    /// request goes unanswered (not applied), open connections close, and connecting is
+    /// refused until [`Sandbox::revive`]. Counted in requests, so the cut is deterministic.
+    pub fn vanish_after(&self, n: u64) {
+        self.shared.vanish_after(n, 0);
+    }
+
+    /// Listens again on the same port after [`Sandbox::vanish_after`].
+    pub fn revive(&self) {
+        self.shared.revive();
+    }
+
+    /// When it vanished (`None` while it never did).
+    pub fn vanished_at(&self) -> Option<std::time::Instant> {
+        *shared::lock(&self.shared.vanished_at)
+    }
+
+    /// Whether it is gone now.
+    pub fn is_down(&self) -> bool {
+        self.shared.down.load(Ordering::SeqCst)
+    }
+
     /// 403 with nginx's HTML page for every /api/v4 and /oauth2 call.
     pub fn set_blocked(&self, blocked: bool) {
         self.shared.set_blocked(blocked);

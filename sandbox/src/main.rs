@@ -31,8 +31,9 @@ OPTIONS:
 Control API (JSON, not rate-limited): GET /_sandbox/stats, POST /_sandbox/stats/reset,
 POST|DELETE /_sandbox/faults, POST /_sandbox/codes, POST /_sandbox/tokens/{expire,
 revoke-refresh,revoke-access,access}, POST /_sandbox/latency {\"ms\"}, POST
-/_sandbox/rate-limit {\"rps\"}, POST /_sandbox/blocked {\"blocked\"},
-GET|POST /_sandbox/entities/{kind}.
+/_sandbox/rate-limit {\"rps\"}, POST /_sandbox/blocked {\"blocked\"}, POST
+/_sandbox/vanish {\"after\": N, \"for_ms\": M} (answer N more requests, then refuse
+connections for M ms), GET|POST /_sandbox/entities/{kind}.
 ";
 
 fn parse_args(args: &[String]) -> Result<Option<SandboxConfig>, String> {

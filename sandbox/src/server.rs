@@ -48,6 +48,11 @@ fn process(sh: &Shared, req: &Request) -> Outcome {
         return Outcome::Respond(Response::new(status, "application/json", body.into_bytes()));
     }
     let is_api = req.path == "/api/v4" || req.path.starts_with("/api/v4/");
+    if (is_api || req.path.starts_with("/oauth2/")) && sh.gone() {
+        // Vanished: a request on a connection the crash has not closed yet goes unanswered
+        // and is not applied; new connections are refused (`http::serve`).
+        return Outcome::Drop;
+    }
     if !is_api && !req.path.starts_with("/oauth2/") {
         return Outcome::Respond(hal::problem(
             404,

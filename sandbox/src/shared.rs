@@ -22,6 +22,15 @@ pub struct Shared {
     pub latency_per_entity_ms: AtomicU64,
     pub blocked: AtomicBool,
     pub shutdown: AtomicBool,
+    /// amoCRM has vanished: nothing listens on the port (connections are refused) and the
+    /// connections that were open are closed without an answer (`vanish_after`).
+    pub down: AtomicBool,
+    /// API requests still answered before the sandbox vanishes (`None`: it stays).
+    pub vanish_after: Mutex<Option<u64>>,
+    /// When it vanished.
+    pub vanished_at: Mutex<Option<std::time::Instant>>,
+    /// Milliseconds after vanishing it comes back by itself (0: only `revive`).
+    pub revive_after_ms: AtomicU64,
     pub limiter: Mutex<RateLimiter>,
     pub stats: Mutex<StatsRecorder>,
     pub faults: Mutex<FaultQueue>,
@@ -55,6 +64,10 @@ impl Shared {
             latency_per_entity_ms: AtomicU64::new(cfg.latency_per_entity_ms),
             blocked: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            vanish_after: Mutex::new(None),
+            vanished_at: Mutex::new(None),
+            revive_after_ms: AtomicU64::new(0),
             limiter: Mutex::new(RateLimiter::new(cfg.rate_limit_rps)),
             stats: Mutex::new(StatsRecorder::default()),
             faults: Mutex::new(FaultQueue::default()),
@@ -107,6 +120,51 @@ impl Shared {
         if !blocked {
             lock(&self.limiter).consecutive_429 = 0;
         }
+    }
+
+    /// Answers `n` more API requests, then vanishes (as a crashed amoCRM front end): the
+    /// request after them is dropped unanswered and not applied, every open connection is
+    /// closed, and new connections are refused until [`Shared::revive`] (or `for_ms` later,
+    /// when not 0). Counted by requests, not by time, so a test's cut is deterministic.
+    pub fn vanish_after(&self, n: u64, for_ms: u64) {
+        self.revive_after_ms.store(for_ms, Ordering::Relaxed);
+        *lock(&self.vanish_after) = Some(n);
+    }
+
+    /// Called at each API request's arrival: true when it finds amoCRM gone (it may be the
+    /// one that makes it vanish).
+    pub fn gone(&self) -> bool {
+        if self.down.load(Ordering::SeqCst) {
+            return true;
+        }
+        let mut left = lock(&self.vanish_after);
+        match *left {
+            Some(0) => {
+                *left = None;
+                *lock(&self.vanished_at) = Some(std::time::Instant::now());
+                self.down.store(true, Ordering::SeqCst);
+                true
+            }
+            Some(n) => {
+                *left = Some(n - 1);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Listens again after vanishing (the accept loop binds the same port).
+    pub fn revive(&self) {
+        *lock(&self.vanish_after) = None;
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether it is time to come back by itself.
+    pub fn revive_due(&self) -> bool {
+        let ms = self.revive_after_ms.load(Ordering::Relaxed);
+        ms > 0
+            && lock(&self.vanished_at)
+                .is_some_and(|at| at.elapsed() >= std::time::Duration::from_millis(ms))
     }
 
     pub fn expire_access_tokens(&self) {

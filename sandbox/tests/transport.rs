@@ -139,3 +139,49 @@ fn a_dropped_connection_ends_a_kept_alive_connection_without_an_answer() {
         String::from_utf8_lossy(&rest)
     );
 }
+
+#[test]
+fn vanishing_after_n_requests_closes_open_connections_refuses_new_ones_until_revived() {
+    let env = Env::new();
+    let (host, mut w, mut r) = connect(&env);
+    env.sb.vanish_after(2);
+    for _ in 0..2 {
+        w.write_all(get(&host, &env.auth, "/api/v4/account").as_bytes())
+            .unwrap();
+        assert_eq!(read_response(&mut r).unwrap().0, 200);
+    }
+    assert!(!env.sb.is_down() && env.sb.vanished_at().is_none());
+    // The third finds it gone: no answer on the open connection, and it was not applied.
+    let body = r#"[{"name": "Never"}]"#;
+    let post = format!(
+        "POST /api/v4/contacts HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        env.auth,
+        body.len()
+    );
+    w.write_all(post.as_bytes()).unwrap();
+    assert!(read_response(&mut r).is_err(), "answered after vanishing");
+    assert!(env.sb.is_down() && env.sb.vanished_at().is_some());
+    assert!(env.sb.entities("contacts").is_empty());
+    // Nothing listens: connecting is refused (polled: the listener closes within ~20 ms).
+    let start = Instant::now();
+    while TcpStream::connect(&host).is_ok() {
+        assert!(start.elapsed() < Duration::from_secs(5), "still listening");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let refused = TcpStream::connect(&host).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // Back on the same port.
+    env.sb.revive();
+    let start = Instant::now();
+    let (_, mut w, mut r) = loop {
+        if TcpStream::connect(&host).is_ok() {
+            break connect(&env);
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "not back");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    w.write_all(get(&host, &env.auth, "/api/v4/account").as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut r).unwrap().0, 200);
+}

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::Crm as _;
-use amocrm_bin::engine::backfill::{BackfillOptions, Progress, Silent};
+use amocrm_bin::engine::backfill::{BackfillOptions, Progress, Silent, Stopped};
 use amocrm_bin::engine::{Action, Engine};
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::lock::{try_lock, LockKind};
@@ -196,7 +196,38 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     }
     if let Err(e) = outcome {
         let (status, _) = amocrm_bin::exit::classify(&e);
+        if let Some(stopped) = e.downcast_ref::<Stopped>() {
+            summary["stopped"] = json!(stopped.unsent);
+        }
         store.finish_run(run, status.code() as i32, &summary.to_string())?;
+        if e.downcast_ref::<Stopped>().is_some() && cli.json {
+            // The summary, with what was not sent, is the one JSON answer; the error and its
+            // hint go to stderr as for any failure.
+            let _ = super::report(&e, false);
+            let (_, hint) = amocrm_bin::exit::classify(&e);
+            summary["ok"] = json!(false);
+            summary["exit_code"] = json!(status.code());
+            summary["error"] = json!(format!("{e}"));
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            summary["causes"] = json!(causes);
+            summary["hint"] = json!(hint);
+            println!("{}", amocrm_bin::log::redact(&summary.to_string()));
+            return Ok(status);
+        }
+        // An outage stopped it: what was sent, before the error says what was not.
+        if e.downcast_ref::<Stopped>().is_some() && !cli.quiet {
+            println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
+            print_counts(&report, &stats, started, "created", "updated");
+            let queued = report
+                .outcomes
+                .iter()
+                .filter(|o| o.action == Action::Failed)
+                .count();
+            println!(
+                "  {queued} entities whose request failed or was not sent are queued in the outbox \
+                 (`amocrm-bin drain` or the next run sends them)"
+            );
+        }
         return Err(e);
     }
     let status = report.exit_status();
@@ -232,6 +263,36 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ("created", "updated")
     };
+    print_counts(&report, &stats, started, created, updated);
+    println!(
+        "  BILLmanager: {} calls ({} forms) in {:.1} s",
+        report.panel.calls,
+        report.panel.forms,
+        report.panel.millis as f64 / 1000.0
+    );
+    if !(cli.verbose > 0 || args.dry_run) {
+        for g in &report.unlinked {
+            println!("  NOT LINKED {} {}: {}", g.kind.as_str(), g.key, g.reason);
+        }
+    }
+    print_failed(&report);
+    for d in &report.degraded {
+        println!(
+            "  NOT DONE {}: {} (the sync went on without it; {})",
+            d.part, d.error, d.fix
+        );
+    }
+    Ok(status)
+}
+
+/// The per-kind counts and the request line of the summary.
+fn print_counts(
+    report: &amocrm_bin::engine::report::Report,
+    stats: &amocrm_bin::crm::amo::RequestStats,
+    started: Instant,
+    created: &str,
+    updated: &str,
+) {
     for (kind, c) in report.counts() {
         println!(
             "  {:<8} {:>6} {created} {:>6} {updated} {:>6} unchanged {:>6} skipped {:>6} joined {:>6} failed {:>6} not linked",
@@ -247,17 +308,10 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         started.elapsed().as_secs_f64(),
         peak_rss_kib().unwrap_or(0)
     );
-    println!(
-        "  BILLmanager: {} calls ({} forms) in {:.1} s",
-        report.panel.calls,
-        report.panel.forms,
-        report.panel.millis as f64 / 1000.0
-    );
-    if !(cli.verbose > 0 || args.dry_run) {
-        for g in &report.unlinked {
-            println!("  NOT LINKED {} {}: {}", g.kind.as_str(), g.key, g.reason);
-        }
-    }
+}
+
+/// One line per failed entity, each queued in the outbox.
+fn print_failed(report: &amocrm_bin::engine::report::Report) {
     for f in report
         .outcomes
         .iter()
@@ -270,13 +324,6 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             f.detail
         );
     }
-    for d in &report.degraded {
-        println!(
-            "  NOT DONE {}: {} (the sync went on without it; {})",
-            d.part, d.error, d.fix
-        );
-    }
-    Ok(status)
 }
 
 #[cfg(test)]

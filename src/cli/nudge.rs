@@ -3,7 +3,7 @@
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::engine::Engine;
-use amocrm_bin::exit::ExitStatus;
+use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::lock::{try_lock, LockKind};
 use serde_json::json;
 
@@ -35,7 +35,9 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
             return Err(e);
         }
     };
-    let status = if report.failed > 0 || !report.degraded.is_empty() {
+    let status = if report.stopped.is_some() {
+        ExitStatus::Unreachable
+    } else if report.failed > 0 || !report.degraded.is_empty() {
         ExitStatus::Partial
     } else {
         ExitStatus::Ok
@@ -47,7 +49,11 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
         "failed": report.failed,
         "pulled": report.pulled,
         "degraded": report.degraded,
+        "not_looked_at": report.not_looked_at,
     });
+    if let Some(first) = &report.stopped {
+        summary["stopped"] = json!(first);
+    }
     store.finish_run(run, status.code() as i32, &summary.to_string())?;
     if cli.json {
         summary["ok"] = json!(status == ExitStatus::Ok);
@@ -69,12 +75,30 @@ pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
     }
     if !cli.quiet {
         eprintln!(
-            "nudge{}: {} tasks created, {} leads moved, {} failed",
+            "nudge{}: {} tasks created, {} leads moved, {} failed, {} not looked at",
             if args.dry_run { " (dry run)" } else { "" },
             report.tasks_created,
             report.leads_moved,
-            report.failed
+            report.failed,
+            report.not_looked_at
         );
+    }
+    if let Some(first) = &report.stopped {
+        // The library stopped the run; this says so and ends it with exit 5.
+        return Err(Failure::new(
+            ExitStatus::Unreachable,
+            format!(
+                "nudge stopped at amoCRM's first unreachable answer and sent nothing after it; \
+                 {} items not looked at: {first}",
+                report.not_looked_at
+            ),
+            Some(
+                "check the network and https://status.amocrm.ru; nothing was lost: the next \
+                 `amocrm-bin nudge` looks at the items again"
+                    .into(),
+            ),
+        )
+        .into());
     }
     Ok(status)
 }

@@ -96,6 +96,13 @@ impl CrmError {
         )
     }
 
+    /// Whether this error ends the run it happened in: amoCRM could not be reached after a
+    /// request's retries (the client's one stop decision, `amo::Outage`; issue 22). Nothing
+    /// new is sent after it; what was not sent is reported and sent by the next run.
+    pub fn stops_the_run(&self) -> bool {
+        matches!(self, CrmError::Unreachable { .. })
+    }
+
     /// Whether the whole run must stop (no point trying other items).
     pub fn is_fatal(&self) -> bool {
         matches!(

@@ -60,6 +60,53 @@ impl Progress for Silent {
     fn advance(&self, _: EntityKind, _: u64) {}
 }
 
+/// What a backfill that amoCRM's outage stopped did not send. Nothing of it is lost: the
+/// entities written are bound, those whose request failed are queued in the outbox (the
+/// CLI puts them there), and the rest is sent by the next `backfill --since` with the same
+/// date, which finds what exists through the bindings and the lookup index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Unsent {
+    /// Entities planned and not sent (queued, or waiting for what they link to).
+    pub planned: usize,
+    /// Groups of writes not finished: answers or links that were not all in (their
+    /// entities are bound as written; the next run makes the missing links).
+    pub unfinished: usize,
+    /// BILLmanager clients not read yet.
+    pub clients: usize,
+    /// BILLmanager services not read yet; `None` when they were not even listed (all).
+    pub services: Option<usize>,
+}
+
+/// The context of an error that stopped a backfill because amoCRM became unreachable: the
+/// error chain still ends in the `CrmError` (exit 5 and its hint); this says what was not
+/// sent and how it gets sent.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    /// The run's `--since`, for the command that sends the rest.
+    pub since: chrono::NaiveDate,
+    /// What was not sent.
+    pub unsent: Unsent,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let u = &self.unsent;
+        let services = match u.services {
+            Some(n) => n.to_string(),
+            None => "all".into(),
+        };
+        write!(
+            f,
+            "the backfill stopped at amoCRM's first unreachable answer and sent nothing after \
+             it; not sent: {} planned entities, {} groups of writes not finished, {} clients \
+             and {services} services not read yet. Nothing was lost: what was written is \
+             bound, what failed is queued in the outbox, and `amocrm-bin backfill --since {}` \
+             sends the rest without duplicates",
+            u.planned, u.unfinished, u.clients, self.since
+        )
+    }
+}
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct BackfillOptions {
@@ -225,10 +272,26 @@ impl Engine<'_> {
             sent
         });
         drop(stream.lock.take());
-        if let Some(e) = stream.error.take() {
+        let failure = match (stream.error.take(), result) {
+            (Some(e), _) => Some(e),
+            (None, Err(e)) => Some(e.into()),
+            (None, Ok(())) => None,
+        };
+        if let Some(e) = failure {
+            let outage = e
+                .chain()
+                .filter_map(|c| c.downcast_ref::<crate::crm::CrmError>())
+                .any(|c| c.stops_the_run());
+            if outage {
+                // Said once, with what was not sent and where it is (issue 22).
+                let stopped = Stopped {
+                    since: opts.since,
+                    unsent: stream.unsent(),
+                };
+                return Err(e.context(stopped));
+            }
             return Err(e);
         }
-        result?;
         let left = stream.pl.backlog() + stream.groups.len();
         anyhow::ensure!(
             left == 0,
@@ -438,5 +501,44 @@ impl Engine<'_> {
             moved = true;
         }
         Ok(moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stopped, Unsent};
+    use crate::crm::CrmError;
+    use crate::status::ExitStatus;
+
+    #[test]
+    fn a_stopped_backfill_says_what_was_not_sent_and_still_exits_5_with_the_crm_hint() {
+        let stopped = Stopped {
+            since: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+            unsent: Unsent {
+                planned: 20,
+                unfinished: 3,
+                clients: 7,
+                services: None,
+            },
+        };
+        let cause = CrmError::Unreachable {
+            request: "POST /api/v4/leads".into(),
+            detail: "gave up after 7 attempts".into(),
+        };
+        let err = anyhow::Error::from(cause).context(stopped);
+        let text = err.to_string();
+        for part in [
+            "not sent: 20 planned entities",
+            "3 groups of writes not finished",
+            "7 clients and all services not read yet",
+            "Nothing was lost",
+            "`amocrm-bin backfill --since 2025-01-01` sends the rest",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        let (status, hint) = crate::exit::classify(&err);
+        assert_eq!(status, ExitStatus::Unreachable);
+        assert!(hint.unwrap().contains("nothing was lost"));
+        assert_eq!(err.downcast_ref::<Stopped>().unwrap().unsent.planned, 20);
     }
 }

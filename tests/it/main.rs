@@ -15,6 +15,7 @@ mod hook;
 mod layers;
 mod lifecycle;
 mod operator;
+mod outage;
 mod panel;
 mod reads;
 mod rules_errors;

@@ -10,6 +10,10 @@
 //!   looks the entity up before creating it again.
 //! - 401: refresh once (unless another process already did), then retry once.
 //! - 403 with HTML: the account is blocked; stop at once.
+//! - Every retry is bounded: a request is not tried again once its next try could not end
+//!   inside [`retry::BUDGET`] (60 s, attempts and waits included; `timeout_secs` is capped
+//!   at [`retry::MAX_TIMEOUT`]). A request that ends unreachable then stops the run
+//!   ([`Outage`]): nothing new starts, on any lane or in any later call of this client.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -20,8 +24,9 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::oauth::{TokenManager, TokenSource};
+use super::outage::Outage;
 use super::pace::Pacer;
-use super::retry::{backoff, describe_transport, MAX_ATTEMPTS};
+use super::retry::{self, backoff, describe_transport};
 use crate::crm::{CrmError, FieldError, ItemErrors};
 use crate::store::{Store, TokenRecord};
 
@@ -57,6 +62,10 @@ pub struct AmoClient<'a> {
     tokens: TokenManager<'a>,
     pacer: Pacer,
     stats: RefCell<RequestStats>,
+    /// The per-attempt timeout (capped at [`retry::MAX_TIMEOUT`]).
+    timeout: Duration,
+    /// Set by the first request that ends unreachable: no request starts after it.
+    outage: Outage,
 }
 
 impl<'a> AmoClient<'a> {
@@ -66,9 +75,11 @@ impl<'a> AmoClient<'a> {
         store: &'a Store,
         source: TokenSource,
     ) -> anyhow::Result<AmoClient<'a>> {
+        // One attempt never outlasts the cap, so a stopped run ends within the budget.
+        let timeout = cfg.timeout.min(retry::MAX_TIMEOUT);
         let http = Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(Duration::from_secs(5).min(cfg.timeout))
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5).min(timeout))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("amocrm-bin/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -83,6 +94,8 @@ impl<'a> AmoClient<'a> {
             base_url,
             pacer: Pacer::new(cfg.rps, cfg.pace_file),
             stats: RefCell::new(RequestStats::default()),
+            timeout,
+            outage: Outage::default(),
         })
     }
 
@@ -169,8 +182,22 @@ impl<'a> AmoClient<'a> {
     /// asked for more whenever a lane is free, and may read and plan while requests are
     /// open, so a long run keeps `lanes` requests open without pausing between rounds.
     /// Jobs are numbered in the order they are handed out (by `more` or by an answer).
+    ///
+    /// The first job that ends unreachable after its retries stops the run for good
+    /// ([`Outage`]): its error goes to the feed, nothing new starts, retries of the open
+    /// jobs are not sent (each is answered "not sent"), and once the open requests are in,
+    /// the error is returned. A later call fails at once, sending nothing.
     pub fn run_fed(&self, lanes: usize, feed: &mut dyn JobFeed) -> Result<(), CrmError> {
-        let mut token = self.tokens.current(&self.http, &self.pacer)?;
+        if let Some(e) = self.outage.refuse("the next request") {
+            return Err(e);
+        }
+        let mut token = match self.tokens.current(&self.http, &self.pacer) {
+            Ok(t) => t,
+            Err(e) => {
+                self.outage.note(&e);
+                return Err(e);
+            }
+        };
         let mut tries: Vec<Try> = Vec::new();
         let mut queue: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
         let lanes = lanes.clamp(1, 64);
@@ -210,27 +237,21 @@ impl<'a> AmoClient<'a> {
                     let t = &mut tries[i];
                     t.attempt += 1;
                     let out_of_time = t.attempt > 1 && super::retry::out_of_time();
-                    if t.attempt > MAX_ATTEMPTS || out_of_time {
-                        let detail = if out_of_time {
-                            format!(
+                    if out_of_time {
+                        let err = CrmError::Unreachable {
+                            request: t.label(),
+                            detail: format!(
                                 "gave up after {} attempt(s): the time for this run ran out; last: {}",
                                 t.attempt - 1,
                                 t.last_failure
-                            )
-                        } else {
-                            format!(
-                                "gave up after {MAX_ATTEMPTS} attempts; last: {}",
-                                t.last_failure
-                            )
+                            ),
                         };
-                        let err = CrmError::Unreachable {
-                            request: t.label(),
-                            detail,
-                        };
-                        if matches!(feed.answered(i, Err(err)), Flow::Stop) {
-                            stopped = true;
-                            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                        if self.outage.note(&err) {
+                            fatal.get_or_insert(copy(&err));
                         }
+                        feed.answered(i, Err(err));
+                        stopped = true;
+                        cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                         continue;
                     }
                     {
@@ -244,6 +265,7 @@ impl<'a> AmoClient<'a> {
                         }
                     }
                     t.generation = token.generation;
+                    t.first_sent.get_or_insert_with(Instant::now);
                     let work = Work {
                         index: i,
                         method: t.job.method.clone(),
@@ -277,11 +299,17 @@ impl<'a> AmoClient<'a> {
                 };
                 open -= 1;
                 if matches!(answer, Answer::Cancelled) {
-                    let mut s = self.stats.borrow_mut();
-                    s.requests -= 1;
-                    if tries[i].job.method != Method::GET {
-                        s.writes -= 1;
+                    {
+                        let mut s = self.stats.borrow_mut();
+                        s.requests -= 1;
+                        if tries[i].job.method != Method::GET {
+                            s.writes -= 1;
+                        }
                     }
+                    // Never on the wire: answered "not sent", so its items are counted.
+                    let err = self.not_sent(&tries[i]);
+                    tries[i].job.body = None;
+                    feed.answered(i, Err(err));
                     continue;
                 }
                 let next = self.classify(&mut tries[i], answer, took);
@@ -290,25 +318,54 @@ impl<'a> AmoClient<'a> {
                     tries[i].job.body = None;
                 }
                 match next {
-                    Next::Done(r) => match feed.answered(i, r) {
-                        Flow::Stop => {
+                    Next::Done(r) => {
+                        // The one stop decision: an unreachable answer ends the run.
+                        let outage = match &r {
+                            Err(e) if self.outage.note(e) => Some(copy(e)),
+                            _ => None,
+                        };
+                        let flow = feed.answered(i, r);
+                        if let Some(e) = outage {
+                            fatal.get_or_insert(e);
                             stopped = true;
                             cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
-                        Flow::Continue(more) => {
-                            for job in more {
-                                queue.push_back(tries.len());
-                                tries.push(Try::new(job));
+                        match flow {
+                            Flow::Stop => {
+                                stopped = true;
+                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Flow::Continue(more) => {
+                                for job in more {
+                                    let n = tries.len();
+                                    tries.push(Try::new(job));
+                                    if stopped {
+                                        // A chunk sent again without its rejected items,
+                                        // after the stop: answered, never left waiting.
+                                        let err = self.not_sent(&tries[n]);
+                                        feed.answered(n, Err(err));
+                                    } else {
+                                        queue.push_back(n);
+                                    }
+                                }
                             }
                         }
-                    },
+                    }
                     Next::Retry(wait) => {
+                        if stopped {
+                            // Not tried again: its items are answered, so none is forgotten.
+                            let err = self.not_sent(&tries[i]);
+                            tries[i].job.body = None;
+                            feed.answered(i, Err(err));
+                            continue;
+                        }
                         if let Some(w) = wait {
                             self.pacer.pause(w.as_millis() as u64);
                         }
-                        if !stopped {
-                            queue.push_back(i);
-                        }
+                        // First in line: a failing request keeps its lane until it is
+                        // answered or gives up, so an outage never starts the next job
+                        // (each would pay the whole retry budget again; issue 22).
+                        queue.push_front(i);
                     }
                     Next::Refresh => {
                         match self.tokens.after_unauthorized(
@@ -319,11 +376,15 @@ impl<'a> AmoClient<'a> {
                             Ok(t) => {
                                 token = t;
                                 tries[i].attempt -= 1;
-                                if !stopped {
-                                    queue.push_back(i);
+                                if stopped {
+                                    let err = self.not_sent(&tries[i]);
+                                    feed.answered(i, Err(err));
+                                } else {
+                                    queue.push_front(i);
                                 }
                             }
                             Err(e) => {
+                                self.outage.note(&e);
                                 stopped = true;
                                 cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                                 if fatal.is_none() {
@@ -334,12 +395,54 @@ impl<'a> AmoClient<'a> {
                     }
                 }
             }
+            // Jobs handed out but never started (the run stopped first): answered "not
+            // sent", so the caller counts and queues their items instead of losing track.
+            while let Some(i) = queue.pop_front() {
+                let err = self.not_sent(&tries[i]);
+                feed.answered(i, Err(err));
+            }
             drop(work_tx);
             match fatal {
                 Some(e) => Err(e),
                 None => Ok(()),
             }
         })
+    }
+
+    /// The error for a request the stopped run does not send (again).
+    fn not_sent(&self, t: &Try) -> CrmError {
+        self.outage
+            .refuse(&t.label())
+            .unwrap_or_else(|| CrmError::Unreachable {
+                request: t.label(),
+                detail: match t.last_failure.as_str() {
+                    "" => format!("{}: the run stopped", super::outage::NOT_SENT),
+                    last => format!(
+                        "{} again: the run stopped; last: {last}",
+                        super::outage::NOT_SENT
+                    ),
+                },
+            })
+    }
+
+    /// Retry after `wait`, or give up when the next try could not end inside the budget
+    /// ([`retry::may_retry`]): then the request ends unreachable, which stops the run.
+    fn retry_or_give_up(&self, t: &Try, wait: Duration, pause: bool) -> Next {
+        let spent = t.first_sent.map_or(Duration::ZERO, |s| s.elapsed());
+        if retry::may_retry(t.attempt, spent, wait, self.timeout) {
+            return Next::Retry(pause.then_some(wait));
+        }
+        Next::Done(Err(CrmError::Unreachable {
+            request: t.label(),
+            detail: format!(
+                "gave up after {} attempt{} in {:.1} s (the retry budget is {} s); last: {}",
+                t.attempt,
+                if t.attempt == 1 { "" } else { "s" },
+                spent.as_secs_f64(),
+                retry::BUDGET.as_secs(),
+                t.last_failure
+            ),
+        }))
     }
 
     /// What to do after one try: finish (success or a final error), retry, or refresh the
@@ -359,7 +462,7 @@ impl<'a> AmoClient<'a> {
                 // A connect failure never reached amoCRM; anything later may have.
                 if !reached || idempotent {
                     t.last_failure = detail;
-                    return Next::Retry(Some(backoff(t.attempt)));
+                    return self.retry_or_give_up(t, backoff(t.attempt), true);
                 }
                 return Next::Done(Err(CrmError::Ambiguous { request, detail }));
             }
@@ -408,8 +511,8 @@ impl<'a> AmoClient<'a> {
                     .and_then(|v| v.get("retry_after").and_then(Value::as_u64));
                 let secs = body_wait.or(retry_header).unwrap_or(1).clamp(1, 300);
                 self.pacer.penalize(secs * 1000);
-                t.last_failure = "429 Too Many Requests".into();
-                Next::Retry(None)
+                t.last_failure = format!("429 Too Many Requests (retry after {secs} s)");
+                self.retry_or_give_up(t, Duration::from_secs(secs), false)
             }
             403 if is_html || serde_json::from_str::<Value>(&text).is_err() => {
                 done(Err(CrmError::Blocked))
@@ -437,7 +540,7 @@ impl<'a> AmoClient<'a> {
             }
             500..=599 => {
                 t.last_failure = format!("HTTP {status}: {}", problem_detail(&text));
-                Next::Retry(Some(backoff(t.attempt)))
+                self.retry_or_give_up(t, backoff(t.attempt), true)
             }
             _ => done(Err(CrmError::Http {
                 request,
@@ -507,6 +610,8 @@ struct Try {
     refreshed: bool,
     generation: i64,
     last_failure: String,
+    /// When its first try started: the retry budget counts from here.
+    first_sent: Option<Instant>,
 }
 
 impl Try {
@@ -517,6 +622,7 @@ impl Try {
             refreshed: false,
             generation: 0,
             last_failure: String::new(),
+            first_sent: None,
         }
     }
 
@@ -568,7 +674,10 @@ fn send_once(
     if cancel.load(Ordering::SeqCst) {
         return Answer::Cancelled;
     }
-    let ticket = pacer.acquire();
+    // A stop also ends a wait for the pacer (a 429's penalty may be minutes).
+    let Some(ticket) = pacer.acquire_unless(cancel) else {
+        return Answer::Cancelled;
+    };
     if cancel.load(Ordering::SeqCst) {
         // The slot stays taken: it costs a moment of pace, never an extra arrival.
         return Answer::Cancelled;
@@ -617,6 +726,20 @@ fn send_once(
         Err(e) => Answer::Lost {
             detail: describe_transport(&e),
             reached: true,
+        },
+    }
+}
+
+/// A copy of an unreachable error (to hand one to the feed and return the other).
+fn copy(e: &CrmError) -> CrmError {
+    match e {
+        CrmError::Unreachable { request, detail } => CrmError::Unreachable {
+            request: request.clone(),
+            detail: detail.clone(),
+        },
+        other => CrmError::Unreachable {
+            request: String::new(),
+            detail: other.to_string(),
         },
     }
 }

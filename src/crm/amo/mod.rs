@@ -3,10 +3,12 @@
 mod api;
 mod client;
 pub mod oauth;
+mod outage;
 pub mod pace;
 pub mod retry;
 
 pub use api::{AmoCrm, CHUNK};
 pub use client::{validation_items, AmoClient, ClientConfig, RequestStats};
 pub use oauth::{Credentials, TokenSource};
+pub use outage::{Outage, NOT_SENT};
 pub use retry::describe_transport;

@@ -151,22 +151,39 @@ impl Pacer {
     /// Blocks until one more request may be sent, and records it as in flight; returns the
     /// recorded slot, for [`Pacer::done`].
     pub fn acquire(&self) -> u64 {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        self.acquire_unless(&never).unwrap_or(0)
+    }
+
+    /// [`Pacer::acquire`], given up (`None`, no slot taken) once `cancel` is set: a run
+    /// that stopped does not wait out a pause or a 429's penalty before it reports.
+    pub fn acquire_unless(&self, cancel: &std::sync::atomic::AtomicBool) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        /// Waits are slept in slices this long, so a stop is seen soon.
+        const SLICE_MS: u64 = 50;
         loop {
-            let until = self.paused_until.load(std::sync::atomic::Ordering::Relaxed);
+            let until = self.paused_until.load(Ordering::Relaxed);
             let now = now_ms();
+            if cancel.load(Ordering::SeqCst) {
+                return None;
+            }
             if until <= now {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(until - now));
+            std::thread::sleep(Duration::from_millis((until - now).min(SLICE_MS)));
         }
-        let mut ticket = 0;
+        let mut ticket = None;
         self.with_state(|state, rps| loop {
+            if cancel.load(Ordering::SeqCst) {
+                break;
+            }
             let now = now_ms();
             match state.wait_needed(now, rps) {
-                Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
+                Some(ms) => std::thread::sleep(Duration::from_millis(ms.min(SLICE_MS))),
                 None => {
-                    ticket = now + ARRIVAL_BOUND_MS;
-                    state.sent.push(ticket);
+                    let t = now + ARRIVAL_BOUND_MS;
+                    state.sent.push(t);
+                    ticket = Some(t);
                     break;
                 }
             }
@@ -251,6 +268,26 @@ mod tests {
         }
         assert_eq!(s.wait_needed(1100, 7), Some(1000 + WINDOW_MS - 1100));
         assert_eq!(s.wait_needed(1000 + WINDOW_MS, 7), None);
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_for_a_penalty_without_taking_a_slot() {
+        let p = Pacer::new(7, None);
+        p.penalize(60_000);
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| p.acquire_unless(&cancel));
+            std::thread::sleep(Duration::from_millis(100));
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(waiter.join().unwrap(), None);
+        });
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(p.local.lock().unwrap().sent.is_empty());
     }
 
     #[test]

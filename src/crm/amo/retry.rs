@@ -37,6 +37,23 @@ pub fn out_of_time() -> bool {
 /// How many times a request is tried before giving up on transient failures.
 pub const MAX_ATTEMPTS: u32 = 7;
 
+/// The most one request may take, every attempt and every wait between them included. An
+/// outage is then reported (exit 5) within a minute instead of being retried request after
+/// request (issue 22: a backfill went on for 5 minutes against a vanished amoCRM).
+pub const BUDGET: Duration = Duration::from_secs(60);
+
+/// The longest one attempt waits for its answer: `[amocrm] timeout_secs` is capped here, so
+/// the requests still open when a run stops end within half of [`BUDGET`].
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether a request that failed its `attempt`-th try, first sent `spent` ago, is tried
+/// again after `wait`, each try taking up to `timeout`: only while the next try can end
+/// inside [`BUDGET`] and [`MAX_ATTEMPTS`] is not reached. Decided here, once, for every
+/// caller; the first request that is not tried again ends the run ([`super::Outage`]).
+pub fn may_retry(attempt: u32, spent: Duration, wait: Duration, timeout: Duration) -> bool {
+    attempt < MAX_ATTEMPTS && spent + wait + timeout.min(MAX_TIMEOUT) <= BUDGET
+}
+
 fn base_ms() -> u64 {
     std::env::var("AMOCRM_BIN_TEST_BACKOFF_MS")
         .ok()
@@ -89,6 +106,28 @@ mod tests {
         assert!(out_of_time());
         set_deadline(None);
         assert!(!out_of_time());
+    }
+
+    #[test]
+    fn a_request_is_retried_only_while_its_next_try_ends_inside_the_budget() {
+        let s = Duration::from_secs;
+        // Refused connections answer at once: the attempts run out first.
+        assert!(may_retry(6, s(2), s(1), s(20)));
+        assert!(!may_retry(MAX_ATTEMPTS, s(2), s(1), s(20)));
+        // Timeouts of 20 s: a second try fits (20 + 0.5 + 20), a third does not.
+        assert!(may_retry(1, s(20), Duration::from_millis(500), s(20)));
+        assert!(!may_retry(2, Duration::from_millis(40_500), s(1), s(20)));
+        // A 429 asking for more than the budget is not waited for.
+        assert!(!may_retry(1, Duration::ZERO, s(300), s(20)));
+        // A huge configured timeout counts as the cap.
+        assert!(may_retry(1, s(1), s(1), s(3600)));
+        // The worst case the rule allows stays inside the budget.
+        for attempt in 1..MAX_ATTEMPTS {
+            let spent = s(u64::from(attempt) * 5);
+            if may_retry(attempt, spent, backoff(attempt), s(20)) {
+                assert!(spent + backoff(attempt) + s(20) <= BUDGET);
+            }
+        }
     }
 
     #[test]

@@ -344,6 +344,24 @@ impl Stream<'_, '_> {
         Ok(out)
     }
 
+    /// What was not sent when the run stopped.
+    pub(super) fn unsent(&self) -> super::Unsent {
+        let (clients, services) = match &self.input {
+            Input::Clients(pos) => (
+                self.client_ids.len().saturating_sub(*pos),
+                if self.leads_wanted { None } else { Some(0) },
+            ),
+            Input::Services(ids, pos) => (0, Some(ids.len().saturating_sub(*pos))),
+            Input::Done => (0, Some(0)),
+        };
+        super::Unsent {
+            planned: self.pl.backlog(),
+            unfinished: self.groups.len(),
+            clients,
+            services,
+        }
+    }
+
     fn stop(&mut self, e: anyhow::Error) {
         if self.error.is_none() {
             self.error = Some(e);

@@ -43,6 +43,9 @@ pub struct NudgeItem {
     pub task: Option<i64>,
     /// Why.
     pub detail: String,
+    /// Its failure stops the run (amoCRM unreachable after the retries).
+    #[serde(skip)]
+    stops: bool,
 }
 
 /// What a `nudge` run did.
@@ -61,6 +64,12 @@ pub struct NudgeReport {
     /// Optional parts that failed (the events pull) while the nudges went on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<crate::engine::Degraded>,
+    /// Set when amoCRM became unreachable: the first unreachable answer. The run stopped
+    /// there (issue 22): the items after it were not looked at, and the exit code is 5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Items not looked at because the run stopped; the next `nudge` looks at them.
+    pub not_looked_at: usize,
 }
 
 impl NudgeItem {
@@ -73,6 +82,7 @@ impl NudgeItem {
             entity: None,
             task: None,
             detail,
+            stops: false,
         }
     }
 }
@@ -117,6 +127,19 @@ struct TrialDue<'s> {
     f: Facts,
     age: i64,
     cfg: &'s Nudge,
+}
+
+/// The action of an item a stopped run did not look at.
+pub const NOT_LOOKED_AT: &str = "not looked at";
+
+/// An item the run did not look at because amoCRM became unreachable before it.
+fn not_looked_at(what: &'static str, s: &Service) -> NudgeItem {
+    NudgeItem::new(
+        what,
+        s,
+        NOT_LOOKED_AT,
+        "amoCRM became unreachable before it; the next `nudge` looks at it".into(),
+    )
 }
 
 /// Text before the first placeholder: how our open tasks are recognised without the store.
@@ -171,9 +194,17 @@ impl Engine<'_> {
         for step in steps {
             let item = match step {
                 Step::Done(item) => item,
+                // Stopped: nothing more is sent; what needed amoCRM waits for the next run.
+                Step::Cart(due) if report.stopped.is_some() => Some(not_looked_at("cart", due.s)),
+                Step::Trial(due) if report.stopped.is_some() => {
+                    Some(not_looked_at("trial", due.trial))
+                }
                 Step::Cart(due) => Some(self.cart(due)?),
                 Step::Trial(due) => Some(self.trial(due, open.as_ref())?),
             };
+            if let Some(i) = item.as_ref().filter(|i| i.stops) {
+                report.stopped.get_or_insert_with(|| i.detail.clone());
+            }
             report.items.extend(item);
         }
         for i in &report.items {
@@ -185,6 +216,9 @@ impl Engine<'_> {
             }
             if i.action == "failed" {
                 report.failed += 1;
+            }
+            if i.action == NOT_LOOKED_AT {
+                report.not_looked_at += 1;
             }
         }
         report.degraded = self.report.borrow().degraded.clone();
@@ -205,7 +239,8 @@ impl Engine<'_> {
             .map(|b| b.amo_id))
     }
 
-    /// A failure of one item: fatal ones stop the run, others are reported.
+    /// A failure of one item: fatal ones stop the run, others are reported; an unreachable
+    /// amoCRM is reported on the item and stops the run after it.
     fn item_error(
         &self,
         what: &'static str,
@@ -215,12 +250,9 @@ impl Engine<'_> {
         if super::fatal(&e) {
             return Err(e.into());
         }
-        Ok(NudgeItem::new(
-            what,
-            s,
-            "failed",
-            crate::log::redact(&e.to_string()),
-        ))
+        let mut item = NudgeItem::new(what, s, "failed", crate::log::redact(&e.to_string()));
+        item.stops = e.stops_the_run();
+        Ok(item)
     }
 
     fn create_task(&self, t: NewTask<'_>) -> Result<i64, crate::crm::CrmError> {

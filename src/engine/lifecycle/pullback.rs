@@ -137,10 +137,12 @@ pub(crate) fn stops_the_core(e: &anyhow::Error) -> bool {
     e.chain()
         .find_map(|c| c.downcast_ref::<CrmError>())
         .is_some_and(|c| {
-            matches!(
-                c,
-                CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
-            )
+            // Unreachable after its retries: the run stops there (issue 22).
+            c.stops_the_run()
+                || matches!(
+                    c,
+                    CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
+                )
         })
 }
 
