@@ -1,0 +1,163 @@
+//! Issue 22's smaller edges: what used to pass in silence is said, counted and ends
+//! "partial" (phones left out, a client with no users, a purged service).
+
+use serde_json::Value;
+
+use crate::support::{root, run, World};
+
+/// A private copy of the demo BILLmanager data with `file`'s rows that `drop` selects removed.
+fn fixture_without(file: &str, drop: impl Fn(&Value) -> bool) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    crate::sync::copy_dir(&root().join("examples/billmanager"), data.path());
+    remove_rows(data.path(), file, drop);
+    data
+}
+
+/// Removes the rows `drop` selects from a list fixture (`doc.elem`).
+fn remove_rows(dir: &std::path::Path, file: &str, drop: impl Fn(&Value) -> bool) {
+    let path = dir.join(file);
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rows = v["doc"]["elem"].as_array_mut().unwrap();
+    let before = rows.len();
+    rows.retain(|r| !drop(r));
+    assert!(rows.len() < before, "nothing removed from {file}");
+    std::fs::write(&path, v.to_string()).unwrap();
+}
+
+fn field<'a>(row: &'a Value, name: &str) -> &'a str {
+    row[name]["$"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn phones_left_out_are_counted_in_the_summary_and_the_run_is_partial() {
+    // Client 104's only user types "8 (916) 123-45-67": a Russian number, not a US one.
+    let w = World::with(Default::default(), |r| {
+        r.replace("default_country = \"RU\"", "default_country = \"US\"")
+    });
+    w.authorize();
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "104"]));
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(
+        err.contains("1 entity sent without a phone: `8 (916) 123-45-67` is not a valid phone number (read with default country US) (user:205)"),
+        "{err}"
+    );
+    assert!(err.contains("set `[sync] default_country`"), "{err}");
+    let contacts = w.sandbox.entities("contacts");
+    assert_eq!(contacts.len(), 1, "the contact itself is sent");
+    assert!(
+        !contacts[0].to_string().contains("916"),
+        "the invalid phone is never sent as typed: {}",
+        contacts[0]
+    );
+
+    // With the right country the same client passes, and the summary says nothing of phones.
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "104"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!err.contains("without a phone"), "{err}");
+}
+
+#[test]
+fn a_client_with_no_users_is_named_and_the_run_is_partial() {
+    let data = fixture_without("user.json", |u| field(u, "account_id") == "104");
+    let w = World::with_data(Default::default(), data.path(), |r| r);
+    w.authorize();
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "104"]));
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(
+        out.contains("client:104") && out.contains("has no users in BILLmanager"),
+        "{out}"
+    );
+    assert!(out.contains("add a user to the client"), "{out}");
+    assert!(w.sandbox.entities("contacts").is_empty());
+    let (rc, out, _) = run(w
+        .cmd()
+        .args(["--json", "sync", "--entity", "contact", "--elid", "104"]));
+    assert_eq!(rc, 1);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["unlinked"][0]["key"], "client:104", "{v}");
+
+    // A client with users is not flagged.
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["sync", "--entity", "contact", "--elid", "105"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!out.contains("has no users"), "{out}");
+}
+
+/// Lead `id`'s status as the sandbox holds it.
+fn lead_status(w: &World, id: i64) -> i64 {
+    w.sandbox
+        .entities("leads")
+        .into_iter()
+        .find(|l| l["id"] == id)
+        .unwrap_or_else(|| panic!("no lead {id}"))["status_id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn lead_of(w: &World, service: &str) -> i64 {
+    let (rc, out, err) = run(w.cmd().args([
+        "bindings", "show", "--entity", "lead", "--elid", service, "--json",
+    ]));
+    assert_eq!(rc, 0, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    v["binding"]["amo_id"].as_i64().unwrap()
+}
+
+#[test]
+fn a_service_purged_before_any_run_saw_it_deleted_is_named_and_the_run_is_partial() {
+    let data = tempfile::tempdir().unwrap();
+    crate::sync::copy_dir(&root().join("examples/billmanager"), data.path());
+    let w = World::with_data(Default::default(), data.path(), |r| r);
+    w.authorize();
+    let backfill = |w: &World| run(w.cmd().args(["backfill", "--since", "2020-01-01"]));
+    let (rc, out, err) = backfill(&w);
+    assert_eq!(rc, 0, "{out}{err}");
+    let active = lead_of(&w, "404");
+    let stage = lead_status(&w, active);
+    lead_of(&w, "405"); // bound while the panel listed it as deleted
+
+    // The panel purges 404 (active when last seen) and 405 (seen deleted: expected).
+    remove_rows(data.path(), "item.json", |s| {
+        ["404", "405"].contains(&field(s, "id"))
+    });
+    let (rc, out, err) = backfill(&w);
+    assert_eq!(rc, 1, "{out}{err}");
+    let named: Vec<&str> = out.lines().filter(|l| l.contains("NOT LINKED")).collect();
+    assert_eq!(named.len(), 1, "{out}");
+    assert!(
+        named[0].contains("service:404")
+            && named[0].contains("no longer lists service 404 (last seen `active`)")
+            && named[0].contains(&format!("lead {active}"))
+            && named[0].contains("bindings forget --entity lead --elid 404"),
+        "{out}"
+    );
+    assert_eq!(lead_status(&w, active), stage, "not moved by guess");
+
+    // `sync` of that service says the same (not "no such service"), and of 405 nothing to do.
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(out.contains("no longer lists service 404"), "{out}");
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "405"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.contains("skipped") && out.contains("saw it deleted"),
+        "{out}"
+    );
+
+    // Once the operator forgets the binding, the runs are clean again.
+    let (rc, _, err) = run(w
+        .cmd()
+        .args(["bindings", "forget", "--entity", "lead", "--elid", "404"]));
+    assert_eq!(rc, 0, "{err}");
+    let (rc, out, err) = backfill(&w);
+    assert_eq!(rc, 0, "{out}{err}");
+}
