@@ -161,3 +161,82 @@ fn a_service_purged_before_any_run_saw_it_deleted_is_named_and_the_run_is_partia
     let (rc, out, err) = backfill(&w);
     assert_eq!(rc, 0, "{out}{err}");
 }
+
+/// The demo data with `account.edit` answering `country` as the panel's directory id, as
+/// real panels do (docs/billmanager.md): `182` for the Russian clients, `233` (an
+/// illustrative id) for the American one.
+fn fixture_with_country_ids() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    crate::sync::copy_dir(&root().join("examples/billmanager"), data.path());
+    for client in ["101", "102", "103", "104", "105", "106"] {
+        let path = data.path().join(format!("account.edit/{client}.json"));
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let id = if client == "106" { "233" } else { "182" };
+        v["doc"]["country"] = serde_json::json!({"$": id});
+        std::fs::write(&path, v.to_string()).unwrap();
+    }
+    data
+}
+
+/// The `Country` field of the contact bound to `user`.
+fn country_of(w: &World, user: &str) -> Option<String> {
+    let (_, out, _) = run(w.cmd().args([
+        "bindings", "show", "--entity", "user", "--elid", user, "--json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let id = v["binding"]["amo_id"].as_i64().unwrap();
+    let c = w
+        .sandbox
+        .entities("contacts")
+        .into_iter()
+        .find(|e| e["id"] == id)
+        .unwrap();
+    c["custom_fields_values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["field_name"] == "Country")
+        .and_then(|f| f["values"][0]["value"].as_str().map(String::from))
+}
+
+#[test]
+fn country_ids_from_the_panel_are_mapped_and_check_warns_when_a_map_misses_them_all() {
+    let data = fixture_with_country_ids();
+    // The example maps the directory id as well as the names.
+    let w = World::with_data(Default::default(), data.path(), |r| r);
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().arg("check"));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!out.contains("falls to `default"), "{out}");
+    for (client, user, want) in [("101", "201", "Russia"), ("106", "208", "Other")] {
+        let (rc, out, err) = run(w
+            .cmd()
+            .args(["sync", "--entity", "contact", "--elid", client]));
+        assert_eq!(rc, 0, "{out}{err}");
+        assert_eq!(
+            country_of(&w, user).as_deref(),
+            Some(want),
+            "client {client}"
+        );
+    }
+
+    // A map of names only: every id falls to `default`, and `check` says so.
+    let names = World::with_data(Default::default(), data.path(), |r| {
+        r.replace("\"182\" = \"Russia\", ", "")
+    });
+    names.authorize();
+    let (rc, out, err) = run(names.cmd().arg("check"));
+    assert_eq!(rc, 0, "a warning, not a problem: {out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("falls to `default"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.starts_with("warning: fields.contact.\"Country\"")
+            && line.contains("every sampled value of `client.country` falls to `default = \"Other\"` (`182`, `233`)")
+            && line.contains("directory ids"),
+        "{line}"
+    );
+    let (rc, _, _) = run(names.cmd().args(["check", "--strict"]));
+    assert_ne!(rc, 0, "--strict fails on it");
+}
