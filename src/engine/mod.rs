@@ -193,16 +193,16 @@ impl<'a> Engine<'a> {
                             return Err(e.into());
                         };
                         match self.purged(elid, b.amo_id)? {
-                            Some(reason) => self.gap(EntityKind::Lead, &key, reason),
-                            None => self.record(vec![Outcome {
+                            purged::Purged::Listed => return Err(e.into()),
+                            purged::Purged::Unseen(reason) => {
+                                self.gap(EntityKind::Lead, &key, reason)
+                            }
+                            purged::Purged::Expected(detail) => self.record(vec![Outcome {
                                 kind: EntityKind::Lead,
                                 key,
                                 action: Action::Skipped,
                                 amo_id: Some(b.amo_id),
-                                detail: format!(
-                                    "BILLmanager no longer lists service {elid}; a run saw it \
-                                     deleted, so its lead had the rules for deleted services"
-                                ),
+                                detail,
                                 changes: vec![],
                                 warnings: vec![],
                                 rejected: false,

@@ -123,11 +123,13 @@ fn a_service_purged_before_any_run_saw_it_deleted_is_named_and_the_run_is_partia
     assert_eq!(rc, 0, "{out}{err}");
     let active = lead_of(&w, "404");
     let stage = lead_status(&w, active);
-    lead_of(&w, "405"); // bound while the panel listed it as deleted
+    lead_of(&w, "405"); // deleted; re-order 406 joined its lead
+    lead_of(&w, "410"); // bound while the panel listed it as deleted
 
-    // The panel purges 404 (active when last seen) and 405 (seen deleted: expected).
+    // The panel purges 404 (active when last seen), 405 (its lead lives on through 406) and
+    // 410 (seen deleted: the rules for deleted services had their turn).
     remove_rows(data.path(), "item.json", |s| {
-        ["404", "405"].contains(&field(s, "id"))
+        ["404", "405", "410"].contains(&field(s, "id"))
     });
     let (rc, out, err) = backfill(&w);
     assert_eq!(rc, 1, "{out}{err}");
@@ -142,16 +144,26 @@ fn a_service_purged_before_any_run_saw_it_deleted_is_named_and_the_run_is_partia
     );
     assert_eq!(lead_status(&w, active), stage, "not moved by guess");
 
-    // `sync` of that service says the same (not "no such service"), and of 405 nothing to do.
+    // `sync` of that service says the same (not "no such service"); of the others, why
+    // there is nothing to do.
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "404"]));
     assert_eq!(rc, 1, "{out}{err}");
     assert!(out.contains("no longer lists service 404"), "{out}");
     let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "405"]));
     assert_eq!(rc, 0, "{out}{err}");
     assert!(
+        out.contains("skipped") && out.contains("service:406 joined its lead"),
+        "{out}"
+    );
+    let (rc, out, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "410"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
         out.contains("skipped") && out.contains("saw it deleted"),
         "{out}"
     );
+    // An id the panel never had and nothing is bound to is still a usage error.
+    let (rc, _, err) = run(w.cmd().args(["sync", "--entity", "lead", "--elid", "999"]));
+    assert_eq!(rc, 2, "{err}");
 
     // Once the operator forgets the binding, the runs are clean again.
     let (rc, _, err) = run(w
