@@ -176,6 +176,13 @@ impl Report {
             *tally(counts, prev.action) -= 1;
             counts.warned -= u64::from(!prev.warnings.is_empty());
             counts.phoneless -= u64::from(phone_left_out(&prev).is_some());
+            if self
+                .phone_example
+                .as_ref()
+                .is_some_and(|(k, _)| *k == prev.key)
+            {
+                self.phone_example = None;
+            }
         }
         let counts = self.tallies.entry(o.kind).or_default();
         *tally(counts, o.action) += 1;
@@ -230,12 +237,20 @@ impl Report {
     /// fixes. `None` when every phone was sent.
     pub fn phoneless_line(&self) -> Option<String> {
         let n = self.phoneless();
-        let (key, why) = self.phone_example.as_ref().filter(|_| n > 0)?;
+        if n == 0 {
+            return None;
+        }
+        // The example's outcome may have been replaced by one with its phone sent.
+        let example = match &self.phone_example {
+            Some((key, why)) => {
+                format!(": {why} ({key}{})", if n > 1 { " and others" } else { "" })
+            }
+            None => " (their lines say why)".to_string(),
+        };
         Some(format!(
-            "{n} {} sent without a phone: {why} ({key}{}); fix the number in BILLmanager, or set \
+            "{n} {} sent without a phone{example}; fix the number in BILLmanager, or set \
              `[sync] default_country` if the numbers are local ones of another country",
             if n == 1 { "entity" } else { "entities" },
-            if n > 1 { " and others" } else { "" },
         ))
     }
 
@@ -354,6 +369,14 @@ mod tests {
         r.push(outcome("user:4", Action::Created, &[]));
         assert_eq!(r.entity_exit_status(), ExitStatus::Partial);
         r.push(outcome("user:2", Action::Updated, &[]));
+        assert_eq!(r.phoneless(), 1);
+        assert!(
+            r.phoneless_line()
+                .unwrap()
+                .starts_with("1 entity sent without a phone (their lines say why);"),
+            "the example was replaced: {:?}",
+            r.phoneless_line()
+        );
         r.push(outcome("user:3", Action::Updated, &[]));
         assert_eq!(r.phoneless(), 0, "a replaced outcome");
         assert_eq!(r.phoneless_line(), None);
