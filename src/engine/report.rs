@@ -33,6 +33,15 @@ fn phone_left_out(o: &Outcome) -> Option<&str> {
         .find_map(|w| w.strip_prefix(PHONE_NOT_SENT))
 }
 
+/// At most `max` characters of `text`, with `…` when cut: a summary line quotes what the
+/// panel typed, which may be anything (a 100 000-digit "phone").
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// What happened (or, in a dry run, would happen) to one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -242,9 +251,11 @@ impl Report {
         }
         // The example's outcome may have been replaced by one with its phone sent.
         let example = match &self.phone_example {
-            Some((key, why)) => {
-                format!(": {why} ({key}{})", if n > 1 { " and others" } else { "" })
-            }
+            Some((key, why)) => format!(
+                ": {} ({key}{})",
+                shorten(why, 200),
+                if n > 1 { " and others" } else { "" }
+            ),
             None => " (their lines say why)".to_string(),
         };
         Some(format!(
@@ -340,6 +351,28 @@ mod tests {
             (c.warned, c.created, c.failed),
             (0, 1, 0),
             "a replaced outcome"
+        );
+    }
+
+    #[test]
+    fn a_long_example_is_cut_on_a_character_boundary() {
+        assert_eq!(shorten("ab", 2), "ab");
+        assert_eq!(shorten("абв", 2), "аб…");
+        let huge = format!(
+            "{PHONE_NOT_SENT}`+7{}` is not a valid phone number",
+            "9".repeat(100_000)
+        );
+        let mut r = Report::new(false, true);
+        r.push(outcome("user:6", Action::Created, &[&huge]));
+        let line = r.phoneless_line().unwrap();
+        assert!(
+            line.starts_with("1 entity sent without a phone: `+7999"),
+            "{line}"
+        );
+        assert!(
+            line.len() < 1000,
+            "a long example is cut: {} bytes",
+            line.len()
         );
     }
 
