@@ -12,7 +12,8 @@ use std::fmt;
 pub enum ExitStatus {
     /// Everything requested was done.
     Ok = 0,
-    /// Some items failed; they were queued in the outbox for the next run.
+    /// Some items failed (queued in the outbox for the next run), could not be linked, or
+    /// were sent without their phone: the run names each.
     Partial = 1,
     /// Bad command line or rule file; nothing was sent.
     Usage = 2,

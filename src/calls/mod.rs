@@ -20,6 +20,11 @@
 //!   every write of a push is recorded as soon as it succeeded.
 //! - No clap and no SQL here: the CLI parses arguments, the store owns SQL.
 
+/// Largest input `calls ingest` reads from `--file` or stdin (the CGI body has its own
+/// 1 MiB cap). Parsing holds about 13 times the input (50 MB of noise reached 639 MB), so
+/// 8 MiB (some 25 000 neutral events) keeps a run near 100 MB; split larger exports.
+pub const MAX_INGEST_INPUT: u64 = 8 << 20;
+
 pub mod calllog;
 pub mod config;
 pub mod event;

@@ -282,6 +282,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             d.part, d.error, d.fix
         );
     }
+    if let Some(line) = report.phoneless_line() {
+        println!("  NO PHONE {line}");
+    }
     Ok(status)
 }
 

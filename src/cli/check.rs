@@ -157,7 +157,7 @@ fn panel_sources(
             ),
         });
     }
-    let text = std::fs::read_to_string(&rules.path).unwrap_or_default();
+    let text = amocrm_bin::rules::read_text(&rules.path).unwrap_or_default();
     let found = sources(&attributes(&text), &samples);
     for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
         findings.push(Finding {

@@ -43,7 +43,7 @@ fn account_name(rules: &RuleSet, store: &Store) -> anyhow::Result<String> {
 /// Runs `init`.
 pub fn init(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitStatus> {
     let rules = context::rules(cli)?;
-    let text = std::fs::read_to_string(&rules.path)
+    let text = amocrm_bin::rules::read_text(&rules.path)
         .with_context(|| format!("cannot read `{}`", rules.path.display()))?;
     let table: toml::Table = toml::from_str(&text).context("the rule file is not TOML")?;
     let extra: Vec<&String> = table

@@ -121,5 +121,6 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
             };
             format!("{}: {}{warned}", k.as_str(), parts.join(", "))
         })
+        .chain(report.phoneless_line())
         .collect()
 }

@@ -297,6 +297,9 @@ impl Engine<'_> {
             left == 0,
             "backfill stopped with {left} entities planned but not written; run it again (nothing is duplicated)"
         );
+        if leads_wanted {
+            self.report_purged_services()?;
+        }
         // Rows the panel gave that no client or date could be tied to: each is reported.
         self.report_unlinked(|u| match u.entity {
             "service" => leads_wanted,

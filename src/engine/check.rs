@@ -350,6 +350,9 @@ pub fn sample_findings(
             })
             .map(String::as_str)
             .collect();
+        if let Some(f) = all_to_default(&m, values) {
+            out.push(f);
+        }
         if uncovered.is_empty() {
             continue;
         }
@@ -376,6 +379,52 @@ pub fn sample_findings(
         ));
     }
     out
+}
+
+/// A warning when every sampled value of a mapping falls to its `default`: the map then
+/// decides nothing, which is what happens when the panel sends directory ids (`account.edit`
+/// answers `country` with an id such as `182`, issue 22) where the map has names.
+fn all_to_default(
+    m: &SelectMapping<'_>,
+    values: &std::collections::BTreeSet<String>,
+) -> Option<Finding> {
+    let default = m.default?;
+    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    let falls = |v: &str| {
+        !m.map.keys().any(|k| same(k, v)) && !m.def.enums.iter().any(|e| same(&e.value, v))
+    };
+    let parts = |v: &str| -> Vec<String> {
+        if m.def.field_type == "multiselect" {
+            v.split(',').map(String::from).collect()
+        } else {
+            vec![v.to_string()]
+        }
+    };
+    let values: Vec<&String> = values.iter().filter(|v| !v.trim().is_empty()).collect();
+    if values.is_empty() || !values.iter().all(|v| parts(v).iter().all(|p| falls(p))) {
+        return None;
+    }
+    let shown: Vec<String> = values.iter().take(10).map(|v| format!("`{v}`")).collect();
+    let ids = values
+        .iter()
+        .all(|v| v.trim().chars().all(|c| c.is_ascii_digit()));
+    Some(Finding {
+        severity: Severity::Warning,
+        key: format!("fields.{}.\"{}\"", m.kind.as_str(), m.name),
+        message: format!(
+            "every sampled value of `{}` falls to `default = \"{default}\"` ({}{}): the map covers \
+             none of them, so every entity gets `{default}`. Map the values BILLmanager sends{}",
+            m.from,
+            shown.join(", "),
+            if values.len() > 10 { ", …" } else { "" },
+            if ids {
+                "; these are directory ids, not names: `mgrctl -m billmgr country` lists each \
+                 country's id with its name (docs/billmanager.md)"
+            } else {
+                ""
+            }
+        ),
+    })
 }
 
 /// The attributes whose panel values `check` should sample: those mapped to select-like
@@ -801,5 +850,46 @@ when = { "service.cost" = { gt = 1 } }
             found[1].message.contains("`trial` tag for leads"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_map_that_sends_every_sampled_value_to_its_default_is_a_warning() {
+        let r = rules(
+            r#"
+[fields.contact]
+"Country" = { from = "client.country", map = { "Россия" = "Russia" }, default = "Other" }
+"#,
+        );
+        let sample = |vals: &[&str]| -> BTreeMap<String, std::collections::BTreeSet<String>> {
+            [(
+                "client.country".to_string(),
+                vals.iter().map(|v| v.to_string()).collect(),
+            )]
+            .into()
+        };
+        // The panel sends directory ids where the map has names.
+        let found = sample_findings(&r, &dict(), &sample(&["182", "40"]));
+        assert_eq!(
+            keys(&found),
+            vec!["fields.contact.\"Country\""],
+            "{found:?}"
+        );
+        assert_eq!(found[0].severity, Severity::Warning);
+        let m = &found[0].message;
+        assert!(
+            m.contains("every sampled value of `client.country` falls to `default = \"Other\"` (`182`, `40`)")
+                && m.contains("directory ids")
+                && m.contains("mgrctl -m billmgr country"),
+            "{m}"
+        );
+        // One value the map covers (any case), or an option itself: the map does its job.
+        for covered in [&["182", "россия"][..], &["182", "Other"][..]] {
+            assert_eq!(sample_findings(&r, &dict(), &sample(covered)), vec![]);
+        }
+        // Names that all fall to the default are said too, without the id advice.
+        let found = sample_findings(&r, &dict(), &sample(&["Франция"]));
+        assert_eq!(found.len(), 1);
+        assert!(!found[0].message.contains("directory ids"), "{found:?}");
+        assert_eq!(sample_findings(&r, &dict(), &sample(&[])), vec![]);
     }
 }

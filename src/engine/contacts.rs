@@ -240,7 +240,7 @@ pub(super) fn phone_to_send(
             Some(p.e164)
         }
         Err(e) => {
-            warnings.push(format!("PHONE not sent: {e}"));
+            warnings.push(format!("{}{e}", super::report::PHONE_NOT_SENT));
             None
         }
     }

@@ -29,6 +29,7 @@ mod needs;
 pub mod panel_sources;
 pub mod payload;
 pub mod plan;
+mod purged;
 mod queue;
 mod remote;
 pub mod report;
@@ -78,7 +79,7 @@ impl<'a> Engine<'a> {
         let resolved = resolve::resolve(rules, dict)?;
         let life = lifecycle::resolve(rules, &resolved.dict)?;
         // `account.edit` only for clients whose list row lacks what the rules use.
-        if let Ok(text) = std::fs::read_to_string(&rules.path) {
+        if let Ok(text) = crate::rules::read_text(&rules.path) {
             billing.need_client_fields(needs::client_fields(&text));
         }
         Ok(Engine {
@@ -147,6 +148,18 @@ impl<'a> Engine<'a> {
                 let payers = self.billing.payers_of(&client.id)?;
                 self.sync_client(&client, &payers, true)?;
                 self.report_unlinked(|u| u.candidates.iter().any(|c| c == &client.id));
+                if client.users.is_empty() {
+                    // Asked for this client's contacts and there are none: say so, never "ok".
+                    self.gap(
+                        EntityKind::Contact,
+                        &format!("client:{}", client.id),
+                        format!(
+                            "client {} ({}) has no users in BILLmanager, so there is no contact \
+                             to sync; add a user to the client in BILLmanager, then sync again",
+                            client.id, client.name
+                        ),
+                    );
+                }
             }
             EntityKind::Company => {
                 let payer = self.billing.payer(elid)?;
@@ -176,7 +189,34 @@ impl<'a> Engine<'a> {
                 self.report_unlinked(|u| u.candidates.iter().any(|c| c == &client.id));
             }
             EntityKind::Lead => {
-                let service = self.billing.service(elid)?;
+                let service = match self.billing.service(elid) {
+                    Err(e @ crate::billing::BillingError::NotFound { .. }) => {
+                        // A bound service the panel purged: reported, not an unknown id.
+                        let key = format!("service:{elid}");
+                        let Some(b) = self.store.binding("lead", &key)? else {
+                            return Err(e.into());
+                        };
+                        match self.purged(elid, b.amo_id)? {
+                            purged::Purged::Listed => return Err(e.into()),
+                            purged::Purged::Unseen(reason) => {
+                                self.gap(EntityKind::Lead, &key, reason)
+                            }
+                            purged::Purged::Expected(detail) => self.record(vec![Outcome {
+                                kind: EntityKind::Lead,
+                                key,
+                                action: Action::Skipped,
+                                amo_id: Some(b.amo_id),
+                                detail,
+                                changes: vec![],
+                                warnings: vec![],
+                                rejected: false,
+                                origin: (EntityKind::Lead, elid.to_string()),
+                            }]),
+                        }
+                        return Ok(());
+                    }
+                    other => other?,
+                };
                 self.sync_service(&service, true)?;
             }
         }

@@ -19,6 +19,29 @@ fn tally(c: &mut Counts, a: Action) -> &mut u64 {
 }
 use crate::rules::EntityKind;
 
+/// How a warning about a phone left out begins: the report counts the entities that carry
+/// it, since a wrong `[sync] default_country` drops every phone and only a count shows it.
+pub const PHONE_NOT_SENT: &str = "PHONE not sent: ";
+
+/// The phone warning of an entity that was sent (or is unchanged) without its phone.
+fn phone_left_out(o: &Outcome) -> Option<&str> {
+    if matches!(o.action, Action::Failed | Action::Skipped) {
+        return None;
+    }
+    o.warnings
+        .iter()
+        .find_map(|w| w.strip_prefix(PHONE_NOT_SENT))
+}
+
+/// At most `max` characters of `text`, with `…` when cut: a summary line quotes what the
+/// panel typed, which may be anything (a 100 000-digit "phone").
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// What happened (or, in a dry run, would happen) to one entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -99,6 +122,9 @@ pub struct Report {
     /// Optional parts that failed while the core sync went on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<Degraded>,
+    /// The first phone left out (entity key and why), for the summary line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_example: Option<(String, String)>,
 }
 
 /// An optional part (the events pull, say) that failed without stopping the core sync: the
@@ -132,6 +158,9 @@ pub struct Counts {
     pub warned: u64,
     /// Not linked or not identifiable (see [`Gap`]); also counted under their action.
     pub unlinked: u64,
+    /// Sent (or unchanged) without the phone BILLmanager holds, which was not a valid
+    /// number ([`PHONE_NOT_SENT`]); also counted under their action and in `warned`.
+    pub phoneless: u64,
 }
 
 impl Report {
@@ -155,10 +184,24 @@ impl Report {
             let counts = self.tallies.entry(prev.kind).or_default();
             *tally(counts, prev.action) -= 1;
             counts.warned -= u64::from(!prev.warnings.is_empty());
+            counts.phoneless -= u64::from(phone_left_out(&prev).is_some());
+            if self
+                .phone_example
+                .as_ref()
+                .is_some_and(|(k, _)| *k == prev.key)
+            {
+                self.phone_example = None;
+            }
         }
         let counts = self.tallies.entry(o.kind).or_default();
         *tally(counts, o.action) += 1;
         counts.warned += u64::from(!o.warnings.is_empty());
+        if let Some(why) = phone_left_out(&o) {
+            counts.phoneless += 1;
+            if self.phone_example.is_none() {
+                self.phone_example = Some((o.key.clone(), why.to_string()));
+            }
+        }
         if !self.summary_only || o.action == Action::Failed {
             self.outcomes.push(o);
         }
@@ -194,6 +237,34 @@ impl Report {
         }
     }
 
+    /// Entities sent without their phone (all kinds).
+    pub fn phoneless(&self) -> u64 {
+        self.tallies.values().map(|c| c.phoneless).sum()
+    }
+
+    /// The summary line for phones left out: how many, the first one and why, and the two
+    /// fixes. `None` when every phone was sent.
+    pub fn phoneless_line(&self) -> Option<String> {
+        let n = self.phoneless();
+        if n == 0 {
+            return None;
+        }
+        // The example's outcome may have been replaced by one with its phone sent.
+        let example = match &self.phone_example {
+            Some((key, why)) => format!(
+                ": {} ({key}{})",
+                shorten(why, 200),
+                if n > 1 { " and others" } else { "" }
+            ),
+            None => " (their lines say why)".to_string(),
+        };
+        Some(format!(
+            "{n} {} sent without a phone{example}; fix the number in BILLmanager, or set \
+             `[sync] default_country` if the numbers are local ones of another country",
+            if n == 1 { "entity" } else { "entities" },
+        ))
+    }
+
     /// Counts per kind.
     pub fn counts(&self) -> BTreeMap<EntityKind, Counts> {
         self.tallies.clone()
@@ -205,6 +276,7 @@ impl Report {
         if !self.unlinked.is_empty()
             || self.tallies.values().any(|c| c.failed > 0)
             || !self.degraded.is_empty()
+            || self.phoneless() > 0
         {
             ExitStatus::Partial
         } else {
@@ -214,7 +286,7 @@ impl Report {
 
     /// Exit status of a single-entity sync: the failure's class (4 rejected by amoCRM,
     /// 5 not sent), because the operator asked for exactly this entity; 1 (partial) when
-    /// nothing failed but something could not be linked.
+    /// nothing failed but something could not be linked or was sent without its phone.
     pub fn entity_exit_status(&self) -> ExitStatus {
         let failed: Vec<&Outcome> = self
             .outcomes
@@ -222,7 +294,12 @@ impl Report {
             .filter(|o| o.action == Action::Failed)
             .collect();
         match failed.is_empty() {
-            true if !self.degraded.is_empty() || !self.unlinked.is_empty() => ExitStatus::Partial,
+            true if !self.degraded.is_empty()
+                || !self.unlinked.is_empty()
+                || self.phoneless() > 0 =>
+            {
+                ExitStatus::Partial
+            }
             true => ExitStatus::Ok,
             false if failed.iter().all(|o| o.rejected) => ExitStatus::Rejected,
             false => ExitStatus::Unreachable,
@@ -275,5 +352,66 @@ mod tests {
             (0, 1, 0),
             "a replaced outcome"
         );
+    }
+
+    #[test]
+    fn a_long_example_is_cut_on_a_character_boundary() {
+        assert_eq!(shorten("ab", 2), "ab");
+        assert_eq!(shorten("абв", 2), "аб…");
+        let huge = format!(
+            "{PHONE_NOT_SENT}`+7{}` is not a valid phone number",
+            "9".repeat(100_000)
+        );
+        let mut r = Report::new(false, true);
+        r.push(outcome("user:6", Action::Created, &[&huge]));
+        let line = r.phoneless_line().unwrap();
+        assert!(
+            line.starts_with("1 entity sent without a phone: `+7999"),
+            "{line}"
+        );
+        assert!(
+            line.len() < 1000,
+            "a long example is cut: {} bytes",
+            line.len()
+        );
+    }
+
+    #[test]
+    fn phones_left_out_are_counted_named_and_make_the_run_partial() {
+        let bad = "PHONE not sent: `512 000 002` is not a valid phone number (read with default country RU)";
+        let mut r = Report::new(false, false);
+        r.push(outcome("user:1", Action::Created, &[]));
+        assert_eq!(r.phoneless_line(), None);
+        assert_eq!(r.exit_status(), ExitStatus::Ok);
+        r.push(outcome("user:2", Action::Created, &[bad]));
+        r.push(outcome("user:3", Action::Unchanged, &[bad]));
+        r.push(outcome("user:4", Action::Failed, &[bad]));
+        r.push(outcome(
+            "user:5",
+            Action::Updated,
+            &["PHONE sent as +74951234567 without its extension 123 (amoCRM keeps numbers only)"],
+        ));
+        assert_eq!(r.phoneless(), 2, "failed ones are counted as failed");
+        let line = r.phoneless_line().unwrap();
+        assert!(
+            line.starts_with("2 entities sent without a phone: `512 000 002` is not a valid phone number (read with default country RU) (user:2 and others);"),
+            "{line}"
+        );
+        assert!(line.contains("`[sync] default_country`"), "{line}");
+        assert_eq!(r.exit_status(), ExitStatus::Partial);
+        r.push(outcome("user:4", Action::Created, &[]));
+        assert_eq!(r.entity_exit_status(), ExitStatus::Partial);
+        r.push(outcome("user:2", Action::Updated, &[]));
+        assert_eq!(r.phoneless(), 1);
+        assert!(
+            r.phoneless_line()
+                .unwrap()
+                .starts_with("1 entity sent without a phone (their lines say why);"),
+            "the example was replaced: {:?}",
+            r.phoneless_line()
+        );
+        r.push(outcome("user:3", Action::Updated, &[]));
+        assert_eq!(r.phoneless(), 0, "a replaced outcome");
+        assert_eq!(r.phoneless_line(), None);
     }
 }

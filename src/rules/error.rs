@@ -25,6 +25,13 @@ pub enum RulesError {
         /// Why reading failed.
         source: std::io::Error,
     },
+    /// The file is longer than any rule file could be (a wrong path such as `/dev/zero`).
+    TooLarge {
+        /// The rule file.
+        path: PathBuf,
+        /// The largest size read, in bytes.
+        cap: u64,
+    },
     /// TOML syntax error, unknown key or wrong type.
     Parse {
         /// The rule file.
@@ -53,6 +60,12 @@ impl fmt::Display for RulesError {
             RulesError::Read { path, source } => {
                 write!(f, "cannot read rule file `{}`: {source}", path.display())
             }
+            RulesError::TooLarge { path, cap } => write!(
+                f,
+                "rule file too large: `{}` is over {} MiB (a rule file is a few KiB)",
+                path.display(),
+                cap >> 20
+            ),
             RulesError::Parse {
                 path,
                 line,
@@ -90,6 +103,9 @@ impl Classify for RulesError {
     }
     fn hint(&self) -> Option<String> {
         Some(match self {
+            RulesError::TooLarge { .. } => "check that --config or AMOCRM_BIN_CONFIG names the rule \
+                 file; examples/rules.toml is a commented template"
+                .into(),
             RulesError::Read { .. } => "pass the rule file with --config PATH or AMOCRM_BIN_CONFIG; \
                  examples/rules.toml is a commented template"
                 .into(),

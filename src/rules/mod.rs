@@ -25,6 +25,35 @@ use crate::secret::Secret;
 /// The default rule-file path on a BILLmanager host.
 pub const DEFAULT_PATH: &str = "/usr/local/mgr5/etc/amocrm-bin.toml";
 
+/// Largest rule file read. A real one is a few KiB; the cap keeps a wrong path
+/// (`--config /dev/zero`, a log file) from filling memory before parsing fails.
+pub const MAX_RULE_FILE: u64 = 4 << 20;
+
+/// Reads at most `cap` bytes of `path` as UTF-8 text; a longer file (or an endless one such as
+/// `/dev/zero`) stops at `cap + 1` bytes and is refused with `ErrorKind::FileTooLarge`, so
+/// memory stays bounded whatever the path names.
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {} MiB", cap >> 20),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
+/// The rule file's text, bounded by [`MAX_RULE_FILE`]; for the readers that look at the raw
+/// text after [`RuleSet::load`] (which attributes the rules use, `init`'s tables).
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    read_capped(path, MAX_RULE_FILE)
+}
+
 /// The offline check of a section whose vocabulary another layer owns: `[calls]` conditions
 /// name call facts that `calls` defines, and `calls` builds on `rules`, so its check is
 /// passed in by whoever loads the file rather than imported here.
@@ -48,9 +77,18 @@ impl RuleSet {
     /// [`RuleSet::load`] plus the checks of sections that other layers own (`[calls]`:
     /// `calls::validate::check`); every problem is still reported at once.
     pub fn load_with(path: &Path, checks: &[SectionCheck]) -> Result<RuleSet, RulesError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read {
-            path: path.to_path_buf(),
-            source,
+        let text = read_text(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::FileTooLarge {
+                RulesError::TooLarge {
+                    path: path.to_path_buf(),
+                    cap: MAX_RULE_FILE,
+                }
+            } else {
+                RulesError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
         })?;
         let mut set = Self::parse_with(&text, path, checks)?;
         set.resolve_paths();

@@ -178,6 +178,23 @@ impl Store {
             .map_err(|e| self.err("list bindings", e))
     }
 
+    /// Up to `limit` bindings of `kind` whose BILLmanager key sorts after `after`, in key
+    /// order: a walk over every binding of a large account a page at a time (by the
+    /// `(kind, bm_id)` unique index), never all of them in memory.
+    pub fn bindings_after(&self, kind: &str, after: &str, limit: usize) -> Result<Vec<Binding>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND bm_id > ?2 ORDER BY bm_id LIMIT ?3"
+            ))
+            .map_err(|e| self.err("list bindings", e))?;
+        let rows = stmt
+            .query_map(params![kind, after, limit as i64], binding_from_row)
+            .map_err(|e| self.err("list bindings", e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err("list bindings", e))
+    }
+
     /// Number of bindings per kind.
     pub fn binding_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self
@@ -256,5 +273,40 @@ impl Store {
             )
             .map(drop)
             .map_err(|e| self.err("write an alias", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_after_walks_one_kind_a_page_at_a_time() {
+        let s = Store::open_in_memory().unwrap();
+        for (kind, key, id) in [
+            ("lead", "service:3", 3),
+            ("lead", "service:1", 1),
+            ("contact", "user:1", 7),
+            ("lead", "service:2", 2),
+        ] {
+            s.put_binding(&Binding {
+                kind: kind.into(),
+                bm_id: key.into(),
+                amo_id: id,
+                payload_hash: String::new(),
+                synced_at: 0,
+            })
+            .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = s.bindings_after("lead", &after, 2).unwrap();
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            after = last.bm_id.clone();
+            seen.extend(page.into_iter().map(|b| b.amo_id));
+        }
+        assert_eq!(seen, [1, 2, 3], "every lead once, in key order, no contact");
     }
 }

@@ -513,6 +513,18 @@ fn cgi_answers_200_then_pushes_and_400_with_the_reason_for_malformed_input() {
     assert!(out.starts_with("Status: 400"), "{out}");
     let (_, out, _) = run(w.cmd().env("REQUEST_METHOD", "DELETE"));
     assert!(out.starts_with("Status: 405"), "{out}");
+    // PUT is not POST (docs/calls-guide.md): refused before the body is read or stored.
+    let (rc, out, _) = run(w
+        .cmd()
+        .env("REQUEST_METHOD", "PUT")
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .write_stdin(body.clone()));
+    assert_eq!(rc, 2, "{out}");
+    assert!(
+        out.starts_with("Status: 405 Method Not Allowed\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("\r\nAllow: POST, GET\r\n"), "{out}");
     let stored = stored_calls(&w, &[]);
     let states: Vec<&str> = stored
         .iter()

@@ -253,7 +253,7 @@ fn check_prints_every_problem_with_its_key_path_and_exits_2() {
             "responsible = \"nobody@example.com\"",
         )
         .replace(
-            "\"Country\" = { from = \"client.country\", map = { \"Россия\" = \"Russia\", \"Казахстан\" = \"Kazakhstan\", \"Беларусь\" = \"Belarus\" }, default = \"Other\" }",
+            "\"Country\" = { from = \"client.country\", map = { \"182\" = \"Russia\", \"Россия\" = \"Russia\", \"Казахстан\" = \"Kazakhstan\", \"Беларусь\" = \"Belarus\" }, default = \"Other\" }",
             "\"Country\" = { value = \"Atlantis\" }\n\"PHONE\" = { from = \"user.phone\", enum = \"PAGER\" }",
         )
         .replace("pipeline = \"Partners\"", "pipeline = \"Partnrs\"")

@@ -29,10 +29,16 @@ fn respond(status: u16, body: &Value) {
         413 => "Payload Too Large",
         _ => "Internal Server Error",
     };
+    // RFC 9110 §15.5.6: a 405 names the methods the resource accepts.
+    let allow = if status == 405 {
+        "Allow: POST, GET\r\n"
+    } else {
+        ""
+    };
     let mut out = std::io::stdout().lock();
     let _ = write!(
         out,
-        "Status: {status} {reason}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n{body}\n"
+        "Status: {status} {reason}\r\n{allow}Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n{body}\n"
     );
     let _ = out.flush();
 }
@@ -98,7 +104,7 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
         }
     }
     let body = match method.as_str() {
-        "POST" | "PUT" => {
+        "POST" => {
             let limit = std::env::var("CONTENT_LENGTH")
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok());
@@ -121,7 +127,12 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             .map(|(k, v)| format!("{}={}", enc(&k), enc(&v)))
             .collect::<Vec<_>>()
             .join("&"),
-        other => return fail(405, &format!("method `{other}` is not accepted; use POST")),
+        other => {
+            return fail(
+                405,
+                &format!("method `{other}` is not accepted; use POST (or GET)"),
+            )
+        }
     };
     let store = match context::store(&rules) {
         Ok(s) => s,

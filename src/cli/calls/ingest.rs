@@ -14,19 +14,35 @@ use super::IngestArgs;
 use crate::cli::{context, Cli};
 
 fn read_input(args: &IngestArgs) -> anyhow::Result<String> {
+    let cap = amocrm_bin::calls::MAX_INGEST_INPUT;
     let mut bytes = Vec::new();
-    match &args.file {
+    let source = match &args.file {
         Some(path) => {
-            bytes = std::fs::read(path).map_err(|e| {
+            let file = std::fs::File::open(path).map_err(|e| {
                 Failure::usage(
                     format!("cannot read `{}`: {e}", path.display()),
                     "pass an existing file with --file, or pipe the events to stdin",
                 )
             })?;
+            file.take(cap + 1).read_to_end(&mut bytes).map_err(|e| {
+                Failure::usage(
+                    format!("cannot read `{}`: {e}", path.display()),
+                    "pass an existing file with --file, or pipe the events to stdin",
+                )
+            })?;
+            format!("`{}`", path.display())
         }
         None => {
-            std::io::stdin().read_to_end(&mut bytes)?;
+            std::io::stdin().take(cap + 1).read_to_end(&mut bytes)?;
+            "stdin".to_string()
         }
+    };
+    if bytes.len() as u64 > cap {
+        return Err(Failure::usage(
+            format!("input too large: {source} is over {} MiB", cap >> 20),
+            "split the events into files of a few MiB (one event per line splits anywhere) and ingest each",
+        )
+        .into());
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
