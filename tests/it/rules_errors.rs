@@ -49,41 +49,55 @@ fn missing_rule_file_exits_2_with_advice() {
 }
 
 /// Runs `cmd` to the end with `stdin`, and returns (exit code, stderr, peak resident memory
-/// of that process in KiB, as the kernel counted it for `wait4`).
+/// of that process in KiB).
+///
+/// The peak is taken by GNU `time` (Debian's `time`, which `.ci/run` installs), not by
+/// this test's own `wait4`: Linux carries the high-water mark of the process that forked
+/// across `exec`, and std spawns from this test binary, whose resident set holds every
+/// other test's sandbox (a child of ours read 233 860 KiB that way). `time` is small,
+/// and the binary is its child.
 #[cfg(target_os = "linux")]
-#[allow(clippy::zombie_processes)] // reaped by `wait4`, which std does not know of
-fn run_measured(mut cmd: std::process::Command, stdin: &[u8]) -> (i32, String, u64) {
-    use std::io::{Read, Write};
+fn run_measured(cmd: std::process::Command, stdin: &[u8]) -> (i32, String, u64) {
+    use std::io::Write;
     use std::process::Stdio;
-    let mut child = cmd
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(
+        time.exists(),
+        "GNU time is missing: `apt-get install time` (.ci/run does)"
+    );
+    let mut measured = std::process::Command::new(time);
+    measured
+        .args(["-f", "PEAK_KIB %M", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            measured.env(k, v);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        measured.current_dir(dir);
+    }
+    let mut child = measured
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("amocrm-bin starts");
+        .expect("time and amocrm-bin start");
     let _ = child.stdin.take().unwrap().write_all(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value; `wait4` fills it and `status` for the
-    // child this test spawned and has not waited for yet.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, err, usage.ru_maxrss as u64)
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let peak = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("PEAK_KIB "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak from time: {err}"));
+    (out.status.code().unwrap_or(-1), err, peak)
 }
 
-/// The binary in `w`'s hermetic environment, as a plain `std` command (for `wait4`).
+/// The binary in `w`'s hermetic environment, as a plain `std` command (for `time`).
 #[cfg(target_os = "linux")]
 fn binary(w: &World, config: &str) -> std::process::Command {
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("amocrm-bin"));
