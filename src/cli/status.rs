@@ -29,6 +29,9 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     let holder = amocrm_bin::lock::run_lock_holder(store.path());
     let bindings = store.binding_counts()?;
     let calls = store.call_state_counts()?;
+    let followups = store.followups_all()?;
+    let (fu_due, fu_waiting): (Vec<_>, Vec<_>) =
+        followups.iter().partition(|f| f.entity_id.is_some());
     let auth = auth(&store, rules.file.amocrm.long_lived_token_env.as_deref())?;
     let t = now();
     let parked: Vec<&OutboxItem> = items.iter().filter(|i| i.parked).collect();
@@ -55,6 +58,10 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
                 "queued": items.len(), "due": due, "waiting": waiting.len(),
                 "parked": parked.len(), "items": items,
             },
+            "followups": {
+                "queued": followups.len(), "due": fu_due.len(), "waiting": fu_waiting.len(),
+                "items": followups,
+            },
             "run_lock": holder,
             "bindings": bindings
                 .iter()
@@ -76,6 +83,29 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         waiting.len(),
         parked.len()
     );
+    if !followups.is_empty() {
+        println!(
+            "notes and tasks: {} queued ({} due: the next run or `amocrm-bin drain` sends them; \
+             {} wait for their entity, itself queued)",
+            followups.len(),
+            fu_due.len(),
+            fu_waiting.len()
+        );
+        for f in &followups {
+            println!(
+                "    {:<4} {:<28} {} {}: {} attempt(s){}",
+                f.what.as_str(),
+                f.key,
+                f.kind,
+                f.bm_id,
+                f.attempts,
+                f.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     for (title, list) in [
         (
             "parked (fix the cause, then `amocrm-bin drain --all`; junk: `amocrm-bin outbox drop \

@@ -99,6 +99,85 @@ pub struct Report {
     /// Optional parts that failed while the core sync went on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<Degraded>,
+    /// Notes and tasks that follow writes: sent, and queued when they failed.
+    pub followups: FollowUps,
+}
+
+/// What became of the notes and tasks that follow writes (a link note, a returning
+/// client's notes and task): a failed one is queued in the store, named here, and makes
+/// the run "partial".
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct FollowUps {
+    /// Notes amoCRM took in this run.
+    pub notes_sent: u64,
+    /// Tasks amoCRM created in this run.
+    pub tasks_sent: u64,
+    /// Sent by an earlier run that died before clearing them: found in amoCRM, not sent
+    /// again.
+    pub found_sent: u64,
+    /// Failed in this run; queued for the next run or drain.
+    pub queued: Vec<QueuedFollowUp>,
+    /// Queued ones whose entity is not in amoCRM yet (its own write failed and is queued):
+    /// they go once it is.
+    pub waiting: u64,
+}
+
+/// A note or task that failed and stays queued.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueuedFollowUp {
+    /// `note` or `task`.
+    pub what: String,
+    /// Its idempotency key.
+    pub key: String,
+    /// The entity it belongs to.
+    pub kind: EntityKind,
+    /// That entity's BILLmanager key.
+    pub entity: String,
+    /// Why it was not sent.
+    pub error: String,
+}
+
+impl FollowUps {
+    /// The summary line, e.g. "notes: 5 sent, 2 queued; tasks: 1 sent, 0 queued".
+    pub fn line(&self) -> String {
+        let queued = |w: &str| self.queued.iter().filter(|q| q.what == w).count();
+        let mut s = format!(
+            "notes: {} sent, {} queued; tasks: {} sent, {} queued",
+            self.notes_sent,
+            queued("note"),
+            self.tasks_sent,
+            queued("task")
+        );
+        if self.found_sent > 0 {
+            s.push_str(&format!(
+                "; {} found in amoCRM already (sent before a crash)",
+                self.found_sent
+            ));
+        }
+        if self.waiting > 0 {
+            s.push_str(&format!(
+                "; {} wait for their entity (queued itself)",
+                self.waiting
+            ));
+        }
+        s
+    }
+
+    /// Adds another run's (a drain pushes each item with an engine of its own); the
+    /// waiting count is the later one's.
+    pub fn add(&mut self, other: FollowUps) {
+        self.notes_sent += other.notes_sent;
+        self.tasks_sent += other.tasks_sent;
+        self.found_sent += other.found_sent;
+        self.queued.extend(other.queued);
+        self.waiting = other.waiting;
+    }
+
+    /// Whether anything happened worth a line.
+    pub fn any(&self) -> bool {
+        self.notes_sent + self.tasks_sent + self.found_sent + self.waiting > 0
+            || !self.queued.is_empty()
+    }
 }
 
 /// An optional part (the events pull, say) that failed without stopping the core sync: the
@@ -205,6 +284,7 @@ impl Report {
         if !self.unlinked.is_empty()
             || self.tallies.values().any(|c| c.failed > 0)
             || !self.degraded.is_empty()
+            || !self.followups.queued.is_empty()
         {
             ExitStatus::Partial
         } else {
@@ -222,7 +302,12 @@ impl Report {
             .filter(|o| o.action == Action::Failed)
             .collect();
         match failed.is_empty() {
-            true if !self.degraded.is_empty() || !self.unlinked.is_empty() => ExitStatus::Partial,
+            true if !self.degraded.is_empty()
+                || !self.unlinked.is_empty()
+                || !self.followups.queued.is_empty() =>
+            {
+                ExitStatus::Partial
+            }
             true => ExitStatus::Ok,
             false if failed.iter().all(|o| o.rejected) => ExitStatus::Rejected,
             false => ExitStatus::Unreachable,
