@@ -188,7 +188,11 @@ impl Engine<'_> {
         if due.is_empty() {
             return Ok(());
         }
-        crate::crash::point("bound-before-followups");
+        crate::crash::point(
+            "bound-before-followups",
+            due.iter()
+                .flat_map(|(_, f)| [f.bm_id.as_str(), f.key.as_str()]),
+        );
         {
             let mut st = self.life_state.borrow_mut();
             st.followups_tried
@@ -311,7 +315,10 @@ impl Engine<'_> {
         };
         match result {
             Ok(created) => {
-                crate::crash::point("followup-sent-before-cleared");
+                crate::crash::point(
+                    "followup-sent-before-cleared",
+                    rows.iter().flat_map(|f| [f.bm_id.as_str(), f.key.as_str()]),
+                );
                 let mut done = Vec::new();
                 for f in rows {
                     let confirmed = match (&created, &f.task) {
