@@ -12,7 +12,8 @@ use std::fmt;
 pub enum ExitStatus {
     /// Everything requested was done.
     Ok = 0,
-    /// Some items failed; they were queued in the outbox for the next run.
+    /// Some items failed; they were queued in the outbox for the next run (or a note or
+    /// task that follows a write failed and was queued for the next run or drain).
     Partial = 1,
     /// Bad command line or rule file; nothing was sent.
     Usage = 2,

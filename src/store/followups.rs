@@ -150,16 +150,28 @@ impl Store {
             .map_err(|e| self.err("queue a note or task", e))
     }
 
-    /// Follow-ups whose entity is bound (due to send, or to check when `sending`), oldest
-    /// first.
-    pub fn followups_due(&self, limit: usize) -> Result<Vec<FollowUp>> {
+    /// Follow-ups whose entity is bound (due to send, or to check when `sending`), by key,
+    /// from the first key after `after` (`""`: from the start) on.
+    pub fn followups_due(&self, after: &str, limit: usize) -> Result<Vec<FollowUp>> {
         self.followup_query(
             &format!(
                 "SELECT {COLUMNS} FROM followups f
                  JOIN bindings b ON b.kind = f.kind AND b.bm_id = f.bm_id
-                 ORDER BY f.created_at, f.key LIMIT ?1"
+                 WHERE f.key > ?1 ORDER BY f.key LIMIT ?2"
             ),
-            params![limit as i64],
+            params![after, limit as i64],
+        )
+    }
+
+    /// The due follow-ups of one entity (none until it is bound).
+    pub fn followups_of(&self, kind: &str, bm_id: &str) -> Result<Vec<FollowUp>> {
+        self.followup_query(
+            &format!(
+                "SELECT {COLUMNS} FROM followups f
+                 JOIN bindings b ON b.kind = f.kind AND b.bm_id = f.bm_id
+                 WHERE f.kind = ?1 AND f.bm_id = ?2 ORDER BY f.key"
+            ),
+            params![kind, bm_id],
         )
     }
 
@@ -198,7 +210,7 @@ impl Store {
     fn followup_query(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<FollowUp>> {
         let mut stmt = self
             .conn
-            .prepare(sql)
+            .prepare_cached(sql)
             .map_err(|e| self.err("read queued notes and tasks", e))?;
         let rows = stmt
             .query_map(p, from_row)
@@ -317,7 +329,7 @@ mod tests {
         s.followup_put(&note("lead:service:413:note:0", "service:413"))
             .unwrap();
         s.followup_put(&task).unwrap();
-        assert!(s.followups_due(10).unwrap().is_empty(), "not bound yet");
+        assert!(s.followups_due("", 10).unwrap().is_empty(), "not bound yet");
         assert_eq!(
             s.followup_counts().unwrap(),
             FollowUpCounts {
@@ -326,9 +338,17 @@ mod tests {
                 failed: 0
             }
         );
+        assert!(s.followups_of("lead", "service:413").unwrap().is_empty());
         bind(&s, "service:413", 99);
-        let due = s.followups_due(10).unwrap();
+        assert_eq!(s.followups_of("lead", "service:413").unwrap().len(), 2);
+        assert!(s.followups_of("lead", "service:414").unwrap().is_empty());
+        let due = s.followups_due("", 10).unwrap();
         assert_eq!(due.len(), 2);
+        let page = s.followups_due("", 1).unwrap();
+        assert_eq!(page[0].key, "lead:service:413:note:0");
+        let next = s.followups_due(&page[0].key, 1).unwrap();
+        assert_eq!(next[0].key, "lost:413");
+        assert!(s.followups_due(&next[0].key, 1).unwrap().is_empty());
         assert!(due.iter().all(|f| f.entity_id == Some(99)));
         let t = due.iter().find(|f| f.key == "lost:413").unwrap();
         assert_eq!(t.task, task.task);
@@ -339,7 +359,7 @@ mod tests {
         s.followup_put(&again).unwrap();
         s.followups_sending(&["lead:service:413:note:0"]).unwrap();
         let n = s
-            .followups_due(10)
+            .followups_due("", 10)
             .unwrap()
             .into_iter()
             .find(|f| f.key == "lead:service:413:note:0")
@@ -351,14 +371,14 @@ mod tests {
         s.followup_failed("lead:service:413:note:0", "503", true)
             .unwrap();
         s.followup_failed("lost:413", "503", false).unwrap();
-        let due = s.followups_due(10).unwrap();
+        let due = s.followups_due("", 10).unwrap();
         let n = due.iter().find(|f| f.what == FollowUpKind::Note).unwrap();
         assert!(n.sending && n.attempts == 1 && n.last_error.as_deref() == Some("503"));
         let t = due.iter().find(|f| f.what == FollowUpKind::Task).unwrap();
         assert!(!t.sending && t.attempts == 1);
         assert_eq!(s.followup_counts().unwrap().failed, 2);
         s.followup_not_sent("lead:service:413:note:0").unwrap();
-        assert!(!s.followups_due(10).unwrap()[0].sending);
+        assert!(!s.followups_due("", 10).unwrap()[0].sending);
 
         s.followups_done(&["lead:service:413:note:0", "lost:413"])
             .unwrap();

@@ -175,16 +175,37 @@ impl Engine<'_> {
         if self.dry_run {
             return Ok(());
         }
-        let due: Vec<(EntityKind, FollowUp)> = {
-            let st = self.life_state.borrow();
-            self.store
-                .followups_due(PAGE)?
-                .into_iter()
-                .filter(|f| !st.followups_tried.contains(&f.key))
-                .filter_map(|f| Some((kind_of(&f.kind)?, f)))
-                .filter(|(k, f)| only.is_none_or(|o| o.contains(&(*k, f.bm_id.clone()))))
-                .collect()
-        };
+        if let Some(only) = only {
+            let mut due = Vec::new();
+            for (kind, key) in only {
+                for f in self.store.followups_of(kind.as_str(), key)? {
+                    if !self.life_state.borrow().followups_tried.contains(&f.key) {
+                        due.push((*kind, f));
+                    }
+                }
+            }
+            return self.send_due(due);
+        }
+        let mut after = String::new();
+        loop {
+            let page = self.store.followups_due(&after, PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.key.clone();
+            let due: Vec<(EntityKind, FollowUp)> = {
+                let st = self.life_state.borrow();
+                page.into_iter()
+                    .filter(|f| !st.followups_tried.contains(&f.key))
+                    .filter_map(|f| Some((kind_of(&f.kind)?, f)))
+                    .collect()
+            };
+            self.send_due(due)?;
+        }
+    }
+
+    /// Sends one page of due follow-ups.
+    fn send_due(&self, due: Vec<(EntityKind, FollowUp)>) -> anyhow::Result<()> {
         if due.is_empty() {
             return Ok(());
         }

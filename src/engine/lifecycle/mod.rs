@@ -169,6 +169,8 @@ impl Engine<'_> {
         let mut written = BTreeSet::new();
         for o in outcomes.iter() {
             if let (Some(id), Action::Created | Action::Updated) = (o.amo_id, o.action) {
+                // Created, or adopted after an earlier run created it and died unbound.
+                written.insert((kind, o.key.clone()));
                 let mut st = self.life_state.borrow_mut();
                 // What was read of it before is stale now.
                 st.remote.forget(kind, id);
@@ -176,9 +178,6 @@ impl Engine<'_> {
                 if kind == EntityKind::Lead && self.lost_returns_on() {
                     st.written_leads.insert(id);
                 }
-            }
-            if o.amo_id.is_some() {
-                written.insert((kind, o.key.clone()));
             }
             let Some(p) = self
                 .life_state
