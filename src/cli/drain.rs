@@ -99,7 +99,7 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         .map(|i| ((i.kind, i.bm_id), i.last_error))
         .collect();
     if args.all {
-        let n = store.outbox_retry_all()?;
+        let n = store.outbox_retry_all()? + store.followups_retry_all()?;
         log::verbose(&format!("drain: {n} item(s) made due now (--all)"));
     }
     let mut seen: HashSet<(i64, i64, i64)> = HashSet::new();

@@ -71,6 +71,8 @@ pub struct FollowUp {
     pub task: Option<FollowUpTask>,
     /// A POST may have reached amoCRM.
     pub sending: bool,
+    /// amoCRM refused it twice: not sent again until `drain --all`.
+    pub parked: bool,
     /// Failed sends so far.
     pub attempts: i64,
     /// The last error, for `status` and the report.
@@ -86,12 +88,15 @@ pub struct FollowUpCounts {
     pub waiting: u64,
     /// Due: the entity is bound.
     pub due: u64,
+    /// Refused by amoCRM twice: only `drain --all` sends them again.
+    pub parked: u64,
     /// Of those waiting or due, the ones that failed at least once.
     pub failed: u64,
 }
 
 const COLUMNS: &str = "f.key, f.kind, f.bm_id, f.what, f.target_id, f.text, f.task_type, f.hours,
-     f.responsible, f.purpose, f.subject, f.sending, f.attempts, f.last_error, b.amo_id";
+     f.responsible, f.purpose, f.subject, f.sending, f.attempts, f.last_error, b.amo_id,
+     f.parked";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<FollowUp> {
     let what = FollowUpKind::parse(&r.get::<_, String>(3)?);
@@ -117,6 +122,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<FollowUp> {
         attempts: r.get(12)?,
         last_error: r.get(13)?,
         entity_id: r.get(14)?,
+        parked: r.get::<_, i64>(15)? != 0,
     })
 }
 
@@ -157,7 +163,7 @@ impl Store {
             &format!(
                 "SELECT {COLUMNS} FROM followups f
                  JOIN bindings b ON b.kind = f.kind AND b.bm_id = f.bm_id
-                 WHERE f.key > ?1 ORDER BY f.key LIMIT ?2"
+                 WHERE f.key > ?1 AND f.parked = 0 ORDER BY f.key LIMIT ?2"
             ),
             params![after, limit as i64],
         )
@@ -169,7 +175,7 @@ impl Store {
             &format!(
                 "SELECT {COLUMNS} FROM followups f
                  JOIN bindings b ON b.kind = f.kind AND b.bm_id = f.bm_id
-                 WHERE f.kind = ?1 AND f.bm_id = ?2 ORDER BY f.key"
+                 WHERE f.kind = ?1 AND f.bm_id = ?2 AND f.parked = 0 ORDER BY f.key"
             ),
             params![kind, bm_id],
         )
@@ -191,8 +197,9 @@ impl Store {
     pub fn followup_counts(&self) -> Result<FollowUpCounts> {
         self.conn
             .query_row(
-                "SELECT COALESCE(SUM(b.amo_id IS NULL), 0), COALESCE(SUM(b.amo_id IS NOT NULL), 0),
-                        COALESCE(SUM(f.attempts > 0), 0)
+                "SELECT COALESCE(SUM(b.amo_id IS NULL AND f.parked = 0), 0),
+                        COALESCE(SUM(b.amo_id IS NOT NULL AND f.parked = 0), 0),
+                        COALESCE(SUM(f.attempts > 0), 0), COALESCE(SUM(f.parked), 0)
                  FROM followups f
                  LEFT JOIN bindings b ON b.kind = f.kind AND b.bm_id = f.bm_id",
                 [],
@@ -201,6 +208,7 @@ impl Store {
                         waiting: r.get::<_, i64>(0)? as u64,
                         due: r.get::<_, i64>(1)? as u64,
                         failed: r.get::<_, i64>(2)? as u64,
+                        parked: r.get::<_, i64>(3)? as u64,
                     })
                 },
             )
@@ -239,16 +247,36 @@ impl Store {
 
     /// Records a failed send. `maybe_sent` keeps the row marked `sending` (the request may
     /// have reached amoCRM: the next run looks first); otherwise it is plainly due again.
-    pub fn followup_failed(&self, key: &str, error: &str, maybe_sent: bool) -> Result<()> {
+    /// `refused` (amoCRM said no, rather than being out of reach) a second time parks it.
+    pub fn followup_failed(
+        &self,
+        key: &str,
+        error: &str,
+        maybe_sent: bool,
+        refused: bool,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE followups SET attempts = attempts + 1, last_error = ?2,
-                     sending = CASE WHEN ?3 THEN sending ELSE 0 END, updated_at = ?4
+                     sending = CASE WHEN ?3 THEN sending ELSE 0 END,
+                     parked = CASE WHEN ?4 AND attempts >= 1 THEN 1 ELSE parked END,
+                     updated_at = ?5
                  WHERE key = ?1",
-                params![key, error, maybe_sent, now()],
+                params![key, error, maybe_sent, refused, now()],
             )
             .map(drop)
             .map_err(|e| self.err("record a failed note or task", e))
+    }
+
+    /// Makes parked follow-ups due again (`drain --all`: an operator fixed the cause);
+    /// returns how many.
+    pub fn followups_retry_all(&self) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE followups SET parked = 0, updated_at = ?1 WHERE parked = 1",
+                params![now()],
+            )
+            .map_err(|e| self.err("update queued notes and tasks", e))
     }
 
     /// A row marked `sending` that amoCRM turned out not to have: plainly due again.
@@ -294,6 +322,7 @@ mod tests {
             text: "lead #{new.id}".into(),
             task: None,
             sending: false,
+            parked: false,
             attempts: 0,
             last_error: None,
             entity_id: None,
@@ -309,6 +338,18 @@ mod tests {
             synced_at: 1,
         })
         .unwrap();
+    }
+
+    #[test]
+    fn a_first_refusal_is_retried_a_second_parks() {
+        let s = Store::open_in_memory().unwrap();
+        s.followup_put(&note("n", "service:1")).unwrap();
+        bind(&s, "service:1", 5);
+        s.followup_failed("n", "400", false, true).unwrap();
+        assert_eq!(s.followups_due("", 10).unwrap().len(), 1);
+        s.followup_failed("n", "400", false, true).unwrap();
+        assert!(s.followups_due("", 10).unwrap().is_empty());
+        assert_eq!(s.followup_counts().unwrap().parked, 1);
     }
 
     #[test]
@@ -334,8 +375,7 @@ mod tests {
             s.followup_counts().unwrap(),
             FollowUpCounts {
                 waiting: 2,
-                due: 0,
-                failed: 0
+                ..FollowUpCounts::default()
             }
         );
         assert!(s.followups_of("lead", "service:413").unwrap().is_empty());
@@ -368,9 +408,9 @@ mod tests {
         assert!(n.sending);
 
         // A failure that may have reached amoCRM stays `sending`; one that did not, is due.
-        s.followup_failed("lead:service:413:note:0", "503", true)
+        s.followup_failed("lead:service:413:note:0", "503", true, false)
             .unwrap();
-        s.followup_failed("lost:413", "503", false).unwrap();
+        s.followup_failed("lost:413", "503", false, false).unwrap();
         let due = s.followups_due("", 10).unwrap();
         let n = due.iter().find(|f| f.what == FollowUpKind::Note).unwrap();
         assert!(n.sending && n.attempts == 1 && n.last_error.as_deref() == Some("503"));
@@ -379,6 +419,20 @@ mod tests {
         assert_eq!(s.followup_counts().unwrap().failed, 2);
         s.followup_not_sent("lead:service:413:note:0").unwrap();
         assert!(!s.followups_due("", 10).unwrap()[0].sending);
+
+        // Refused by amoCRM after an earlier failure: parked until an operator's
+        // `drain --all`.
+        s.followup_failed("lost:413", "400: entity deleted", false, true)
+            .unwrap();
+        assert_eq!(s.followups_due("", 10).unwrap().len(), 1);
+        s.followup_failed("lead:service:413:note:0", "400", false, true)
+            .unwrap();
+        assert_eq!(s.followups_due("", 10).unwrap().len(), 0);
+        assert!(s.followups_of("lead", "service:413").unwrap().is_empty());
+        assert_eq!(s.followup_counts().unwrap().parked, 2);
+        assert!(s.followups_all().unwrap().iter().all(|f| f.parked));
+        assert_eq!(s.followups_retry_all().unwrap(), 2);
+        assert_eq!(s.followups_due("", 10).unwrap().len(), 2);
 
         s.followups_done(&["lead:service:413:note:0", "lost:413"])
             .unwrap();

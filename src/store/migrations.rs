@@ -185,7 +185,7 @@ const MIGRATIONS: &[&str] = &[
     // 7: notes and tasks that follow a write (issue 22): each is stored before its entity's
     // create request is sent, due once the entity is bound, and removed once amoCRM took it
     // (store/followups.rs). `sending` = a POST may have reached amoCRM: the next run looks
-    // before sending again.
+    // before sending again. `parked`: amoCRM refused it twice; only `drain --all` retries.
     "CREATE TABLE followups (
          key         TEXT PRIMARY KEY,
          kind        TEXT NOT NULL,
@@ -199,6 +199,7 @@ const MIGRATIONS: &[&str] = &[
          purpose     TEXT,
          subject     TEXT,
          sending     INTEGER NOT NULL DEFAULT 0,
+         parked      INTEGER NOT NULL DEFAULT 0,
          attempts    INTEGER NOT NULL DEFAULT 0,
          last_error  TEXT,
          created_at  INTEGER NOT NULL,

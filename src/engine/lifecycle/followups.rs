@@ -71,6 +71,15 @@ fn kind_of(s: &str) -> Option<EntityKind> {
         .find(|k| k.as_str() == s)
 }
 
+/// Whether amoCRM said no (the data, the entity), rather than being out of reach: a second
+/// refusal parks the row.
+fn refused(e: &CrmError) -> bool {
+    matches!(
+        e,
+        CrmError::Validation { .. } | CrmError::Http { .. } | CrmError::Forbidden { .. }
+    )
+}
+
 /// Whether a failed request may still have been applied (its answer was lost).
 fn maybe_sent(e: &CrmError) -> bool {
     matches!(e, CrmError::Ambiguous { .. } | CrmError::Decode { .. })
@@ -117,6 +126,7 @@ impl Engine<'_> {
                 text,
                 task,
                 sending: false,
+                parked: false,
                 attempts: 0,
                 last_error: None,
                 entity_id: None,
@@ -286,7 +296,7 @@ impl Engine<'_> {
                 crate::log::redact(&e.to_string())
             );
             for f in &rows {
-                self.store.followup_failed(&f.key, &error, true)?;
+                self.store.followup_failed(&f.key, &error, true, false)?;
                 self.queued(kind, f, &error);
             }
             return Ok(Vec::new());
@@ -359,7 +369,7 @@ impl Engine<'_> {
                     } else {
                         // Kept `sending`: the next run looks for it before sending again.
                         let error = "amoCRM did not confirm the task";
-                        self.store.followup_failed(&f.key, error, true)?;
+                        self.store.followup_failed(&f.key, error, true, false)?;
                         self.queued(kind, f, error);
                     }
                 }
@@ -375,7 +385,8 @@ impl Engine<'_> {
             Err(e) => {
                 let error = crate::log::redact(&e.to_string());
                 for f in rows {
-                    self.store.followup_failed(&f.key, &error, maybe_sent(&e))?;
+                    self.store
+                        .followup_failed(&f.key, &error, maybe_sent(&e), refused(&e))?;
                     self.queued(kind, f, &error);
                 }
                 if fatal(&e) {
