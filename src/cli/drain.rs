@@ -296,6 +296,10 @@ impl Pusher<'_> {
     /// Sends every note and task due (queued by an earlier run, or by an item whose own
     /// send failed); a failure is queued again and makes the drain "partial".
     fn flush_followups(&self) -> anyhow::Result<()> {
+        // An engine reads the account's dictionaries: only when there is something to send.
+        if self.store.followup_counts()?.due == 0 {
+            return Ok(());
+        }
         let engine = Engine::new(self.rules, self.store, self.crm, self.billing, false)?;
         let result = engine.flush_followups();
         self.followups.borrow_mut().add(engine.report().followups);

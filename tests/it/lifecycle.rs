@@ -902,3 +902,37 @@ fn notes_and_tasks_survive_a_kill_9_at_each_crash_point_exactly_once() {
         );
     }
 }
+
+#[test]
+fn a_note_request_whose_answer_was_lost_is_looked_up_next_run_not_sent_twice() {
+    let clean = clean_run();
+    for path in ["/api/v4/leads/notes", "/api/v4/tasks"] {
+        let (_data, w) = returning_world();
+        // amoCRM takes the first request there, and its answer never arrives.
+        w.sandbox.inject(sandbox::Fault::LostResponse {
+            count: 1,
+            path_prefix: Some(path.into()),
+        });
+        let (rc, out, err) = run(w.cmd().args(BACKFILL));
+        assert_eq!(
+            rc, 1,
+            "{path}: may not have arrived, so partial: {out}{err}"
+        );
+        assert!(out.contains("QUEUED "), "{out}");
+        let s = status_json(&w);
+        assert!(
+            s["followups"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["sending"] == true),
+            "{s}"
+        );
+        let (rc, out, err) = run(w.cmd().args(["--json", "drain"]));
+        assert_eq!(rc, 0, "{out}{err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(v["followups"]["found_sent"].as_u64().unwrap() > 0, "{v}");
+        assert_eq!(holdings(&w), clean, "{path}");
+        assert_eq!(status_json(&w)["followups"]["queued"], 0);
+    }
+}
