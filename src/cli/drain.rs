@@ -205,7 +205,7 @@ fn fail_run(store: &Store, journal: i64, e: anyhow::Error) -> anyhow::Error {
 }
 
 fn status_of(t: &Tally) -> ExitStatus {
-    if t.failed + t.parked > 0 || !t.followups.queued.is_empty() {
+    if t.failed + t.parked > 0 || t.followups.queued_total() > 0 {
         ExitStatus::Partial
     } else {
         ExitStatus::Ok

@@ -45,7 +45,7 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
         let mut v = summary_json(report, stats);
         v["ok"] = json!(
             report.outcomes.iter().all(|o| o.action != Action::Failed)
-                && report.followups.queued.is_empty()
+                && report.followups.queued_total() == 0
         );
         v["outcomes"] = serde_json::to_value(&report.outcomes)?;
         println!("{}", amocrm_bin::log::redact(&v.to_string()));

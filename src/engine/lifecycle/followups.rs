@@ -224,11 +224,6 @@ impl Engine<'_> {
             due.iter()
                 .flat_map(|(_, f)| [f.bm_id.as_str(), f.key.as_str()]),
         );
-        {
-            let mut st = self.life_state.borrow_mut();
-            st.followups_tried
-                .extend(due.iter().map(|(_, f)| f.key.clone()));
-        }
         // Grouped per request: (entity kind, note or task).
         let mut groups: BTreeMap<(EntityKind, &'static str), Vec<FollowUp>> = BTreeMap::new();
         for (kind, f) in due {
@@ -427,16 +422,18 @@ impl Engine<'_> {
             kind.as_str(),
             f.bm_id
         ));
-        self.report
+        // Tried in this run: not again until the next one. (Rows sent are gone from the
+        // store, so only failures need remembering; a backfill sends 400 000 of these.)
+        self.life_state
             .borrow_mut()
-            .followups
-            .queued
-            .push(QueuedFollowUp {
-                what: f.what.as_str().into(),
-                key: f.key.clone(),
-                kind,
-                entity: f.bm_id.clone(),
-                error: error.to_string(),
-            });
+            .followups_tried
+            .insert(f.key.clone());
+        self.report.borrow_mut().followups.queue(QueuedFollowUp {
+            what: f.what.as_str().into(),
+            key: f.key.clone(),
+            kind,
+            entity: f.bm_id.clone(),
+            error: error.to_string(),
+        });
     }
 }
