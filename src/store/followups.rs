@@ -130,14 +130,28 @@ impl Store {
     /// Stores a follow-up before its entity's create is sent; one already stored under the
     /// same key is kept as it is (a re-planned create must not send it twice).
     pub fn followup_put(&self, f: &FollowUp) -> Result<()> {
-        let t = now();
-        let task = f.task.as_ref();
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO followups (key, kind, bm_id, what, target_id, text,
-                     task_type, hours, responsible, purpose, subject, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                params![
+        self.followups_put(std::slice::from_ref(f))
+    }
+
+    /// [`Store::followup_put`] for a batch's worth, in one transaction.
+    pub fn followups_put(&self, rows: &[FollowUp]) -> Result<()> {
+        let action = "queue notes and tasks";
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.err(action, e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO followups (key, kind, bm_id, what, target_id, text,
+                         task_type, hours, responsible, purpose, subject, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                )
+                .map_err(|e| self.err(action, e))?;
+            let t = now();
+            for f in rows {
+                let task = f.task.as_ref();
+                stmt.execute(params![
                     f.key,
                     f.kind,
                     f.bm_id,
@@ -150,10 +164,11 @@ impl Store {
                     task.map(|t| t.purpose.as_str()),
                     task.map(|t| t.subject.as_str()),
                     t
-                ],
-            )
-            .map(drop)
-            .map_err(|e| self.err("queue a note or task", e))
+                ])
+                .map_err(|e| self.err(action, e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(action, e))
     }
 
     /// Follow-ups whose entity is bound (due to send, or to check when `sending`), by key,

@@ -96,6 +96,7 @@ impl Engine<'_> {
         if self.dry_run {
             return Ok(());
         }
+        let mut rows = Vec::new();
         for p in plans {
             if !matches!(p.op, Op::Create(_)) {
                 continue;
@@ -136,16 +137,16 @@ impl Engine<'_> {
                     Target::New => None,
                     Target::Id(x) => Some(x),
                 };
-                self.store.followup_put(&row(
+                rows.push(row(
                     format!("{}:{}:note:{n}", kind.as_str(), p.key),
                     FollowUpKind::Note,
                     target,
                     note.text,
                     None,
-                ))?;
+                ));
             }
             for t in tasks {
-                self.store.followup_put(&row(
+                rows.push(row(
                     format!("{}:{}", t.purpose, t.subject),
                     FollowUpKind::Task,
                     None,
@@ -157,8 +158,11 @@ impl Engine<'_> {
                         purpose: t.purpose.into(),
                         subject: t.subject,
                     }),
-                ))?;
+                ));
             }
+        }
+        if !rows.is_empty() {
+            self.store.followups_put(&rows)?;
         }
         Ok(())
     }
