@@ -168,12 +168,22 @@ impl Engine<'_> {
     }
 
     /// Sends every due note and task not tried in this run yet (end of `sync`, `backfill`,
-    /// `drain`), and reports how many still wait for their entity.
+    /// `drain`), and reports how many still wait for their entity. Under the write lock, as
+    /// the sends after a batch are: two processes never send the same row at once. Call it
+    /// when the engine holds no write lock (after `sync` or `backfill` returned).
     pub fn flush_followups(&self) -> anyhow::Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        self.send_followups(None)?;
+        if self.store.followup_counts()?.due > 0 {
+            let _lock = crate::lock::lock_within(
+                self.store.path(),
+                crate::lock::LockKind::Write,
+                "notes and tasks",
+                std::time::Duration::from_secs(300),
+            )?;
+            self.send_followups(None)?;
+        }
         let waiting = self.store.followup_counts()?.waiting;
         self.report.borrow_mut().followups.waiting = waiting;
         Ok(())
