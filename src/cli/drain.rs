@@ -144,6 +144,7 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         billing: billing.as_ref(),
         reported: &reported,
         followups: Default::default(),
+        followups_failed: Default::default(),
     };
     let mut tally = Tally::default();
     let mut fatal = None;
@@ -290,6 +291,9 @@ struct Pusher<'a> {
     billing: &'a dyn BillingSource,
     reported: &'a Reported,
     followups: std::cell::RefCell<FollowUps>,
+    /// Notes and tasks that failed in this drain: each engine skips them (tried once,
+    /// counted once).
+    followups_failed: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Pusher<'_> {
@@ -301,8 +305,10 @@ impl Pusher<'_> {
             return Ok(());
         }
         let engine = Engine::new(self.rules, self.store, self.crm, self.billing, false)?;
+        engine.followups_failed_before(&self.followups_failed.borrow());
         let result = engine.flush_followups();
         self.followups.borrow_mut().add(engine.report().followups);
+        *self.followups_failed.borrow_mut() = engine.followups_failed();
         result
     }
 
@@ -409,9 +415,11 @@ impl Pusher<'_> {
             Ok(e) => e,
             Err(e) => return self.judge(item, e),
         };
+        engine.followups_failed_before(&self.followups_failed.borrow());
         let synced = engine.sync(kind, &elid);
         let report = engine.report();
         self.followups.borrow_mut().add(report.followups.clone());
+        *self.followups_failed.borrow_mut() = engine.followups_failed();
         if let Err(e) = synced {
             return self.judge(item, e);
         }

@@ -167,6 +167,20 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// The follow-ups that failed in this run (a drain hands them to its next engine with
+    /// [`Engine::followups_failed_before`], so one drain tries each once and counts it once).
+    pub fn followups_failed(&self) -> BTreeSet<String> {
+        self.life_state.borrow().followups_tried.clone()
+    }
+
+    /// Follow-ups that failed earlier in this run, under another engine: not tried again.
+    pub fn followups_failed_before(&self, keys: &BTreeSet<String>) {
+        self.life_state
+            .borrow_mut()
+            .followups_tried
+            .extend(keys.iter().cloned());
+    }
+
     /// Sends every due note and task not tried in this run yet (end of `sync`, `backfill`,
     /// `drain`), and reports how many still wait for their entity. Under the write lock, as
     /// the sends after a batch are: two processes never send the same row at once. Call it
