@@ -25,6 +25,7 @@
 pub mod alloc;
 pub mod billing;
 pub mod calls;
+pub mod crash;
 pub mod crm;
 pub mod engine;
 pub mod exit;

@@ -13,7 +13,8 @@ pub enum ExitStatus {
     /// Everything requested was done.
     Ok = 0,
     /// Some items failed (queued in the outbox for the next run), could not be linked, or
-    /// were sent without their phone: the run names each.
+    /// were sent without their phone, or a note or task that follows a write failed and
+    /// was queued for the next run or drain: the run names each.
     Partial = 1,
     /// Bad command line or rule file; nothing was sent.
     Usage = 2,

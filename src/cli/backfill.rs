@@ -158,7 +158,10 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     if !(cli.verbose > 0 || args.dry_run) {
         engine.summary_only();
     }
-    let outcome = engine.backfill(&opts, progress);
+    // Notes and tasks queued before (by an earlier run that failed or died) go out too.
+    let outcome = engine
+        .backfill(&opts, progress)
+        .and_then(|()| engine.flush_followups());
     for (_, b) in bars.bars.borrow().iter() {
         b.finish();
     }
@@ -276,6 +279,12 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     print_failed(&report);
+    if report.followups.any() {
+        println!("  {}", report.followups.line());
+    }
+    for line in output::queued_lines(&report) {
+        println!("  {line}");
+    }
     for d in &report.degraded {
         println!(
             "  NOT DONE {}: {} (the sync went on without it; {})",

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use amocrm_bin::billing::{BillingError, BillingSource};
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::{Crm, CrmError};
-use amocrm_bin::engine::{Action, Engine};
+use amocrm_bin::engine::{Action, Engine, FollowUps};
 use amocrm_bin::exit::{classify, ExitStatus, Failure};
 use amocrm_bin::hook::users;
 use amocrm_bin::lock::{self, LockHeld, LockKind};
@@ -68,6 +68,9 @@ struct Tally {
     skipped: u64,
     /// Dropped: BILLmanager has no such entity.
     dropped: u64,
+    /// Notes and tasks sent or queued again (those of the items pushed, then every other
+    /// one due).
+    followups: FollowUps,
 }
 
 /// Parked items as `status` reported them before `--all` retried them: (kind, elid) → error.
@@ -96,11 +99,11 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         .map(|i| ((i.kind, i.bm_id), i.last_error))
         .collect();
     if args.all {
-        let n = store.outbox_retry_all()?;
+        let n = store.outbox_retry_all()? + store.followups_retry_all()?;
         log::verbose(&format!("drain: {n} item(s) made due now (--all)"));
     }
     let mut seen: HashSet<(i64, i64, i64)> = HashSet::new();
-    if due(&store, &seen)?.is_empty() {
+    if due(&store, &seen)?.is_empty() && store.followup_counts()?.due == 0 {
         log::verbose("drain: nothing due");
         return finish(cli, &Tally::default());
     }
@@ -140,6 +143,8 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         crm: &crm,
         billing: billing.as_ref(),
         reported: &reported,
+        followups: Default::default(),
+        followups_failed: Default::default(),
     };
     let mut tally = Tally::default();
     let mut fatal = None;
@@ -160,14 +165,19 @@ fn run(cli: &Cli, args: &DrainArgs) -> anyhow::Result<ExitStatus> {
         };
         // A store error mid-pass ends the drain like a fatal one, journal included.
         fatal = pusher.pass(&mut seen, &mut tally).unwrap_or_else(Some);
+        if fatal.is_none() {
+            fatal = pusher.flush_followups().err();
+        }
         drop(_lock);
         // Re-check after releasing: an event queued while we held the lock saw it held.
         if fatal.is_some() || due(&store, &seen)?.is_empty() {
             break;
         }
     }
+    tally.followups = pusher.followups.take();
     let stats = crm.requests();
     let mut summary = json!({
+        "followups": tally.followups,
         "done": tally.done, "failed": tally.failed, "parked": tally.parked,
         "still_parked": tally.still_parked, "dropped": tally.dropped,
         "skipped": tally.skipped, "requests": stats,
@@ -196,7 +206,7 @@ fn fail_run(store: &Store, journal: i64, e: anyhow::Error) -> anyhow::Error {
 }
 
 fn status_of(t: &Tally) -> ExitStatus {
-    if t.failed + t.parked > 0 {
+    if t.failed + t.parked > 0 || t.followups.queued_total() > 0 {
         ExitStatus::Partial
     } else {
         ExitStatus::Ok
@@ -227,16 +237,31 @@ fn finish(cli: &Cli, t: &Tally) -> anyhow::Result<ExitStatus> {
             t.still_parked
         ));
     }
+    if t.followups.any() {
+        line.push_str(&format!("; {}", t.followups.line()));
+    }
     if cli.json {
         println!(
             "{}",
             json!({"ok": status == ExitStatus::Ok, "exit_code": status.code(), "done": t.done,
                    "failed": t.failed, "parked": t.parked, "still_parked": t.still_parked,
-                   "dropped": t.dropped, "skipped": t.skipped})
+                   "dropped": t.dropped, "skipped": t.skipped, "followups": t.followups})
         );
         log::record(&line);
-    } else if t.done + t.failed + t.parked + t.skipped + t.dropped + t.still_parked > 0 {
+    } else if t.done + t.failed + t.parked + t.skipped + t.dropped + t.still_parked > 0
+        || t.followups.any()
+    {
         log::info(&line);
+        for q in &t.followups.queued {
+            log::warn(&format!(
+                "drain: {} {} of {} {} → queued: {} (the next drain or run sends it)",
+                q.what,
+                q.key,
+                q.kind.as_str(),
+                q.entity,
+                q.error
+            ));
+        }
     } else {
         log::info(
             "drain: nothing to push (the outbox holds nothing due; `amocrm-bin status` shows it)",
@@ -265,9 +290,28 @@ struct Pusher<'a> {
     crm: &'a dyn Crm,
     billing: &'a dyn BillingSource,
     reported: &'a Reported,
+    followups: std::cell::RefCell<FollowUps>,
+    /// Notes and tasks that failed in this drain: each engine skips them (tried once,
+    /// counted once).
+    followups_failed: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Pusher<'_> {
+    /// Sends every note and task due (queued by an earlier run, or by an item whose own
+    /// send failed); a failure is queued again and makes the drain "partial".
+    fn flush_followups(&self) -> anyhow::Result<()> {
+        // An engine reads the account's dictionaries: only when there is something to send.
+        if self.store.followup_counts()?.due == 0 {
+            return Ok(());
+        }
+        let engine = Engine::new(self.rules, self.store, self.crm, self.billing, false)?;
+        engine.followups_failed_before(&self.followups_failed.borrow());
+        let result = engine.flush_followups();
+        self.followups.borrow_mut().add(engine.report().followups);
+        *self.followups_failed.borrow_mut() = engine.followups_failed();
+        result
+    }
+
     /// Pushes due items until none is left; returns the fatal error that stopped it, if any.
     fn pass(
         &self,
@@ -371,10 +415,14 @@ impl Pusher<'_> {
             Ok(e) => e,
             Err(e) => return self.judge(item, e),
         };
-        if let Err(e) = engine.sync(kind, &elid) {
+        engine.followups_failed_before(&self.followups_failed.borrow());
+        let synced = engine.sync(kind, &elid);
+        let report = engine.report();
+        self.followups.borrow_mut().add(report.followups.clone());
+        *self.followups_failed.borrow_mut() = engine.followups_failed();
+        if let Err(e) = synced {
             return self.judge(item, e);
         }
-        let report = engine.report();
         if report.has_rejections() {
             // A rejected option or field may mean the cached dictionaries are stale.
             let _ = self.store.cache_clear("dictionaries");

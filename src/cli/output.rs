@@ -14,8 +14,28 @@ pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value 
         "unlinked": report.unlinked,
         "requests": stats,
         "panel": {"calls": report.panel.calls, "forms": report.panel.forms, "millis": report.panel.millis},
+        "followups": report.followups,
         "exit_code": report.exit_status().code(),
     })
+}
+
+/// One line per note or task that failed and stays queued (it names the entity and why).
+pub fn queued_lines(report: &Report) -> Vec<String> {
+    report
+        .followups
+        .queued
+        .iter()
+        .map(|q| {
+            format!(
+                "QUEUED {} {} of {} {}: {} (`amocrm-bin drain` or the next run sends it)",
+                q.what,
+                q.key,
+                q.kind.as_str(),
+                q.entity,
+                q.error
+            )
+        })
+        .collect()
 }
 
 /// Prints the report: every entity with its action, reason and (with -v or in a dry run)
@@ -23,7 +43,10 @@ pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value 
 pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Result<()> {
     if cli.json {
         let mut v = summary_json(report, stats);
-        v["ok"] = json!(report.outcomes.iter().all(|o| o.action != Action::Failed));
+        v["ok"] = json!(
+            report.outcomes.iter().all(|o| o.action != Action::Failed)
+                && report.followups.queued_total() == 0
+        );
         v["outcomes"] = serde_json::to_value(&report.outcomes)?;
         println!("{}", amocrm_bin::log::redact(&v.to_string()));
         return Ok(());
@@ -67,6 +90,9 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             g.key,
             g.reason
         );
+    }
+    for line in queued_lines(report) {
+        println!("{line}");
     }
     if !cli.quiet {
         for line in summary_lines(report) {
@@ -122,5 +148,6 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
             format!("{}: {}{warned}", k.as_str(), parts.join(", "))
         })
         .chain(report.phoneless_line())
+        .chain(report.followups.any().then(|| report.followups.line()))
         .collect()
 }

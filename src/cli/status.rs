@@ -29,6 +29,12 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     let holder = amocrm_bin::lock::run_lock_holder(store.path());
     let bindings = store.binding_counts()?;
     let calls = store.call_state_counts()?;
+    let followups = store.followups_all()?;
+    let fu_parked = followups.iter().filter(|f| f.parked).count();
+    let (fu_due, fu_waiting): (Vec<_>, Vec<_>) = followups
+        .iter()
+        .filter(|f| !f.parked)
+        .partition(|f| f.entity_id.is_some());
     let auth = auth(&store, rules.file.amocrm.long_lived_token_env.as_deref())?;
     let t = now();
     let parked: Vec<&OutboxItem> = items.iter().filter(|i| i.parked).collect();
@@ -55,6 +61,11 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
                 "queued": items.len(), "due": due, "waiting": waiting.len(),
                 "parked": parked.len(), "items": items,
             },
+            "followups": {
+                "queued": followups.len(), "due": fu_due.len(), "waiting": fu_waiting.len(),
+                "parked": fu_parked,
+                "items": followups,
+            },
             "run_lock": holder,
             "bindings": bindings
                 .iter()
@@ -76,6 +87,32 @@ pub fn exec(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         waiting.len(),
         parked.len()
     );
+    if !followups.is_empty() {
+        println!(
+            "notes and tasks: {} queued ({} due: the next run or `amocrm-bin drain` sends them; \
+             {} wait for their entity, itself queued; {} parked, refused by amoCRM twice: fix \
+             the cause, then `amocrm-bin drain --all`)",
+            followups.len(),
+            fu_due.len(),
+            fu_waiting.len(),
+            fu_parked
+        );
+        for f in &followups {
+            println!(
+                "    {:<4} {:<28} {} {}: {} attempt(s){}{}",
+                f.what.as_str(),
+                f.key,
+                f.kind,
+                f.bm_id,
+                f.attempts,
+                if f.parked { ", parked" } else { "" },
+                f.last_error
+                    .as_deref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     for (title, list) in [
         (
             "parked (fix the cause, then `amocrm-bin drain --all`; junk: `amocrm-bin outbox drop \

@@ -38,7 +38,8 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
         let billing = amocrm_bin::billing::open(&rules.file.billmanager)?;
         let crm = AmoCrm::new(context::client(&rules, &store, true)?).with_batch_size(rules.file.amocrm.batch_size);
         let engine = Engine::new(&rules, &store, &crm, billing.as_ref(), args.dry_run)?;
-        let outcome = engine.sync(kind, elid);
+        // Notes and tasks queued before (this entity's, or any other's) go out too.
+        let outcome = engine.sync(kind, elid).and_then(|()| engine.flush_followups());
         let report = engine.report();
         use amocrm_bin::crm::Crm as _;
         let stats = crm.requests();

@@ -129,6 +129,8 @@ pub trait Crm {
     fn open_tasks(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError>;
     /// Adds notes (`entity_id`, `note_type`, `params`) to entities of `kind`.
     fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError>;
+    /// The notes on one entity of `kind`: whether a note sent before a crash arrived.
+    fn notes_of(&self, kind: EntityKind, id: i64) -> Result<Vec<Value>, CrmError>;
     /// Walks events of these types created at or after `since` (unix time), oldest first.
     fn events(&self, types: &[&str], since: i64, f: &mut dyn FnMut(Value)) -> Result<(), CrmError>;
 }

@@ -46,7 +46,7 @@ use crate::lock::{lock_within, LockKind};
 use crate::rules::{EntityKind, RuleSet};
 use crate::store::Store;
 
-pub use report::{Action, Degraded, Gap, Outcome, Report};
+pub use report::{Action, Degraded, FollowUps, Gap, Outcome, QueuedFollowUp, Report};
 pub use resolve::Resolved;
 
 /// The engine for one run.
@@ -306,6 +306,7 @@ impl<'a> Engine<'a> {
             return Ok(ids);
         }
         let responsible = plan::responsible(&plans);
+        self.followups_before(kind, &plans)?;
         let (ids, outcomes) = plan::apply(self.store, self.crm, kind, plans)?;
         self.after_applied(kind, &responsible, outcomes)?;
         Ok(ids)

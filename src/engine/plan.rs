@@ -345,6 +345,9 @@ impl Applying {
                 ),
                 _ => continue,
             };
+            if created.is_some() {
+                crate::crash::point("created-before-binding", [key.as_str()]);
+            }
             self.bind(store, &p, id)?;
             let action = if created.is_some() {
                 Action::Created

@@ -125,6 +125,118 @@ pub struct Report {
     /// The first phone left out (entity key and why), for the summary line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_example: Option<(String, String)>,
+    /// Notes and tasks that follow writes: sent, and queued when they failed.
+    pub followups: FollowUps,
+}
+
+/// What became of the notes and tasks that follow writes (a link note, a returning
+/// client's notes and task): a failed one is queued in the store, named here, and makes
+/// the run "partial".
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct FollowUps {
+    /// Notes amoCRM took in this run.
+    pub notes_sent: u64,
+    /// Tasks amoCRM created in this run.
+    pub tasks_sent: u64,
+    /// Sent by an earlier run that died before clearing them: found in amoCRM, not sent
+    /// again.
+    pub found_sent: u64,
+    /// Notes that failed in this run; queued for the next run or drain.
+    pub notes_queued: u64,
+    /// Tasks that failed in this run; queued likewise.
+    pub tasks_queued: u64,
+    /// The first [`NAMED`] of those, each with its entity and why (`status` lists all).
+    pub queued: Vec<QueuedFollowUp>,
+    /// Queued ones whose entity is not in amoCRM yet (its own write failed and is queued):
+    /// they go once it is.
+    pub waiting: u64,
+}
+
+/// A note or task that failed and stays queued.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QueuedFollowUp {
+    /// `note` or `task`.
+    pub what: String,
+    /// Its idempotency key.
+    pub key: String,
+    /// The entity it belongs to.
+    pub kind: EntityKind,
+    /// That entity's BILLmanager key.
+    pub entity: String,
+    /// Why it was not sent.
+    pub error: String,
+}
+
+/// Queued follow-ups a report names one by one; a storm over a large backfill counts the
+/// rest (memory stays flat; `status` lists every one).
+pub const NAMED: usize = 1000;
+
+impl FollowUps {
+    /// Records one that failed and stays queued.
+    pub fn queue(&mut self, q: QueuedFollowUp) {
+        if q.what == "task" {
+            self.tasks_queued += 1;
+        } else {
+            self.notes_queued += 1;
+        }
+        if self.queued.len() < NAMED {
+            self.queued.push(q);
+        }
+    }
+
+    /// How many failed in this run.
+    pub fn queued_total(&self) -> u64 {
+        self.notes_queued + self.tasks_queued
+    }
+
+    /// The summary line, e.g. "notes: 5 sent, 2 queued; tasks: 1 sent, 0 queued".
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "notes: {} sent, {} queued; tasks: {} sent, {} queued",
+            self.notes_sent, self.notes_queued, self.tasks_sent, self.tasks_queued
+        );
+        let unnamed = self.queued_total() - self.queued.len() as u64;
+        if unnamed > 0 {
+            s.push_str(&format!(
+                " ({unnamed} queued not named here: `amocrm-bin status` lists them)"
+            ));
+        }
+        if self.found_sent > 0 {
+            s.push_str(&format!(
+                "; {} found in amoCRM already (sent before a crash)",
+                self.found_sent
+            ));
+        }
+        if self.waiting > 0 {
+            s.push_str(&format!(
+                "; {} wait for their entity (queued itself)",
+                self.waiting
+            ));
+        }
+        s
+    }
+
+    /// Adds another run's (a drain pushes each item with an engine of its own); the
+    /// waiting count is the later one's.
+    pub fn add(&mut self, other: FollowUps) {
+        self.notes_sent += other.notes_sent;
+        self.tasks_sent += other.tasks_sent;
+        self.found_sent += other.found_sent;
+        for q in other.queued {
+            if self.queued.len() < NAMED {
+                self.queued.push(q);
+            }
+        }
+        self.notes_queued += other.notes_queued;
+        self.tasks_queued += other.tasks_queued;
+        self.waiting = other.waiting;
+    }
+
+    /// Whether anything happened worth a line.
+    pub fn any(&self) -> bool {
+        self.notes_sent + self.tasks_sent + self.found_sent + self.waiting > 0
+            || self.queued_total() > 0
+    }
 }
 
 /// An optional part (the events pull, say) that failed without stopping the core sync: the
@@ -277,6 +389,7 @@ impl Report {
             || self.tallies.values().any(|c| c.failed > 0)
             || !self.degraded.is_empty()
             || self.phoneless() > 0
+            || self.followups.queued_total() > 0
         {
             ExitStatus::Partial
         } else {
@@ -296,7 +409,8 @@ impl Report {
         match failed.is_empty() {
             true if !self.degraded.is_empty()
                 || !self.unlinked.is_empty()
-                || self.phoneless() > 0 =>
+                || self.phoneless() > 0
+                || self.followups.queued_total() > 0 =>
             {
                 ExitStatus::Partial
             }
@@ -330,6 +444,32 @@ mod tests {
             rejected: false,
             origin: (EntityKind::Contact, key.into()),
         }
+    }
+
+    #[test]
+    fn queued_follow_ups_are_all_counted_and_the_first_ones_named() {
+        let mut f = FollowUps::default();
+        for i in 0..NAMED + 5 {
+            f.queue(QueuedFollowUp {
+                what: if i == 0 { "task" } else { "note" }.into(),
+                key: format!("k{i}"),
+                kind: EntityKind::Lead,
+                entity: format!("service:{i}"),
+                error: "503".into(),
+            });
+        }
+        assert_eq!((f.notes_queued, f.tasks_queued), (NAMED as u64 + 4, 1));
+        assert_eq!(f.queued.len(), NAMED);
+        assert!(
+            f.line().contains("(5 queued not named here"),
+            "{}",
+            f.line()
+        );
+        let mut r = Report::new(false, true);
+        assert_eq!(r.exit_status(), ExitStatus::Ok);
+        r.followups = f;
+        assert_eq!(r.exit_status(), ExitStatus::Partial);
+        assert_eq!(r.entity_exit_status(), ExitStatus::Partial);
     }
 
     #[test]

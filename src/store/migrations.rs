@@ -191,6 +191,30 @@ const MIGRATIONS: &[&str] = &[
          panel TEXT NOT NULL,
          PRIMARY KEY (kind, bm_id)
      );",
+    // 8: notes and tasks that follow a write (issue 22): each is stored before its entity's
+    // create request is sent, due once the entity is bound, and removed once amoCRM took it
+    // (store/followups.rs). `sending` = a POST may have reached amoCRM: the next run looks
+    // before sending again. `parked`: amoCRM refused it twice; only `drain --all` retries.
+    "CREATE TABLE followups (
+         key         TEXT PRIMARY KEY,
+         kind        TEXT NOT NULL,
+         bm_id       TEXT NOT NULL,
+         what        TEXT NOT NULL,
+         target_id   INTEGER,
+         text        TEXT NOT NULL,
+         task_type   INTEGER,
+         hours       INTEGER,
+         responsible INTEGER,
+         purpose     TEXT,
+         subject     TEXT,
+         sending     INTEGER NOT NULL DEFAULT 0,
+         parked      INTEGER NOT NULL DEFAULT 0,
+         attempts    INTEGER NOT NULL DEFAULT 0,
+         last_error  TEXT,
+         created_at  INTEGER NOT NULL,
+         updated_at  INTEGER NOT NULL
+     );
+     CREATE INDEX followups_by_entity ON followups (kind, bm_id);",
 ];
 
 /// Brings the schema up to date.

@@ -694,3 +694,238 @@ fn pulled_back_status_changes_let_the_rules_see_a_lead_a_manager_closed_again_by
     assert_eq!(stage(&w, lead), (SALES, LOST), "{out}");
     assert!(out.contains("closed the lead by hand"), "{out}");
 }
+
+/// Link notes on every new contact and lead, and the lost-returns rule.
+const RETURNS_AND_LINKS: &str = "[lifecycle.links]\nnote = true\n\n[lifecycle.lost_returns]\ntask_hours = 48\ntask_text = \"{client.name} is back ({service.product}); lead #{lost.id} was lost\"\n";
+
+/// Issue 22's panel: client 103's first lead (404) was closed as lost by hand and the
+/// client orders again (service 413). A backfill then creates every other contact and
+/// lead with its link note, and the returning client's lead with a note on each lead and
+/// a task. The data directory is returned to live as long as the world.
+fn returning_world() -> (tempfile::TempDir, World) {
+    let data = fixture();
+    add_service(
+        data.path(),
+        "413",
+        "103",
+        "Hosting-Pro",
+        "vhost",
+        "2",
+        "12",
+        Utc::now().naive_utc() - Duration::hours(1),
+        "303",
+        "204",
+    );
+    let w = world(data.path(), RETURNS_AND_LINKS, |r| r);
+    ok(&w, &["sync", "--entity", "lead", "--elid", "404"]);
+    let lost = amo_id(&w, "lead", "404");
+    by_hand(
+        &w,
+        "leads",
+        lost,
+        SVETLANA,
+        json!({"responsible_user_id": SVETLANA, "status_id": LOST}),
+    );
+    (data, w)
+}
+
+/// What amoCRM holds after a run, for comparing with a clean run.
+#[derive(Debug, PartialEq, Eq)]
+struct Holdings {
+    notes: usize,
+    returning_notes: usize,
+    tasks: usize,
+    returning_tasks: usize,
+    contacts: usize,
+    leads: usize,
+}
+
+/// Counts what amoCRM holds, asserting no note or task is there twice.
+fn holdings(w: &World) -> Holdings {
+    let notes = w.sandbox.entities("notes");
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &notes {
+        let k = (
+            n["entity_type"].to_string(),
+            n["entity_id"].as_i64(),
+            n["params"]["text"].to_string(),
+        );
+        assert!(seen.insert(k.clone()), "a note twice: {k:?}");
+    }
+    let tasks = tasks(w);
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &tasks {
+        let k = (t["entity_id"].as_i64(), t["text"].to_string());
+        assert!(seen.insert(k.clone()), "a task twice: {k:?}");
+    }
+    let text = |n: &Value| n["params"]["text"].as_str().unwrap_or("").to_string();
+    Holdings {
+        returning_notes: notes
+            .iter()
+            .filter(|n| {
+                let t = text(n);
+                t.starts_with("Returning client") || t.starts_with("The client came back")
+            })
+            .count(),
+        notes: notes.len(),
+        returning_tasks: tasks
+            .iter()
+            .filter(|t| t["text"].as_str().unwrap_or("").contains(" is back ("))
+            .count(),
+        tasks: tasks.len(),
+        contacts: w.sandbox.entities("contacts").len(),
+        leads: w.sandbox.entities("leads").len(),
+    }
+}
+
+const BACKFILL: [&str; 3] = ["backfill", "--since", "2024-01-01"];
+
+/// What a backfill of [`returning_world`] leaves without faults.
+fn clean_run() -> Holdings {
+    let (_data, w) = returning_world();
+    ok(&w, &BACKFILL);
+    let h = holdings(&w);
+    // Service 413, and any other order of client 103 newer than its lost lead.
+    assert!(h.returning_tasks >= 1, "{h:?}");
+    assert_eq!(h.returning_notes, 2 * h.returning_tasks, "{h:?}");
+    assert_eq!(h.tasks, h.returning_tasks, "{h:?}");
+    assert!(h.notes > h.returning_notes + 2, "link notes too: {h:?}");
+    h
+}
+
+fn status_json(w: &World) -> Value {
+    serde_json::from_str(ok(w, &["status", "--json"]).trim()).unwrap()
+}
+
+#[test]
+fn notes_and_tasks_under_a_503_storm_are_queued_reported_and_sent_exactly_once_after_recovery() {
+    let clean = clean_run();
+    for recovery in ["backfill", "drain"] {
+        let (_data, w) = returning_world();
+        let before = holdings(&w);
+        for path in [
+            "/api/v4/tasks",
+            "/api/v4/leads/notes",
+            "/api/v4/contacts/notes",
+        ] {
+            w.sandbox.inject(sandbox::Fault::Status {
+                code: 503,
+                count: 100_000,
+                path_prefix: Some(path.into()),
+            });
+        }
+        let (rc, out, err) = run(w.cmd().args(BACKFILL));
+        assert_eq!(rc, 1, "partial, not success: {out}{err}");
+        let notes = clean.notes - before.notes;
+        let tasks = clean.tasks - before.tasks;
+        let queued = notes + tasks;
+        assert!(
+            out.contains(&format!(
+                "notes: 0 sent, {notes} queued; tasks: 0 sent, {tasks} queued"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("QUEUED task lost:413 of lead service:413: "),
+            "each is named: {out}"
+        );
+        assert_eq!(holdings(&w).notes, before.notes, "nothing got through");
+        let s = status_json(&w);
+        assert_eq!(s["followups"]["due"], queued, "{s}");
+
+        // A run under the same storm tries them again and keeps them.
+        let (rc, out, err) = run(w.cmd().args(["drain", "--json"]));
+        assert_eq!(rc, 1, "{out}{err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["followups"]["queued"].as_array().unwrap().len(), queued);
+
+        w.sandbox.clear_faults();
+        match recovery {
+            "backfill" => ok(&w, &BACKFILL),
+            _ => ok(&w, &["drain", "--all"]),
+        };
+        assert_eq!(holdings(&w), clean, "after recovery by {recovery}");
+        assert_eq!(status_json(&w)["followups"]["queued"], 0);
+
+        // Nothing is sent twice.
+        let writes = w.sandbox.stats().writes;
+        ok(&w, &BACKFILL);
+        ok(&w, &["drain", "--all"]);
+        assert_eq!(
+            w.sandbox.stats().writes,
+            writes,
+            "{recovery}: a further run sends nothing"
+        );
+        assert_eq!(holdings(&w), clean);
+    }
+}
+
+#[test]
+fn notes_and_tasks_survive_a_kill_9_at_each_crash_point_exactly_once() {
+    let clean = clean_run();
+    let points: &[&[&str]] = &[
+        &["created-before-binding@service:413"],
+        &["bound-before-followups@service:413"],
+        &["followup-sent-before-cleared@service:413"],
+        &["followup-sent-before-cleared@lost:413"],
+        // Three in a row, wherever each first applies.
+        &[
+            "created-before-binding",
+            "bound-before-followups",
+            "followup-sent-before-cleared",
+        ],
+    ];
+    for crashes in points {
+        let (_data, w) = returning_world();
+        for point in *crashes {
+            let (rc, out, err) = run(w.cmd().env("AMOCRM_BIN_CRASH_AT", point).args(BACKFILL));
+            assert_eq!(rc, -1, "{point}: killed by a signal: {out}{err}");
+            let name = point.split('@').next().unwrap();
+            assert!(err.contains(name), "{point}: {err}");
+        }
+        ok(&w, &BACKFILL);
+        assert_eq!(holdings(&w), clean, "after {crashes:?}");
+        assert_eq!(status_json(&w)["followups"]["queued"], 0);
+        let writes = w.sandbox.stats().writes;
+        ok(&w, &BACKFILL);
+        assert_eq!(
+            w.sandbox.stats().writes,
+            writes,
+            "{crashes:?}: nothing twice"
+        );
+    }
+}
+
+#[test]
+fn a_note_request_whose_answer_was_lost_is_looked_up_next_run_not_sent_twice() {
+    let clean = clean_run();
+    for path in ["/api/v4/leads/notes", "/api/v4/tasks"] {
+        let (_data, w) = returning_world();
+        // amoCRM takes the first request there, and its answer never arrives.
+        w.sandbox.inject(sandbox::Fault::LostResponse {
+            count: 1,
+            path_prefix: Some(path.into()),
+        });
+        let (rc, out, err) = run(w.cmd().args(BACKFILL));
+        assert_eq!(
+            rc, 1,
+            "{path}: may not have arrived, so partial: {out}{err}"
+        );
+        assert!(out.contains("QUEUED "), "{out}");
+        let s = status_json(&w);
+        assert!(
+            s["followups"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["sending"] == true),
+            "{s}"
+        );
+        let (rc, out, err) = run(w.cmd().args(["--json", "drain"]));
+        assert_eq!(rc, 0, "{out}{err}");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(v["followups"]["found_sent"].as_u64().unwrap() > 0, "{v}");
+        assert_eq!(holdings(&w), clean, "{path}");
+        assert_eq!(status_json(&w)["followups"]["queued"], 0);
+    }
+}

@@ -773,6 +773,13 @@ impl Crm for AmoCrm<'_> {
         self.post_all(&path, bodies).map(drop)
     }
 
+    fn notes_of(&self, kind: EntityKind, id: i64) -> Result<Vec<Value>, CrmError> {
+        let mut out = Vec::new();
+        let path = format!("/api/v4/{}/{id}/notes", kind.collection());
+        self.pages(&path, "notes", 250, &mut |n| out.push(n))?;
+        Ok(out)
+    }
+
     fn events(&self, types: &[&str], since: i64, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
         let q = vec![
             ("filter[type]".to_string(), types.join(",")),

@@ -189,6 +189,8 @@ impl Stream<'_, '_> {
         let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
         // Before `start`, which moves the bodies out of the plans.
         let responsible = crate::engine::plan::responsible(&plans);
+        // Notes and tasks are stored before their entity's create goes out.
+        e.followups_before(kind, &plans)?;
         let mut applying = Applying::start(e.store, kind, plans)?;
         let id = self.number();
         for patch in [false, true] {

@@ -12,8 +12,9 @@
 //! - **updating** ([`Engine::lifecycle_update`], called by `upsert` with what amoCRM holds):
 //!   whether the status may move (never a lead an operator closed by hand unless the rule
 //!   says so, never back when only a manager moved it);
-//! - **after a batch** ([`Engine::lifecycle_after`]): notes and tasks for what was created,
-//!   and the stages we set, recorded in the store.
+//! - **after a batch** ([`Engine::lifecycle_after`]): the stages we set, recorded in the
+//!   store, and the notes and tasks for what was created ([`followups`]: stored before the
+//!   create, sent after it, queued when they fail).
 //!
 //! `amocrm-bin nudge` ([`nudge`]) and `amocrm-bin pull` ([`pullback`]) are the two parts
 //! that run on their own (cron).
@@ -23,6 +24,7 @@
 //! follow creates only, and `nudge` remembers every task it created.
 
 mod assignment;
+mod followups;
 mod lead;
 mod links;
 mod lost;
@@ -34,13 +36,11 @@ mod written;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Value};
-
 use super::report::{Action, Outcome};
 use super::Engine;
 use crate::crm::CrmError;
 use crate::rules::EntityKind;
-use crate::store::{LifeTask, Stage};
+use crate::store::Stage;
 
 pub use resolve::{resolve, Life};
 
@@ -122,6 +122,8 @@ pub struct RunState {
     pub(in crate::engine) responsible: BTreeMap<(EntityKind, i64), Option<i64>>,
     /// Bound entities read in pages by id for this run's decisions.
     pub(in crate::engine) remote: crate::engine::remote::RemoteCache,
+    /// Follow-ups (notes, tasks) this run tried to send: each is tried once per run.
+    pub(super) followups_tried: BTreeSet<String>,
 }
 
 /// Fills `{placeholders}` from facts plus extra values.
@@ -156,18 +158,19 @@ impl Engine<'_> {
         f(st.pending.entry((kind, key.to_string())).or_default())
     }
 
-    /// After a batch of one kind was written: record the stages set, add the notes and
-    /// create the tasks that follow creates. A note or task that fails becomes a warning on
-    /// its entity's outcome (the entity itself was written).
+    /// After a batch of one kind was written: record the stages set, then send the notes
+    /// and tasks of the entities it wrote (stored before their create, see [`followups`]).
+    /// One that fails stays queued and is reported; the entity itself was written.
     pub(super) fn lifecycle_after(
         &self,
         kind: EntityKind,
         outcomes: &mut [Outcome],
     ) -> anyhow::Result<()> {
-        let mut notes: Vec<(usize, Value)> = Vec::new();
-        let mut tasks: Vec<(usize, TaskSpec, Value)> = Vec::new();
-        for (i, o) in outcomes.iter().enumerate() {
+        let mut written = BTreeSet::new();
+        for o in outcomes.iter() {
             if let (Some(id), Action::Created | Action::Updated) = (o.amo_id, o.action) {
+                // Created, or adopted after an earlier run created it and died unbound.
+                written.insert((kind, o.key.clone()));
                 let mut st = self.life_state.borrow_mut();
                 // What was read of it before is stale now.
                 st.remote.forget(kind, id);
@@ -191,35 +194,6 @@ impl Engine<'_> {
                         self.store
                             .life_lead_set(id, stage, by_rule.then_some(stage))?;
                     }
-                    for n in p.notes {
-                        let on = match n.on {
-                            Target::New => id,
-                            Target::Id(x) => x,
-                        };
-                        notes.push((
-                            i,
-                            json!({
-                                "entity_id": on,
-                                "note_type": "common",
-                                "params": {"text": n.text.replace("{new.id}", &id.to_string())},
-                                "request_id": format!("{}:note:{}", o.key, notes.len()),
-                            }),
-                        ));
-                    }
-                    for t in p.tasks {
-                        let mut body = json!({
-                            "task_type_id": t.task_type,
-                            "text": t.text.replace("{new.id}", &id.to_string()),
-                            "complete_till": crate::store::now() + i64::from(t.hours) * 3600,
-                            "entity_id": id,
-                            "entity_type": kind.collection(),
-                            "request_id": format!("{}:{}", t.purpose, t.subject),
-                        });
-                        if let Some(r) = t.responsible {
-                            body["responsible_user_id"] = Value::from(r);
-                        }
-                        tasks.push((i, t, body));
-                    }
                 }
                 Action::Updated => {
                     if let Some(stage) = p.moved {
@@ -229,63 +203,8 @@ impl Engine<'_> {
                 _ => {}
             }
         }
-        if !notes.is_empty() {
-            let who: Vec<usize> = notes.iter().map(|(i, _)| *i).collect();
-            if let Err(e) = self
-                .crm
-                .add_notes(kind, notes.into_iter().map(|(_, n)| n).collect())
-            {
-                if fatal(&e) {
-                    return Err(e.into());
-                }
-                for i in who {
-                    outcomes[i].warnings.push(format!(
-                        "note not added: {}",
-                        crate::log::redact(&e.to_string())
-                    ));
-                }
-            }
-        }
-        if !tasks.is_empty() {
-            let bodies: Vec<Value> = tasks.iter().map(|(_, _, b)| b.clone()).collect();
-            match self.crm.create_tasks(bodies) {
-                Ok(created) => {
-                    for (i, t, body) in &tasks {
-                        let rid = body["request_id"].as_str().unwrap_or_default();
-                        match created.iter().find(|c| c.request_id == rid) {
-                            Some(c) => {
-                                self.store.life_task_put(
-                                    t.purpose,
-                                    &t.subject,
-                                    &LifeTask {
-                                        task_id: c.id,
-                                        entity_type: kind.collection().into(),
-                                        entity_id: body["entity_id"].as_i64().unwrap_or(0),
-                                        created_at: crate::store::now(),
-                                    },
-                                )?;
-                                outcomes[*i]
-                                    .detail
-                                    .push_str(&format!("; task {} created", c.id));
-                            }
-                            None => outcomes[*i]
-                                .warnings
-                                .push("task not confirmed by amoCRM".into()),
-                        }
-                    }
-                }
-                Err(e) => {
-                    if fatal(&e) {
-                        return Err(e.into());
-                    }
-                    for (i, _, _) in &tasks {
-                        outcomes[*i].warnings.push(format!(
-                            "task not created: {}",
-                            crate::log::redact(&e.to_string())
-                        ));
-                    }
-                }
-            }
+        if !written.is_empty() {
+            self.send_followups(Some(&written))?;
         }
         Ok(())
     }
