@@ -492,7 +492,11 @@ impl<'a> AmoClient<'a> {
                 )
             }
             401 => {
-                if t.refreshed {
+                // The token a refresh hands over may be another process's refresh, made
+                // before a second expiry or revocation this request has not seen: one more
+                // refresh covers that. A 401 after that means amoCRM rejects the tokens it
+                // issues (an authorization for another account's `base_url`).
+                if t.refreshes >= MAX_REFRESHES {
                     return done(Err(CrmError::AuthNeeded {
                         detail: "amoCRM rejects the freshly refreshed token".into(),
                         advice:
@@ -501,7 +505,7 @@ impl<'a> AmoClient<'a> {
                                 .into(),
                     }));
                 }
-                t.refreshed = true;
+                t.refreshes += 1;
                 Next::Refresh
             }
             429 => {
@@ -603,11 +607,15 @@ pub enum Flow {
     Stop,
 }
 
+/// Refreshes one request may ask for before a 401 means the tokens are not accepted.
+const MAX_REFRESHES: u8 = 2;
+
 /// A job and its retry state.
 struct Try {
     job: Job,
     attempt: u32,
-    refreshed: bool,
+    /// Token refreshes this request asked for (after a 401).
+    refreshes: u8,
     generation: i64,
     last_failure: String,
     /// When its first try started: the retry budget counts from here.
@@ -619,7 +627,7 @@ impl Try {
         Try {
             job,
             attempt: 0,
-            refreshed: false,
+            refreshes: 0,
             generation: 0,
             last_failure: String::new(),
             first_sent: None,
