@@ -21,6 +21,7 @@
 //! a naive client (search + create per contact, create per company and lead, one entity per
 //! request, paced at 7 rps) over a sample and extrapolates it to the whole data set.
 
+use std::cell::RefCell;
 use std::process::Command;
 use std::time::Instant;
 
@@ -28,6 +29,69 @@ use fakebill::answer::Shapes;
 use fakebill::generate::{write_as, Spec};
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
+
+thread_local! {
+    /// Everything the benchmark printed, for `--record`.
+    static PRINTED: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Prints a line and keeps it for `--record`.
+macro_rules! say {
+    () => { say!("") };
+    ($($t:tt)*) => {{
+        let line = format!($($t)*);
+        println!("{line}");
+        PRINTED.with(|p| {
+            let mut p = p.borrow_mut();
+            p.push_str(&line);
+            p.push('\n');
+        });
+    }};
+}
+
+/// The file the figures live in (README quotes a short table of them).
+const RECORD_FILE: &str = "docs/benchmarks.md";
+
+/// Writes this run's printout into [`RECORD_FILE`] under a heading naming its arguments
+/// and commit, replacing the block an earlier run with the same arguments wrote.
+fn record(argv: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(RECORD_FILE);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root)
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    let key = format!("<!-- bench: backfill {argv} -->");
+    let printed = PRINTED.with(|p| p.borrow().clone());
+    let block = format!(
+        "{key}\n### `cargo bench --bench backfill -- {argv}`\n\nPrinted on commit {commit}{} ({}).\n\n```\n{}```\n<!-- end -->\n",
+        if dirty { " with changes not yet committed" } else { "" },
+        chrono::Utc::now().format("%Y-%m-%d"),
+        printed.trim_start_matches('\n')
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = match text.find(&key) {
+        Some(start) => {
+            let end = text[start..]
+                .find("<!-- end -->\n")
+                .map(|e| start + e + "<!-- end -->\n".len())
+                .unwrap_or(text.len());
+            format!("{}{block}{}", &text[..start], &text[end..])
+        }
+        None => format!("{}\n{block}", text.trim_end()),
+    };
+    std::fs::write(&path, text).expect("write docs/benchmarks.md");
+    eprintln!("recorded in {}", path.display());
+}
 
 struct Args {
     clients: usize,
@@ -40,6 +104,10 @@ struct Args {
     panel_delay_ms: u64,
     assumed: bool,
     list_only: bool,
+    /// Write the printout into docs/benchmarks.md (`--record`).
+    record: bool,
+    /// The arguments as given, for the record's heading.
+    argv: String,
 }
 
 fn args() -> Args {
@@ -53,14 +121,26 @@ fn args() -> Args {
         panel_delay_ms: 150,
         assumed: false,
         list_only: false,
+        record: false,
+        argv: String::new(),
     };
     let argv: Vec<String> = std::env::args()
         .skip(1)
         .filter(|x| x != "--bench")
         .collect();
+    a.argv = argv
+        .iter()
+        .filter(|x| *x != "--record")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut it = argv.iter();
     while let Some(k) = it.next() {
         match k.as_str() {
+            "--record" => {
+                a.record = true;
+                continue;
+            }
             "--assumed" => {
                 a.assumed = true;
                 continue;
@@ -81,7 +161,7 @@ fn args() -> Args {
             ("--naive-sample", Some(v)) => a.naive_sample = v as usize,
             ("--panel-delay-ms", Some(v)) => a.panel_delay_ms = v,
             _ => {
-                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--entity-latency-ms MS] [--in-flight N] [--naive-sample N] [--panel-delay-ms MS] [--assumed] [--list-only]");
+                eprintln!("usage: cargo bench --bench backfill -- [--clients N] [--services N] [--latency-ms MS] [--entity-latency-ms MS] [--in-flight N] [--naive-sample N] [--panel-delay-ms MS] [--assumed] [--list-only] [--record]");
                 std::process::exit(2);
             }
         }
@@ -161,7 +241,7 @@ fn main() {
         Shapes::Real
     };
     write_as(&data, &spec, shapes).expect("data set");
-    println!(
+    say!(
         "data set: {} clients, {} users, {} payers ({} companies), {} services (generated in {:.1} s)",
         spec.clients, spec.users(), spec.payers(), spec.companies(), spec.services, t.elapsed().as_secs_f64()
     );
@@ -378,29 +458,31 @@ fn main() {
     let naive_total = spec.users() * 2 + linked + spec.companies() * 2 + spec.services;
     let naive_secs = naive_sample_secs / naive_requests as f64 * naive_total as f64;
 
-    println!();
-    println!(
+    say!();
+    say!(
         "backfill of {entities} entities at ≤7 rps, amoCRM answering in {} ms + {} ms per entity",
-        a.latency_ms, a.entity_latency_ms
+        a.latency_ms,
+        a.entity_latency_ms
     );
-    println!("  exit code                  {rc}");
-    println!("  created                    {}", summary["counts"]);
-    println!(
+    say!("  exit code                  {rc}");
+    say!("  created                    {}", summary["counts"]);
+    say!(
         "  requests made              {requests}  ({} writes)",
         summary["requests"]["writes"]
     );
-    println!(
+    say!(
         "  requests per entity        {:.4}",
         requests as f64 / entities as f64
     );
-    println!("  theoretical minimum        {minimum}  ({min_writes} writes + {min_reads} reads)");
-    println!(
+    say!("  theoretical minimum        {minimum}  ({min_writes} writes + {min_reads} reads)");
+    say!(
         "  ratio to minimum           {:.2}",
         requests as f64 / minimum as f64
     );
-    println!(
+    say!(
         "  429s seen                  {}  (max {} requests in any second)",
-        stats.status_429, stats.max_per_second
+        stats.status_429,
+        stats.max_per_second
     );
     let floor = requests as f64 / 7.0;
     let reads: Vec<String> = stats
@@ -409,33 +491,34 @@ fn main() {
         .filter(|(r, _)| r.starts_with("GET "))
         .map(|(r, n)| format!("{} {n}", r.trim_start_matches("GET /api/v4")))
         .collect();
-    println!("  reads                      {}", reads.join(", "));
+    say!("  reads                      {}", reads.join(", "));
     let writes: Vec<String> = stats
         .by_route
         .iter()
         .filter(|(r, _)| !r.starts_with("GET ") && r.contains("/api/v4"))
         .map(|(r, n)| format!("{} {n}", r.replace(" /api/v4", "")))
         .collect();
-    println!("  writes                     {}", writes.join(", "));
-    println!("  wall time                  {wall:.1} s");
-    println!("  rate-limit floor           {floor:.1} s  (requests / 7)");
-    println!(
+    say!("  writes                     {}", writes.join(", "));
+    say!("  wall time                  {wall:.1} s");
+    say!("  rate-limit floor           {floor:.1} s  (requests / 7)");
+    say!(
         "  wall / floor               {:.2}",
         wall / floor.max(0.001)
     );
-    println!(
+    say!(
         "  requests open at once      max {}  (max_in_flight = {})",
-        stats.max_open, in_flight
+        stats.max_open,
+        in_flight
     );
     // Where the limit went unused: request starts in each second of the first run.
     let timeline: Vec<String> = stats.per_second.iter().map(u32::to_string).collect();
-    println!("  starts in each second      {}", timeline.join(" "));
-    println!(
+    say!("  starts in each second      {}", timeline.join(" "));
+    say!(
         "  peak RSS                   {} KiB",
         summary["peak_rss_kib"]
     );
     for (n, (rc, writes, reads, per_lead, secs, v)) in reruns.iter().enumerate() {
-        println!(
+        say!(
             "  {} run{}exit {rc}, {writes} writes, {reads} reads ({per_lead} per-lead GETs), {} leads unchanged, {secs:.1} s",
             ["second", "third"][n],
             [" ".repeat(17), " ".repeat(18)][n],
@@ -451,36 +534,39 @@ fn main() {
             v["peak_rss_kib"]
         )
     };
-    println!(
+    say!(
         "  panel ({} shapes, {} ms per call{})",
         if a.assumed { "assumed" } else { "real" },
         a.panel_delay_ms,
         if a.list_only { ", list-only rules" } else { "" }
     );
-    println!("    first run                {}", panel(&summary));
+    say!("    first run                {}", panel(&summary));
     for (n, (_, _, _, _, _, v)) in reruns.iter().enumerate() {
-        println!(
+        say!(
             "    {} run{}{}",
             ["second", "third"][n],
             [" ".repeat(16), " ".repeat(17)][n],
             panel(v)
         );
     }
-    println!();
-    println!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");
-    println!("  requests                   {naive_total}");
-    println!(
+    say!();
+    say!("naive one-request-per-entity client (measured on {sample} leads, extrapolated)");
+    say!("  requests                   {naive_total}");
+    say!(
         "  requests per entity        {:.2}",
         naive_total as f64 / entities as f64
     );
-    println!(
+    say!(
         "  wall time                  {:.0} s ({:.1} h)",
         naive_secs,
         naive_secs / 3600.0
     );
-    println!();
-    println!(
+    say!();
+    say!(
         "  fewer requests than naive  {:.0}×",
         naive_total as f64 / requests.max(1) as f64
     );
+    if a.record {
+        record(&a.argv);
+    }
 }

@@ -4,7 +4,7 @@
 //! keeps what was freed in it for that arena's next allocations. A backfill runs
 //! `max_in_flight` request threads and a form reader beside the planning thread, so freed
 //! memory sat in arenas other threads could not reuse, and a large backfill's peak grew by
-//! a few MiB (the measured figures are in README, "Memory"). The threads wait on the
+//! a few MiB (the measured figures are in docs/benchmarks.md, "Memory"). The threads wait on the
 //! network, not on each other's allocations, so one arena costs no measurable speed.
 
 /// Makes every thread allocate from one arena. Called first thing in `main`, before any

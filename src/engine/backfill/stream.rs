@@ -65,7 +65,7 @@ impl Stream<'_, '_> {
     /// How many plans may wait (queued, or for what they depend on) before reading stops:
     /// a quarter of `max_in_flight` requests' worth, at least four. The benchmark showed
     /// that this keeps every lane as busy as a whole `max_in_flight`'s worth at a much
-    /// lower peak, and that half of it starves the lanes (README, "Benchmark").
+    /// lower peak, and that half of it starves the lanes (docs/benchmarks.md).
     fn read_ahead(&self) -> usize {
         (self.pl.lanes / 4).max(4) * self.pl.batch
     }
