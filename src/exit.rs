@@ -53,25 +53,10 @@ fn as_classified<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crm::CrmError;
-    use crate::engine::backfill::{Stopped, Unsent};
 
     #[test]
     fn a_backfill_stopped_by_an_outage_exits_5_with_the_hint_that_nothing_was_lost() {
-        let stopped = Stopped {
-            since: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
-            unsent: Unsent {
-                planned: 20,
-                unfinished: 3,
-                clients: 7,
-                services: None,
-            },
-        };
-        let cause = CrmError::Unreachable {
-            request: "POST /api/v4/leads".into(),
-            detail: "gave up after 7 attempts".into(),
-        };
-        let err = anyhow::Error::from(cause).context(stopped);
+        let err = crate::engine::backfill::stopped_example();
         let (status, hint) = classify(&err);
         assert_eq!(status, ExitStatus::Unreachable);
         assert!(hint.unwrap().contains("nothing was lost"));

@@ -507,27 +507,33 @@ impl Engine<'_> {
     }
 }
 
+/// A backfill stopped by an outage, as the error it returns: the example the tests of this
+/// module and of `crate::exit` (which sits above the engine) share.
+#[cfg(test)]
+pub(crate) fn stopped_example() -> anyhow::Error {
+    let stopped = Stopped {
+        since: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        unsent: Unsent {
+            planned: 20,
+            unfinished: 3,
+            clients: 7,
+            services: None,
+        },
+    };
+    let cause = crate::crm::CrmError::Unreachable {
+        request: "POST /api/v4/leads".into(),
+        detail: "gave up after 7 attempts".into(),
+    };
+    anyhow::Error::from(cause).context(stopped)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Stopped, Unsent};
-    use crate::crm::CrmError;
+    use super::{stopped_example, Stopped};
 
     #[test]
     fn a_stopped_backfill_says_what_was_not_sent_and_still_exits_5_with_the_crm_hint() {
-        let stopped = Stopped {
-            since: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
-            unsent: Unsent {
-                planned: 20,
-                unfinished: 3,
-                clients: 7,
-                services: None,
-            },
-        };
-        let cause = CrmError::Unreachable {
-            request: "POST /api/v4/leads".into(),
-            detail: "gave up after 7 attempts".into(),
-        };
-        let err = anyhow::Error::from(cause).context(stopped);
+        let err = stopped_example();
         let text = err.to_string();
         for part in [
             "not sent: 20 planned entities",

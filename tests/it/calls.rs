@@ -55,6 +55,13 @@ fn ingest(w: &World, body: &str, extra: &[&str]) -> (i32, String, String) {
     run(w.cmd().args(&args).write_stdin(body.to_string()))
 }
 
+/// Ingests a fixture call that happened `secs_ago` seconds ago.
+fn ingest_fixture(w: &World, fixture: &str, secs_ago: i64) -> (i32, String, String) {
+    let (when, _) = ago(secs_ago);
+    let event = with(fixture_json(fixture), json!({"calldate": when}));
+    ingest(w, &event.to_string(), &[])
+}
+
 fn user_ids(items: &[Value]) -> BTreeSet<i64> {
     items
         .iter()
@@ -189,12 +196,7 @@ fn a_known_number_gets_the_call_on_its_open_lead_and_no_new_lead() {
                "custom_fields_values": [{"field_code": "UTM_SOURCE", "values": [{"value": "newsletter"}]}],
                "_embedded": {"contacts": [{"id": contact}]}}),
     );
-    let (when, _) = ago(900);
-    let event = with(
-        fixture_json("ringostat_answered.json"),
-        json!({"calldate": when}),
-    );
-    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    let (rc, out, err) = ingest_fixture(&w, "ringostat_answered.json", 900);
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(
         w.sandbox.entities("contacts").len(),
@@ -315,12 +317,7 @@ fn an_internal_call_creates_nothing_in_amocrm() {
 fn an_unmapped_employee_answering_gives_the_senior_a_task_to_fix_the_mapping() {
     let w = World::new();
     w.authorize();
-    let (when, _) = ago(400);
-    let event = with(
-        fixture_json("ringostat_unmapped.json"),
-        json!({"calldate": when}),
-    );
-    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    let (rc, out, err) = ingest_fixture(&w, "ringostat_unmapped.json", 400);
     assert_eq!(rc, 0, "{out}{err}");
     let tasks = w.sandbox.entities("tasks");
     assert_eq!(tasks.len(), 1);
@@ -443,12 +440,7 @@ fn a_push_interrupted_mid_way_resumes_without_duplicates() {
         count: 50,
         path_prefix: Some("/api/v4/calls".into()),
     });
-    let (when, _) = ago(600);
-    let event = with(
-        fixture_json("ringostat_answered.json"),
-        json!({"calldate": when}),
-    );
-    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    let (rc, out, err) = ingest_fixture(&w, "ringostat_answered.json", 600);
     assert_eq!(rc, 5, "{out}{err}");
     assert_eq!(w.sandbox.entities("contacts").len(), 1);
     assert_eq!(w.sandbox.entities("leads").len(), 1);
@@ -935,12 +927,7 @@ fn a_number_on_several_contacts_goes_to_the_panel_clients_open_lead_and_says_so(
         json!({"name": "Petr (website)",
                "custom_fields_values": [{"field_code": "PHONE", "values": [{"value": "+79161234567", "enum_code": "MOB"}]}]}),
     );
-    let (when, _) = ago(900);
-    let event = with(
-        fixture_json("ringostat_answered.json"),
-        json!({"calldate": when}),
-    );
-    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    let (rc, out, err) = ingest_fixture(&w, "ringostat_answered.json", 900);
     assert_eq!(rc, 0, "{out}{err}");
     let calls = w.sandbox.entities("calls");
     assert_eq!(calls.len(), 1);
@@ -967,12 +954,7 @@ fn a_number_on_several_unbound_contacts_goes_to_the_most_recent_and_says_so() {
         "contacts",
         json!({"name": "Petr (new form)", "custom_fields_values": phone}),
     );
-    let (when, _) = ago(900);
-    let event = with(
-        fixture_json("ringostat_answered.json"),
-        json!({"calldate": when}),
-    );
-    let (rc, out, err) = ingest(&w, &event.to_string(), &[]);
+    let (rc, out, err) = ingest_fixture(&w, "ringostat_answered.json", 900);
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(w.sandbox.entities("contacts").len(), 2, "no third contact");
     let leads = w.sandbox.entities("leads");

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::first_hour::country_of;
 use crate::support::{root, run, World};
 
 /// A private copy of the demo BILLmanager data with `file`'s rows that `drop` selects removed.
@@ -188,27 +189,6 @@ fn fixture_with_country_ids() -> tempfile::TempDir {
         std::fs::write(&path, v.to_string()).unwrap();
     }
     data
-}
-
-/// The `Country` field of the contact bound to `user`.
-fn country_of(w: &World, user: &str) -> Option<String> {
-    let (_, out, _) = run(w.cmd().args([
-        "bindings", "show", "--entity", "user", "--elid", user, "--json",
-    ]));
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let id = v["binding"]["amo_id"].as_i64().unwrap();
-    let c = w
-        .sandbox
-        .entities("contacts")
-        .into_iter()
-        .find(|e| e["id"] == id)
-        .unwrap();
-    c["custom_fields_values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|f| f["field_name"] == "Country")
-        .and_then(|f| f["values"][0]["value"].as_str().map(String::from))
 }
 
 #[test]

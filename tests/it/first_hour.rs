@@ -353,7 +353,7 @@ fn adoption_fills_by_default_and_overwrites_only_when_asked() {
 
 /// The contact field `Country` of the demo account (options Russia, Kazakhstan, Belarus,
 /// Germany, Other), as the sandbox holds it for contact `id`.
-fn country_of(w: &World, user: &str) -> Option<String> {
+pub fn country_of(w: &World, user: &str) -> Option<String> {
     let (_, out, _) = run(w.cmd().args([
         "bindings", "show", "--entity", "user", "--elid", user, "--json",
     ]));
