@@ -43,14 +43,52 @@ pub(super) struct Found {
 /// One match of a lookup key: the amoCRM id and what matched (`phone +7…`).
 type Hit = (i64, String);
 
-/// Lookup keys of one set of entities (the oldest id per key).
+/// Ids by lookup key, oldest first. Most keys name one entity, so the oldest is kept on its
+/// own and costs no vector; the others (contacts of an agency's clients that share a phone,
+/// orphans of a crashed run for two such clients) wait in `more`, so each client can still
+/// adopt its own.
+#[derive(Debug, Default)]
+struct IdsByKey {
+    first: HashMap<String, i64>,
+    more: HashMap<String, Vec<i64>>,
+}
+
+impl IdsByKey {
+    fn insert(&mut self, key: String, id: i64) {
+        let Some(first) = self.first.get_mut(&key) else {
+            self.first.insert(key, id);
+            return;
+        };
+        if *first == id {
+            return;
+        }
+        let later = if id < *first {
+            std::mem::replace(first, id)
+        } else {
+            id
+        };
+        let more = self.more.entry(key).or_default();
+        if let Err(at) = more.binary_search(&later) {
+            more.insert(at, later);
+        }
+    }
+
+    /// The ids under `key`, oldest first.
+    fn get(&self, key: &str) -> Vec<i64> {
+        let mut out: Vec<i64> = self.first.get(key).copied().into_iter().collect();
+        out.extend(self.more.get(key).into_iter().flatten());
+        out
+    }
+}
+
+/// Lookup keys of one set of entities.
 #[derive(Debug, Default)]
 struct Keys {
-    phones: HashMap<String, i64>,
-    emails: HashMap<String, i64>,
-    inns: HashMap<String, i64>,
-    company_names: HashMap<String, i64>,
-    markers: HashMap<String, i64>,
+    phones: IdsByKey,
+    emails: IdsByKey,
+    inns: IdsByKey,
+    company_names: IdsByKey,
+    markers: IdsByKey,
 }
 
 /// Pre-loaded lookup keys (backfill): one paged walk over a kind replaces one `query`
@@ -79,35 +117,47 @@ pub(super) enum Lookup<'a> {
     Marker(&'a str),
 }
 
-/// Every index match of a contact's keys: by phone, then by e-mail.
+/// Every index match of a contact's keys, best first: those with both the phone and the
+/// e-mail, then by phone, then by e-mail (each oldest first), every id once.
 fn contact_hits(i: &Keys, phone_e164: Option<&str>, email: Option<&str>) -> Vec<Hit> {
-    let by_phone = phone_e164.and_then(|p| {
-        i.phones
-            .get(&phone::search_key(p))
-            .map(|id| (*id, format!("phone {p}")))
-    });
-    let by_email = email.and_then(|e| {
-        i.emails
-            .get(&e.to_lowercase())
-            .map(|id| (*id, format!("e-mail {e}")))
-    });
-    by_phone.into_iter().chain(by_email).collect()
+    let by_phone = phone_e164
+        .map(|p| i.phones.get(&phone::search_key(p)))
+        .unwrap_or_default();
+    let by_email = email
+        .map(|e| i.emails.get(&e.to_lowercase()))
+        .unwrap_or_default();
+    let (p, e) = (phone_e164.unwrap_or_default(), email.unwrap_or_default());
+    let both = by_phone.iter().filter(|id| by_email.contains(id));
+    let mut out: Vec<Hit> = both
+        .map(|id| (*id, format!("phone {p} and e-mail {e}")))
+        .collect();
+    for id in by_phone {
+        if !out.iter().any(|(x, _)| *x == id) {
+            out.push((id, format!("phone {p}")));
+        }
+    }
+    for id in by_email {
+        if !out.iter().any(|(x, _)| *x == id) {
+            out.push((id, format!("e-mail {e}")));
+        }
+    }
+    out
 }
 
-/// The index match of a company: by INN, or by name when it has none.
+/// The index matches of a company: by INN, or by name when it has none.
 fn company_hits(i: &Keys, inn: Option<&str>, name: &str) -> Vec<Hit> {
     match inn.map(str::trim).filter(|x| !x.is_empty()) {
         Some(inn) => i
             .inns
             .get(inn)
-            .map(|id| (*id, format!("INN {inn}")))
             .into_iter()
+            .map(|id| (id, format!("INN {inn}")))
             .collect(),
         None => i
             .company_names
             .get(&name.trim().to_lowercase())
-            .map(|id| (*id, format!("name {name}")))
             .into_iter()
+            .map(|id| (id, format!("name {name}")))
             .collect(),
     }
 }
@@ -118,12 +168,6 @@ fn passed_note(kind: EntityKind, id: i64, what: &str, owner: &str, me: &str) -> 
     format!(
         "{what} is shared with {kind} {id}, which stands for {owner}; {me} gets its own {kind} (not adopted)"
     )
-}
-
-fn keep_oldest(map: &mut HashMap<String, i64>, key: String, id: i64) {
-    map.entry(key)
-        .and_modify(|e| *e = (*e).min(id))
-        .or_insert(id);
 }
 
 impl Engine<'_> {
@@ -163,13 +207,13 @@ impl Engine<'_> {
                         for p in texts(&remote_values(&e, fid, Some("PHONE"))) {
                             let k = phone::search_key(&p);
                             if k.len() >= 7 {
-                                keep_oldest(&mut idx.phones, k, id);
+                                idx.phones.insert(k, id);
                             }
                         }
                     }
                     if let Some(fid) = email_field {
                         for m in texts(&remote_values(&e, fid, Some("EMAIL"))) {
-                            keep_oldest(&mut idx.emails, m.trim().to_lowercase(), id);
+                            idx.emails.insert(m.trim().to_lowercase(), id);
                         }
                     }
                 }
@@ -189,18 +233,18 @@ impl Engine<'_> {
                             let v = v.trim();
                             if (10..=12).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit())
                             {
-                                keep_oldest(&mut idx.inns, v.to_string(), id);
+                                idx.inns.insert(v.to_string(), id);
                             }
                         }
                     }
                     if let Some(n) = e.get("name").and_then(Value::as_str) {
-                        keep_oldest(&mut idx.company_names, n.trim().to_lowercase(), id);
+                        idx.company_names.insert(n.trim().to_lowercase(), id);
                     }
                 }
                 EntityKind::Lead => {
                     if let Some(fid) = marker_field {
                         for v in texts(&remote_values(&e, fid, None)) {
-                            keep_oldest(&mut idx.markers, v.trim().to_string(), id);
+                            idx.markers.insert(v.trim().to_string(), id);
                         }
                     }
                 }
@@ -317,9 +361,9 @@ impl Engine<'_> {
             Lookup::Marker(bm_id) => i
                 .free
                 .markers
-                .get(*bm_id)
-                .map(|id| (*id, String::new()))
+                .get(bm_id)
                 .into_iter()
+                .map(|id| (id, String::new()))
                 .collect(),
         })
         .and_then(|hits| hits.first().map(|(id, _)| *id))
@@ -461,8 +505,8 @@ impl Engine<'_> {
         if let Some(r) = self.indexed(kind, me, |i| {
             i.markers
                 .get(bm_id)
-                .map(|id| (*id, what.clone()))
                 .into_iter()
+                .map(|id| (id, what.clone()))
                 .collect()
         }) {
             return r;
@@ -488,4 +532,54 @@ fn oldest_first_pairs(hits: Vec<(Value, String)>) -> Vec<(Value, String)> {
     let mut hits = hits;
     hits.sort_by_key(|(h, _)| h.get("id").and_then(Value::as_i64).unwrap_or(i64::MAX));
     hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_by_key_keep_every_entity_oldest_first_and_each_once() {
+        let mut m = IdsByKey::default();
+        for id in [30, 10, 20, 10, 30] {
+            m.insert("+7916".into(), id);
+        }
+        m.insert("other".into(), 5);
+        assert_eq!(m.get("+7916"), [10, 20, 30]);
+        assert_eq!(m.get("other"), [5]);
+        assert!(m.get("none").is_empty());
+        assert!(!m.more.contains_key("other"), "one id costs no vector");
+    }
+
+    #[test]
+    fn contact_hits_put_both_keys_first_then_phone_then_email() {
+        let mut k = Keys::default();
+        let phone = "+79160001122";
+        for id in [1, 3] {
+            k.phones.insert(phone::search_key(phone), id);
+        }
+        for id in [2, 3] {
+            k.emails.insert("ivan@x.example".into(), id);
+        }
+        let hits = contact_hits(&k, Some(phone), Some("Ivan@x.example"));
+        let ids: Vec<i64> = hits.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [3, 1, 2], "{hits:?}");
+        assert!(hits[0].1.contains("phone") && hits[0].1.contains("e-mail"));
+        assert_eq!(contact_hits(&k, None, None), []);
+        assert_eq!(
+            contact_hits(&k, None, Some("ivan@x.example"))
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>(),
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn a_passed_match_names_what_is_shared_whose_it_is_and_what_follows() {
+        assert_eq!(
+            passed_note(EntityKind::Contact, 7, "phone +7916", "user:1", "user:2"),
+            "phone +7916 is shared with contact 7, which stands for user:1; user:2 gets its own contact (not adopted)"
+        );
+    }
 }

@@ -12,6 +12,9 @@ use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 use crate::store::Binding;
 
+/// Matches passed over (they stand for other keys) named on one plan; the rest are counted.
+const PASSED_NAMED: usize = 3;
+
 /// Everything needed to decide about one entity.
 pub struct Desired {
     /// amoCRM kind.
@@ -102,7 +105,16 @@ impl Engine<'_> {
         }
         if found.is_none() {
             let lookup = find(&d.key)?;
-            plan.warnings.extend(lookup.passed);
+            // An agency's fifty clients on one phone need not fifty warnings each.
+            let passed = lookup.passed.len();
+            plan.warnings
+                .extend(lookup.passed.into_iter().take(PASSED_NAMED));
+            if passed > PASSED_NAMED {
+                plan.warnings.push(format!(
+                    "… and {} more matches that stand for other BILLmanager keys",
+                    passed - PASSED_NAMED
+                ));
+            }
             if let Some((remote, reason)) = lookup.hit {
                 if let Some(id) = remote.get("id").and_then(Value::as_i64) {
                     self.claim(d.kind, id, &d.key);

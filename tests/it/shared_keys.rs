@@ -49,16 +49,22 @@ struct Panel {
 
 impl Panel {
     fn new(edit: impl FnOnce(&Path)) -> Panel {
+        Self::with_rules(edit, |r| r)
+    }
+
+    fn with_rules(edit: impl FnOnce(&Path), rules: impl FnOnce(String) -> String) -> Panel {
         let data = tempfile::tempdir().unwrap();
         copy_dir(&root().join("examples/billmanager"), data.path());
         edit(data.path());
         let mgrctl = fake_mgrctl();
         let w = World::with(SandboxConfig::default(), |r| {
-            r.replace("source = \"files\"", "source = \"mgrctl\"")
-                .replace(
-                    "mgrctl = \"/usr/local/mgr5/sbin/mgrctl\"",
-                    &format!("mgrctl = {:?}", mgrctl.display().to_string()),
-                )
+            rules(
+                r.replace("source = \"files\"", "source = \"mgrctl\"")
+                    .replace(
+                        "mgrctl = \"/usr/local/mgr5/sbin/mgrctl\"",
+                        &format!("mgrctl = {:?}", mgrctl.display().to_string()),
+                    ),
+            )
         });
         w.authorize();
         Panel { w, data }
@@ -285,4 +291,57 @@ fn a_filled_contact_and_lead_keep_their_names_through_a_phone_and_a_cost_change(
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(p.w.sandbox.stats().writes, writes, "{out}");
     assert_eq!(p.entity("contacts", contact)["name"], "Иван с сайта");
+}
+
+/// Client 102's user 203 shares both the phone and the e-mail of client 101's user 201 (a
+/// family). A backfill dies after amoCRM created the contacts but before any was bound; the
+/// re-run adopts each orphan for its own user and creates none twice.
+#[test]
+fn a_crash_before_the_bindings_of_two_clients_sharing_phone_and_email_leaves_no_duplicate() {
+    // No re-order joining: joined services take turns updating their lead (issue 13).
+    let p = Panel::with_rules(
+        |data| {
+            edit_rows(data, "user.json", |rows| {
+                set(rows, "203", "phone", IVAN_PHONE);
+                set(rows, "203", "email", IVAN_MAIL);
+            })
+        },
+        |r| {
+            r.replace(
+                "new_purchase_timeout_days = 90",
+                "new_purchase_timeout_days = 0",
+            )
+        },
+    );
+    let out = p
+        .cmd()
+        .env("AMOCRM_BIN_CRASH_AT", "created-before-binding@user:201")
+        .args(["backfill", "--since", "2024-01-01"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "aborted at the crash point");
+    // Both contacts exist in amoCRM, neither is bound.
+    let created = p.w.sandbox.entities("contacts");
+    let with_ivans_mail = created
+        .iter()
+        .filter(|c| values(c, "EMAIL") == [IVAN_MAIL])
+        .count();
+    assert_eq!(with_ivans_mail, 2, "{created:?}");
+    let (rc, out, err) = run(p.cmd().args(["backfill", "--since", "2024-01-01"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(
+        p.w.sandbox.entities("contacts").len(),
+        9,
+        "one contact per user, none twice: {out}"
+    );
+    let (ivan, family) = (p.contact_of("201"), p.contact_of("203"));
+    assert_ne!(ivan, family, "each adopted its own orphan");
+    let writes = p.w.sandbox.stats().writes;
+    let (rc, out, err) = run(p.cmd().args(["-v", "backfill", "--since", "2024-01-01"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(
+        p.w.sandbox.stats().writes,
+        writes,
+        "nothing left to send: {out}{err}"
+    );
 }
