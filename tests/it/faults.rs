@@ -1101,13 +1101,19 @@ fn five_processes_at_once_on_one_store_give_no_duplicate_no_loss_no_token_reuse(
     wait_until(60, "the background drains", || {
         amocrm_bin::lock::run_lock_holder(&rig.store()).is_none()
     });
+    let start = Instant::now();
     loop {
-        // A background drain may still be starting: exit 6 means "try again".
+        // A background drain may still be starting: exit 6 means "try again" (polled, and
+        // bounded: a lock never let go fails here instead of hanging the suite).
         let (rc, out, err) = rig.run(&["drain", "--all"]);
         if rc != 6 {
             assert_eq!(rc, 0, "{out}{err}");
             break;
         }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "drain refused for a minute: {err}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
