@@ -11,7 +11,13 @@
 //! - `bound-before-followups`: bindings stored, their notes and tasks not sent yet
 //!   (subjects: the entities' keys, the follow-ups' keys);
 //! - `followup-sent-before-cleared`: amoCRM took notes or tasks, their rows are not
-//!   cleared yet (subjects: as above).
+//!   cleared yet (subjects: as above);
+//! - `updated-before-binding`: amoCRM answered a PATCH, the binding's new hash is not
+//!   stored yet (subject: the entity's key);
+//! - `linked-before-hash`: amoCRM took an entity's links, its binding still holds
+//!   `links-pending` (subjects: the linked entities' keys);
+//! - `read-before-planned`: a backfill read a chunk of clients or services from the panel
+//!   and has not planned it yet (subjects: `client:<id>`, `service:<id>` of the chunk).
 
 /// The environment variable that names the point to crash at.
 pub const ENV: &str = "AMOCRM_BIN_CRASH_AT";

@@ -179,5 +179,12 @@ pub(super) fn spawn_drain(config: &Path) -> std::io::Result<()> {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
-    cmd.spawn().map(drop)
+    // Logged (to the file; on stderr with -v) before the hook exits, so a test sees whether
+    // a drain was started without waiting to see whether one shows up.
+    let child = cmd.spawn()?;
+    log::verbose(&format!(
+        "started `amocrm-bin drain --background` (pid {})",
+        child.id()
+    ));
+    Ok(())
 }

@@ -301,10 +301,16 @@ impl Applying {
 
     /// The links of [`Applying::links`] are made: their entities' bindings get their hash.
     pub fn links_made(&self, store: &Store) -> anyhow::Result<()> {
-        for p in self.by_key.values() {
-            if p.links.is_empty() || !matches!(p.op, Op::Create(_) | Op::Update { .. }) {
-                continue;
-            }
+        let linked: Vec<&Plan> = self
+            .by_key
+            .values()
+            .filter(|p| !p.links.is_empty() && matches!(p.op, Op::Create(_) | Op::Update { .. }))
+            .filter(|p| self.ids.contains_key(&p.key))
+            .collect();
+        if !linked.is_empty() {
+            crate::crash::point("linked-before-hash", linked.iter().map(|p| p.key.as_str()));
+        }
+        for p in linked {
             if let Some(id) = self.ids.get(&p.key) {
                 store.put_binding(&Binding {
                     kind: self.kind.as_str().into(),
@@ -347,6 +353,8 @@ impl Applying {
             };
             if created.is_some() {
                 crate::crash::point("created-before-binding", [key.as_str()]);
+            } else {
+                crate::crash::point("updated-before-binding", [key.as_str()]);
             }
             self.bind(store, &p, id)?;
             let action = if created.is_some() {

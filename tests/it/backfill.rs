@@ -142,15 +142,23 @@ fn interrupted_backfill_resumes_without_duplicates() {
         r.replace("batch_size = 250", "batch_size = 20")
     });
     w.authorize();
-    w.sandbox.set_latency_ms(40);
-    // Kill -9 at a few points of the run, then let it finish.
-    for delay_ms in [700u64, 1500] {
-        let mut child = w.spawn(&["backfill", "--since", "2025-01-01"]);
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap();
-        child.wait().unwrap();
+    // Kill -9 at named points (docs/reliability.md), each a run further in: a chunk of
+    // services read and not planned, a lead created and not bound further on, then a later
+    // chunk read (the panel is read in order, and again by every run). Then let it finish.
+    for point in [
+        "read-before-planned@service:700060",
+        "created-before-binding@service:700100",
+        "read-before-planned@service:700140",
+    ] {
+        let (rc, out, err) = run(w.cmd().env(amocrm_bin::crash::ENV, point).args([
+            "backfill",
+            "--since",
+            "2025-01-01",
+        ]));
+        assert_eq!(rc, -1, "{point}: killed by a signal: {out}{err}");
+        let name = point.split('@').next().unwrap();
+        assert!(err.contains(name), "{point}: {err}");
     }
-    w.sandbox.set_latency_ms(0);
     let (rc, v, err) = backfill_json(&w);
     assert_eq!(rc, 0, "{v}{err}");
     assert_eq!(
@@ -182,7 +190,19 @@ fn second_backfill_is_refused_with_exit_6_while_one_runs() {
     w.authorize();
     w.sandbox.set_latency_ms(100);
     let mut first = w.spawn(&["backfill", "--since", "2025-01-01"]);
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Observed, not waited out: the first names itself in the run lock file once it holds
+    // the lock (and, 120 entities at 100 ms a request, keeps it for seconds). Read, not
+    // probed with a lock of our own, which the first could run into.
+    let lock = amocrm_bin::lock::lock_path(&w.store(), amocrm_bin::lock::LockKind::Run);
+    let holder = format!("pid {} backfill", first.id());
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&holder)) {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the first backfill never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let (rc, _, err) = run(w.cmd().args(["backfill", "--since", "2025-01-01"]));
     assert_eq!(rc, 6, "{err}");
     assert!(err.contains("another run holds the lock"), "{err}");

@@ -79,6 +79,9 @@ fn pair(k: &str, id: &str) -> (String, String) {
     (k.to_string(), id.to_string())
 }
 
+/// What the log says when a hook (or a backfill) starts a background drain.
+const STARTED_DRAIN: &str = "started `amocrm-bin drain --background`";
+
 fn log_text(w: &World) -> String {
     std::fs::read_to_string(w.path("amocrm-bin.log")).unwrap_or_default()
 }
@@ -318,6 +321,7 @@ fn the_drain_a_hook_starts_syncs_the_entity_in_the_background() {
         true,
     );
     assert_passed_through(&out, DOC.as_bytes());
+    assert!(log_text(&w).contains(STARTED_DRAIN), "{}", log_text(&w));
     wait_for("the lead to appear in amoCRM", || {
         !w.sandbox.entities("leads").is_empty() && queued(&w).is_empty() && run_lock_free(&w)
     });
@@ -520,8 +524,9 @@ fn the_rule_file_adds_and_ignores_functions_and_can_leave_draining_to_cron() {
     assert_passed_through(&hook(&w, &added, DOC.as_bytes(), true), DOC.as_bytes());
     assert_eq!(queued(&w), vec![pair("lead", "404")]);
     assert!(log_text(&w).contains("`profile.edit` is in `[hook] ignore`"));
-    // spawn_drain = false: nothing pushes it until a drain runs.
-    std::thread::sleep(Duration::from_millis(500));
+    // spawn_drain = false: no drain was started (the hook logs each it starts before it
+    // exits), so nothing pushes it until a drain runs.
+    assert!(!log_text(&w).contains(STARTED_DRAIN), "{}", log_text(&w));
     assert_eq!(w.sandbox.stats().requests, 0);
     let (rc, out, err) = run(w.cmd().arg("drain"));
     assert_eq!(rc, 0, "{out}{err}");

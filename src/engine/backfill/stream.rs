@@ -103,6 +103,8 @@ impl Stream<'_, '_> {
                 for id in &part {
                     clients.push((e.billing.client(id)?, e.billing.payers_of(id)?));
                 }
+                let keys: Vec<String> = part.iter().map(|id| format!("client:{id}")).collect();
+                crate::crash::point("read-before-planned", keys.iter().map(String::as_str));
                 e.feed_clients(&mut self.pl, clients, self.contacts)?;
                 self.progress
                     .advance(EntityKind::Contact, part.len() as u64);
@@ -123,6 +125,8 @@ impl Stream<'_, '_> {
                         Err(err) => return Err(err.into()),
                     }
                 }
+                let keys: Vec<String> = part.iter().map(|id| format!("service:{id}")).collect();
+                crate::crash::point("read-before-planned", keys.iter().map(String::as_str));
                 e.feed_services(&mut self.pl, services, self.client_ids)?;
                 self.progress.advance(EntityKind::Lead, part.len() as u64);
                 if end {
