@@ -66,7 +66,15 @@ fn record(argv: &str) {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        // Its own earlier record does not make the tree "changed".
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            &format!(":!{RECORD_FILE}"),
+        ])
         .current_dir(root)
         .output()
         .is_ok_and(|o| !o.stdout.is_empty());
