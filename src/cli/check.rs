@@ -1,16 +1,16 @@
 //! `check`: the rule file against the live amoCRM account, nothing written.
 //!
-//! The decisions live in the library (`engine::check`); this file fetches what it needs
+//! The decisions live in the library (`setup`); this file fetches what it needs
 //! (fresh dictionaries, one tag lookup per tag name and kind) and prints one line per
 //! finding, key path first, so the operator can go down the list in an editor.
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::Crm as _;
-use amocrm_bin::engine::check::{
-    check, sample_findings, sampled_attributes, tag_findings, tag_uses, Finding, Severity,
-};
 use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::rules::EntityKind;
+use amocrm_bin::setup::{
+    check, sample_findings, sampled_attributes, tag_findings, tag_uses, Finding, Severity,
+};
 use clap::Args;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,8 +132,8 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
 fn panel_sources(
     rules: &amocrm_bin::rules::RuleSet,
     findings: &mut Vec<Finding>,
-) -> Vec<amocrm_bin::engine::panel_sources::Source> {
-    use amocrm_bin::engine::panel_sources::{attributes, sources};
+) -> Vec<amocrm_bin::setup::panel_sources::Source> {
+    use amocrm_bin::setup::panel_sources::{attributes, sources};
     let billing = match amocrm_bin::billing::open(&rules.file.billmanager) {
         Ok(b) => b,
         Err(e) => {
@@ -211,7 +211,7 @@ fn sample_problems(
     n: usize,
     dir: Option<&std::path::Path>,
 ) -> Vec<Finding> {
-    use amocrm_bin::engine::attributes::unknown_attribute_findings;
+    use amocrm_bin::setup::attributes::unknown_attribute_findings;
     if n == 0 {
         return unknown_attribute_findings(rules, &BTreeSet::new());
     }
