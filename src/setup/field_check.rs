@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use super::attr_kind::{attr_kind, AttrKind};
 use super::finding::Finding;
-use super::sample::SELECTS;
 use crate::crm::{Dictionaries, FieldDef};
 use crate::engine::payload::field_values;
 use crate::engine::resolve::find_field;
@@ -20,6 +19,9 @@ fn prefixes(kind: EntityKind) -> &'static [&'static str] {
         EntityKind::Lead => &["client", "user", "payer", "service", "lead"],
     }
 }
+
+/// Field types whose values are options.
+pub(crate) const SELECTS: &[&str] = &["select", "multiselect", "radiobutton", "category"];
 
 /// Field types the payload converter writes (`payload::field_values`); anything else
 /// (legal_entity, smart_address, items, file, …) would be sent as text and rejected.

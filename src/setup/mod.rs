@@ -10,7 +10,8 @@
 //! - [`check`] gathers the account findings: [`names`] (the run's resolvers, call tracking
 //!   included), [`field_check`] (values and field types), over [`attr_kind`] (what is known
 //!   of each stable attribute); [`sample`] adds what a sample of the panel shows, and
-//!   [`tags`] what the account's tag lists show. All of them report a [`Finding`].
+//!   [`tags`] what the account's tag lists show; [`panel_sample`] reads that sample. All of
+//!   them report a [`Finding`].
 //! - [`attributes`] and [`panel_sources`]: attribute names nothing fills, and where in the
 //!   panel's answers each attribute comes from.
 //! - [`init`] and [`new_fields`]: the rule file `init` writes, the fields `setup-fields`
@@ -24,6 +25,7 @@ pub mod finding;
 pub mod init;
 pub mod names;
 pub mod new_fields;
+pub mod panel_sample;
 pub mod panel_sources;
 pub mod sample;
 pub mod tags;

@@ -3,14 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use super::field_check::SELECTS;
 use super::finding::{Finding, Severity};
 use crate::crm::{Dictionaries, FieldDef};
 use crate::engine::payload::field_values;
 use crate::engine::resolve::find_field;
 use crate::rules::{EntityKind, FieldSource, RuleSet};
-
-/// Field types whose values are options.
-pub(crate) const SELECTS: &[&str] = &["select", "multiselect", "radiobutton", "category"];
 
 /// A mapping of an attribute to a select-like field the account has.
 struct SelectMapping<'a> {

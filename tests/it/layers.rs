@@ -318,3 +318,15 @@ fn files_inside_calls_import_each_other_without_circles() {
         "move the shared piece into a file both import",
     );
 }
+
+#[test]
+fn files_inside_setup_import_each_other_without_circles() {
+    let graph = files_graph("src/setup", "crate::setup::");
+    // The graph is really read: `check` gathers the names and the field checks.
+    assert!(graph["check"].contains_key("names") && graph["check"].contains_key("field_check"));
+    assert_acyclic(
+        &graph,
+        "files of src/setup",
+        "move the shared piece into a file both import (as finding.rs holds the findings)",
+    );
+}
