@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::check::check;
 use super::finding::{Finding, Severity};
-use super::sample::sample_findings;
+use super::select_coverage::sample_findings;
 use super::tags::{tag_findings, tag_uses};
 use crate::crm::{Dictionaries, FieldDef};
 use crate::crm::{EnumDef, PipelineDef, StatusDef, UserDef};

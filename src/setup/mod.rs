@@ -9,7 +9,7 @@
 //! # Rooms
 //! - [`check`] gathers the account findings: [`names`] (the run's resolvers, call tracking
 //!   included), [`field_check`] (values and field types), over [`attr_kind`] (what is known
-//!   of each stable attribute); [`sample`] adds what a sample of the panel shows, and
+//!   of each stable attribute); [`select_coverage`] adds what a sample of the panel shows, and
 //!   [`tags`] what the account's tag lists show; [`panel_sample`] reads that sample. All of
 //!   them report a [`Finding`].
 //! - [`attributes`] and [`panel_sources`]: attribute names nothing fills, and where in the
@@ -27,7 +27,7 @@ pub mod names;
 pub mod new_fields;
 pub mod panel_sample;
 pub mod panel_sources;
-pub mod sample;
+pub mod select_coverage;
 pub mod tags;
 
 #[cfg(test)]
@@ -35,5 +35,5 @@ mod check_tests;
 
 pub use check::check;
 pub use finding::{Finding, Severity};
-pub use sample::{sample_findings, sampled_attributes};
+pub use select_coverage::{sample_findings, sampled_attributes};
 pub use tags::{tag_findings, tag_uses, TagUse};

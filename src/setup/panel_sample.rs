@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::attributes::unknown_attribute_findings;
 use super::finding::{Finding, Severity};
-use super::sample::{sample_findings, sampled_attributes};
+use super::select_coverage::{sample_findings, sampled_attributes};
 use crate::engine::facts;
 
 /// What a sample of BILLmanager tells `check`: values no select option or value map covers
