@@ -7,7 +7,7 @@
 //! what it accepts is what a run accepts; the engine never imports it back.
 //!
 //! # Rooms
-//! - [`check`] gathers the account findings: [`names`] (the run's resolvers, call tracking
+//! - [`check`](mod@check) gathers the account findings: [`names`] (the run's resolvers, call tracking
 //!   included), [`field_check`] (values and field types), over [`attr_kind`] (what is known
 //!   of each stable attribute); [`select_coverage`] adds what a sample of the panel shows, and
 //!   [`tags`] what the account's tag lists show; [`panel_sample`] reads that sample. All of

@@ -3,7 +3,7 @@
 //!
 //! amoCRM's web interface cannot give a field a code, so keys such as `BM_CLIENT_ID` can only
 //! be made to work through the API. The field type follows the attribute, with the same
-//! knowledge `check` uses ([`super::attr_kind::attr_kind`]): ids and costs become numeric fields,
+//! knowledge `check` uses ([`super::attr_kind`]): ids and costs become numeric fields,
 //! `*_at` dates, yes/no attributes checkboxes, attributes with a fixed set of values selects
 //! with those options, page URLs url fields, everything else text. So `check` passes on the
 //! fields this creates.
