@@ -13,6 +13,8 @@
 //!   binary echoes the panel's XML first and starts a detached `drain` to push them).
 //! - [`calls`] turns call-tracking events (Ringostat, neutral schema) into amoCRM calls,
 //!   contacts, leads and tasks: stored first, pushed after, replayed after an outage.
+//! - [`setup`] prepares and verifies an installation (`init`, `setup-fields`, `check`) with the
+//!   engine's own resolvers; it never syncs, and the engine never imports it.
 //! - The binary's `cli` module (not part of this library) parses arguments and prints; the
 //!   library never prints to stdout.
 //!
@@ -35,5 +37,6 @@ pub mod log;
 pub mod phone;
 pub mod rules;
 pub mod secret;
+pub mod setup;
 pub mod status;
 pub mod store;

@@ -1,19 +1,18 @@
 //! `check`: the rule file against the live amoCRM account, nothing written.
 //!
-//! The decisions live in the library (`engine::check`); this file fetches what it needs
+//! The decisions live in the library (`setup`); this file fetches what it needs
 //! (fresh dictionaries, one tag lookup per tag name and kind) and prints one line per
 //! finding, key path first, so the operator can go down the list in an editor.
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::Crm as _;
-use amocrm_bin::engine::check::{
-    check, sample_findings, sampled_attributes, tag_findings, tag_uses, Finding, Severity,
-};
 use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::rules::EntityKind;
+use amocrm_bin::setup::{
+    check, panel_sample, panel_sources, tag_findings, tag_uses, Finding, Severity,
+};
 use clap::Args;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
 
 use super::{context, Cli};
 
@@ -45,13 +44,13 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     let base_url = &rules.file.amocrm.base_url;
     store.cache_put("dictionaries", base_url, &serde_json::to_string(&dict)?)?;
     let mut findings = check(&rules, &dict);
-    findings.extend(sample_problems(
+    findings.extend(panel_sample::sample_problems(
         &rules,
         &dict,
         args.sample,
         args.sample_dir.as_deref(),
     ));
-    let panel = panel_sources(&rules, &mut findings);
+    let panel = panel_sources::survey(&rules, &mut findings);
     let uses = tag_uses(&rules);
     findings.extend(tag_findings(&uses, &mut |kind, name| {
         tag_exists(&crm, kind, name)
@@ -127,51 +126,6 @@ pub fn exec(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// Reads each BILLmanager function once and says where every attribute the rules use
-/// comes from; an attribute no answer has is a warning, an unreadable function a problem.
-fn panel_sources(
-    rules: &amocrm_bin::rules::RuleSet,
-    findings: &mut Vec<Finding>,
-) -> Vec<amocrm_bin::engine::panel_sources::Source> {
-    use amocrm_bin::engine::panel_sources::{attributes, sources};
-    let billing = match amocrm_bin::billing::open(&rules.file.billmanager) {
-        Ok(b) => b,
-        Err(e) => {
-            findings.push(Finding {
-                severity: Severity::Problem,
-                key: "billmanager".into(),
-                message: format!("cannot open the panel: {e}"),
-            });
-            return Vec::new();
-        }
-    };
-    let samples = billing.survey();
-    for s in samples.iter().filter(|s| s.error.is_some()) {
-        findings.push(Finding {
-            severity: Severity::Problem,
-            key: format!("billmanager.{}", s.func),
-            message: format!(
-                "cannot read `{}`: {}",
-                s.func,
-                s.error.as_deref().unwrap_or_default()
-            ),
-        });
-    }
-    let text = amocrm_bin::rules::read_text(&rules.path).unwrap_or_default();
-    let found = sources(&attributes(&text), &samples);
-    for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
-        findings.push(Finding {
-            severity: Severity::Warning,
-            key: format!("billmanager.{}", p.attribute),
-            message: format!(
-                "no answer of {} has it (read once each); rows without it leave the rule idle",
-                p.searched.join(", ")
-            ),
-        });
-    }
-    found
-}
-
 fn line(f: &Finding) -> String {
     let label = match f.severity {
         Severity::Problem => "problem",
@@ -199,90 +153,4 @@ fn tag_exists(crm: &AmoCrm<'_>, kind: EntityKind, name: &str) -> anyhow::Result<
         .flatten()
         .filter_map(|t| t.get("name").and_then(Value::as_str))
         .any(|n| n.to_lowercase() == name.to_lowercase()))
-}
-
-/// What a sample of BILLmanager tells `check`: values no select option or value map covers
-/// (problems), and attribute names nothing fills (warnings with the closest known name). It
-/// reads up to `n` clients (with their users and payers) and `n` services; BILLmanager
-/// being unreachable is a warning, as the rest of `check` does not need it.
-fn sample_problems(
-    rules: &amocrm_bin::rules::RuleSet,
-    dict: &amocrm_bin::crm::Dictionaries,
-    n: usize,
-    dir: Option<&std::path::Path>,
-) -> Vec<Finding> {
-    use amocrm_bin::engine::attributes::unknown_attribute_findings;
-    if n == 0 {
-        return unknown_attribute_findings(rules, &BTreeSet::new());
-    }
-    let wanted = sampled_attributes(rules, dict);
-    let mut source = rules.file.billmanager.clone();
-    if let Some(d) = dir {
-        source.source = amocrm_bin::rules::SourceKind::Files;
-        source.dir = Some(d.to_path_buf());
-    }
-    match read_sample(&source, &wanted, n) {
-        Ok((values, seen)) => {
-            let mut out = sample_findings(rules, dict, &values);
-            out.extend(unknown_attribute_findings(rules, &seen));
-            out
-        }
-        Err(e) => {
-            let mut out = unknown_attribute_findings(rules, &BTreeSet::new());
-            out.push(Finding {
-                severity: Severity::Warning,
-                key: "billmanager".into(),
-                message: format!(
-                    "could not read a sample of BILLmanager to check select values and \
-                     attribute names ({e:#}); `check --sample 0` skips it"
-                ),
-            });
-            out
-        }
-    }
-}
-
-/// Values of the `wanted` attributes, and every attribute name seen.
-type Sample = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
-
-fn read_sample(
-    source: &amocrm_bin::rules::BillingSection,
-    wanted: &BTreeSet<String>,
-    n: usize,
-) -> anyhow::Result<Sample> {
-    use amocrm_bin::engine::facts;
-    let billing = amocrm_bin::billing::open(source)?;
-    let epoch = chrono::NaiveDate::MIN;
-    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut keep = |f: &amocrm_bin::rules::condition::Facts| {
-        seen.extend(f.keys().cloned());
-        for a in wanted {
-            if let Some(v) = f.get(a).filter(|v| !v.trim().is_empty()) {
-                values.entry(a.clone()).or_default().insert(v.clone());
-            }
-        }
-    };
-    for id in billing.client_ids_since(epoch)?.into_iter().rev().take(n) {
-        let client = billing.client(&id)?;
-        let mut f = Default::default();
-        facts::client(&mut f, &client);
-        keep(&f);
-        for u in &client.users {
-            let mut f = Default::default();
-            facts::user(&mut f, u);
-            keep(&f);
-        }
-        for p in billing.payers_of(&id)? {
-            let mut f = Default::default();
-            facts::payer(&mut f, &p);
-            keep(&f);
-        }
-    }
-    for id in billing.service_ids_since(epoch)?.into_iter().rev().take(n) {
-        let mut f = Default::default();
-        facts::service(&mut f, &billing.service(&id)?);
-        keep(&f);
-    }
-    Ok((values, seen))
 }

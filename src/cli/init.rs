@@ -1,14 +1,14 @@
 //! `init` and `setup-fields`: from a connection-only rule file and an authorization to rules
-//! that `check` accepts, without guessing names (engine::init, engine::setup decide).
+//! that `check` accepts, without guessing names (setup::init, setup::new_fields decide).
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::{Crm as _, CrmError};
-use amocrm_bin::engine::init::{render_rules, CONNECTION_TABLES};
-use amocrm_bin::engine::setup::{create_body, missing_fields, NewField};
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::rules::{EntityKind, RuleSet};
+use amocrm_bin::setup::init::{render_rules, CONNECTION_TABLES};
+use amocrm_bin::setup::new_fields::{create_body, missing_fields, NewField};
 use amocrm_bin::store::Store;
 use anyhow::Context as _;
 use clap::Args;

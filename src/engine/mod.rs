@@ -14,19 +14,15 @@
 //! the company first, then the contacts, then the lead, applying each step before planning
 //! the next (the next step needs the ids the previous one created).
 
-pub mod attributes;
 pub mod backfill;
-pub mod check;
 mod companies;
 mod contacts;
 mod diff;
 pub mod facts;
-pub mod init;
 mod leads;
 pub mod lifecycle;
 mod lookup;
 mod needs;
-pub mod panel_sources;
 pub mod payload;
 pub mod plan;
 mod purged;
@@ -34,7 +30,6 @@ mod queue;
 mod remote;
 pub mod report;
 pub mod resolve;
-pub mod setup;
 mod upsert;
 
 use std::cell::RefCell;

@@ -200,6 +200,39 @@ fn top_level_modules_import_each_other_without_circles() {
     );
 }
 
+/// Where `from` imports one of `rooms`, each as `to (file:line)`: the edges a layer forbids.
+fn edges_into(graph: &Graph, from: &str, rooms: &[&str]) -> Vec<String> {
+    rooms
+        .iter()
+        .filter_map(|to| {
+            let at = graph.get(from)?.get(*to)?;
+            Some(format!("{to} ({at})"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_sync_engine_imports_neither_the_setup_room_nor_call_tracking() {
+    let graph = library_graph();
+    // Really read: `check` builds on the engine's resolvers and on the calls' own.
+    assert!(graph["setup"].contains_key("engine") && graph["setup"].contains_key("calls"));
+    // And a wrong edge is caught.
+    let mut wrong = Graph::new();
+    add_edge(&mut wrong, "engine", "setup".into(), || {
+        "src/engine/x.rs:1".into()
+    });
+    assert_eq!(
+        edges_into(&wrong, "engine", &["setup", "calls"]),
+        ["setup (src/engine/x.rs:1)"]
+    );
+    let back = edges_into(&graph, "engine", &["setup", "calls"]);
+    assert!(
+        back.is_empty(),
+        "the sync engine imports what stands above it; `init`, `setup-fields` and `check` \
+         belong in src/setup, call tracking in src/calls: {back:?}"
+    );
+}
+
 /// The file-level import graph inside `dir` (relative to the repository; a file, or a
 /// sub-directory, is a node), read from `super::…` and `prefix` paths (the directory's own
 /// module path) outside `#[cfg(test)]` modules.
@@ -283,5 +316,17 @@ fn files_inside_calls_import_each_other_without_circles() {
         &graph,
         "files of src/calls",
         "move the shared piece into a file both import",
+    );
+}
+
+#[test]
+fn files_inside_setup_import_each_other_without_circles() {
+    let graph = files_graph("src/setup", "crate::setup::");
+    // The graph is really read: `check` gathers the names and the field checks.
+    assert!(graph["check"].contains_key("names") && graph["check"].contains_key("field_check"));
+    assert_acyclic(
+        &graph,
+        "files of src/setup",
+        "move the shared piece into a file both import (as finding.rs holds the findings)",
     );
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::finding::{Finding, Severity};
 use crate::billing::convert::{CONSENT, COST, CREATED, EXPIRES, INN, PERSON, REGISTERED};
 use crate::billing::Sample;
+use crate::rules::RuleSet;
 
 /// Where one attribute comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +124,47 @@ pub fn sources(attributes: &BTreeSet<String>, samples: &[Sample]) -> Vec<Source>
             }
         })
         .collect()
+}
+
+/// Reads each BILLmanager function once and says where every attribute the rules use
+/// comes from; an attribute no answer has is a warning, an unreadable function a problem.
+pub fn survey(rules: &RuleSet, findings: &mut Vec<Finding>) -> Vec<Source> {
+    let billing = match crate::billing::open(&rules.file.billmanager) {
+        Ok(b) => b,
+        Err(e) => {
+            findings.push(Finding {
+                severity: Severity::Problem,
+                key: "billmanager".into(),
+                message: format!("cannot open the panel: {e}"),
+            });
+            return Vec::new();
+        }
+    };
+    let samples = billing.survey();
+    for s in samples.iter().filter(|s| s.error.is_some()) {
+        findings.push(Finding {
+            severity: Severity::Problem,
+            key: format!("billmanager.{}", s.func),
+            message: format!(
+                "cannot read `{}`: {}",
+                s.func,
+                s.error.as_deref().unwrap_or_default()
+            ),
+        });
+    }
+    let text = crate::rules::read_text(&rules.path).unwrap_or_default();
+    let found = sources(&attributes(&text), &samples);
+    for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            key: format!("billmanager.{}", p.attribute),
+            message: format!(
+                "no answer of {} has it (read once each); rows without it leave the rule idle",
+                p.searched.join(", ")
+            ),
+        });
+    }
+    found
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::check::{Finding, Severity};
+use super::finding::{Finding, Severity};
 use crate::rules::{FieldSource, RuleSet, When};
 
 /// The names `engine::facts` and the lifecycle always fill (README "Conditions",
@@ -155,7 +155,7 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    use crate::engine::setup::tests::rules;
+    use crate::setup::new_fields::tests::rules;
 
     #[test]
     fn a_typo_gets_the_closest_known_name_and_panel_fields_count_as_known() {

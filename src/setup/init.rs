@@ -243,7 +243,7 @@ mod tests {
         assert!(text.contains("pipeline = \"Воронка\"\nstatus = \"Первичный контакт\""));
         assert!(text.contains("responsible = \"olga@example.ru\""));
         assert!(text.contains("# [calls]") && text.contains("# [lifecycle.pullback]"));
-        let rules = crate::engine::setup::tests::rules(&text);
+        let rules = crate::setup::new_fields::tests::rules(&text);
         assert_eq!(rules.file.pipelines.len(), 1);
         assert_eq!(rules.file.fields.lead.len(), 3);
         assert!(rules.file.calls.employees.is_empty());

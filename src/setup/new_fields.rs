@@ -3,16 +3,16 @@
 //!
 //! amoCRM's web interface cannot give a field a code, so keys such as `BM_CLIENT_ID` can only
 //! be made to work through the API. The field type follows the attribute, with the same
-//! knowledge `check` uses ([`super::check::attr_kind`]): ids and costs become numeric fields,
+//! knowledge `check` uses ([`super::attr_kind`]): ids and costs become numeric fields,
 //! `*_at` dates, yes/no attributes checkboxes, attributes with a fixed set of values selects
 //! with those options, page URLs url fields, everything else text. So `check` passes on the
 //! fields this creates.
 
 use serde_json::{json, Value};
 
-use super::check::{attr_kind, AttrKind};
-use super::resolve::find_field;
+use super::attr_kind::{attr_kind, AttrKind};
 use crate::crm::Dictionaries;
+use crate::engine::resolve::find_field;
 use crate::rules::{EntityKind, FieldSource, RuleSet};
 
 /// A field to create.
