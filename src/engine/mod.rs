@@ -26,6 +26,7 @@ mod leads;
 pub mod lifecycle;
 mod lookup;
 mod needs;
+pub mod outbox;
 pub mod panel_sources;
 pub mod payload;
 pub mod plan;
