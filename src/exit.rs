@@ -4,9 +4,11 @@
 //! BILLmanager can react without parsing text. The codes are part of the public contract
 //! (README "Exit codes").
 //!
-//! This module is the top of the library: it knows every layer's error type in order to
-//! find them in an `anyhow` chain, and no layer imports it back. The codes and the
-//! [`Classify`] trait the errors implement live below them all, in [`crate::status`].
+//! This module is the top of the library, and no layer imports it back. The codes and the
+//! [`Classify`] trait the errors implement live below them all, in [`crate::status`]; the
+//! walk that finds the classified cause in an `anyhow` chain is the outbox policy's
+//! ([`crate::engine::outbox::classified`]), so a run's exit code and what becomes of its
+//! queued items are read from the same cause.
 
 pub use crate::status::{Classify, ExitStatus, Failure};
 

@@ -2,8 +2,9 @@
 //!
 //! This module sits below every layer: the rule file, the store, the locks, the billing
 //! reader and the amoCRM client each implement [`Classify`] for their own errors here, so
-//! none of them imports [`crate::exit`], which sits on top, walks an error chain and asks
-//! each cause. The codes are part of the public contract (README "Exit codes").
+//! none of them imports [`crate::exit`], which sits on top. The outbox policy
+//! (`engine::outbox`) walks an error chain and asks each cause; `exit` reads the same walk.
+//! The codes are part of the public contract (README "Exit codes").
 
 use std::fmt;
 
