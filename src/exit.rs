@@ -4,9 +4,11 @@
 //! BILLmanager can react without parsing text. The codes are part of the public contract
 //! (README "Exit codes").
 //!
-//! This module is the top of the library: it knows every layer's error type in order to
-//! find them in an `anyhow` chain, and no layer imports it back. The codes and the
-//! [`Classify`] trait the errors implement live below them all, in [`crate::status`].
+//! This module is the top of the library, and no layer imports it back. The codes and the
+//! [`Classify`] trait the errors implement live below them all, in [`crate::status`]; the
+//! walk that finds the classified cause in an `anyhow` chain is the outbox policy's
+//! ([`crate::engine::outbox::classified`]), so a run's exit code and what becomes of its
+//! queued items are read from the same cause.
 
 pub use crate::status::{Classify, ExitStatus, Failure};
 
@@ -14,40 +16,13 @@ pub use crate::status::{Classify, ExitStatus, Failure};
 ///
 /// Unclassified errors (I/O, bugs) exit 1: the "unreachable" code 5 would hide bugs behind
 /// a retry, and argument errors are classified (exit 2) where clap or the rules raise them.
+/// The walk itself is the library's ([`crate::engine::outbox::classified`]), so the outbox
+/// policy and the exit code read the same cause.
 pub fn classify(err: &anyhow::Error) -> (ExitStatus, Option<String>) {
-    // A `Failure` attached with `.context(…)` is the caller's more specific advice; anyhow
-    // finds context values only through its own downcast, not through the chain.
-    if let Some(f) = err.downcast_ref::<Failure>() {
-        return (f.status, f.hint.clone());
+    match crate::engine::outbox::classified(err) {
+        Some(c) => (c.exit_status(), c.hint()),
+        None => (ExitStatus::Partial, None),
     }
-    for cause in err.chain() {
-        if let Some(c) = as_classified(cause) {
-            return (c.exit_status(), c.hint());
-        }
-    }
-    (ExitStatus::Partial, None)
-}
-
-fn as_classified<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Classify> {
-    if let Some(x) = e.downcast_ref::<Failure>() {
-        return Some(x);
-    }
-    if let Some(x) = e.downcast_ref::<crate::rules::RulesError>() {
-        return Some(x);
-    }
-    if let Some(x) = e.downcast_ref::<crate::crm::CrmError>() {
-        return Some(x);
-    }
-    if let Some(x) = e.downcast_ref::<crate::store::StoreError>() {
-        return Some(x);
-    }
-    if let Some(x) = e.downcast_ref::<crate::billing::BillingError>() {
-        return Some(x);
-    }
-    if let Some(x) = e.downcast_ref::<crate::lock::LockHeld>() {
-        return Some(x);
-    }
-    None
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //!
 //! This module sits below every layer: the rule file, the store, the locks, the billing
 //! reader and the amoCRM client each implement [`Classify`] for their own errors here, so
-//! none of them imports [`crate::exit`], which sits on top, walks an error chain and asks
-//! each cause. The codes are part of the public contract (README "Exit codes").
+//! none of them imports [`crate::exit`], which sits on top. The outbox policy
+//! (`engine::outbox`) walks an error chain and asks each cause; `exit` reads the same walk.
+//! The codes are part of the public contract (README "Exit codes").
 
 use std::fmt;
 
@@ -77,13 +78,43 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Errors that know which exit code they mean and what the user should do.
+/// Errors that know which exit code they mean, what the user should do, and what becomes
+/// of the work they interrupted.
+///
+/// This is the one classification of failures (issue 23): the exit code, whether a run
+/// stops, and what the outbox does with a failed item (`engine::outbox::verdict`) are all
+/// read from these methods, so each error type decides them once, where it is defined.
 pub trait Classify {
     /// The exit code this error ends the process with.
     fn exit_status(&self) -> ExitStatus;
     /// Advice: the command or setting that fixes it.
     fn hint(&self) -> Option<String> {
         None
+    }
+    /// Whether the other side could not be asked, or its answer could not be read (no
+    /// connection, 5xx or 429 after the retries, a lost answer): not the item's fault, so it
+    /// is retried later unchanged, and a drain stops, since the next items would fail alike.
+    fn is_transient(&self) -> bool {
+        false
+    }
+    /// Whether the run must stop and leave queued work as it is, because nothing can be
+    /// pushed until a person acts (authorization, a block, an unpaid account, the rule
+    /// file). By default: errors that exit 2 (usage) or 3 (authorization).
+    fn is_fatal(&self) -> bool {
+        matches!(
+            self.exit_status(),
+            ExitStatus::Usage | ExitStatus::AuthNeeded
+        )
+    }
+    /// Whether the receiver answered and refused this item (amoCRM's validation errors, an
+    /// unexpected 4xx): sending it unchanged fails the same way, so it is parked soon.
+    fn is_refused(&self) -> bool {
+        false
+    }
+    /// Whether the entity the item names does not exist at the source (BILLmanager has no
+    /// such id): the item is dropped, as no retry can succeed.
+    fn is_gone(&self) -> bool {
+        false
     }
 }
 

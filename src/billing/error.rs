@@ -108,4 +108,23 @@ impl Classify for BillingError {
             }
         })
     }
+
+    /// BILLmanager could not be asked (mgrctl or the API unreachable, or refusing our
+    /// credentials): every other item would fail alike until it can.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            BillingError::Unreachable { .. } | BillingError::AccessDenied { .. }
+        )
+    }
+
+    /// Nothing here stops a run: one entity's trouble is that entity's.
+    fn is_fatal(&self) -> bool {
+        false
+    }
+
+    /// No such entity: nothing to sync, ever.
+    fn is_gone(&self) -> bool {
+        matches!(self, BillingError::NotFound { .. })
+    }
 }

@@ -45,5 +45,5 @@ pub mod zone;
 
 pub use event::CallEvent;
 pub use parse::{parse_body, Format};
-pub use push::{PushOutcome, Pusher};
+pub use push::{concerns_every_call, start_ingest_budget, PushOutcome, Pusher, INGEST_PUSH_BUDGET};
 pub use setup::CallSetup;

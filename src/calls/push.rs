@@ -30,6 +30,28 @@ use crate::phone;
 use crate::rules::RuleSet;
 use crate::store::{CallState, Store};
 
+/// How long `calls ingest` (and the CGI handler after answering) may spend pushing: the
+/// call is stored and answered first; what the push leaves waits for `replay-calls` (with
+/// amoCRM down, retries used to hold the caller about a minute).
+pub const INGEST_PUSH_BUDGET: Duration = Duration::from_secs(5);
+
+/// Starts the bounded push time of `calls ingest` and the CGI handler: every amoCRM
+/// request's retries end by [`INGEST_PUSH_BUDGET`] from now.
+pub fn start_ingest_budget() {
+    crate::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
+}
+
+/// Whether a push that failed with `status` would fail the same way for every later call
+/// (authorization, amoCRM unreachable, the rule file, the lock): the rest are then recorded
+/// as not sent with that error instead of being tried.
+pub fn concerns_every_call(status: crate::status::ExitStatus) -> bool {
+    use crate::status::ExitStatus as S;
+    matches!(
+        status,
+        S::AuthNeeded | S::Unreachable | S::Usage | S::Locked
+    )
+}
+
 /// Cache namespace remembering employees we already asked the senior manager to map.
 const MAPPING_CACHE: &str = "calls-mapping-task";
 
@@ -499,5 +521,27 @@ impl<'a> Pusher<'a> {
         );
         self.store.call_step_set(call, "call", Some(nid))?;
         Ok((nid, entity))
+    }
+}
+
+#[cfg(test)]
+mod every_call_tests {
+    use super::concerns_every_call;
+    use crate::status::ExitStatus as S;
+
+    #[test]
+    fn only_failures_every_later_call_would_hit_stop_the_others() {
+        let table = [
+            (S::Ok, false),
+            (S::Partial, false),
+            (S::Usage, true),
+            (S::AuthNeeded, true),
+            (S::Rejected, false),
+            (S::Unreachable, true),
+            (S::Locked, true),
+        ];
+        for (status, stops) in table {
+            assert_eq!(concerns_every_call(status), stops, "{status:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use amocrm_bin::crm::amo::AmoCrm;
 use amocrm_bin::crm::Crm as _;
 use amocrm_bin::engine::backfill::{BackfillOptions, Progress, Silent, Stopped};
+use amocrm_bin::engine::outbox::PARK_AFTER;
 use amocrm_bin::engine::{Action, Engine};
 use amocrm_bin::exit::{ExitStatus, Failure};
 use amocrm_bin::lock::{try_lock, LockKind};
@@ -175,11 +176,18 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             .iter()
             .filter(|o| o.action == Action::Failed)
         {
-            store.outbox_failed(o.origin.0.as_str(), &o.origin.1, &o.detail, o.rejected, 10)?;
+            // A rejection parks at once; anything else waits for the park threshold.
+            store.outbox_failed(
+                o.origin.0.as_str(),
+                &o.origin.1,
+                &o.detail,
+                o.rejected,
+                PARK_AFTER,
+            )?;
         }
         for g in &report.unlinked {
             if let Some((kind, id)) = &g.requeue {
-                store.outbox_failed(kind.as_str(), id, &g.reason, false, 10)?;
+                store.outbox_failed(kind.as_str(), id, &g.reason, false, PARK_AFTER)?;
             }
         }
     }

@@ -8,18 +8,20 @@
 //! [`Engine`] (the dictionaries come from the store's cache, and a rejection drops that
 //! cache so the next item reads fresh ones).
 //!
-//! Per item: success removes it (unless a newer event re-queued it meanwhile); a failure
-//! records the error and backs off; an entity BILLmanager does not have is dropped from the
-//! queue; data amoCRM rejects twice is parked at once; anything else is parked after [`PARK_AFTER`]
+//! Per item: success removes it (unless a newer event re-queued it meanwhile); a failure is
+//! judged by the library's outbox policy ([`outbox::verdict`]): the error is recorded and
+//! backs off; an entity BILLmanager does not have is dropped from the queue; data amoCRM
+//! rejects twice is parked at once; anything else is parked after [`outbox::PARK_AFTER`]
 //! attempts. Authorization trouble, an amoCRM block or a rule-file error stops the drain
 //! and leaves the items as they are; amoCRM or BILLmanager being unreachable stops it after
-//! recording the failure on the current item.
+//! recording the failure on the current item. This file only records and prints.
 
 use std::collections::HashSet;
 
-use amocrm_bin::billing::{BillingError, BillingSource};
+use amocrm_bin::billing::BillingSource;
 use amocrm_bin::crm::amo::AmoCrm;
-use amocrm_bin::crm::{Crm, CrmError};
+use amocrm_bin::crm::Crm;
+use amocrm_bin::engine::outbox::{self, Cause, Fate, PARK_AFTER};
 use amocrm_bin::engine::{Action, Engine, FollowUps};
 use amocrm_bin::exit::{classify, ExitStatus, Failure};
 use amocrm_bin::hook::users;
@@ -32,22 +34,17 @@ use serde_json::json;
 use super::args::DrainArgs;
 use super::{context, Cli};
 
-/// Failed attempts after which an item is parked (shown by `status`, retried by `--all`).
-pub const PARK_AFTER: i64 = 10;
-
 /// Items read from the outbox at a time.
 const BATCH: usize = 100;
 
 /// What became of one item.
-enum Verdict {
+enum Pushed {
     /// Pushed; the text says what changed.
     Done(String),
-    /// Not pushed; recorded on the item.
+    /// Not pushed; recorded on the item (retried or parked, as the verdict says).
     Failed {
         error: String,
-        permanent: bool,
-        /// amoCRM or BILLmanager is unreachable: the next items would fail the same way.
-        stop: bool,
+        verdict: outbox::Verdict,
     },
     /// Nothing can be pushed now; the items stay as they are.
     Fatal(anyhow::Error),
@@ -327,30 +324,26 @@ impl Pusher<'_> {
                 seen.insert(key(&item));
                 let what = format!("{} {} ({})", item.kind, item.bm_id, item.reason);
                 match self.push(&item) {
-                    Verdict::Done(detail) => {
+                    Pushed::Done(detail) => {
                         self.store.outbox_done(&item)?;
                         tally.done += 1;
                         log::info(&format!("drain: {what} → done: {detail}"));
                     }
-                    Verdict::Failed {
-                        error,
-                        permanent,
-                        stop,
-                    } => {
+                    Pushed::Failed { error, verdict } => {
                         let error = log::redact(&error);
+                        let parked = verdict.fate == Fate::Park;
                         self.store.outbox_failed(
                             &item.kind,
                             &item.bm_id,
                             &error,
-                            permanent,
+                            parked,
                             PARK_AFTER,
                         )?;
-                        let parked = permanent || item.attempts + 1 >= PARK_AFTER;
                         let as_before = self
                             .reported
                             .get(&(item.kind.clone(), item.bm_id.clone()))
                             .is_some_and(|e| e.as_deref() == Some(error.as_str()));
-                        let verdict = match (parked, as_before) {
+                        let said = match (parked, as_before) {
                             (true, true) => {
                                 tally.still_parked += 1;
                                 "still parked, as reported before"
@@ -364,8 +357,8 @@ impl Pusher<'_> {
                                 "failed, will retry"
                             }
                         };
-                        log::warn(&format!("drain: {what} → {verdict}: {error}"));
-                        if stop {
+                        log::warn(&format!("drain: {what} → {said}: {error}"));
+                        if verdict.stop {
                             log::warn("drain: stopping; the remaining items stay queued");
                             return Ok(Some(
                                 Failure::new(
@@ -377,18 +370,18 @@ impl Pusher<'_> {
                             ));
                         }
                     }
-                    Verdict::Fatal(e) => {
+                    Pushed::Fatal(e) => {
                         log::warn(&format!(
                             "drain: {what} → not pushed, drain stopped, queue kept: {e:#}"
                         ));
                         return Ok(Some(e));
                     }
-                    Verdict::Gone(why) => {
+                    Pushed::Gone(why) => {
                         self.store.outbox_done(&item)?;
                         tally.dropped += 1;
                         log::warn(&format!("drain: {what} → dropped: {why}"));
                     }
-                    Verdict::Skipped(why) => {
+                    Pushed::Skipped(why) => {
                         tally.skipped += 1;
                         log::verbose(&format!("drain: {what} → left queued: {why}"));
                     }
@@ -397,7 +390,7 @@ impl Pusher<'_> {
         }
     }
 
-    fn push(&self, item: &OutboxItem) -> Verdict {
+    fn push(&self, item: &OutboxItem) -> Pushed {
         let (kind, elid) = match item.kind.as_str() {
             "contact" => (EntityKind::Contact, item.bm_id.clone()),
             "company" => (EntityKind::Company, item.bm_id.clone()),
@@ -409,7 +402,7 @@ impl Pusher<'_> {
                 }
                 Err(e) => return self.judge(item, e.into()),
             },
-            other => return Verdict::Skipped(format!("`{other}` items are not pushed by drain")),
+            other => return Pushed::Skipped(format!("`{other}` items are not pushed by drain")),
         };
         let engine = match Engine::new(self.rules, self.store, self.crm, self.billing, false) {
             Ok(e) => e,
@@ -435,7 +428,7 @@ impl Pusher<'_> {
             .collect();
         match report.entity_exit_status() {
             // Gaps only (a lead with no contact, say): sent; the run journal names them.
-            ExitStatus::Ok | ExitStatus::Partial if failures.is_empty() => Verdict::Done(
+            ExitStatus::Ok | ExitStatus::Partial if failures.is_empty() => Pushed::Done(
                 report
                     .outcomes
                     .iter()
@@ -447,67 +440,30 @@ impl Pusher<'_> {
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
-            ExitStatus::Rejected => Verdict::Failed {
+            // Once more with fresh dictionaries, then it needs a person.
+            ExitStatus::Rejected => Pushed::Failed {
                 error: failures.join("; "),
-                // Once more with fresh dictionaries, then it needs a person.
-                permanent: item.attempts >= 1,
-                stop: false,
+                verdict: outbox::verdict(Cause::Refused, item.attempts),
             },
-            _ => Verdict::Failed {
+            _ => Pushed::Failed {
                 error: failures.join("; "),
-                permanent: false,
-                stop: true,
+                verdict: outbox::verdict(Cause::Transient, item.attempts),
             },
         }
     }
 
-    /// Classifies an error raised while pushing `item`.
-    fn judge(&self, item: &OutboxItem, e: anyhow::Error) -> Verdict {
-        let error = format!("{e:#}");
-        if let Some(c) = e.chain().find_map(|c| c.downcast_ref::<CrmError>()) {
-            return match c {
-                CrmError::AuthNeeded { .. }
-                | CrmError::Forbidden { .. }
-                | CrmError::Blocked
-                | CrmError::PaymentRequired => Verdict::Fatal(e),
-                CrmError::Validation { .. } | CrmError::Http { .. } => Verdict::Failed {
-                    error,
-                    permanent: item.attempts >= 1,
-                    stop: false,
-                },
-                _ => Verdict::Failed {
-                    error,
-                    permanent: false,
-                    stop: true,
-                },
-            };
-        }
-        if let Some(b) = e.chain().find_map(|c| c.downcast_ref::<BillingError>()) {
-            return match b {
-                // The entity is gone (or never was): retrying cannot help, and keeping it
-                // would report it on every run.
-                BillingError::NotFound { .. } => Verdict::Gone(error),
-                BillingError::Unreachable { .. } | BillingError::AccessDenied { .. } => {
-                    Verdict::Failed {
-                        error,
-                        permanent: false,
-                        stop: true,
-                    }
-                }
-                _ => Verdict::Failed {
-                    error,
-                    permanent: false,
-                    stop: false,
-                },
-            };
-        }
-        match classify(&e).0 {
-            // A rule-file problem (an unknown pipeline name, say) fails every item alike.
-            ExitStatus::Usage | ExitStatus::AuthNeeded => Verdict::Fatal(e),
-            _ => Verdict::Failed {
-                error,
-                permanent: false,
-                stop: false,
+    /// Turns the library's verdict on an error raised while pushing `item` into what the
+    /// drain does with it.
+    fn judge(&self, item: &OutboxItem, e: anyhow::Error) -> Pushed {
+        let verdict = outbox::verdict(Cause::of(&e), item.attempts);
+        match verdict.fate {
+            Fate::Keep => Pushed::Fatal(e),
+            // The entity is gone (or never was): retrying cannot help, and keeping it would
+            // report it on every run.
+            Fate::Drop => Pushed::Gone(format!("{e:#}")),
+            Fate::Retry | Fate::Park => Pushed::Failed {
+                error: format!("{e:#}"),
+                verdict,
             },
         }
     }

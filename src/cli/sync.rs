@@ -1,6 +1,7 @@
 //! `sync --entity KIND --elid N`: one BILLmanager entity now.
 
 use amocrm_bin::crm::amo::AmoCrm;
+use amocrm_bin::engine::outbox::{self, PARK_AFTER};
 use amocrm_bin::engine::Engine;
 use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::rules::EntityKind;
@@ -65,7 +66,7 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
                         id,
                         "not linked to its client in BILLmanager; see the run journal",
                         false,
-                        10,
+                        PARK_AFTER,
                     )?;
                 }
             }
@@ -76,7 +77,7 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
                     elid,
                     "sync failed; see the run journal",
                     false,
-                    10,
+                    PARK_AFTER,
                 )?;
             } else if !args.dry_run {
                 store.outbox_clear(kind.as_str(), elid)?;
@@ -89,15 +90,8 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
         }
         Err(e) => {
             let (status, _) = amocrm_bin::exit::classify(&e);
-            // Queue transient failures (amoCRM down, token trouble); not bad arguments.
-            let transient = matches!(
-                status,
-                ExitStatus::Unreachable
-                    | ExitStatus::Partial
-                    | ExitStatus::AuthNeeded
-                    | ExitStatus::Rejected
-                    | ExitStatus::Locked
-            );
+            // Queued unless the failure is the command's own (the library's rule).
+            let transient = outbox::queue_after_direct_sync(&e);
             if !args.dry_run && transient && panel_lacks(&rules, kind, elid) {
                 // Junk in the queue would be retried and reported forever.
                 amocrm_bin::log::warn(&format!(
@@ -110,7 +104,7 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
                     elid,
                     &amocrm_bin::log::redact(&format!("{e}")),
                     false,
-                    10,
+                    PARK_AFTER,
                 )?;
             }
             store.finish_run(run, status.code() as i32, "{}")?;

@@ -88,30 +88,11 @@ pub enum CrmError {
 }
 
 impl CrmError {
-    /// Whether retrying the same item later can succeed without anyone changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            CrmError::Unreachable { .. } | CrmError::Ambiguous { .. } | CrmError::Decode { .. }
-        )
-    }
-
     /// Whether this error ends the run it happened in: amoCRM could not be reached after a
     /// request's retries (the client's one stop decision, `amo::Outage`; issue 22). Nothing
     /// new is sent after it; what was not sent is reported and sent by the next run.
     pub fn stops_the_run(&self) -> bool {
         matches!(self, CrmError::Unreachable { .. })
-    }
-
-    /// Whether the whole run must stop (no point trying other items).
-    pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            CrmError::AuthNeeded { .. }
-                | CrmError::Blocked
-                | CrmError::PaymentRequired
-                | CrmError::Unreachable { .. }
-        )
     }
 }
 
@@ -220,5 +201,30 @@ impl Classify for CrmError {
             CrmError::Http { .. } => "run with -v to see the request; check `[amocrm] base_url`".into(),
             CrmError::Decode { .. } => "run with -vv and report the answer shown".into(),
         })
+    }
+
+    /// No answer after the retries (connection refused, timeout, 5xx, a 429 storm), an
+    /// answer lost after a write, or one we cannot read: retrying later unchanged can work.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            CrmError::Unreachable { .. } | CrmError::Ambiguous { .. } | CrmError::Decode { .. }
+        )
+    }
+
+    /// Account-wide refusals: no write can succeed until a person re-authorizes, lifts the
+    /// block or pays. A 403 problem+json ([`CrmError::Forbidden`]) concerns one method, so
+    /// it is not fatal here; a drain still stops on it, as it exits 3 (see the default rule
+    /// in `engine::outbox`).
+    fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
+        )
+    }
+
+    /// amoCRM answered and refused this item (validation errors, 404, any other 4xx).
+    fn is_refused(&self) -> bool {
+        matches!(self, CrmError::Validation { .. } | CrmError::Http { .. })
     }
 }

@@ -23,6 +23,7 @@ mod leads;
 pub mod lifecycle;
 mod lookup;
 mod needs;
+pub mod outbox;
 pub mod payload;
 pub mod plan;
 mod purged;

@@ -447,13 +447,11 @@ fn rejections(items: &[crate::crm::ItemErrors]) -> Vec<(String, String, bool)> {
 
 /// A whole batch failed: fatal errors stop the run, others fail each item.
 fn all_failed(keys: &[String], e: CrmError) -> anyhow::Result<Vec<(String, String, bool)>> {
-    if matches!(
-        e,
-        CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
-    ) {
+    use crate::status::Classify as _;
+    if e.is_fatal() {
         return Err(e.into());
     }
-    let rejected = matches!(e, CrmError::Validation { .. } | CrmError::Http { .. });
+    let rejected = e.is_refused();
     Ok(keys
         .iter()
         .map(|k| (k.clone(), crate::log::redact(&e.to_string()), rejected))

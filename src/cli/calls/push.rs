@@ -21,14 +21,10 @@ pub struct Pushed {
     pub hint: Option<String>,
 }
 
-/// How long `calls ingest` (and the CGI handler after answering) may spend pushing: the
-/// call is stored and answered first; what the push leaves waits for `replay-calls` (with
-/// amoCRM down, retries used to hold the caller about a minute).
-pub const INGEST_PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Starts the bounded push time of `calls ingest` and the CGI handler.
+/// Starts the bounded push time of `calls ingest` and the CGI handler (the library's
+/// [`amocrm_bin::calls::start_ingest_budget`]).
 pub fn start_ingest_budget() {
-    amocrm_bin::crm::amo::retry::set_deadline(Some(std::time::Instant::now() + INGEST_PUSH_BUDGET));
+    amocrm_bin::calls::start_ingest_budget();
 }
 
 /// Pushes calls in order; after a failure that concerns every call (authorization,
@@ -85,14 +81,7 @@ pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) 
             Err(e) => {
                 let (text, status, hint) = failed(&e);
                 amocrm_bin::log::record(&format!("call {id}: push failed: {text}"));
-                let everyone = matches!(
-                    status,
-                    ExitStatus::AuthNeeded
-                        | ExitStatus::Unreachable
-                        | ExitStatus::Usage
-                        | ExitStatus::Locked
-                );
-                if everyone {
+                if amocrm_bin::calls::concerns_every_call(status) {
                     stop = Some((text.clone(), status, hint.clone()));
                 }
                 out.push(Pushed {

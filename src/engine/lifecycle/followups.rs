@@ -18,11 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use super::{fatal, Engine, Target};
+use super::{Engine, Target};
 use crate::crm::CrmError;
 use crate::engine::plan::{Op, Plan};
 use crate::engine::report::QueuedFollowUp;
 use crate::rules::EntityKind;
+use crate::status::Classify as _;
 use crate::store::{FollowUp, FollowUpKind, FollowUpTask, LifeTask};
 
 /// Rows read from the store at a time.
@@ -311,7 +312,7 @@ impl Engine<'_> {
             })
         };
         if let Err(e) = looked {
-            if fatal(&e) {
+            if e.is_fatal() {
                 return Err(e.into());
             }
             let error = format!(
@@ -412,7 +413,7 @@ impl Engine<'_> {
                         .followup_failed(&f.key, &error, maybe_sent(&e), refused(&e))?;
                     self.queued(kind, f, &error);
                 }
-                if fatal(&e) {
+                if e.is_fatal() {
                     return Err(e.into());
                 }
                 Ok(())

@@ -38,7 +38,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::report::{Action, Outcome};
 use super::Engine;
-use crate::crm::CrmError;
 use crate::rules::EntityKind;
 use crate::store::Stage;
 
@@ -137,14 +136,6 @@ pub(super) fn render(
         f.insert((*k).to_string(), v.clone());
     }
     super::facts::render(template, &f)
-}
-
-/// Errors that must stop a run (no point in trying the next write).
-fn fatal(e: &CrmError) -> bool {
-    matches!(
-        e,
-        CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
-    )
 }
 
 impl Engine<'_> {

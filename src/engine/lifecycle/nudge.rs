@@ -24,6 +24,7 @@ use crate::crm::Item;
 use crate::rules::condition::{holds, Facts};
 use crate::rules::lifecycle::{AbandonedCart, Nudge};
 use crate::rules::EntityKind;
+use crate::status::Classify as _;
 use crate::store::{now, LifeTask};
 
 /// One thing `nudge` looked at and what it did.
@@ -247,7 +248,7 @@ impl Engine<'_> {
         s: &Service,
         e: crate::crm::CrmError,
     ) -> anyhow::Result<NudgeItem> {
-        if super::fatal(&e) {
+        if e.is_fatal() {
             return Err(e.into());
         }
         let mut item = NudgeItem::new(what, s, "failed", crate::log::redact(&e.to_string()));
@@ -494,7 +495,7 @@ impl Engine<'_> {
                         }
                     }
                 }
-                Err(e) if super::fatal(&e) => return Err(e.into()),
+                Err(e) if e.is_fatal() => return Err(e.into()),
                 Err(_) => return Ok(None),
             }
         }

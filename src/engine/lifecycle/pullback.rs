@@ -138,11 +138,7 @@ pub(crate) fn stops_the_core(e: &anyhow::Error) -> bool {
         .find_map(|c| c.downcast_ref::<CrmError>())
         .is_some_and(|c| {
             // Unreachable after its retries: the run stops there (issue 22).
-            c.stops_the_run()
-                || matches!(
-                    c,
-                    CrmError::AuthNeeded { .. } | CrmError::Blocked | CrmError::PaymentRequired
-                )
+            c.stops_the_run() || crate::status::Classify::is_fatal(c)
         })
 }
 
