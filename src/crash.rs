@@ -25,11 +25,14 @@ pub const ENV: &str = "AMOCRM_BIN_CRASH_AT";
 /// Aborts the process when `AMOCRM_BIN_CRASH_AT` is `name`, or `name@s` for one of
 /// `subjects`.
 pub fn point<'s>(name: &str, subjects: impl IntoIterator<Item = &'s str>) {
-    let Some(want) = std::env::var_os(ENV) else {
+    // Read once per process: points sit on a backfill's per-entity path.
+    static WANT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let Some(want) =
+        WANT.get_or_init(|| std::env::var_os(ENV).map(|v| v.to_string_lossy().into_owned()))
+    else {
         return;
     };
-    let want = want.to_string_lossy();
-    if hits(&want, name, subjects) {
+    if hits(want, name, subjects) {
         eprintln!("{ENV}={want}: aborting here (test hook)");
         std::process::abort();
     }
