@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::support::{root, run, World};
+use crate::support::{edit_rows, root, run, World};
 
 /// Sales pipeline and its stages in the sandbox seed (sandbox/README.md).
 const SALES: i64 = 3177727;
@@ -88,15 +88,6 @@ fn world(data: &Path, lifecycle: &str, edit: impl FnOnce(String) -> String) -> W
     });
     w.authorize();
     w
-}
-
-/// Edits the rows of a list file (`item.json`, `user.json`) in BILLmanager's shape.
-fn edit_rows(data: &Path, file: &str, f: impl FnOnce(&mut Vec<Value>)) {
-    let path = data.join(file);
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let rows = doc["doc"]["elem"].as_array_mut().unwrap();
-    f(rows);
-    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
 }
 
 fn row<'a>(rows: &'a mut [Value], id: &str) -> &'a mut Value {

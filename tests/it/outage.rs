@@ -2,7 +2,6 @@
 //! unreachable after its retries stops the run; nothing new is sent; the run says what was
 //! not sent and exits 5 within one retry budget; the next run completes it exactly once.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fakebill::generate::Spec;
@@ -10,6 +9,7 @@ use sandbox::{Fault, SandboxConfig};
 use serde_json::{json, Value};
 
 use crate::faults::{assert_complete, dataset, hits, outbox, without_lifecycle, Rig};
+use crate::support::edit_each_row;
 
 /// Lanes the backfill keeps open in these tests.
 const LANES: usize = 2;
@@ -158,16 +158,6 @@ fn amocrm_vanishing_mid_backfill_stops_it_at_once_with_exit_5_and_the_rerun_comp
     rig.finish();
 }
 
-/// Edits every row of a BILLmanager list file.
-fn edit_rows(dir: &Path, file: &str, f: impl Fn(&mut Value)) {
-    let path = dir.join(file);
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for row in doc["doc"]["elem"].as_array_mut().unwrap() {
-        f(row);
-    }
-    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
-}
-
 #[test]
 fn nudge_in_a_503_storm_on_tasks_stops_after_the_first_item_and_the_next_run_does_the_rest() {
     let clients = 6;
@@ -180,7 +170,7 @@ fn nudge_in_a_503_storm_on_tasks_stops_after_the_first_item_and_the_next_run_doe
         date: "2025-06-01".into(),
     });
     // Half the clients left an order unpaid; the others only had a trial, months ago.
-    edit_rows(data.path(), "item.json", |r| {
+    edit_each_row(data.path(), "item.json", |r| {
         let n: usize = r["id"]["$"].as_str().unwrap().parse().unwrap();
         if n - 700_001 < clients / 2 {
             r["status"] = json!({"$": "1"});

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::faults::without_lifecycle;
-use crate::support::{root, run, World};
+use crate::support::{edit_rows, root, run, World};
 use crate::sync::copy_dir;
 
 /// The two fixture sets: the real shapes (default) and the assumed ones.
@@ -32,14 +32,6 @@ fn embedded(v: &Value, kind: &str) -> usize {
         .and_then(Value::as_array)
         .map(Vec::len)
         .unwrap_or(0)
-}
-
-/// Rewrites one list file's rows.
-fn edit_rows(data: &Path, file: &str, f: impl FnOnce(&mut Vec<Value>)) {
-    let path = data.join(file);
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    f(doc["doc"]["elem"].as_array_mut().unwrap());
-    std::fs::write(&path, doc.to_string()).unwrap();
 }
 
 #[test]

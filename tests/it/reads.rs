@@ -3,13 +3,11 @@
 //! abandoned cart) is read in pages of up to 250 by id (`filter[id][]`), never one
 //! `GET /api/v4/{entity}/{id}` each. Each test counts the sandbox's requests by route.
 
-use std::path::Path;
-
 use fakebill::generate::{write, Spec};
 use sandbox::{SandboxConfig, Stats};
 use serde_json::{json, Value};
 
-use crate::support::{run, World};
+use crate::support::{edit_each_row, run, World};
 
 /// Requests of one route (`GET /api/v4/leads/{id}`, `GET /api/v4/leads`, …).
 fn count(stats: &Stats, route: &str) -> u64 {
@@ -22,16 +20,6 @@ fn backfill(w: &World) -> Value {
         .args(["backfill", "--since", "2025-01-01", "--json"]));
     assert_eq!(rc, 0, "{out}{err}");
     serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"))
-}
-
-/// Edits every row of a BILLmanager list file.
-fn edit_rows(dir: &Path, file: &str, f: impl Fn(&mut Value)) {
-    let path = dir.join(file);
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for row in doc["doc"]["elem"].as_array_mut().unwrap() {
-        f(row);
-    }
-    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
 }
 
 /// Appends to a text value of a row (`{"$": …}`).
@@ -67,9 +55,9 @@ fn entities_changed_in_the_panel_are_read_in_pages_before_their_update() {
         assert!(contacts > 250 || !filters, "{contacts}");
 
         // The panel changes every user's name, every payer's name, every service's price.
-        edit_rows(data.path(), "user.json", |r| append(r, "realname", " Jr"));
-        edit_rows(data.path(), "profile.json", |r| append(r, "name", " Group"));
-        edit_rows(data.path(), "item.json", |r| {
+        edit_each_row(data.path(), "user.json", |r| append(r, "realname", " Jr"));
+        edit_each_row(data.path(), "profile.json", |r| append(r, "name", " Group"));
+        edit_each_row(data.path(), "item.json", |r| {
             r["cost"] = json!({"$": "790.00"})
         });
         // Somebody else's company: an ignored filter lists it too, which tells us so.
@@ -210,7 +198,7 @@ fn nudge_reads_the_leads_of_carts_and_trials_in_pages() {
     .unwrap();
     // Half the clients put an order in the cart and never paid; the other half only ever
     // had a trial (period -100), now months old.
-    edit_rows(data.path(), "item.json", |r| {
+    edit_each_row(data.path(), "item.json", |r| {
         let n: usize = r["id"]["$"].as_str().unwrap().parse().unwrap();
         if n - 700_001 < clients / 2 {
             r["status"] = json!({"$": "1"});

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sandbox::SandboxConfig;
 use serde_json::Value;
 
-use crate::support::{root, run, World};
+use crate::support::{edit_rows, root, run, World};
 use crate::sync::copy_dir;
 
 /// `fake-mgrctl`, built next to this test binary by `cargo build --workspace`.
@@ -22,14 +22,6 @@ fn fake_mgrctl() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// Rewrites one list file's rows.
-fn edit_rows(data: &Path, file: &str, f: impl FnOnce(&mut Vec<Value>)) {
-    let path = data.join(file);
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    f(doc["doc"]["elem"].as_array_mut().unwrap());
-    std::fs::write(&path, doc.to_string()).unwrap();
 }
 
 /// Sets `field` of the row with id `id` to the panel's `{"$": value}`.

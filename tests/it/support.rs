@@ -188,3 +188,18 @@ pub fn stored_tokens(store: &Path) -> (String, String) {
     )
     .unwrap()
 }
+
+/// Rewrites the rows of a BILLmanager list file (`item.json`, `user.json`) in a copy of
+/// the panel's data, in the panel's shape (`{"doc": {"elem": [...]}}`).
+pub fn edit_rows(data: &Path, file: &str, f: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    let path = data.join(file);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f(doc["doc"]["elem"].as_array_mut().unwrap());
+    std::fs::write(&path, doc.to_string()).unwrap();
+}
+
+/// Edits every row of a BILLmanager list file, one at a time.
+pub fn edit_each_row(data: &Path, file: &str, f: impl Fn(&mut serde_json::Value)) {
+    edit_rows(data, file, |rows| rows.iter_mut().for_each(f));
+}
