@@ -206,16 +206,16 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         summary["degraded"] = json!(report.degraded);
     }
     if let Err(e) = outcome {
-        let (status, _) = amocrm_bin::exit::classify(&e);
-        if let Some(stopped) = e.downcast_ref::<Stopped>() {
-            summary["stopped"] = json!(stopped.unsent);
+        let (status, hint) = amocrm_bin::exit::classify(&e);
+        let stopped = e.downcast_ref::<Stopped>().map(|s| json!(s.unsent));
+        if let Some(unsent) = &stopped {
+            summary["stopped"] = unsent.clone();
         }
         store.finish_run(run, status.code() as i32, &summary.to_string())?;
-        if e.downcast_ref::<Stopped>().is_some() && cli.json {
+        if stopped.is_some() && cli.json {
             // The summary, with what was not sent, is the one JSON answer; the error and its
             // hint go to stderr as for any failure.
             let _ = super::report(&e, false);
-            let (_, hint) = amocrm_bin::exit::classify(&e);
             summary["ok"] = json!(false);
             summary["exit_code"] = json!(status.code());
             summary["error"] = json!(format!("{e}"));
@@ -226,7 +226,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
             return Ok(status);
         }
         // An outage stopped it: what was sent, before the error says what was not.
-        if e.downcast_ref::<Stopped>().is_some() && !cli.quiet {
+        if stopped.is_some() && !cli.quiet {
             println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
             print_counts(&report, &stats, started, "created", "updated");
             let queued = report
