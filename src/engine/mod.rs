@@ -75,9 +75,7 @@ impl<'a> Engine<'a> {
         let resolved = resolve::resolve(rules, dict)?;
         let life = lifecycle::resolve(rules, &resolved.dict)?;
         // `account.edit` only for clients whose list row lacks what the rules use.
-        if let Ok(text) = crate::rules::read_text(&rules.path) {
-            billing.need_client_fields(needs::client_fields(&text));
-        }
+        billing.need_client_fields(needs::client_fields(rules));
         Ok(Engine {
             rules,
             store,

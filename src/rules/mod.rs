@@ -6,6 +6,7 @@
 //! resolved against the rule file's directory, so a rule file and its store can travel
 //! together (the demo and tests rely on this).
 
+pub mod attributes;
 pub mod condition;
 mod error;
 pub mod lifecycle;
@@ -66,6 +67,9 @@ pub struct RuleSet {
     pub path: PathBuf,
     /// The parsed content, with relative paths already resolved.
     pub file: RuleFile,
+    /// The panel attributes the file names anywhere ([`attributes::referenced`]), read from
+    /// the same parse, so no layer reads the rule file a second time.
+    pub attributes: std::collections::BTreeSet<String>,
 }
 
 impl RuleSet {
@@ -133,9 +137,13 @@ impl RuleSet {
                 problems,
             });
         }
+        // The typed parse succeeded, so the untyped one does too (the fallback is unreachable
+        // and would only name no attribute).
+        let doc: toml::Value = text.parse().unwrap_or(toml::Value::Boolean(false));
         Ok(RuleSet {
             path: path.to_path_buf(),
             file,
+            attributes: attributes::referenced(&doc),
         })
     }
 
