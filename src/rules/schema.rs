@@ -277,7 +277,8 @@ pub struct AmoSection {
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
-    /// Requests per second across all processes sharing the store (amoCRM allows 7).
+    /// Requests per second across all processes sharing the store (amoCRM allows 7; only a
+    /// plain-http loopback sandbox may go up to 1000, which tests that do not prove pacing use).
     #[serde(default = "default_rps")]
     pub rate_limit_rps: u32,
     /// Entities per write request (amoCRM's limit is 250; lower it if amoCRM times out).

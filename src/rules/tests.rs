@@ -59,6 +59,32 @@ fn plain_http_only_for_loopback() {
 }
 
 #[test]
+fn more_than_7_per_second_only_for_a_plain_http_loopback_sandbox() {
+    for (url, rps, ok) in [
+        ("https://acme.amocrm.ru", "7", true),
+        ("https://acme.amocrm.ru", "8", false),
+        ("https://acme.amocrm.ru", "0", false),
+        ("http://127.0.0.1:8080", "100", true),
+        ("http://127.0.0.1:8080", "1000", true),
+        ("http://127.0.0.1:8080", "1001", false),
+        ("http://127.0.0.1:8080", "0", false),
+        ("https://127.0.0.1:8080", "8", false),
+    ] {
+        let text = GOOD.replace("https://acme.amocrm.ru", url).replace(
+            "client_id = \"abc\"",
+            &format!("client_id = \"abc\"\nrate_limit_rps = {rps}"),
+        );
+        match parse(&text) {
+            Ok(_) => assert!(ok, "{url} at {rps} per second was accepted"),
+            Err(e) => {
+                assert!(!ok, "{url} at {rps} per second: {e}");
+                assert!(e.to_string().contains("amocrm.rate_limit_rps"), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
 fn foreign_host_needs_explicit_allow() {
     let text = GOOD.replace("https://acme.amocrm.ru", "https://evil.example.com");
     let msg = parse(&text).unwrap_err().to_string();
