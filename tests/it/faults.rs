@@ -453,20 +453,24 @@ pub fn without_lifecycle(rules: String) -> String {
 }
 
 fn spec_world(spec: &Spec, batch: usize) -> (tempfile::TempDir, Rig) {
-    let data = dataset(spec);
-    let rig = Rig::with_data(SandboxConfig::default(), data.path(), |r| {
-        without_lifecycle(r).replace("batch_size = 250", &format!("batch_size = {batch}"))
-    });
-    rig.authorize();
-    (data, rig)
+    spec_world_at(spec, batch, false)
 }
 
 /// [`spec_world`] at amoCRM's own 7 requests per second, for the tests of the pacer.
 fn paced_spec_world(spec: &Spec, batch: usize) -> (tempfile::TempDir, Rig) {
+    spec_world_at(spec, batch, true)
+}
+
+fn spec_world_at(spec: &Spec, batch: usize, paced: bool) -> (tempfile::TempDir, Rig) {
     let data = dataset(spec);
-    let rig = Rig::paced_with_data(SandboxConfig::default(), data.path(), |r| {
+    let edit = |r: String| {
         without_lifecycle(r).replace("batch_size = 250", &format!("batch_size = {batch}"))
-    });
+    };
+    let rig = if paced {
+        Rig::paced_with_data(SandboxConfig::default(), data.path(), edit)
+    } else {
+        Rig::with_data(SandboxConfig::default(), data.path(), edit)
+    };
     rig.authorize();
     (data, rig)
 }
