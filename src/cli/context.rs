@@ -20,9 +20,11 @@ pub fn rules(cli: &Cli) -> anyhow::Result<RuleSet> {
     Ok(rules)
 }
 
-/// Opens the store the rule file names.
+/// Opens the store the rule file names, waiting `[store] busy_timeout_secs` for a writer.
 pub fn store(rules: &RuleSet) -> anyhow::Result<Store> {
-    Ok(Store::open(&rules.file.store.path)?)
+    let store = Store::open(&rules.file.store.path)?;
+    store.set_busy_timeout(Duration::from_secs(rules.file.store.busy_timeout_secs))?;
+    Ok(store)
 }
 
 /// The amoCRM client. The client secret is resolved only when `need_secret` (reading the

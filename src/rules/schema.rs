@@ -384,14 +384,23 @@ pub struct StoreSection {
     /// Path of the store; relative paths are relative to the rule file.
     #[serde(default = "default_store")]
     pub path: PathBuf,
+    /// How long a run waits for another process's write transaction before it exits 6
+    /// ("store locked"). A long wait suits cron; the tests of the lock shorten it.
+    #[serde(default = "default_busy_timeout")]
+    pub busy_timeout_secs: u64,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
             path: default_store(),
+            busy_timeout_secs: default_busy_timeout(),
         }
     }
+}
+
+fn default_busy_timeout() -> u64 {
+    30
 }
 
 fn default_store() -> PathBuf {

@@ -103,6 +103,16 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             ),
         );
     }
+    let busy = file.store.busy_timeout_secs;
+    if busy == 0 || busy > 3600 {
+        bad(
+            "store.busy_timeout_secs",
+            format!(
+                "{busy} is out of range: give 1..=3600 seconds (30 by default) to wait for \
+                 another process's write before exiting 6"
+            ),
+        );
+    }
     if a.batch_size == 0 || a.batch_size > 250 {
         bad(
             "amocrm.batch_size",

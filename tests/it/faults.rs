@@ -1253,7 +1253,9 @@ fn hold_exclusive_until(
 
 #[test]
 fn store_locked_by_another_writer_is_waited_for_then_exits_6_and_status_still_reads() {
-    let rig = demo_rig(|r| r);
+    // A 3-second wait instead of the default 30 (`[store] busy_timeout_secs`): the test
+    // watches the child give up, it does not wait out half a minute.
+    let rig = demo_rig(|r| r.replace("busy_timeout_secs = 30", "busy_timeout_secs = 3"));
     rig.authorize();
     // A short lock is simply waited for.
     let locker = hold_exclusive(&rig.store(), Duration::from_millis(1500));
@@ -1262,7 +1264,7 @@ fn store_locked_by_another_writer_is_waited_for_then_exits_6_and_status_still_re
     assert_eq!(rc, 0, "{out}{err}");
     assert!(started.elapsed() >= Duration::from_millis(1000));
     locker.join().unwrap();
-    // One held past the 30-second busy timeout: exit 6 with the reason; meanwhile `status`
+    // One held past the busy timeout: exit 6 with the reason; meanwhile `status`
     // (what the hint suggests) still reads the store.
     // Held until the child has given up, however late it started.
     let (locker, release) = hold_exclusive_until(&rig.store(), Duration::from_secs(120));
