@@ -56,6 +56,7 @@ pub struct RuleFile {
 #[serde(deny_unknown_fields)]
 pub struct SyncSection {
     /// Entities created before this date (YYYY-MM-DD) are not sent.
+    #[serde(default, deserialize_with = "date")]
     pub since: Option<chrono::NaiveDate>,
     /// A re-order of the same product by the same client within this many days joins the
     /// existing lead instead of creating a new one (e.g. a re-ordered trial).
@@ -731,4 +732,21 @@ pub struct CallPipelineRule {
     pub pipeline: String,
     /// Status name or id within the pipeline.
     pub status: String,
+}
+
+/// A calendar date written `YYYY-MM-DD`, quoted or as TOML's own date, with an error that
+/// shows the expected form (chrono alone says "input is out of range" for `2024-13-01`).
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    let text = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(t) => t.to_string(),
+        other => other.to_string(),
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a date: expected YYYY-MM-DD, e.g. 2024-01-31"
+            ))
+        })
 }
