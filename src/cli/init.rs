@@ -128,7 +128,7 @@ pub fn setup_fields(cli: &Cli, args: &SetupFieldsArgs) -> anyhow::Result<ExitSta
     let crm = AmoCrm::new(context::client(&rules, &store, true)?);
     let dict = crm.dictionaries()?;
     let account = account_name(&rules, &store)?;
-    let (create, skipped) = missing_fields(&rules, &dict);
+    let (create, skipped) = missing_fields(&rules, &dict, args.yes);
     for s in &skipped {
         println!("skipped: {}: {}", s.key, s.reason);
     }

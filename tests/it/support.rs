@@ -178,6 +178,27 @@ impl World {
         }
     }
 
+    /// The names of the account's custom fields of `kind` (`leads`), read as amoCRM's
+    /// interface would (marked by hand, so neither rate-limited nor counted).
+    pub fn field_names(&self, kind: &str) -> Vec<String> {
+        let resp = reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/api/v4/{kind}/custom_fields?limit=250",
+                self.sandbox.base_url()
+            ))
+            .bearer_auth(self.sandbox.issue_access_token())
+            .header(sandbox::BY_HAND, "1")
+            .send()
+            .unwrap();
+        let body: serde_json::Value = resp.json().unwrap_or_default();
+        body["_embedded"]["custom_fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Makes the cached dictionaries stale: the lead option `option` gets an id amoCRM does
     /// not know, as if a manager deleted the option after the cache was filled. amoCRM then
     /// rejects leads using it with `NotSupportedChoice`. The cache must be filled already.
