@@ -23,11 +23,12 @@ use reqwest::blocking::Client;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::classify::{classify, truncate, Answer, Attempt, Verdict};
 use super::oauth::{TokenManager, TokenSource};
 use super::outage::Outage;
 use super::pace::Pacer;
 use super::retry::{self, backoff, describe_transport};
-use crate::crm::{CrmError, FieldError, ItemErrors};
+use crate::crm::CrmError;
 use crate::store::{Store, TokenRecord};
 
 /// Counters for the run summary and the benchmark.
@@ -203,7 +204,7 @@ impl<'a> AmoClient<'a> {
         let lanes = lanes.clamp(1, 64);
         let (work_tx, work_rx) = std::sync::mpsc::channel::<Work>();
         let work_rx = std::sync::Mutex::new(work_rx);
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Answer, Duration)>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Option<Answer>, Duration)>();
         // Set on a stop: requests not on the wire yet are not sent.
         let cancel = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
@@ -298,7 +299,7 @@ impl<'a> AmoClient<'a> {
                     break;
                 };
                 open -= 1;
-                if matches!(answer, Answer::Cancelled) {
+                let Some(answer) = answer else {
                     {
                         let mut s = self.stats.borrow_mut();
                         s.requests -= 1;
@@ -311,8 +312,8 @@ impl<'a> AmoClient<'a> {
                     tries[i].job.body = None;
                     feed.answered(i, Err(err));
                     continue;
-                }
-                let next = self.classify(&mut tries[i], answer, took);
+                };
+                let next = self.judge(&mut tries[i], answer, took);
                 if matches!(next, Next::Done(_)) {
                     // A long fed run must not keep every body it sent.
                     tries[i].job.body = None;
@@ -425,132 +426,47 @@ impl<'a> AmoClient<'a> {
             })
     }
 
-    /// Retry after `wait`, or give up when the next try could not end inside the budget
-    /// ([`retry::may_retry`]): then the request ends unreachable, which stops the run.
-    fn retry_or_give_up(&self, t: &Try, wait: Duration, pause: bool) -> Next {
-        let spent = t.first_sent.map_or(Duration::ZERO, |s| s.elapsed());
-        if retry::may_retry(t.attempt, spent, wait, self.timeout) {
-            return Next::Retry(pause.then_some(wait));
-        }
-        Next::Done(Err(CrmError::Unreachable {
-            request: t.label(),
-            detail: format!(
-                "gave up after {} attempt{} in {:.1} s (the retry budget is {} s); last: {}",
-                t.attempt,
-                if t.attempt == 1 { "" } else { "s" },
-                spent.as_secs_f64(),
-                retry::BUDGET.as_secs(),
-                t.last_failure
-            ),
-        }))
-    }
-
-    /// What to do after one try: finish (success or a final error), retry, or refresh the
-    /// token and retry.
-    fn classify(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
+    /// Acts on one try's answer: logs it, counts a 429 and penalizes every process with
+    /// its wait, and turns [`classify`]'s verdict into the pool's next step.
+    fn judge(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
         let request = t.label();
-        let idempotent = t.job.method != Method::POST;
-        let (status, retry_header, is_html, text) = match answer {
-            Answer::Cancelled => {
-                return Next::Done(Err(CrmError::Unreachable {
-                    request,
-                    detail: "not sent: the batch stopped".into(),
-                }))
-            }
-            Answer::Lost { detail, reached } => {
+        match &answer {
+            Answer::Lost { detail, .. } => {
                 crate::log::verbose(&format!("{request} failed: {detail}"));
-                // A connect failure never reached amoCRM; anything later may have.
-                if !reached || idempotent {
-                    t.last_failure = detail;
-                    return self.retry_or_give_up(t, backoff(t.attempt), true);
-                }
-                return Next::Done(Err(CrmError::Ambiguous { request, detail }));
             }
-            Answer::Http {
-                status,
-                retry_header,
-                is_html,
-                text,
-            } => (status, retry_header, is_html, text),
+            Answer::Http { status, text, .. } => {
+                crate::log::verbose(&format!("{request} → {status} in {} ms", took.as_millis()));
+                crate::log::debug(&format!("{request} answer: {}", truncate(text, 2000)));
+            }
+        }
+        if let Some(wait) = answer.penalty() {
+            self.stats.borrow_mut().status_429 += 1;
+            self.pacer.penalize(wait.as_millis() as u64);
+        }
+        let at = Attempt {
+            method: &t.job.method,
+            request: &request,
+            number: t.attempt,
+            refreshes: t.refreshes,
+            spent: t.first_sent.map_or(Duration::ZERO, |s| s.elapsed()),
+            timeout: self.timeout,
+            backoff: backoff(t.attempt),
         };
-        crate::log::verbose(&format!("{request} → {status} in {} ms", took.as_millis()));
-        crate::log::debug(&format!("{request} answer: {}", truncate(&text, 2000)));
-        let done = |r| Next::Done(r);
-        match status {
-            204 => done(Ok(None)),
-            200..=299 => {
-                if text.trim().is_empty() {
-                    return done(Ok(None));
-                }
-                done(
-                    serde_json::from_str(&text)
-                        .map(Some)
-                        .map_err(|e| CrmError::Decode {
-                            request,
-                            detail: e.to_string(),
-                        }),
-                )
+        match classify(&at, answer) {
+            Verdict::Done(v) => Next::Done(Ok(v)),
+            Verdict::Failed(e) => Next::Done(Err(e)),
+            Verdict::Retry {
+                wait,
+                lanes,
+                failure,
+            } => {
+                t.last_failure = failure;
+                Next::Retry(lanes.then_some(wait))
             }
-            401 => {
-                // The token a refresh hands over may be another process's refresh, made
-                // before a second expiry or revocation this request has not seen: one more
-                // refresh covers that. A 401 after that means amoCRM rejects the tokens it
-                // issues (an authorization for another account's `base_url`).
-                if t.refreshes >= MAX_REFRESHES {
-                    return done(Err(CrmError::AuthNeeded {
-                        detail: "amoCRM rejects the freshly refreshed token".into(),
-                        advice:
-                            "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
-                                 the account the integration was authorized in"
-                                .into(),
-                    }));
-                }
+            Verdict::Refresh => {
                 t.refreshes += 1;
                 Next::Refresh
             }
-            429 => {
-                self.stats.borrow_mut().status_429 += 1;
-                let body_wait = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("retry_after").and_then(Value::as_u64));
-                let secs = body_wait.or(retry_header).unwrap_or(1).clamp(1, 300);
-                self.pacer.penalize(secs * 1000);
-                t.last_failure = format!("429 Too Many Requests (retry after {secs} s)");
-                self.retry_or_give_up(t, Duration::from_secs(secs), false)
-            }
-            403 if is_html || serde_json::from_str::<Value>(&text).is_err() => {
-                done(Err(CrmError::Blocked))
-            }
-            403 => done(Err(CrmError::Forbidden {
-                request,
-                detail: problem_detail(&text),
-            })),
-            402 => done(Err(CrmError::PaymentRequired)),
-            400 | 422 => {
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                let items = validation_items(&v);
-                if !items.is_empty() {
-                    return done(Err(CrmError::Validation {
-                        request,
-                        detail: problem_detail(&text),
-                        items,
-                    }));
-                }
-                done(Err(CrmError::Http {
-                    request,
-                    status,
-                    detail: problem_detail(&text),
-                }))
-            }
-            500..=599 => {
-                t.last_failure = format!("HTTP {status}: {}", problem_detail(&text));
-                self.retry_or_give_up(t, backoff(t.attempt), true)
-            }
-            _ => done(Err(CrmError::Http {
-                request,
-                status,
-                detail: problem_detail(&text),
-            })),
         }
     }
 }
@@ -607,9 +523,6 @@ pub enum Flow {
     Stop,
 }
 
-/// Refreshes one request may ask for before a 401 means the tokens are not accepted.
-const MAX_REFRESHES: u8 = 2;
-
 /// A job and its retry state.
 struct Try {
     job: Job,
@@ -649,21 +562,6 @@ struct Work {
     body: Option<bytes::Bytes>,
 }
 
-/// What one try brought back.
-enum Answer {
-    /// Not sent: the batch stopped while it waited for the pacer.
-    Cancelled,
-    /// No (complete) answer; `reached` is false when the connection never opened.
-    Lost { detail: String, reached: bool },
-    /// An HTTP answer.
-    Http {
-        status: u16,
-        retry_header: Option<u64>,
-        is_html: bool,
-        text: String,
-    },
-}
-
 enum Next {
     Done(Result<Option<Value>, CrmError>),
     /// Try again, after this pause of every lane (none: the pacer's penalty already waits).
@@ -671,24 +569,22 @@ enum Next {
     Refresh,
 }
 
-/// One paced try, on a worker thread.
+/// One paced try, on a worker thread; `None` when it was not sent (the run stopped).
 fn send_once(
     http: &Client,
     pacer: &Pacer,
     w: &Work,
     cancel: &std::sync::atomic::AtomicBool,
-) -> Answer {
+) -> Option<Answer> {
     use std::sync::atomic::Ordering;
     if cancel.load(Ordering::SeqCst) {
-        return Answer::Cancelled;
+        return None;
     }
     // A stop also ends a wait for the pacer (a 429's penalty may be minutes).
-    let Some(ticket) = pacer.acquire_unless(cancel) else {
-        return Answer::Cancelled;
-    };
+    let ticket = pacer.acquire_unless(cancel)?;
     if cancel.load(Ordering::SeqCst) {
         // The slot stays taken: it costs a moment of pace, never an extra arrival.
-        return Answer::Cancelled;
+        return None;
     }
     let mut builder = http
         .request(w.method.clone(), &w.url)
@@ -706,14 +602,14 @@ fn send_once(
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
-            return Answer::Lost {
+            return Some(Answer::Lost {
                 detail: describe_transport(&e),
                 reached: !e.is_connect(),
-            }
+            })
         }
     };
     let status = resp.status().as_u16();
-    let retry_header = resp
+    let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -724,10 +620,10 @@ fn send_once(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.contains("html"))
         .unwrap_or(false);
-    match resp.text() {
+    Some(match resp.text() {
         Ok(text) => Answer::Http {
             status,
-            retry_header,
+            retry_after,
             is_html,
             text,
         },
@@ -735,7 +631,7 @@ fn send_once(
             detail: describe_transport(&e),
             reached: true,
         },
-    }
+    })
 }
 
 /// A copy of an unreachable error (to hand one to the feed and return the other).
@@ -750,69 +646,4 @@ fn copy(e: &CrmError) -> CrmError {
             detail: other.to_string(),
         },
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// `title: detail` of a problem+json body, or the body's start.
-fn problem_detail(text: &str) -> String {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => {
-            let title = v.get("title").and_then(Value::as_str).unwrap_or("");
-            let detail = v.get("detail").and_then(Value::as_str).unwrap_or("");
-            match (title.is_empty(), detail.is_empty()) {
-                (false, false) => format!("{title}: {detail}"),
-                (false, true) => title.to_string(),
-                (true, false) => detail.to_string(),
-                _ => truncate(text, 200).to_string(),
-            }
-        }
-        Err(_) => truncate(text.trim(), 200).to_string(),
-    }
-}
-
-/// Parses `validation-errors` into per-item field errors.
-pub fn validation_items(v: &Value) -> Vec<ItemErrors> {
-    let Some(list) = v.get("validation-errors").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|item| ItemErrors {
-            request_id: match item.get("request_id") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            },
-            errors: item
-                .get("errors")
-                .and_then(Value::as_array)
-                .map(|errs| {
-                    errs.iter()
-                        .map(|e| FieldError {
-                            code: e
-                                .get("code")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            path: e
-                                .get("path")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            detail: e
-                                .get("detail")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! The amoCRM API v4 over reqwest blocking.
 
 mod api;
+mod classify;
 mod client;
 pub mod oauth;
 mod outage;
@@ -8,7 +9,8 @@ pub mod pace;
 pub mod retry;
 
 pub use api::{AmoCrm, CHUNK};
-pub use client::{validation_items, AmoClient, ClientConfig, RequestStats};
+pub use classify::validation_items;
+pub use client::{AmoClient, ClientConfig, RequestStats};
 pub use oauth::{Credentials, TokenSource};
 pub use outage::{Outage, NOT_SENT};
 pub use retry::describe_transport;
