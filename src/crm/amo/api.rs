@@ -123,19 +123,35 @@ impl<'a> AmoCrm<'a> {
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {
-        let parts = in_batches(items, self.batch);
-        // One write per request's worth, through the same feed as a backfill's writes.
-        let lanes = self.in_flight.min(parts.len()).max(1);
-        let mut each = Each {
+        let writes = in_batches(items, self.batch)
+            .into_iter()
+            .map(|part| match patch {
+                true => Write::Update(part),
+                false => Write::Create(part),
+            })
+            .collect();
+        self.write_list(kind, writes, on_answer)
+    }
+
+    /// Sends `writes` (each a request's worth), up to `in_flight` at once, through the
+    /// write path of a pipelined run ([`Fed`]); the first error starts nothing new and is
+    /// returned once the open requests are in.
+    fn write_list(
+        &self,
+        kind: EntityKind,
+        writes: Vec<Write>,
+        on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
+    ) -> Result<(), CrmError> {
+        let lanes = self.in_flight.min(writes.len()).max(1);
+        let mut list = Listed {
             kind,
-            patch,
-            parts: parts.into_iter(),
+            writes: writes.into_iter(),
             next: 0,
             on_answer,
             failure: None,
         };
-        self.client.run_fed(lanes, &mut self.fed(&mut each))?;
-        match each.failure {
+        self.client.run_fed(lanes, &mut self.fed(&mut list))?;
+        match list.failure {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -164,37 +180,6 @@ impl<'a> AmoCrm<'a> {
             true
         })?;
         Ok(all)
-    }
-
-    /// Sends `bodies` to `path` (POST), up to `in_flight` at once; the first error wins.
-    fn post_all(&self, path: &str, bodies: Vec<Value>) -> Result<Vec<Option<Value>>, CrmError> {
-        let n = bodies.len();
-        let jobs = bodies
-            .into_iter()
-            .map(|b| Job {
-                method: reqwest::Method::POST,
-                path: path.to_string(),
-                query: Vec::new(),
-                body: Some(Bytes::from(b.to_string())),
-            })
-            .collect();
-        let mut answers = vec![None; n];
-        let mut failure = None;
-        self.client
-            .run_many(jobs, self.in_flight, &mut |i, r| match r {
-                Ok(v) => {
-                    answers[i] = v;
-                    Flow::Continue(Vec::new())
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    Flow::Stop
-                }
-            })?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(answers),
-        }
     }
 }
 
@@ -248,6 +233,25 @@ impl Fed<'_> {
         }
     }
 
+    /// POSTs to the kind's `suffix` whose answer only says it was done (links, notes):
+    /// `list` in requests of the batch size, each body built by `body`.
+    fn posts<T>(
+        &mut self,
+        id: u64,
+        kind: EntityKind,
+        suffix: &str,
+        list: &[T],
+        body: impl Fn(&[T]) -> Value,
+    ) -> Vec<Job> {
+        list.chunks(self.batch)
+            .map(|chunk| {
+                self.jobs.push((id, kind, None));
+                let text = Bytes::from(body(chunk).to_string());
+                Self::job(kind, reqwest::Method::POST, suffix, text)
+            })
+            .collect()
+    }
+
     /// Jobs for `items` in requests of the batch size; each body is JSON text built from
     /// the items' texts.
     fn items(
@@ -280,31 +284,27 @@ impl Fed<'_> {
     }
 }
 
-/// [`Crm::write_each`] as a [`WriteFeed`]: a fixed list of requests' worth of items, each
-/// answer handed on as it arrives; the first error is kept and stops new requests.
-struct Each<'a> {
+/// A list of writes known up front as a [`WriteFeed`] (creates, updates, links and notes
+/// of one call): each answer is handed on as it arrives; the first error is kept and
+/// starts nothing new.
+struct Listed<'a> {
     kind: EntityKind,
-    patch: bool,
-    parts: std::vec::IntoIter<Vec<Item>>,
+    writes: std::vec::IntoIter<Write>,
     next: u64,
     on_answer: &'a mut dyn FnMut(BatchOutcome) -> bool,
     failure: Option<CrmError>,
 }
 
-impl WriteFeed for Each<'_> {
+impl WriteFeed for Listed<'_> {
     fn more(&mut self, room: usize, _idle: bool) -> Vec<(u64, EntityKind, Write)> {
         if self.failure.is_some() {
             return Vec::new();
         }
+        let kind = self.kind;
         let mut out = Vec::new();
-        for part in self.parts.by_ref().take(room.max(1)) {
+        for write in self.writes.by_ref().take(room.max(1)) {
             self.next += 1;
-            let write = if self.patch {
-                Write::Update(part)
-            } else {
-                Write::Create(part)
-            };
-            out.push((self.next, self.kind, write));
+            out.push((self.next, kind, write));
         }
         out
     }
@@ -327,18 +327,10 @@ impl JobFeed for Fed<'_> {
             let jobs = match write {
                 Write::Create(items) => self.items(id, kind, items, false, 0),
                 Write::Update(items) => self.items(id, kind, items, true, 0),
-                Write::Link(links) => links
-                    .chunks(self.batch)
-                    .map(|chunk| {
-                        self.jobs.push((id, kind, None));
-                        Self::job(
-                            kind,
-                            reqwest::Method::POST,
-                            "/link",
-                            Bytes::from(link_body(chunk).to_string()),
-                        )
-                    })
-                    .collect(),
+                Write::Link(links) => self.posts(id, kind, "/link", &links, link_body),
+                Write::Notes(notes) => {
+                    self.posts(id, kind, "/notes", &notes, |c| Value::Array(c.to_vec()))
+                }
             };
             if jobs.is_empty() {
                 // Nothing to send: answered at once, as an empty write.
@@ -686,9 +678,11 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {
-        let path = format!("/api/v4/{}/link", kind.collection());
-        let bodies = links.chunks(self.batch).map(link_body).collect();
-        self.post_all(&path, bodies).map(drop)
+        let writes = links
+            .chunks(self.batch)
+            .map(|c| Write::Link(c.to_vec()))
+            .collect();
+        self.write_list(kind, writes, &mut |_| true)
     }
 
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
@@ -765,12 +759,11 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError> {
-        let path = format!("/api/v4/{}/notes", kind.collection());
-        let bodies = notes
+        let writes = notes
             .chunks(self.batch)
-            .map(|c| Value::Array(c.to_vec()))
+            .map(|c| Write::Notes(c.to_vec()))
             .collect();
-        self.post_all(&path, bodies).map(drop)
+        self.write_list(kind, writes, &mut |_| true)
     }
 
     fn notes_of(&self, kind: EntityKind, id: i64) -> Result<Vec<Value>, CrmError> {
