@@ -95,6 +95,12 @@ pub trait Crm {
     fn dictionaries(&self) -> Result<Dictionaries, CrmError>;
     /// Full-text search (`query`); the caller verifies matches (amoCRM searches every field).
     fn search(&self, kind: EntityKind, query: &str) -> Result<Vec<Value>, CrmError>;
+    /// Every contact with this phone among its PHONE values, compared by the last ten
+    /// digits ([`crate::phone::same`]): amoCRM's `query` searches every field and tells +7
+    /// from 8, so its hits are verified here. The one phone lookup of the product; each
+    /// caller keeps its own rule for which contact to take. `with_leads` embeds each
+    /// contact's leads (`with=leads`).
+    fn contacts_by_phone(&self, phone: &str, with_leads: bool) -> Result<Vec<Value>, CrmError>;
     /// One entity by id; `None` when it no longer exists.
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError>;
     /// Entities by id, in pages of up to 250 (`filter[id][]`) rather than one request

@@ -61,6 +61,15 @@ impl<'a> AmoCrm<'a> {
         self
     }
 
+    /// A contact with its leads embedded (`with=leads`), as a call is filed against it;
+    /// `None` when it no longer exists.
+    pub fn contact_with_leads(&self, id: i64) -> Result<Option<Value>, CrmError> {
+        self.client.get(
+            &format!("/api/v4/contacts/{id}"),
+            &[("with".into(), "leads".into())],
+        )
+    }
+
     /// The underlying client (for `auth` and raw calls).
     pub fn client(&self) -> &AmoClient<'a> {
         &self.client
@@ -488,6 +497,24 @@ fn items_of(body: &[u8], keep: &[String]) -> Vec<Item> {
         .collect()
 }
 
+/// Every value of a contact's PHONE fields (amoCRM names the standard field by its
+/// `field_code` in every answer).
+fn phones_of(contact: &Value) -> impl Iterator<Item = &str> {
+    contact
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("field_code").and_then(Value::as_str) == Some("PHONE"))
+        .flat_map(|f| {
+            f.get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|v| v.get("value").and_then(Value::as_str))
+}
+
 fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
 }
@@ -597,6 +624,28 @@ impl Crm for AmoCrm<'_> {
                 .cloned()
         })
         .unwrap_or_default())
+    }
+
+    fn contacts_by_phone(&self, phone: &str, with_leads: bool) -> Result<Vec<Value>, CrmError> {
+        let mut q = vec![
+            ("query".to_string(), crate::phone::search_key(phone)),
+            ("limit".to_string(), "50".to_string()),
+        ];
+        if with_leads {
+            q.push(("with".to_string(), "leads".to_string()));
+        }
+        let found = self.client.get("/api/v4/contacts", &q)?;
+        let hits = found
+            .and_then(|v| {
+                v.pointer("/_embedded/contacts")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        Ok(hits
+            .into_iter()
+            .filter(|c| phones_of(c).any(|p| crate::phone::same(p, phone)))
+            .collect())
     }
 
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError> {
@@ -786,6 +835,18 @@ impl Crm for AmoCrm<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contacts_phones_are_the_values_of_its_phone_fields_only() {
+        let c = json!({"custom_fields_values": [
+            {"field_id": 1, "field_code": "PHONE", "values": [{"value": "+7 916 000-11-22"}, {"value": "8 495 123 45 67"}]},
+            {"field_id": 2, "field_code": "EMAIL", "values": [{"value": "79160001122@x.example"}]},
+            {"field_id": 3, "values": [{"value": "79161112233"}]},
+        ]});
+        let phones: Vec<&str> = phones_of(&c).collect();
+        assert_eq!(phones, ["+7 916 000-11-22", "8 495 123 45 67"]);
+        assert_eq!(phones_of(&json!({"id": 1})).count(), 0);
+    }
 
     #[test]
     fn a_rejected_request_sends_again_only_its_good_items_read_back_from_the_body() {
