@@ -848,6 +848,18 @@ mod tests {
         assert_eq!(phones_of(&json!({"id": 1})).count(), 0);
     }
 
+    /// amoCRM's rejection of a lead request for its second item, named by its index.
+    fn second_item_rejected() -> CrmError {
+        CrmError::Validation {
+            request: "POST /api/v4/leads".into(),
+            detail: "validation-errors".into(),
+            items: vec![ItemErrors {
+                request_id: "1".into(),
+                errors: vec![],
+            }],
+        }
+    }
+
     #[test]
     fn a_rejected_request_sends_again_only_its_good_items_read_back_from_the_body() {
         let items: Vec<Item> = ["service:1", "service:2", "service:3"]
@@ -857,18 +869,133 @@ mod tests {
         let body = array_text(&items);
         let ids: Vec<String> = items.iter().map(|i| i.request_id().to_string()).collect();
         // amoCRM names the bad item by its index in the request.
-        let rejection = CrmError::Validation {
-            request: "POST /api/v4/leads".into(),
-            detail: "validation-errors".into(),
-            items: vec![ItemErrors {
-                request_id: "1".into(),
-                errors: vec![],
-            }],
-        };
+        let rejection = second_item_rejected();
         let (outcome, rest) = chunk_outcome(EntityKind::Lead, false, &ids, Err(rejection)).unwrap();
         assert_eq!(outcome.rejected[0].request_id, "service:2");
         assert_eq!(rest, ["service:1", "service:3"]);
         let again = items_of(body.as_bytes(), &rest);
         assert_eq!(again, [items[0].clone(), items[2].clone()]);
+    }
+
+    /// Writes handed out once; every answer the feed hears, in order.
+    #[derive(Default)]
+    struct Script {
+        writes: Vec<(u64, EntityKind, Write)>,
+        heard: Vec<(u64, Result<BatchOutcome, CrmError>)>,
+    }
+
+    impl WriteFeed for Script {
+        fn more(&mut self, _room: usize, _idle: bool) -> Vec<(u64, EntityKind, Write)> {
+            std::mem::take(&mut self.writes)
+        }
+        fn answered(&mut self, id: u64, result: Result<BatchOutcome, CrmError>) -> bool {
+            self.heard.push((id, result));
+            true
+        }
+    }
+
+    fn again(flow: Flow) -> Vec<Job> {
+        match flow {
+            Flow::Continue(jobs) => jobs,
+            Flow::Stop => panic!("the feed did not stop"),
+        }
+    }
+
+    fn created(kind: &str, pairs: &[(&str, i64)]) -> Result<Option<Value>, CrmError> {
+        let list: Vec<Value> = pairs
+            .iter()
+            .map(|(rid, id)| json!({"id": id, "request_id": rid}))
+            .collect();
+        Ok(Some(json!({"_embedded": {kind: list}})))
+    }
+
+    #[test]
+    fn writes_become_requests_of_the_batch_size_and_each_write_is_answered_once() {
+        let items: Vec<Item> = (1..=5)
+            .map(|n| {
+                Item::new(&json!({"name": format!("Lead {n}"), "request_id": format!("l{n}")}))
+            })
+            .collect();
+        let link = |n| Link {
+            from_id: n,
+            to_kind: EntityKind::Company,
+            to_id: 9,
+            is_main: false,
+        };
+        let mut script = Script {
+            writes: vec![
+                (1, EntityKind::Lead, Write::Create(items)),
+                (
+                    2,
+                    EntityKind::Contact,
+                    Write::Link(vec![link(1), link(2), link(3)]),
+                ),
+                (3, EntityKind::Lead, Write::Notes(Vec::new())),
+            ],
+            ..Script::default()
+        };
+        let mut fed = Fed {
+            feed: &mut script,
+            batch: 2,
+            jobs: Vec::new(),
+            open: std::collections::HashMap::new(),
+        };
+        // Five items in requests of two, three links in requests of two; no notes, no request.
+        let jobs = fed.more(10, true);
+        let shape: Vec<(String, String)> = jobs
+            .iter()
+            .map(|j| (j.method.to_string(), j.path.clone()))
+            .collect();
+        let leads = ("POST".to_string(), "/api/v4/leads".to_string());
+        let links = ("POST".to_string(), "/api/v4/contacts/link".to_string());
+        assert_eq!(
+            shape,
+            [
+                leads.clone(),
+                leads.clone(),
+                leads.clone(),
+                links.clone(),
+                links
+            ]
+        );
+        let body: Value = serde_json::from_slice(jobs[3].body.as_ref().unwrap()).unwrap();
+        assert_eq!(body.as_array().unwrap().len(), 2);
+        assert!(again(fed.answered(0, created("leads", &[("l1", 11), ("l2", 12)]))).is_empty());
+        // The second request is rejected for its second item (named by index): its first is
+        // sent again on its own, as job 5.
+        let rejection = second_item_rejected();
+        let resend = again(fed.answered(1, Err(rejection)));
+        assert_eq!(resend.len(), 1);
+        let body: Value = serde_json::from_slice(resend[0].body.as_ref().unwrap()).unwrap();
+        assert_eq!(body[0]["request_id"], "l3");
+        assert!(again(fed.answered(2, created("leads", &[("l5", 15)]))).is_empty());
+        assert!(again(fed.answered(5, created("leads", &[("l3", 13)]))).is_empty());
+        assert!(again(fed.answered(3, Ok(None))).is_empty());
+        let refused = CrmError::Http {
+            request: "POST /api/v4/contacts/link".into(),
+            status: 400,
+            detail: String::new(),
+        };
+        assert!(again(fed.answered(4, Err(refused))).is_empty());
+        let heard: Vec<u64> = script.heard.iter().map(|(id, _)| *id).collect();
+        assert_eq!(
+            heard,
+            [3, 1, 2],
+            "each write heard once, when its last request is in"
+        );
+        let Ok(leads) = &script.heard[1].1 else {
+            panic!("the create was answered");
+        };
+        let ids: Vec<(&str, i64)> = leads
+            .created
+            .iter()
+            .map(|c| (c.request_id.as_str(), c.id))
+            .collect();
+        assert_eq!(ids, [("l1", 11), ("l2", 12), ("l5", 15), ("l3", 13)]);
+        assert_eq!(leads.rejected[0].request_id, "l4");
+        assert!(matches!(
+            script.heard[2].1,
+            Err(CrmError::Http { status: 400, .. })
+        ));
     }
 }
