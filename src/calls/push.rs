@@ -12,7 +12,7 @@
 //! - Any failure leaves the call pending with its error for `replay-calls`.
 //!
 //! Reads go through the typed API ([`Crm::contacts_by_phone`], the product's one phone
-//! lookup; [`Crm::get_many`], [`Crm::open_tasks`]). Writes are sent one by one with the
+//! lookup; [`Crm::get_many`], [`Crm::open_tasks`], [`Crm::notes_of`]). Writes are sent one by one with the
 //! client's `post` and `patch`: a push fails with amoCRM's own rejection, where
 //! [`Crm::create`] would record the item as rejected and go on.
 
@@ -384,28 +384,14 @@ impl<'a> Pusher<'a> {
             Direction::Inbound => "call_in",
             Direction::Outbound => "call_out",
         };
-        let places = std::iter::once(("contacts", "contact", contact_id))
-            .chain(leads.iter().map(|l| ("leads", "lead", *l)));
-        for (collection, singular, id) in places {
-            let q = vec![
-                ("filter[note_type]".to_string(), note_type.to_string()),
-                ("limit".to_string(), "250".to_string()),
-            ];
-            let found = self
-                .client()
-                .get(&format!("/api/v4/{collection}/{id}/notes"), &q)?;
-            for n in found
-                .and_then(|v| {
-                    v.pointer("/_embedded/notes")
-                        .and_then(Value::as_array)
-                        .cloned()
-                })
-                .unwrap_or_default()
-            {
-                if n.pointer("/params/uniq").and_then(Value::as_str) == Some(e.call_id.as_str()) {
-                    if let Some(nid) = id_of(&n) {
-                        return Ok(Some((nid, format!("{singular}:{id}"))));
-                    }
+        let places = std::iter::once((EntityKind::Contact, contact_id))
+            .chain(leads.iter().map(|l| (EntityKind::Lead, *l)));
+        for (kind, id) in places {
+            for n in self.crm.notes_of(kind, id)? {
+                let ours = n.get("note_type").and_then(Value::as_str) == Some(note_type)
+                    && n.pointer("/params/uniq").and_then(Value::as_str) == Some(&e.call_id);
+                if let (true, Some(nid)) = (ours, id_of(&n)) {
+                    return Ok(Some((nid, format!("{}:{id}", kind.as_str()))));
                 }
             }
         }
