@@ -439,3 +439,6 @@ fn send_once(http: &Client, pacer: &Pacer, w: &Work, cancel: &AtomicBool) -> Opt
         },
     })
 }
+
+#[cfg(test)]
+mod tests;
