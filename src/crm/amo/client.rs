@@ -259,7 +259,7 @@ impl<'a> AmoClient<'a> {
     }
 
     /// Acts on one try's answer: logs it, counts a 429 and penalizes every process with
-    /// its wait, and turns [`classify`]'s verdict into the pool's next step.
+    /// its wait, and turns [`classify`]'s verdict into the next step.
     fn judge(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
         let request = t.label();
         match &answer {
