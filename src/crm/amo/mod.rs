@@ -7,6 +7,7 @@ pub mod oauth;
 mod outage;
 pub mod pace;
 pub mod retry;
+mod write;
 
 pub use api::{AmoCrm, CHUNK};
 pub use classify::validation_items;
