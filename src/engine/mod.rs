@@ -17,6 +17,7 @@
 pub mod backfill;
 mod companies;
 mod contacts;
+mod decide;
 mod diff;
 pub mod facts;
 mod leads;

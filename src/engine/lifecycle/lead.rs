@@ -12,9 +12,9 @@ impl Engine<'_> {
     /// Adjusts a lead's payload before it is hashed and planned; returns report lines.
     ///
     /// A bound lead only gets its rule's stage into the payload (so a billing change that
-    /// changes the stage changes the hash) and a pending rule for `lifecycle_update`. A new
-    /// lead is created in the rule's stage, for the manager the rules pick, and gets its
-    /// follow-ups (notes, task) queued for after the create.
+    /// changes the stage changes the hash) and a pending rule for the update's decision
+    /// (`engine::decide`). A new lead is created in the rule's stage, for the manager the
+    /// rules pick, and gets its follow-ups (notes, task) queued for after the create.
     pub(in crate::engine) fn lifecycle_plan_lead(
         &self,
         service: &Service,
