@@ -16,7 +16,7 @@ use super::diff::{changed_since, create_changes, update_body};
 use super::lifecycle::{stage_decision, RuleTarget, StageDecision};
 use super::lookup::Found;
 use super::plan::{Op, Plan};
-use crate::crm::Item;
+use crate::crm::{Item, UserDef};
 use crate::rules::EntityKind;
 use crate::store::{Binding, LeadState, Stage};
 
@@ -279,6 +279,15 @@ pub fn admit(g: &Gate) -> Option<Verdict> {
         // Kept out and never sent.
         None => Verdict::Skip(reason),
     })
+}
+
+/// The manager a returning client's new lead goes to: the one of its lost lead, unless the
+/// account's users are known and that one is gone or deactivated.
+pub fn returning_manager(lost: &Value, users: &[UserDef]) -> Option<(i64, String)> {
+    let manager = lost.get("responsible_user_id").and_then(Value::as_i64)?;
+    let lead = lost.get("id").and_then(Value::as_i64).unwrap_or(0);
+    (users.is_empty() || users.iter().any(|u| u.id == manager && u.active))
+        .then(|| (manager, format!("manager of the lost lead #{lead}")))
 }
 
 /// The plan of an entity [`admit`] decides about alone, if it does.

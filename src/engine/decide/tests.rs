@@ -31,6 +31,8 @@ enum Input {
     /// An entity the rules let through: desired state, binding, what amoCRM holds, and
     /// whether `adopt = "fill"` and plans with changes are on.
     Upsert(Box<(Desired, Option<Binding>, Remote, Settings)>),
+    /// A returning client's lost lead and the account's users: who gets the new lead.
+    Returning(Value, Vec<UserDef>),
 }
 
 #[derive(Clone, Copy)]
@@ -192,6 +194,15 @@ fn reorder(id: i64, lost: bool) -> Reorder {
     }
 }
 
+fn user(id: i64, active: bool) -> UserDef {
+    UserDef {
+        id,
+        name: format!("user {id}"),
+        email: None,
+        active,
+    }
+}
+
 fn date(s: &str) -> NaiveDate {
     s.parse().expect("a date")
 }
@@ -324,6 +335,28 @@ fn cases() -> Vec<Case> {
             "a new lead with no rule against it goes through",
             gate(Lead, |_| {}),
             "through",
+        ),
+        // --- a returning client's new lead ---
+        c(
+            "lost return: the new lead goes to the lost lead's manager",
+            Input::Returning(
+                json!({"id": 77, "responsible_user_id": 8}),
+                vec![user(8, true)],
+            ),
+            "manager 8: manager of the lost lead #77",
+        ),
+        c(
+            "lost return: a deactivated manager does not get it",
+            Input::Returning(
+                json!({"id": 77, "responsible_user_id": 8}),
+                vec![user(8, false), user(9, true)],
+            ),
+            "no manager",
+        ),
+        c(
+            "lost return: the account's users unknown, the lost lead's manager is trusted",
+            Input::Returning(json!({"id": 77, "responsible_user_id": 8}), vec![]),
+            "manager 8: manager of the lost lead #77",
         ),
         // --- create ---
         c(
@@ -612,6 +645,12 @@ fn render(input: Input) -> String {
             }
         }
         Input::Upsert(upsert) => *upsert,
+        Input::Returning(lost, users) => {
+            return match returning_manager(&lost, &users) {
+                Some((id, why)) => format!("manager {id}: {why}"),
+                None => "no manager".into(),
+            }
+        }
     };
     let policy = Policy {
         fill: s.fill,
