@@ -55,7 +55,9 @@ pub struct Desired {
 pub struct Gate {
     /// amoCRM kind: leads are gated on creation only, contacts and companies always.
     pub kind: EntityKind,
-    /// The amoCRM id of the entity's binding, if any.
+    /// The amoCRM id of the entity's binding. Read only where it decides: a contact or
+    /// company a rule keeps out, a company another payer may drive (a lead's creation is
+    /// gated only while it is unbound).
     pub bound: Option<i64>,
     /// A company whose INN another payer with a lower id shares: that payer drives it.
     pub driven_by_other: bool,
