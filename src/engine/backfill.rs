@@ -97,9 +97,10 @@ impl std::fmt::Display for Stopped {
         };
         write!(
             f,
+            // Three short lines, so a terminal or a cron mail shows each whole.
             "the backfill stopped at amoCRM's first unreachable answer and sent nothing after \
-             it; not sent: {} planned entities, {} groups of writes not finished, {} clients \
-             and {services} services not read yet. Nothing was lost: what was written is \
+             it\n  not sent: {} planned entities, {} groups of writes not finished, {} clients \
+             and {services} services not read yet\n  Nothing was lost: what was written is \
              bound, what failed is queued in the outbox, and `amocrm-bin backfill --since {}` \
              sends the rest without duplicates",
             u.planned, u.unfinished, u.clients, self.since

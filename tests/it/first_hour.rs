@@ -683,3 +683,47 @@ fn a_misspelt_field_gets_did_you_mean_in_check_and_setup_fields_does_not_create_
     assert_eq!(after.len(), fields_before.len() + 1, "{after:?}");
     assert!(after.iter().any(|n| n == "Prodcut"), "{after:?}");
 }
+
+/// A connection lost while a backfill reads 250 leads by id: the error names the method, the
+/// path and the cause in one short line, not the URL with its 250 ids.
+#[test]
+fn a_connection_lost_mid_backfill_gives_a_short_error_with_method_path_and_cause() {
+    use fakebill::generate::{write, Spec};
+    let data = tempfile::tempdir().unwrap();
+    write(data.path(), &Spec::proportional(300, 300)).unwrap();
+    let w = World::with_data(
+        SandboxConfig::default(),
+        data.path(),
+        crate::faults::without_lifecycle,
+    );
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["backfill", "--since", "2020-01-01"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    // Every service's price changes, so the next run reads the bound leads, 250 at a time.
+    crate::support::edit_each_row(data.path(), "item.json", |r| {
+        r["cost"] = serde_json::json!({"$": "790.00"})
+    });
+    w.sandbox.reset_stats();
+    w.sandbox.vanish_after(0);
+    let (rc, out, err) = run(w.cmd().env("AMOCRM_BIN_TEST_BACKOFF_MS", "20").args([
+        "backfill",
+        "--since",
+        "2020-01-01",
+    ]));
+    assert_eq!(rc, 5, "{out}{err}");
+    assert!(err.starts_with("error: the backfill stopped"), "{err}");
+    // The cause names the request by method and path, and what went wrong.
+    let cause = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("caused by:"))
+        .unwrap_or_else(|| panic!("no cause:\n{err}"));
+    assert!(cause.contains("(GET /api/v4/leads)"), "{cause}");
+    assert!(
+        cause.to_lowercase().contains("connection refused"),
+        "{cause}"
+    );
+    assert!(!err.contains("filter") && !out.contains("filter"), "{err}");
+    for line in out.lines().chain(err.lines()) {
+        assert!(line.chars().count() <= 300, "a long line: {line}");
+    }
+}

@@ -84,7 +84,12 @@ pub fn describe_transport(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut msg = format!("{kind}: {e}");
+    // reqwest names the whole URL ("error sending request for url (…)"): with 250 ids in the
+    // query that is thousands of characters before the cause. The caller's label already
+    // says the method and path, so the URL is left out.
+    let top = e.to_string();
+    let top = top.find(" for url (").map_or(top.as_str(), |at| &top[..at]);
+    let mut msg = format!("{kind}: {top}");
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         msg.push_str(&format!(": {s}"));
@@ -128,6 +133,29 @@ mod tests {
                 assert!(spent + backoff(attempt) + s(20) <= BUDGET);
             }
         }
+    }
+
+    #[test]
+    fn a_transport_error_names_its_cause_not_the_url() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ids: String = (0..250)
+            .map(|i| format!("&filter[id][]={}", 7_000_000 + i))
+            .collect();
+        let url = format!("http://127.0.0.1:{port}/api/v4/leads?with=contacts{ids}");
+        let e = reqwest::blocking::get(&url).unwrap_err();
+        let text = describe_transport(&e);
+        assert!(text.len() < 300, "{} characters: {text}", text.len());
+        assert!(!text.contains("filter"), "{text}");
+        assert!(
+            text.starts_with("connection failed: error sending request"),
+            "{text}"
+        );
+        assert!(text.to_lowercase().contains("refused"), "{text}");
     }
 
     #[test]
