@@ -190,8 +190,10 @@ fn top_level_modules_import_each_other_without_circles() {
         "top-level modules",
         "move the shared piece below both (see README \"How it works\")",
     );
+    // `app`, the use-case layer, sits above `exit`; every other module sits below it.
     let into_exit: Vec<String> = graph
         .iter()
+        .filter(|(from, _)| *from != "app")
         .filter_map(|(from, to)| to.get("exit").map(|at| format!("{from} ({at})")))
         .collect();
     assert!(
