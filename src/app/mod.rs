@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod backfill;
 pub mod bindings;
+pub mod calls;
 pub mod capture;
 pub mod check;
 mod context;

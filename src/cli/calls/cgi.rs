@@ -11,10 +11,12 @@ use amocrm_bin::calls::CallSetup;
 use amocrm_bin::exit::ExitStatus;
 use serde_json::{json, Value};
 
-use super::intake::{format, intake_word, parsed, take, to_push, Taken};
-use super::push::{outcome_line, push_all, worst};
+use amocrm_bin::app::calls::push::{outcome_line, worst};
+use amocrm_bin::app::calls::{intake_word, Taken};
+use amocrm_bin::app::{self};
+
 use super::IngestArgs;
-use crate::cli::{context, Cli};
+use crate::cli::Cli;
 
 /// Largest request body the CGI handler reads.
 const MAX_BODY: u64 = 1 << 20;
@@ -77,7 +79,7 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             ExitStatus::Usage
         }
     };
-    let rules = match context::rules(cli) {
+    let rules = match app::load_rules(&cli.config) {
         Ok(r) => r,
         Err(e) => {
             amocrm_bin::log::warn(&format!("calls CGI: {e:#}"));
@@ -134,8 +136,8 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             )
         }
     };
-    let store = match context::store(&rules) {
-        Ok(s) => s,
+    let ctx = match app::Context::with_rules(rules) {
+        Ok(c) => c,
         Err(e) => {
             amocrm_bin::log::warn(&format!("calls CGI: {e:#}"));
             return fail(
@@ -145,14 +147,14 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
         }
     };
     // Store first: the body as received, before anything can fail on its content.
-    if let Err(e) = store.call_body_received(&body) {
+    if let Err(e) = app::calls::receive(&ctx, &body) {
         amocrm_bin::log::warn(&format!("calls CGI: {e:#}"));
         return fail(
             500,
             "the receiver cannot store the call; see the server's error log",
         );
     }
-    let setup = match CallSetup::from_rules(&rules) {
+    let setup = match CallSetup::from_rules(&ctx.rules) {
         Ok(s) => s,
         Err(e) => {
             amocrm_bin::log::warn(&format!("calls CGI: {e:#}"));
@@ -162,7 +164,7 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             );
         }
     };
-    let taken = match take(&store, &setup, &body, format(args.format)) {
+    let intaken = match app::calls::take(&ctx, setup, &body, args.format.format()) {
         Ok(Ok(t)) => t,
         Ok(Err(why)) => return fail(400, &why),
         Err(e) => {
@@ -173,6 +175,7 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
             );
         }
     };
+    let taken = &intaken.taken;
     let items: Vec<Value> = taken
         .iter()
         .map(|t| match &t.error {
@@ -201,15 +204,15 @@ pub fn cgi(cli: &Cli, args: &IngestArgs) -> ExitStatus {
     if args.no_push {
         return status;
     }
-    let ids = match to_push(&store, &parsed(&taken)) {
+    let ids = match app::calls::to_push(&ctx, taken) {
         Ok(ids) => ids,
         Err(e) => {
             amocrm_bin::log::warn(&format!("calls CGI: {e:#}"));
             return ExitStatus::Unreachable;
         }
     };
-    super::push::start_ingest_budget();
-    let pushed = push_all(&rules, &store, &setup, &ids);
+    amocrm_bin::calls::start_ingest_budget();
+    let pushed = app::calls::push_all(&ctx, &intaken.setup, &ids);
     for p in &pushed {
         if p.outcome.is_err() {
             amocrm_bin::log::warn(&outcome_line(p));
