@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use crate::crm::Crm as _;
@@ -59,6 +60,26 @@ pub fn parse_since(text: &str) -> anyhow::Result<NaiveDate> {
             )
         })?,
     )
+}
+
+/// The summary as `--json` prints it: with the error, its causes and its advice when an
+/// outage stopped the run.
+impl Serialize for Backfilled {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = self.summary.clone();
+        match &self.error {
+            None => v["ok"] = json!(self.status == ExitStatus::Ok),
+            Some(e) => {
+                v["ok"] = json!(false);
+                v["exit_code"] = json!(self.status.code());
+                v["error"] = json!(format!("{e}"));
+                let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+                v["causes"] = json!(causes);
+                v["hint"] = json!(self.hint);
+            }
+        }
+        v.serialize(s)
+    }
 }
 
 /// Peak resident memory of this process in KiB (Linux), for the summary and the benchmark.

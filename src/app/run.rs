@@ -1,6 +1,7 @@
 //! A sync run's result as commands hand it to the printer and the run journal: the engine's
 //! report and the requests it took.
 
+use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use crate::crm::amo::RequestStats;
@@ -28,16 +29,19 @@ impl Ran {
             "exit_code": report.exit_status().code(),
         })
     }
+}
 
-    /// The summary with every outcome: what `--json` prints.
-    pub fn json(&self) -> anyhow::Result<serde_json::Value> {
+/// The summary with every outcome: what `--json` prints.
+impl Serialize for Ran {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let report = &self.report;
         let mut v = self.summary();
         v["ok"] = json!(
             report.outcomes.iter().all(|o| o.action != Action::Failed)
                 && report.followups.queued_total() == 0
         );
-        v["outcomes"] = serde_json::to_value(&report.outcomes)?;
-        Ok(v)
+        v["outcomes"] =
+            serde_json::to_value(&report.outcomes).map_err(serde::ser::Error::custom)?;
+        v.serialize(s)
     }
 }

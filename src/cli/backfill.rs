@@ -10,8 +10,8 @@ use amocrm_bin::engine::report::Report;
 use amocrm_bin::engine::Action;
 use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::rules::EntityKind;
+use chrono::NaiveDate;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
-use serde_json::json;
 
 use super::args::BackfillArgs;
 use super::{output, Cli};
@@ -89,53 +89,43 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     for (_, b) in bars.bars.borrow().iter() {
         b.finish();
     }
-    let Backfilled {
-        ran,
-        started,
-        mut summary,
-        status,
-        error,
-        hint,
-        stopped,
-    } = done?;
-    let (report, stats) = (&ran.report, &ran.stats);
-    if let Some(e) = error {
-        if stopped && cli.json {
+    let done = done?;
+    match done.error {
+        Some(ref e) if done.stopped && cli.json => {
             // The summary, with what was not sent, is the one JSON answer; the error and its
             // hint go to stderr as for any failure.
-            let _ = super::report(&e, false);
-            summary["ok"] = json!(false);
-            summary["exit_code"] = json!(status.code());
-            summary["error"] = json!(format!("{e}"));
-            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
-            summary["causes"] = json!(causes);
-            summary["hint"] = json!(hint);
-            println!("{}", amocrm_bin::log::redact(&summary.to_string()));
-            return Ok(status);
+            let _ = super::report(e, false);
         }
-        // An outage stopped it: what was sent, before the error says what was not.
-        if stopped && !cli.quiet {
-            println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
-            print_counts(report, stats, started, "created", "updated");
-            let queued = report
-                .outcomes
-                .iter()
-                .filter(|o| o.action == Action::Failed)
-                .count();
-            println!(
-                "  {queued} entities whose request failed or was not sent are queued in the outbox \
-                 (`amocrm-bin drain` or the next run sends them)"
-            );
+        Some(e) => {
+            // An outage stopped it: what was sent, before the error says what was not.
+            if done.stopped && !cli.quiet {
+                let report = &done.ran.report;
+                println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
+                print_counts(report, &done.ran.stats, done.started, "created", "updated");
+                let queued = report
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.action == Action::Failed)
+                    .count();
+                println!(
+                    "  {queued} entities whose request failed or was not sent are queued in the \
+                     outbox (`amocrm-bin drain` or the next run sends them)"
+                );
+            }
+            return Err(e);
         }
-        return Err(e);
+        None => {}
     }
-    if cli.json {
-        summary["ok"] = json!(status == ExitStatus::Ok);
-        println!("{}", amocrm_bin::log::redact(&summary.to_string()));
-        return Ok(status);
-    }
+    output::print(cli, &done, |b| text(cli, args, since, b))?;
+    Ok(done.status)
+}
+
+/// The summary a person reads.
+fn text(cli: &Cli, args: &BackfillArgs, since: NaiveDate, done: &Backfilled) {
+    let ran = &done.ran;
+    let (report, stats) = (&ran.report, &ran.stats);
     if cli.verbose > 0 || args.dry_run {
-        output::report(cli, &ran)?;
+        let _ = output::report(cli, ran);
     }
     println!(
         "backfill since {since}{}:",
@@ -150,7 +140,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ("created", "updated")
     };
-    print_counts(report, stats, started, created, updated);
+    print_counts(report, stats, done.started, created, updated);
     println!(
         "  BILLmanager: {} calls ({} forms) in {:.1} s",
         report.panel.calls,
@@ -178,7 +168,6 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     if let Some(line) = report.phoneless_line() {
         println!("  NO PHONE {line}");
     }
-    Ok(status)
 }
 
 /// The per-kind counts and the request line of the summary.

@@ -40,11 +40,11 @@ pub fn queued_lines(report: &Report) -> Vec<String> {
 /// Prints the report: every entity with its action, reason and (with -v or in a dry run)
 /// the fields sent.
 pub fn report(cli: &Cli, ran: &Ran) -> anyhow::Result<()> {
+    print(cli, ran, |ran| text(cli, ran))
+}
+
+fn text(cli: &Cli, ran: &Ran) {
     let (report, stats) = (&ran.report, &ran.stats);
-    if cli.json {
-        println!("{}", amocrm_bin::log::redact(&ran.json()?.to_string()));
-        return Ok(());
-    }
     let detailed = report.dry_run || cli.verbose > 0;
     for o in &report.outcomes {
         let verb = match (report.dry_run, o.action) {
@@ -102,7 +102,6 @@ pub fn report(cli: &Cli, ran: &Ran) -> anyhow::Result<()> {
             report.panel.millis as f64 / 1000.0
         );
     }
-    Ok(())
 }
 
 /// One line per kind with the counts that are not zero, worded for a dry run as "would".

@@ -2,11 +2,9 @@
 
 use std::io::Read;
 
-use amocrm_bin::calls::parse::item_object;
-use amocrm_bin::calls::ringostat::key_use;
-use amocrm_bin::calls::{parse_body, CallSetup};
+use amocrm_bin::app::calls::explain::{Explained, Explanation};
+use amocrm_bin::calls::CallSetup;
 use amocrm_bin::exit::{ExitStatus, Failure};
-use serde_json::json;
 
 use amocrm_bin::app::calls::intake_word;
 use amocrm_bin::app::calls::push::{outcome_line, worst};
@@ -102,41 +100,15 @@ pub fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
 /// stored or sent.
 pub fn explain(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
     let rules = app::load_rules(&cli.config)?;
-    let setup = CallSetup::from_rules(&rules)?;
     let body = read_input(args)?;
-    let items = parse_body(
-        &body,
-        &setup.parse_options(args.format.format(), setup.now()),
-    )
-    .map_err(|why| {
-        Failure::usage(
-            format!("cannot read the call events: {why}"),
-            "send one webhook body as Ringostat posts it (JSON or form fields)",
-        )
-    })?;
-    let mut out = Vec::new();
-    for item in &items {
-        let keys = item_object(&item.raw).map(|o| key_use(&o, &setup.keys));
-        let event = match &item.event {
-            Ok(e) => json!({
-                "provider": e.provider, "call_id": e.call_id, "direction": e.direction.as_str(),
-                "status": e.status.as_str(), "provider_status": e.provider_status,
-                "is_callback": e.is_callback, "client_phone": e.client_phone,
-                "started_at": e.started_at.to_rfc3339(), "billsec": e.billsec,
-            }),
-            Err(e) => json!({"error": e}),
-        };
-        if cli.json {
-            out.push(json!({
-                "position": item.position,
-                "carried": keys.as_ref().map(|k| k.carried.clone()),
-                "read": keys.as_ref().map(|k| k.read.iter().map(|(n, key, v)| json!({"name": n, "key": key, "value": v})).collect::<Vec<_>>()),
-                "absent": keys.as_ref().map(|k| k.absent.iter().map(|(n, key)| json!({"name": n, "key": key})).collect::<Vec<_>>()),
-                "unused": keys.as_ref().map(|k| k.unused.clone()),
-                "event": event,
-            }));
-            continue;
-        }
+    let explanation = app::calls::explain::explain(&rules, &body, args.format.format())?;
+    print(cli, &explanation, text)?;
+    Ok(ExitStatus::Ok)
+}
+
+/// Each item's keys and event, for a person setting up the key map.
+fn text(explanation: &Explanation) {
+    for Explained { item, keys } in &explanation.items {
         println!("item {}", item.position);
         if let Some(k) = &keys {
             println!("  carried: {}", k.carried.join(", "));
@@ -185,8 +157,4 @@ pub fn explain(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
             Err(e) => println!("  → not readable: {e}"),
         }
     }
-    if cli.json {
-        println!("{}", json!({"ok": true, "items": out}));
-    }
-    Ok(ExitStatus::Ok)
 }
