@@ -16,6 +16,7 @@ use crate::store::StoredCall;
 
 use super::Context;
 
+pub mod cgi;
 pub mod explain;
 mod intake;
 pub mod push;
