@@ -304,3 +304,31 @@ fn amo_link(q: &str) -> Option<(EntityKind, i64)> {
     };
     Some((kind, id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{amo_link, keys};
+    use crate::rules::EntityKind;
+
+    #[test]
+    fn an_amocrm_link_names_its_kind_and_id() {
+        assert_eq!(
+            amo_link("https://x.amocrm.ru/leads/detail/9100001"),
+            Some((EntityKind::Lead, 9100001))
+        );
+        assert_eq!(
+            amo_link("https://x.amocrm.ru/companies/detail/5/"),
+            Some((EntityKind::Company, 5))
+        );
+        assert_eq!(amo_link("https://x.amocrm.ru/tasks/detail/5"), None);
+        assert_eq!(amo_link("https://x.amocrm.ru/leads/5"), None);
+        assert_eq!(amo_link("inn:7701"), None);
+    }
+
+    #[test]
+    fn a_payer_is_bound_by_its_id_or_its_inn() {
+        assert_eq!(keys(EntityKind::Company, "5"), ["payer:5", "inn:5"]);
+        assert_eq!(keys(EntityKind::Lead, "42"), ["service:42"]);
+        assert_eq!(keys(EntityKind::Contact, "17"), ["user:17"]);
+    }
+}

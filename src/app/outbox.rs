@@ -98,3 +98,45 @@ fn changed(what: &'static str, n: usize) -> anyhow::Result<Changed> {
         what,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{OutboxSelector, Which};
+
+    fn which(
+        id: Option<i64>,
+        kind: Option<&'static str>,
+        elid: Option<&'static str>,
+        parked: bool,
+    ) -> Which<'static> {
+        Which {
+            id,
+            kind,
+            elid,
+            parked,
+        }
+    }
+
+    #[test]
+    fn an_operator_names_items_by_id_by_entity_or_all_parked_and_nothing_else() {
+        assert!(matches!(
+            which(Some(7), None, None, false).selector().unwrap(),
+            OutboxSelector::Id(7)
+        ));
+        match which(None, Some("user"), Some(" 17 "), false)
+            .selector()
+            .unwrap()
+        {
+            OutboxSelector::Entity { kind, bm_id } => {
+                assert_eq!((kind.as_str(), bm_id.as_str()), ("user", "17"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            which(None, None, None, true).selector().unwrap(),
+            OutboxSelector::Parked
+        ));
+        let none = which(None, None, None, false).selector().unwrap_err();
+        assert!(format!("{none:#}").contains("say which items"), "{none:#}");
+    }
+}

@@ -237,3 +237,21 @@ fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{enc, Answer};
+    use crate::exit::ExitStatus;
+
+    #[test]
+    fn the_answer_sets_the_exit_status_and_a_get_query_becomes_a_form_body() {
+        let status = |s| Answer::refusal(s, "x").exit_status();
+        assert_eq!(status(200), ExitStatus::Ok);
+        assert_eq!(status(400), ExitStatus::Usage);
+        assert_eq!(status(403), ExitStatus::Usage);
+        assert_eq!(status(413), ExitStatus::Usage);
+        assert_eq!(status(500), ExitStatus::Unreachable);
+        assert_eq!(enc("a b&c=+7 (999)"), "a%20b%26c%3D%2B7%20%28999%29");
+        assert_eq!(enc("Az09-_.~"), "Az09-_.~");
+    }
+}
