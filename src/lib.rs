@@ -41,5 +41,6 @@ pub mod phone;
 pub mod rules;
 pub mod secret;
 pub mod setup;
+pub mod spelling;
 pub mod status;
 pub mod store;

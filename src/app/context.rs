@@ -38,9 +38,11 @@ impl Context {
         Context::with_rules(load_rules(config)?)
     }
 
-    /// Opens the store of rules already loaded.
+    /// Opens the store of rules already loaded, waiting `[store] busy_timeout_secs` for a
+    /// writer.
     pub fn with_rules(rules: RuleSet) -> anyhow::Result<Context> {
         let store = Store::open(&rules.file.store.path)?;
+        store.set_busy_timeout(Duration::from_secs(rules.file.store.busy_timeout_secs))?;
         Ok(Context { rules, store })
     }
 

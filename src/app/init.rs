@@ -158,14 +158,16 @@ impl Serialize for Fields {
 }
 
 /// Creates the custom fields the rules map but the account lacks, once `approve` (shown the
-/// plan, always) says yes; then refreshes the cached dictionaries.
+/// plan, always) says yes; then refreshes the cached dictionaries. A key one typo from an
+/// account field is held back unless `near_ok` (`--yes`).
 pub fn setup_fields(
     ctx: &Context,
+    near_ok: bool,
     approve: &mut dyn FnMut(&FieldsPlan) -> anyhow::Result<bool>,
 ) -> anyhow::Result<Fields> {
     let crm = ctx.crm()?;
     let dict = crm.dictionaries()?;
-    let (create, skipped) = missing_fields(&ctx.rules, &dict);
+    let (create, skipped) = missing_fields(&ctx.rules, &dict, near_ok);
     let plan = FieldsPlan {
         account: account_name(ctx)?,
         create,

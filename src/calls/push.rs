@@ -10,6 +10,11 @@
 //! - Pushes of calls hold the store's write lock, so the CGI handler and `replay-calls`
 //!   never push the same call at once.
 //! - Any failure leaves the call pending with its error for `replay-calls`.
+//!
+//! Reads go through the typed API ([`Crm::contacts_by_phone`], the product's one phone
+//! lookup; [`Crm::get_many`], [`Crm::open_tasks`], [`Crm::notes_of`]). Writes are sent one by one with the
+//! client's `post` and `patch`: a push fails with amoCRM's own rejection, where
+//! [`Crm::create`] would record the item as rejected and go on.
 
 use std::cell::OnceCell;
 use std::time::Duration;
@@ -24,10 +29,9 @@ use super::plan::{
 use super::setup::CallSetup;
 use super::staff::Triage;
 use crate::crm::amo::{AmoClient, AmoCrm};
-use crate::crm::CrmError;
+use crate::crm::{Crm, CrmError};
 use crate::lock::{lock_within, LockKind};
-use crate::phone;
-use crate::rules::RuleSet;
+use crate::rules::{EntityKind, RuleSet};
 use crate::store::{CallState, Store};
 
 /// How long `calls ingest` (and the CGI handler after answering) may spend pushing: the
@@ -80,18 +84,6 @@ pub struct Pusher<'a> {
     rules: &'a RuleSet,
     crm: &'a AmoCrm<'a>,
     resolved: OnceCell<CallRules>,
-}
-
-fn phones_of(contact: &Value) -> Vec<String> {
-    contact
-        .get("custom_fields_values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|f| f.get("field_code").and_then(Value::as_str) == Some("PHONE"))
-        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
-        .filter_map(|v| v.get("value").and_then(Value::as_str).map(String::from))
-        .collect()
 }
 
 fn id_of(v: &Value) -> Option<i64> {
@@ -182,7 +174,7 @@ impl<'a> Pusher<'a> {
         let rules = self.resolved()?;
         let phone = e.client_phone.clone().unwrap_or_default();
         let (contact, chosen) = match self.store.call_step(id, "contact")? {
-            Some(Some(cid)) => (self.get_contact(cid)?, None),
+            Some(Some(cid)) => (self.crm.contact_with_leads(cid)?, None),
             _ => self.find_contact(&phone)?,
         };
         let mut known = Known::default();
@@ -254,34 +246,12 @@ impl<'a> Pusher<'a> {
         })
     }
 
-    fn get_contact(&self, id: i64) -> anyhow::Result<Option<Value>> {
-        Ok(self.client().get(
-            &format!("/api/v4/contacts/{id}"),
-            &[("with".into(), "leads".into())],
-        )?)
-    }
-
-    /// The contact whose PHONE really holds the number (amoCRM's `query` searches every
-    /// field and treats +7 and 8 as different, reference §19.6), and, when several do (an
-    /// agency's clients, a family), which one was taken and why: the one bound to a panel
-    /// client with an open lead bound to a service, else the most recently updated.
+    /// The contact whose PHONE holds the number ([`Crm::contacts_by_phone`]), and, when
+    /// several do (an agency's clients, a family), which one was taken and why: the one
+    /// bound to a panel client with an open lead bound to a service, else the most
+    /// recently updated.
     fn find_contact(&self, phone: &str) -> anyhow::Result<(Option<Value>, Option<String>)> {
-        let q = vec![
-            ("query".to_string(), phone::search_key(phone)),
-            ("with".to_string(), "leads".to_string()),
-            ("limit".to_string(), "50".to_string()),
-        ];
-        let found = self.client().get("/api/v4/contacts", &q)?;
-        let hits: Vec<Value> = found
-            .and_then(|v| {
-                v.pointer("/_embedded/contacts")
-                    .and_then(Value::as_array)
-                    .cloned()
-            })
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| phones_of(c).iter().any(|p| phone::same(p, phone)))
-            .collect();
+        let hits = self.crm.contacts_by_phone(phone, true)?;
         if hits.len() < 2 {
             return Ok((hits.into_iter().next(), None));
         }
@@ -335,19 +305,9 @@ impl<'a> Pusher<'a> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q: Vec<(String, String)> = ids
-            .iter()
-            .map(|i| ("filter[id][]".to_string(), i.to_string()))
-            .collect();
-        q.push(("limit".into(), "250".into()));
-        let found = self.client().get("/api/v4/leads", &q)?;
-        Ok(found
-            .and_then(|v| {
-                v.pointer("/_embedded/leads")
-                    .and_then(Value::as_array)
-                    .cloned()
-            })
-            .unwrap_or_default()
+        Ok(self
+            .crm
+            .get_many(EntityKind::Lead, &ids)?
             .iter()
             .filter(|l| {
                 let status = l.get("status_id").and_then(Value::as_i64).unwrap_or(0);
@@ -376,25 +336,8 @@ impl<'a> Pusher<'a> {
 
     /// Whether the contact has an open call-back task of ours (by id, or by its text).
     fn open_callback_task(&self, contact_id: i64) -> anyhow::Result<bool> {
-        let q = vec![
-            ("filter[entity_type]".to_string(), "contacts".to_string()),
-            ("filter[entity_id][]".to_string(), contact_id.to_string()),
-            ("filter[is_completed]".to_string(), "0".to_string()),
-            ("limit".to_string(), "250".to_string()),
-        ];
-        let found = self.client().get("/api/v4/tasks", &q)?;
         let marker = callback_marker(self.setup);
-        for t in found
-            .and_then(|v| {
-                v.pointer("/_embedded/tasks")
-                    .and_then(Value::as_array)
-                    .cloned()
-            })
-            .unwrap_or_default()
-        {
-            if t.get("is_completed").and_then(Value::as_bool) == Some(true) {
-                continue;
-            }
+        for t in self.crm.open_tasks(EntityKind::Contact, &[contact_id])? {
             let text = t.get("text").and_then(Value::as_str).unwrap_or("");
             let ours = id_of(&t)
                 .map(|i| self.store.is_callback_task(i))
@@ -441,28 +384,14 @@ impl<'a> Pusher<'a> {
             Direction::Inbound => "call_in",
             Direction::Outbound => "call_out",
         };
-        let places = std::iter::once(("contacts", "contact", contact_id))
-            .chain(leads.iter().map(|l| ("leads", "lead", *l)));
-        for (collection, singular, id) in places {
-            let q = vec![
-                ("filter[note_type]".to_string(), note_type.to_string()),
-                ("limit".to_string(), "250".to_string()),
-            ];
-            let found = self
-                .client()
-                .get(&format!("/api/v4/{collection}/{id}/notes"), &q)?;
-            for n in found
-                .and_then(|v| {
-                    v.pointer("/_embedded/notes")
-                        .and_then(Value::as_array)
-                        .cloned()
-                })
-                .unwrap_or_default()
-            {
-                if n.pointer("/params/uniq").and_then(Value::as_str) == Some(e.call_id.as_str()) {
-                    if let Some(nid) = id_of(&n) {
-                        return Ok(Some((nid, format!("{singular}:{id}"))));
-                    }
+        let places = std::iter::once((EntityKind::Contact, contact_id))
+            .chain(leads.iter().map(|l| (EntityKind::Lead, *l)));
+        for (kind, id) in places {
+            for n in self.crm.notes_of(kind, id)? {
+                let ours = n.get("note_type").and_then(Value::as_str) == Some(note_type)
+                    && n.pointer("/params/uniq").and_then(Value::as_str) == Some(&e.call_id);
+                if let (true, Some(nid)) = (ours, id_of(&n)) {
+                    return Ok(Some((nid, format!("{}:{id}", kind.as_str()))));
                 }
             }
         }

@@ -61,7 +61,7 @@ pub fn init(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitStatus> {
 /// Runs `setup-fields`.
 pub fn setup_fields(cli: &Cli, args: &SetupFieldsArgs) -> anyhow::Result<ExitStatus> {
     let ctx = app::Context::open(&cli.config)?;
-    let fields = app::init::setup_fields(&ctx, &mut |plan: &FieldsPlan| {
+    let fields = app::init::setup_fields(&ctx, args.yes, &mut |plan: &FieldsPlan| {
         for s in &plan.skipped {
             println!("skipped: {}: {}", s.key, s.reason);
         }

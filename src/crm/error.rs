@@ -198,7 +198,18 @@ impl Classify for CrmError {
                  access); switch the rule part that needs it off meanwhile"
                     .into()
             }
-            CrmError::Http { .. } => "run with -v to see the request; check `[amocrm] base_url`".into(),
+            // The account answered, so its address is right: the request itself was refused.
+            CrmError::Http { status: 400, .. } => {
+                "amoCRM refused the request as malformed; the item stays queued. Run the same \
+                 command with -v to see the request and amoCRM's answer, and check the values the \
+                 rule file maps into it"
+                    .into()
+            }
+            CrmError::Http { .. } => {
+                "run the same command with -v to see the request and amoCRM's answer; the item \
+                 stays queued"
+                    .into()
+            }
             CrmError::Decode { .. } => "run with -vv and report the answer shown".into(),
         })
     }
@@ -226,5 +237,25 @@ impl Classify for CrmError {
     /// amoCRM answered and refused this item (validation errors, 404, any other 4xx).
     fn is_refused(&self) -> bool {
         matches!(self, CrmError::Validation { .. } | CrmError::Http { .. })
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::CrmError;
+    use crate::status::Classify;
+
+    #[test]
+    fn only_a_missing_route_points_at_the_base_url() {
+        let http = |status| CrmError::Http {
+            request: "POST /api/v4/leads".into(),
+            status,
+            detail: "Bad Request".into(),
+        };
+        for (status, base_url) in [(400, false), (409, false), (422, false), (404, true)] {
+            let hint = http(status).hint().unwrap();
+            assert_eq!(hint.contains("base_url"), base_url, "{status}: {hint}");
+        }
+        assert!(http(400).hint().unwrap().contains("-v"));
     }
 }

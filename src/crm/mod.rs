@@ -70,6 +70,8 @@ pub enum Write {
     Update(Vec<Item>),
     /// Make these links.
     Link(Vec<Link>),
+    /// Add these notes (`entity_id`, `note_type`, `params`).
+    Notes(Vec<Value>),
 }
 
 /// A caller that hands out writes as it plans them and records each answer as it arrives,
@@ -93,10 +95,17 @@ pub trait Crm {
     fn dictionaries(&self) -> Result<Dictionaries, CrmError>;
     /// Full-text search (`query`); the caller verifies matches (amoCRM searches every field).
     fn search(&self, kind: EntityKind, query: &str) -> Result<Vec<Value>, CrmError>;
+    /// Every contact with this phone among its PHONE values, compared by the last ten
+    /// digits ([`crate::phone::same`]): amoCRM's `query` searches every field and tells +7
+    /// from 8, so its hits are verified here. The one phone lookup of the product; each
+    /// caller keeps its own rule for which contact to take. `with_leads` embeds each
+    /// contact's leads (`with=leads`).
+    fn contacts_by_phone(&self, phone: &str, with_leads: bool) -> Result<Vec<Value>, CrmError>;
     /// One entity by id; `None` when it no longer exists.
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError>;
     /// Entities by id, in pages of up to 250 (`filter[id][]`) rather than one request
-    /// each; ids that no longer exist are missing from the answer.
+    /// each (one by one only where the account ignores the filter); ids that no longer
+    /// exist are missing from the answer.
     fn get_many(&self, kind: EntityKind, ids: &[i64]) -> Result<Vec<Value>, CrmError>;
     /// Creates entities; each item must carry a unique `request_id`.
     fn create(&self, kind: EntityKind, items: Vec<Item>) -> Result<BatchOutcome, CrmError>;

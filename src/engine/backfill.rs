@@ -423,8 +423,9 @@ impl Engine<'_> {
         let mut ready = Vec::new();
         for (client, payers) in std::mem::take(&mut pl.clients) {
             let pending = self
-                .company_payer(&payers)
-                .is_some_and(|p| pl.pending(EntityKind::Company, &company_key(p)));
+                .prerequisites(EntityKind::Contact, &client, &payers)
+                .keys()
+                .any(|(kind, key)| pl.pending(kind, &key));
             if pending {
                 pl.clients.push((client, payers));
             } else {
@@ -485,13 +486,10 @@ impl Engine<'_> {
             let pair = (s.client_id.clone(), s.product.clone());
             let (client, payers) = &pl.owners[&s.client_id];
             let entities_pending = waiting_clients.contains(&s.client_id)
-                || client
-                    .users
-                    .iter()
-                    .any(|u| pl.pending(EntityKind::Contact, &format!("user:{}", u.id)))
                 || self
-                    .company_payer(payers)
-                    .is_some_and(|p| pl.pending(EntityKind::Company, &company_key(p)));
+                    .prerequisites(EntityKind::Lead, client, payers)
+                    .keys()
+                    .any(|(kind, key)| pl.pending(kind, &key));
             if entities_pending || blocked.contains(&pair) {
                 blocked.insert(pair);
                 pl.services.push(s);

@@ -3,12 +3,13 @@
 
 use serde_json::{json, Value};
 
+use super::decide::{self, Desired, Gate};
 use super::payload::{custom_fields, hash, tags, tags_to_add};
-use super::plan::{Op, Plan};
-use super::upsert::{Desired, Wanted};
+use super::plan::Plan;
+use super::upsert::Wanted;
 use super::{facts, Engine};
 use crate::billing::{Client, Payer};
-use crate::rules::condition::{holds, Facts};
+use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 
 /// The binding key of a payer's company.
@@ -97,44 +98,20 @@ impl Engine<'_> {
         root: bool,
     ) -> anyhow::Result<Wanted> {
         let key = company_key(payer);
-        if let Some(b) = self.store.binding("company", &key)? {
-            if self.driven_by_other_payer(payer, &key)? {
-                return Ok(Wanted::Decided(Plan {
-                    kind: EntityKind::Company,
-                    key: key.clone(),
-                    op: Op::Keep(b.amo_id),
-                    hash: b.payload_hash,
-                    links: vec![],
-                    changes: vec![],
-                    warnings: vec![],
-                    origin: (EntityKind::Company, payer.id.clone()),
-                }));
-            }
-        }
+        let mut gate = Gate::new(EntityKind::Company);
+        gate.bound = self.store.binding("company", &key)?.map(|b| b.amo_id);
+        gate.driven_by_other = gate.bound.is_some() && self.driven_by_other_payer(payer, &key)?;
         let mut f = Facts::new();
-        facts::client(&mut f, client);
-        facts::payer(&mut f, payer);
-        self.link_facts(&mut f);
-        let skip = self
-            .rules
-            .file
-            .skip
-            .iter()
-            .find(|r| r.entity == EntityKind::Company && holds(&r.when, &f))
-            .map(|r| r.reason.clone())
-            .or_else(|| self.before_since(client, root));
-        if let Some(reason) = skip {
-            let existing = self.store.binding("company", &key)?.map(|b| b.amo_id);
-            return Ok(Wanted::Decided(Plan {
-                kind: EntityKind::Company,
-                key: key.clone(),
-                op: existing.map(Op::Keep).unwrap_or_else(|| Op::Skip(reason)),
-                hash: String::new(),
-                links: vec![],
-                changes: vec![],
-                warnings: vec![],
-                origin: (EntityKind::Company, payer.id.clone()),
-            }));
+        if !gate.driven_by_other {
+            facts::client(&mut f, client);
+            facts::payer(&mut f, payer);
+            self.link_facts(&mut f);
+            gate = self.excluded(gate, &key, &f, || Ok(self.before_since(client, root)))?;
+        }
+        if let Some(plan) =
+            decide::admitted(&gate, &key, || (EntityKind::Company, payer.id.clone()))
+        {
+            return Ok(Wanted::Decided(plan));
         }
         if payer.inn.is_none() && payer.kind != crate::billing::PayerKind::Individual {
             self.gap(

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::decide::{self, Desired, Gate};
 use super::payload::{custom_fields, hash, tags, tags_to_add};
-use super::plan::{Op, Plan};
-use super::upsert::{Desired, Wanted};
+use super::plan::Plan;
+use super::upsert::Wanted;
 use super::{facts, Engine};
 use crate::billing::{Client, Payer, User};
 use crate::phone;
-use crate::rules::condition::{holds, Facts};
+use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 
 impl Engine<'_> {
@@ -38,11 +39,7 @@ impl Engine<'_> {
     pub(super) fn before_since(&self, client: &Client, root: bool) -> Option<String> {
         let since = self.rules.file.sync.since.filter(|_| root)?;
         match client.registered_at {
-            Some(reg) if reg.date() < since => Some(format!(
-                "client registered {} before [sync] since = {since}",
-                reg.date()
-            )),
-            Some(_) => None,
+            Some(reg) => decide::before_since(Some(since), reg.date(), "client registered"),
             None => {
                 let reason = format!(
                     "client {} has no registration date (neither `account.edit` nor the `account` list's `tz_registration_date`), so [sync] since = {since} cannot be applied; not sent",
@@ -110,30 +107,13 @@ impl Engine<'_> {
         let key = format!("user:{}", user.id);
         let f = self.contact_facts(client, user, payer);
         let sync = &self.rules.file.sync;
-        let skip = self
-            .rules
-            .file
-            .skip
-            .iter()
-            .find(|r| r.entity == EntityKind::Contact && holds(&r.when, &f))
-            .map(|r| r.reason.clone())
-            .or_else(|| self.before_since(client, root));
-        if let Some(reason) = skip {
-            // A skipped contact that is already bound still serves its leads.
-            let op = match self.store.binding("contact", &key)? {
-                Some(b) => Op::Keep(b.amo_id),
-                None => Op::Skip(reason),
-            };
-            return Ok(Wanted::Decided(Plan {
-                kind: EntityKind::Contact,
-                key,
-                op,
-                hash: String::new(),
-                links: vec![],
-                changes: vec![],
-                warnings: vec![],
-                origin: (EntityKind::Contact, client.id.clone()),
-            }));
+        let gate = self.excluded(Gate::new(EntityKind::Contact), &key, &f, || {
+            Ok(self.before_since(client, root))
+        })?;
+        if let Some(plan) =
+            decide::admitted(&gate, &key, || (EntityKind::Contact, client.id.clone()))
+        {
+            return Ok(Wanted::Decided(plan));
         }
         let mut phone_warnings = Vec::new();
         let phone = phone_to_send(

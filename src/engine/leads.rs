@@ -3,13 +3,23 @@
 
 use serde_json::{json, Value};
 
+use super::decide::{self, Desired, Gate, Reorder};
 use super::payload::{custom_fields, hash, tags, tags_to_add};
 use super::plan::{Op, Plan};
-use super::upsert::Desired;
 use super::{facts, Engine};
 use crate::billing::{Client, Payer, Service};
 use crate::rules::condition::{holds, Facts};
 use crate::rules::EntityKind;
+
+/// What a lead's payload sends only on create: an update leaves the manager and the stage
+/// to the lifecycle (status rules decide moves), and adds missing links by link requests.
+pub(super) const CREATE_ONLY: [&str; 5] = [
+    "responsible_user_id",
+    "request_id",
+    "pipeline_id",
+    "status_id",
+    "_embedded",
+];
 
 impl Engine<'_> {
     /// Syncs a service's lead, and first the contact and company it links to.
@@ -189,7 +199,14 @@ impl Engine<'_> {
     /// re-runs settle and a deleted re-order never touches a paying client's lead.
     pub(super) fn joined(&self, service: &Service) -> anyhow::Result<Option<Plan>> {
         let key = format!("service:{}", service.id);
-        let Some(alias) = self.store.alias("lead", &key)? else {
+        let mut gate = Gate::new(EntityKind::Lead);
+        gate.joined = self.joined_lead(&key)?;
+        Ok(self.lead_verdict(&gate, service))
+    }
+
+    /// The lead of another service that `key` joined earlier: (id, owner key, reason).
+    fn joined_lead(&self, key: &str) -> anyhow::Result<Option<(i64, String, String)>> {
+        let Some(alias) = self.store.alias("lead", key)? else {
             return Ok(None);
         };
         let Some(owner) = self.store.binding("lead", &alias.target_id)? else {
@@ -198,20 +215,13 @@ impl Engine<'_> {
         if owner.bm_id == key {
             return Ok(None);
         }
-        Ok(Some(Plan {
-            kind: EntityKind::Lead,
-            key: key.clone(),
-            op: Op::Join {
-                id: owner.amo_id,
-                target: owner.bm_id,
-                reason: alias.reason,
-            },
-            hash: String::new(),
-            links: vec![],
-            changes: vec![],
-            warnings: vec![],
-            origin: (EntityKind::Lead, service.id.clone()),
-        }))
+        Ok(Some((owner.amo_id, owner.bm_id, alias.reason)))
+    }
+
+    /// The plan of a service's lead the rules decided about alone, if they did.
+    fn lead_verdict(&self, gate: &Gate, service: &Service) -> Option<Plan> {
+        let key = format!("service:{}", service.id);
+        decide::admitted(gate, &key, || (EntityKind::Lead, service.id.clone()))
     }
 
     /// The facts that pick a lead's stage: its owner service's, unless that service is
@@ -273,57 +283,44 @@ impl Engine<'_> {
         f: &Facts,
         root: bool,
     ) -> anyhow::Result<Option<Plan>> {
-        let key = format!("service:{}", service.id);
-        let plan = |op| Plan {
-            kind: EntityKind::Lead,
-            key: key.clone(),
-            op,
-            hash: String::new(),
-            links: vec![],
-            changes: vec![],
-            warnings: vec![],
-            origin: (EntityKind::Lead, service.id.clone()),
-        };
-        if let Some(r) = self
-            .rules
-            .file
-            .skip
-            .iter()
-            .find(|r| r.entity == EntityKind::Lead && holds(&r.when, f))
-        {
-            return Ok(Some(plan(Op::Skip(r.reason.clone()))));
+        let mut gate = Gate::new(EntityKind::Lead);
+        gate.skip_rule = self.skip_rule(EntityKind::Lead, f);
+        if let (Some(created), true) = (service.created_at, root) {
+            let since = self.rules.file.sync.since;
+            gate.since = decide::before_since(since, created.date(), "service created");
         }
-        if let (Some(since), Some(created), true) =
-            (self.rules.file.sync.since, service.created_at, root)
-        {
-            if created.date() < since {
-                return Ok(Some(plan(Op::Skip(format!(
-                    "service created {} before [sync] since = {since}",
-                    created.date()
-                )))));
-            }
+        if gate.skip_rule.is_none() && gate.since.is_none() {
+            gate.reorders = self.reorders(service)?;
         }
-        // A re-order of the same product within the timeout joins the earlier lead.
+        Ok(self.lead_verdict(&gate, service))
+    }
+
+    /// The earlier leads a re-order may join, newest first, up to the first one not lost
+    /// (each lost check may read the lead).
+    fn reorders(&self, service: &Service) -> anyhow::Result<Vec<Reorder>> {
         let days = self.rules.file.sync.new_purchase_timeout_days as i64;
+        let mut out = Vec::new();
         for (s, b) in self.reorder_targets(service)? {
-            if self.lost_blocks_join(b.amo_id)? {
-                continue; // a lost lead does not swallow a purchase
-            }
+            let lost = self.lost_blocks_join(b.amo_id)?;
             let age = service
                 .created_at
                 .zip(s.created_at)
                 .map(|(a, b)| (a - b).num_days())
                 .unwrap_or(0);
-            return Ok(Some(plan(Op::Join {
+            out.push(Reorder {
                 id: b.amo_id,
-                target: b.bm_id.clone(),
+                target: b.bm_id,
+                lost,
                 reason: format!(
                     "re-order of {} {age} days after service {} (within new_purchase_timeout_days = {days}): joined its lead",
                     service.product, s.id
                 ),
-            })));
+            });
+            if !lost {
+                break;
+            }
         }
-        Ok(None)
+        Ok(out)
     }
 
     /// The client's bound earlier orders of the same product within
@@ -443,13 +440,7 @@ impl Engine<'_> {
             multitext: vec![],
             links_on_create: false,
             origin: (EntityKind::Lead, service.id.clone()),
-            create_only: vec![
-                "responsible_user_id",
-                "request_id",
-                "pipeline_id",
-                "status_id",
-                "_embedded",
-            ],
+            create_only: CREATE_ONLY.to_vec(),
         };
         Ok((desired, life))
     }

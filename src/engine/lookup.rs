@@ -382,26 +382,21 @@ impl Engine<'_> {
         }) {
             return r;
         }
-        let phone_field = self
+        // Phones are looked up only where the account has its standard PHONE field.
+        let by_phone = self
             .resolved
             .standard(EntityKind::Contact, "PHONE")
-            .map(|f| f.id);
+            .and(phone_e164);
         let email_field = self
             .resolved
             .standard(EntityKind::Contact, "EMAIL")
             .map(|f| f.id);
         let mut found = Found::default();
-        if let (Some(p), Some(fid)) = (phone_e164, phone_field) {
-            let key = phone::search_key(p);
+        if let Some(p) = by_phone {
             let hits: Vec<(Value, String)> = self
                 .crm
-                .search(EntityKind::Contact, &key)?
+                .contacts_by_phone(p, false)?
                 .into_iter()
-                .filter(|c| {
-                    texts(&remote_values(c, fid, Some("PHONE")))
-                        .iter()
-                        .any(|v| phone::same(v, p))
-                })
                 .map(|c| (c, format!("phone {p}")))
                 .collect();
             found = self.first_free(EntityKind::Contact, me, oldest_first_pairs(hits))?;

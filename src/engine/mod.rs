@@ -10,19 +10,25 @@
 //! - *plan*: what to do with one entity ([`plan::Op`]): create, update, keep, skip, join.
 //!
 //! # Order
-//! A lead needs its contact and company, a contact needs its company: so a sync resolves
-//! the company first, then the contacts, then the lead, applying each step before planning
-//! the next (the next step needs the ids the previous one created).
+//! A lead needs its contact and company, a contact needs its company ([`order`]): so a sync
+//! resolves the company first, then the contacts, then the lead, applying each step before
+//! planning the next (the next step needs the ids the previous one created).
+//!
+//! # Plan
+//! Each entity is planned in three phases: gather (panel, store, amoCRM), decide (a pure
+//! function, `decide`), apply (`plan::apply`, the only writes).
 
 pub mod backfill;
 mod companies;
 mod contacts;
+mod decide;
 mod diff;
 pub mod facts;
 mod leads;
 pub mod lifecycle;
 mod lookup;
 mod needs;
+mod order;
 pub mod outbox;
 pub mod payload;
 pub mod plan;
@@ -75,9 +81,7 @@ impl<'a> Engine<'a> {
         let resolved = resolve::resolve(rules, dict)?;
         let life = lifecycle::resolve(rules, &resolved.dict)?;
         // `account.edit` only for clients whose list row lacks what the rules use.
-        if let Ok(text) = crate::rules::read_text(&rules.path) {
-            billing.need_client_fields(needs::client_fields(&text));
-        }
+        billing.need_client_fields(needs::client_fields(rules));
         Ok(Engine {
             rules,
             store,
@@ -234,7 +238,9 @@ impl<'a> Engine<'a> {
         payers: &[Payer],
         root: bool,
     ) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
-        let payer = self.company_payer(payers);
+        let payer = self
+            .prerequisites(EntityKind::Contact, client, payers)
+            .company;
         let company = match payer {
             Some(p) => self.sync_company(client, p, root)?,
             None => None,

@@ -101,13 +101,25 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                             .join(", ")
                     )
                 };
-                problems.push(Problem {
-                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
-                    message: format!(
+                let names = defs
+                    .iter()
+                    .flat_map(|d| std::iter::once(d.name.as_str()).chain(d.code.as_deref()));
+                let message = match crate::spelling::closest(key, names) {
+                    // A typo: creating the field would make a near-duplicate.
+                    Some(near) => format!(
+                        "no amoCRM {} field with id, code or name `{key}`; did you mean \
+                         `{near}`? Fix the key; {known}",
+                        kind.as_str(),
+                    ),
+                    None => format!(
                         "no amoCRM {} field with id, code or name `{key}`; {known}; \
                          `amocrm-bin setup-fields` creates the fields the rules map",
                         kind.as_str(),
                     ),
+                };
+                problems.push(Problem {
+                    key: format!("fields.{}.\"{key}\"", kind.as_str()),
+                    message,
                 });
                 continue;
             };

@@ -45,6 +45,17 @@ pub enum RulesError {
         /// The parser's explanation, including what was expected.
         message: String,
     },
+    /// The rule file is right but the secret it points at is not there: an environment
+    /// variable not exported to this process, or a file that cannot be read. The fix is
+    /// outside the rule file, so the hint says what to do instead.
+    Secret {
+        /// The key that names where the secret lives (`amocrm.client_secret_env`).
+        key: String,
+        /// What is missing.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
     /// The file parsed but some values make no sense; every problem is listed.
     Invalid {
         /// The rule file.
@@ -79,6 +90,7 @@ impl fmt::Display for RulesError {
                 }
                 f.write_str(message)
             }
+            RulesError::Secret { key, message, .. } => write!(f, "`{key}`: {message}"),
             RulesError::Invalid { path, problems } => {
                 write!(
                     f,
@@ -109,6 +121,7 @@ impl Classify for RulesError {
             RulesError::Read { .. } => "pass the rule file with --config PATH or AMOCRM_BIN_CONFIG; \
                  examples/rules.toml is a commented template"
                 .into(),
+            RulesError::Secret { hint, .. } => hint.clone(),
             _ => "fix the rule file (examples/rules.toml documents every key) and run the command again"
                 .into(),
         })

@@ -6,6 +6,7 @@
 //! resolved against the rule file's directory, so a rule file and its store can travel
 //! together (the demo and tests rely on this).
 
+pub mod attributes;
 pub mod condition;
 mod error;
 pub mod lifecycle;
@@ -66,6 +67,9 @@ pub struct RuleSet {
     pub path: PathBuf,
     /// The parsed content, with relative paths already resolved.
     pub file: RuleFile,
+    /// The panel attributes the file names anywhere ([`attributes::referenced`]), read from
+    /// the same parse, so no layer reads the rule file a second time.
+    pub attributes: std::collections::BTreeSet<String>,
 }
 
 impl RuleSet {
@@ -133,9 +137,13 @@ impl RuleSet {
                 problems,
             });
         }
+        // The typed parse succeeded, so the untyped one does too (the fallback is unreachable
+        // and would only name no attribute).
+        let doc: toml::Value = text.parse().unwrap_or(toml::Value::Boolean(false));
         Ok(RuleSet {
             path: path.to_path_buf(),
             file,
+            attributes: attributes::referenced(&doc),
         })
     }
 
@@ -165,53 +173,73 @@ impl RuleSet {
     /// The integration's secret key, from wherever the rule file says it lives.
     pub fn client_secret(&self) -> Result<Secret, RulesError> {
         let a = &self.file.amocrm;
-        let invalid = |message: String| RulesError::Invalid {
-            path: self.path.clone(),
-            problems: vec![Problem {
-                key: "amocrm.client_secret".into(),
-                message,
-            }],
-        };
         if let Some(s) = &a.client_secret {
             return Ok(Secret::new(s.clone()));
         }
         if let Some(var) = &a.client_secret_env {
-            return match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
-                _ => Err(invalid(format!(
-                    "environment variable `{var}` (named by `client_secret_env`) is not set"
-                ))),
-            };
+            return from_env(
+                var,
+                "amocrm.client_secret_env",
+                "the integration's secret key",
+                ", or keep it in a file named by `client_secret_file`",
+            );
         }
         if let Some(file) = &a.client_secret_file {
+            let missing = |message: String| RulesError::Secret {
+                key: "amocrm.client_secret_file".into(),
+                message,
+                hint: "put the secret key (the integration's \"Keys and scopes\" tab) on the \
+                       first line of that file, readable by the user this runs as (mode 0600), \
+                       or name another file in `client_secret_file`"
+                    .into(),
+            };
             return match std::fs::read_to_string(file) {
                 Ok(v) if !v.trim().is_empty() => Ok(Secret::new(
                     v.lines().next().unwrap_or("").trim().to_string(),
                 )),
-                Ok(_) => Err(invalid(format!("file `{}` is empty", file.display()))),
-                Err(e) => Err(invalid(format!("cannot read `{}`: {e}", file.display()))),
+                Ok(_) => Err(missing(format!("file `{}` is empty", file.display()))),
+                Err(e) => Err(missing(format!("cannot read `{}`: {e}", file.display()))),
             };
         }
-        Err(invalid(
-            "set one of `client_secret_env`, `client_secret_file` or `client_secret`".into(),
-        ))
+        Err(RulesError::Invalid {
+            path: self.path.clone(),
+            problems: vec![Problem {
+                key: "amocrm.client_secret".into(),
+                message: "set one of `client_secret_env`, `client_secret_file` or `client_secret`"
+                    .into(),
+            }],
+        })
     }
 
     /// A long-lived token, when the rule file names one; `None` means OAuth is used.
     pub fn long_lived_token(&self) -> Result<Option<Secret>, RulesError> {
-        let Some(var) = &self.file.amocrm.long_lived_token_env else {
-            return Ok(None);
-        };
-        match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(Secret::new(v.trim().to_string()))),
-            _ => Err(RulesError::Invalid {
-                path: self.path.clone(),
-                problems: vec![Problem {
-                    key: "amocrm.long_lived_token_env".into(),
-                    message: format!("environment variable `{var}` is not set"),
-                }],
-            }),
+        match &self.file.amocrm.long_lived_token_env {
+            None => Ok(None),
+            Some(var) => from_env(
+                var,
+                "amocrm.long_lived_token_env",
+                "the long-lived token",
+                "",
+            )
+            .map(Some),
         }
+    }
+}
+
+/// The secret in environment variable `var` (named by `key`), or an error that says to
+/// export it (`or_else` names another way): the rule file is right, the process's
+/// environment is not.
+fn from_env(var: &str, key: &str, what: &str, or_else: &str) -> Result<Secret, RulesError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
+        _ => Err(RulesError::Secret {
+            key: key.into(),
+            message: format!("environment variable `{var}` is not set in this process"),
+            hint: format!(
+                "export {var}=… ({what}) where this command runs (cron's file, the panel's \
+                 environment){or_else}"
+            ),
+        }),
     }
 }
 

@@ -56,6 +56,7 @@ pub struct RuleFile {
 #[serde(deny_unknown_fields)]
 pub struct SyncSection {
     /// Entities created before this date (YYYY-MM-DD) are not sent.
+    #[serde(default, deserialize_with = "date")]
     pub since: Option<chrono::NaiveDate>,
     /// A re-order of the same product by the same client within this many days joins the
     /// existing lead instead of creating a new one (e.g. a re-ordered trial).
@@ -277,7 +278,8 @@ pub struct AmoSection {
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
-    /// Requests per second across all processes sharing the store (amoCRM allows 7).
+    /// Requests per second across all processes sharing the store (amoCRM allows 7; only a
+    /// plain-http loopback sandbox may go up to 1000, which tests that do not prove pacing use).
     #[serde(default = "default_rps")]
     pub rate_limit_rps: u32,
     /// Entities per write request (amoCRM's limit is 250; lower it if amoCRM times out).
@@ -383,14 +385,23 @@ pub struct StoreSection {
     /// Path of the store; relative paths are relative to the rule file.
     #[serde(default = "default_store")]
     pub path: PathBuf,
+    /// How long a run waits for another process's write transaction before it exits 6
+    /// ("store locked"). A long wait suits cron; the tests of the lock shorten it.
+    #[serde(default = "default_busy_timeout")]
+    pub busy_timeout_secs: u64,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
             path: default_store(),
+            busy_timeout_secs: default_busy_timeout(),
         }
     }
+}
+
+fn default_busy_timeout() -> u64 {
+    30
 }
 
 fn default_store() -> PathBuf {
@@ -721,4 +732,21 @@ pub struct CallPipelineRule {
     pub pipeline: String,
     /// Status name or id within the pipeline.
     pub status: String,
+}
+
+/// A calendar date written `YYYY-MM-DD`, quoted or as TOML's own date, with an error that
+/// shows the expected form (chrono alone says "input is out of range" for `2024-13-01`).
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    let text = match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => s,
+        toml::Value::Datetime(t) => t.to_string(),
+        other => other.to_string(),
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a date: expected YYYY-MM-DD, e.g. 2024-01-31"
+            ))
+        })
 }

@@ -89,12 +89,27 @@ pub fn check(file: &RuleFile) -> Vec<Problem> {
             ),
         );
     }
-    if a.rate_limit_rps == 0 || a.rate_limit_rps > 7 {
+    let ceiling = if sandbox_url(&a.base_url) {
+        LOOPBACK_MAX_RPS
+    } else {
+        7
+    };
+    if a.rate_limit_rps == 0 || a.rate_limit_rps > ceiling {
         bad(
             "amocrm.rate_limit_rps",
             format!(
                 "{} is out of range: amoCRM allows 1..=7 requests per second",
                 a.rate_limit_rps
+            ),
+        );
+    }
+    let busy = file.store.busy_timeout_secs;
+    if busy == 0 || busy > 3600 {
+        bad(
+            "store.busy_timeout_secs",
+            format!(
+                "{busy} is out of range: give 1..=3600 seconds (30 by default) to wait for \
+                 another process's write before exiting 6"
             ),
         );
     }
@@ -304,4 +319,16 @@ pub fn is_loopback(host: &str) -> bool {
         || h.parse::<std::net::Ipv4Addr>()
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
+}
+
+/// The highest `rate_limit_rps` a plain-http loopback `base_url` (the sandbox) may use: the
+/// tests that do not prove pacing run their sandboxes faster than amoCRM's 7 per second.
+pub const LOOPBACK_MAX_RPS: u32 = 1000;
+
+/// True for a plain-http loopback address: only the sandbox or a test double is reached
+/// that way (amoCRM itself, and any proxy to it, is https).
+fn sandbox_url(base_url: &str) -> bool {
+    reqwest::Url::parse(base_url).is_ok_and(|u| {
+        u.scheme() == "http" && is_loopback(&u.host_str().unwrap_or("").to_ascii_lowercase())
+    })
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::finding::{Finding, Severity};
 use crate::rules::{FieldSource, RuleSet, When};
+use crate::spelling::distance;
 
 /// The names `engine::facts` and the lifecycle always fill (README "Conditions",
 /// docs/lifecycle.md).
@@ -136,21 +137,6 @@ pub fn unknown_attribute_findings(rules: &RuleSet, seen: &BTreeSet<String>) -> V
     out
 }
 
-/// Levenshtein distance (names are short).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,12 +164,5 @@ mod tests {
         assert_eq!(f[0].key, "tags[0].when.\"service.trail\"");
         // Without a panel sample a raw name far from every stable one is not judged.
         assert_eq!(unknown_attribute_findings(&r, &BTreeSet::new()).len(), 1);
-    }
-
-    #[test]
-    fn distance_counts_edits() {
-        assert_eq!(distance("service.trail", "service.trial"), 2);
-        assert_eq!(distance("abc", "abc"), 0);
-        assert_eq!(distance("", "ab"), 2);
     }
 }

@@ -24,7 +24,8 @@ pub fn render_rules(dict: &Dictionaries, account: &str) -> String {
         out,
         "\n# ---- Written by `amocrm-bin init` from amoCRM account {account}. ----\n\
          # Next: `amocrm-bin setup-fields` creates the custom fields below, then `amocrm-bin check`.\n\
-         # examples/rules.toml (/usr/share/doc/amocrm-bin/examples/rules.toml) documents every key."
+         # Every key is documented in examples/rules.toml of the source tree (the .deb package\n\
+         # installs it as /usr/share/doc/amocrm-bin/examples/rules.toml) and in README.md."
     );
     out.push_str("\n[sync]\n");
     out.push_str(

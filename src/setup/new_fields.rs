@@ -51,8 +51,15 @@ pub fn is_code(key: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// The fields the rule file maps that the account does not have.
-pub fn missing_fields(rules: &RuleSet, dict: &Dictionaries) -> (Vec<NewField>, Vec<Skipped>) {
+/// The fields the rule file maps that the account does not have. A key one typo away from a
+/// field the account has (`Prodcut` beside `Product`) is held back as [`Skipped`], with the
+/// name it probably means, unless `near_ok` (`setup-fields --yes`): creating it would leave
+/// the account with two fields for one thing.
+pub fn missing_fields(
+    rules: &RuleSet,
+    dict: &Dictionaries,
+    near_ok: bool,
+) -> (Vec<NewField>, Vec<Skipped>) {
     let mut create = Vec::new();
     let mut skipped = Vec::new();
     for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
@@ -62,6 +69,20 @@ pub fn missing_fields(rules: &RuleSet, dict: &Dictionaries) -> (Vec<NewField>, V
                 continue;
             }
             let path = format!("fields.{}.\"{key}\"", kind.as_str());
+            let names = defs
+                .iter()
+                .flat_map(|d| std::iter::once(d.name.as_str()).chain(d.code.as_deref()));
+            if let Some(near) = crate::spelling::closest(key, names).filter(|_| !near_ok) {
+                skipped.push(Skipped {
+                    key: path,
+                    reason: format!(
+                        "the account has no field `{key}`; did you mean `{near}`? Fix the key in \
+                         the rule file, or run `amocrm-bin setup-fields --yes` to create `{key}` \
+                         beside it"
+                    ),
+                });
+                continue;
+            }
             if key.trim().parse::<i64>().is_ok() {
                 skipped.push(Skipped {
                     key: path,
@@ -192,7 +213,7 @@ pub(crate) mod tests {
                 enums: vec![],
             }],
         );
-        let (create, skipped) = missing_fields(&r, &dict);
+        let (create, skipped) = missing_fields(&r, &dict, false);
         assert!(skipped.is_empty());
         let summary: Vec<(&str, Option<&str>, &str, bool)> = create
             .iter()
@@ -222,11 +243,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_near_duplicate_of_an_account_field_is_held_back_unless_asked_for() {
+        let r = rules(
+            "[fields.lead]\n\"Prodcut\" = \"service.product\"\n\"Tariff\" = \"service.product\"\n",
+        );
+        let mut dict = Dictionaries::default();
+        dict.fields.insert(
+            "lead".into(),
+            vec![FieldDef {
+                id: 7,
+                name: "Product".into(),
+                code: None,
+                field_type: "text".into(),
+                enums: vec![],
+            }],
+        );
+        let (create, skipped) = missing_fields(&r, &dict, false);
+        let made: Vec<&str> = create.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(made, ["Tariff"]);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].key, "fields.lead.\"Prodcut\"");
+        assert!(
+            skipped[0].reason.contains("did you mean `Product`?")
+                && skipped[0].reason.contains("setup-fields --yes"),
+            "{}",
+            skipped[0].reason
+        );
+        let (create, skipped) = missing_fields(&r, &dict, true);
+        assert_eq!(create.len(), 2);
+        assert!(skipped.is_empty());
+    }
+
+    #[test]
     fn ids_and_enum_codes_are_not_guessed() {
         let r = rules(
             "[fields.contact]\n\"271316\" = \"client.id\"\n\"IM\" = { from = \"user.phone\", enum = \"SKYPE\" }\n",
         );
-        let (create, skipped) = missing_fields(&r, &Dictionaries::default());
+        let (create, skipped) = missing_fields(&r, &Dictionaries::default(), false);
         assert!(create.is_empty(), "{create:?}");
         assert_eq!(skipped.len(), 2);
     }

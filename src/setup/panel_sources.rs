@@ -23,49 +23,6 @@ pub struct Source {
     pub searched: Vec<String>,
 }
 
-/// Every `client.*`, `user.*`, `payer.*` and `service.*` attribute in the rule file text
-/// (keys and string values of the TOML; comments do not count).
-pub fn attributes(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut add = |s: &str| {
-        for prefix in ["client.", "user.", "payer.", "service."] {
-            for (i, _) in s.match_indices(prefix) {
-                if s[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                {
-                    continue;
-                }
-                let name: String = s[i + prefix.len()..]
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    out.insert(format!("{prefix}{name}"));
-                }
-            }
-        }
-    };
-    fn walk(v: &toml::Value, add: &mut dyn FnMut(&str)) {
-        match v {
-            toml::Value::String(s) => add(s),
-            toml::Value::Array(a) => a.iter().for_each(|x| walk(x, add)),
-            toml::Value::Table(t) => {
-                for (k, x) in t {
-                    add(k);
-                    walk(x, add);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Ok(v) = text.parse::<toml::Value>() {
-        walk(&v, &mut add);
-    }
-    out
-}
-
 /// The raw field names an attribute is read from, and the functions that carry them;
 /// `None` for attributes amocrm-bin computes.
 fn candidates(attribute: &str) -> Option<(Vec<&str>, &'static [&'static str])> {
@@ -152,8 +109,7 @@ pub fn survey(rules: &RuleSet, findings: &mut Vec<Finding>) -> Vec<Source> {
             ),
         });
     }
-    let text = crate::rules::read_text(&rules.path).unwrap_or_default();
-    let found = sources(&attributes(&text), &samples);
+    let found = sources(&rules.attributes, &samples);
     for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
         findings.push(Finding {
             severity: Severity::Warning,
@@ -183,16 +139,17 @@ mod tests {
 
     #[test]
     fn each_attribute_names_its_function_and_field_or_none() {
-        let attrs = attributes(
-            r#"
+        let doc: toml::Value = r#"
 # service.commented does not count
 [x]
 "INN" = "payer.inn"
 "Country" = "client.country"
 when = { "service.roistat_visit" = "1", "service.trial" = true }
 url = "{panel_url}?elid={client.page_url}"
-"#,
-        );
+"#
+        .parse()
+        .unwrap();
+        let attrs = crate::rules::attributes::referenced(&doc);
         let samples = [
             sample("account", &["id", "name", "tz_registration_date"]),
             sample("account.edit", &["country"]),

@@ -6,7 +6,7 @@
 //! the outbox of pushes still to do, the run journal and name → id caches.
 //!
 //! ## Concurrency
-//! WAL mode and a 30-second busy timeout let readers and one writer work at once; each
+//! WAL mode and a busy timeout (30 s, or `[store] busy_timeout_secs`) let readers and one writer work at once; each
 //! method is one short transaction. Cross-process *ordering* (who may create an entity)
 //! is handled by [`crate::lock`], not by long SQLite transactions.
 //!

@@ -221,7 +221,7 @@ fn backfill_beside_hooks_and_syncs_keeps_the_pace_and_duplicates_nothing() {
         date: "2025-06-01".into(),
     };
     write(data.path(), &spec).unwrap();
-    let w = World::with_data(SandboxConfig::default(), data.path(), |r| {
+    let w = World::paced_with_data(SandboxConfig::default(), data.path(), |r| {
         r.replace("batch_size = 250", "batch_size = 10")
     });
     w.authorize();
@@ -463,7 +463,7 @@ fn slow_answers_overlap_under_the_pacer_without_429() {
         latency_per_entity_ms: 20,
         ..SandboxConfig::default()
     };
-    let w = World::with_data(cfg, data.path(), |r| {
+    let w = World::paced_with_data(cfg, data.path(), |r| {
         r.replace("batch_size = 250", "batch_size = 20")
     });
     w.authorize();

@@ -33,7 +33,7 @@ fn replay_calls_with_nothing_stored_sends_nothing() {
 
 #[test]
 fn a_429_storm_is_ridden_out_without_exceeding_7_per_second() {
-    let w = World::with(SandboxConfig::default(), |r| r);
+    let w = World::paced(SandboxConfig::default(), |r| r);
     w.authorize();
     w.sandbox.reset_stats();
     w.sandbox.inject(Fault::Status {

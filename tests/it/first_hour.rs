@@ -644,3 +644,42 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn a_misspelt_field_gets_did_you_mean_in_check_and_setup_fields_does_not_create_a_near_duplicate() {
+    let w = World::with(SandboxConfig::default(), |r| {
+        r.replace(
+            "\"Product\" = \"service.product\"",
+            "\"Prodcut\" = \"service.product\"",
+        )
+    });
+    w.authorize();
+    let fields_before = w.field_names("leads");
+    assert!(
+        fields_before.iter().any(|n| n == "Product"),
+        "{fields_before:?}"
+    );
+    let (rc, out, err) = run(w.cmd().args(["check", "--sample", "0"]));
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        out.contains("problem: fields.lead.\"Prodcut\": no amoCRM lead field with id, code or name `Prodcut`; did you mean `Product`? Fix the key"),
+        "{out}"
+    );
+    assert!(!out.contains("setup-fields` creates"), "{out}");
+    // setup-fields holds the near-duplicate back and says why, even when answered yes.
+    let (rc, out, err) = run(w.cmd().arg("setup-fields").write_stdin("y\n"));
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        out.contains("skipped: fields.lead.\"Prodcut\": the account has no field `Prodcut`; did you mean `Product`?"),
+        "{out}"
+    );
+    assert!(!out.contains("created:"), "{out}");
+    assert_eq!(w.field_names("leads"), fields_before);
+    // --yes is the way to create it anyway.
+    let (rc, out, err) = run(w.cmd().args(["setup-fields", "--yes"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.contains("created: lead field `Prodcut`"), "{out}");
+    let after = w.field_names("leads");
+    assert_eq!(after.len(), fields_before.len() + 1, "{after:?}");
+    assert!(after.iter().any(|n| n == "Prodcut"), "{after:?}");
+}

@@ -8,6 +8,7 @@ mod backfill;
 mod calls;
 mod calls_source;
 mod cli;
+mod docs;
 mod edges;
 mod faults;
 mod first_hour;

@@ -263,7 +263,7 @@ fn check_prints_every_problem_with_its_key_path_and_exits_2() {
     let (rc, out, err) = run(w.cmd().arg("check"));
     assert_eq!(rc, 2, "{out}{err}");
     for line in [
-        "problem: fields.lead.\"Prodcut\": no amoCRM lead field with id, code or name `Prodcut`; known fields: ",
+        "problem: fields.lead.\"Prodcut\": no amoCRM lead field with id, code or name `Prodcut`; did you mean `Product`? Fix the key; known fields: ",
         "problem: fields.lead.\"Expires\": `service.product` is free text, which does not fit date field `Expires`",
         "problem: fields.contact.\"Country\".value: does not fit select field `Country`: `Atlantis` is not an option",
         "problem: fields.contact.\"PHONE\".enum: field `Phone` has no enum `PAGER`; its enums: WORK, WORKDD, MOB",

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::faults::{demo_rig, hook, integrity, Rig, DOCUMENTED};
+use crate::faults::{demo_rig, hook, integrity, paced_demo_rig, Rig, DOCUMENTED};
 use crate::support::{root, SECRET};
 
 fn mode(path: &Path) -> u32 {
@@ -154,7 +154,7 @@ fn client_secret_comes_from_env_or_file_and_an_inline_one_warns_when_world_reada
 
 #[test]
 fn https_and_amocrm_hosts_are_enforced_unless_allowed() {
-    let rig = demo_rig(|r| r);
+    let rig = paced_demo_rig(|r| r);
     let base = rig.sandbox.base_url();
     let set = |url: &str, extra: &str| {
         let text = std::fs::read_to_string(&rig.rules).unwrap();
@@ -267,7 +267,7 @@ fn with_rule_bytes(rig: &Rig, bytes: &[u8], args: &[&str], label: &str) -> (i32,
 
 #[test]
 fn hostile_rule_files_are_refused_with_exit_2_and_never_panic() {
-    let rig = demo_rig(|r| r);
+    let rig = paced_demo_rig(|r| r);
     rig.authorize();
     let good = std::fs::read_to_string(&rig.rules).unwrap();
     let deep_array = format!("a = {}{}\n", "[".repeat(50_000), "]".repeat(50_000));

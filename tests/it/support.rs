@@ -16,7 +16,13 @@ pub struct World {
     pub sandbox: Sandbox,
     pub dir: tempfile::TempDir,
     pub rules: PathBuf,
+    /// The requests per second of the sandbox and the rule file: 7, or [`FAST_RPS`].
+    pub rps: u32,
 }
+
+/// The rate of worlds that do not prove pacing (sandbox and rule file): the rule file may go
+/// above amoCRM's 7 only for a plain-http loopback sandbox (`rules/validate.rs`).
+pub const FAST_RPS: u32 = 200;
 
 /// The client secret the sandbox expects (tests grep outputs for it).
 pub const SECRET: &str = "sandbox-client-secret";
@@ -27,8 +33,36 @@ impl World {
         Self::with(SandboxConfig::default(), |r| r)
     }
 
-    /// A sandbox built from `cfg`, and the example rules passed through `edit`.
+    /// A sandbox built from `cfg`, and the example rules passed through `edit`. A world left
+    /// at amoCRM's 7 requests per second runs at [`FAST_RPS`] instead (sandbox and rule file
+    /// alike): only the tests that prove pacing need the real rate, and they use
+    /// [`World::paced`].
     pub fn with(cfg: SandboxConfig, edit: impl FnOnce(String) -> String) -> World {
+        Self::build(cfg, edit, false)
+    }
+
+    /// [`World::with`] at amoCRM's own rate (7 per second), for the tests that prove the
+    /// pacer: its limits, its sharing between processes, its back-off after a 429.
+    pub fn paced(cfg: SandboxConfig, edit: impl FnOnce(String) -> String) -> World {
+        Self::build(cfg, edit, true)
+    }
+
+    /// [`World::with_data`] at amoCRM's own rate; see [`World::paced`].
+    pub fn paced_with_data(
+        cfg: SandboxConfig,
+        data: &Path,
+        edit: impl FnOnce(String) -> String,
+    ) -> World {
+        let (demo, data) = Self::data_paths(data);
+        Self::paced(cfg, move |r| edit(r.replace(&demo, &data)))
+    }
+
+    fn build(mut cfg: SandboxConfig, edit: impl FnOnce(String) -> String, paced: bool) -> World {
+        let fast = !paced && cfg.rate_limit_rps == 7;
+        if fast {
+            cfg.rate_limit_rps = FAST_RPS;
+        }
+        let rps = cfg.rate_limit_rps;
         let sandbox = Sandbox::start(cfg).expect("sandbox starts");
         let dir = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string(root().join("examples/rules.toml")).unwrap();
@@ -49,13 +83,22 @@ impl World {
                     root().join("examples/billmanager").display().to_string()
                 ),
             );
-        let text = edit(text);
+        let mut text = edit(text);
+        if fast {
+            // Only when the test left the rate alone (a test of the rule file may change it).
+            text = text.replacen(
+                "\nrate_limit_rps = 7\n",
+                &format!("\nrate_limit_rps = {FAST_RPS}\n"),
+                1,
+            );
+        }
         let rules = dir.path().join("rules.toml");
         std::fs::write(&rules, text).unwrap();
         World {
             sandbox,
             dir,
             rules,
+            rps,
         }
     }
 
@@ -65,12 +108,17 @@ impl World {
         data: &Path,
         edit: impl FnOnce(String) -> String,
     ) -> World {
+        let (demo, data) = Self::data_paths(data);
+        Self::with(cfg, move |r| edit(r.replace(&demo, &data)))
+    }
+
+    /// The demo data directory as the example rule file quotes it, and `data` quoted alike.
+    fn data_paths(data: &Path) -> (String, String) {
         let demo = format!(
             "{:?}",
             root().join("examples/billmanager").display().to_string()
         );
-        let data = format!("{:?}", data.display().to_string());
-        Self::with(cfg, move |r| edit(r.replace(&demo, &data)))
+        (demo, format!("{:?}", data.display().to_string()))
     }
 
     /// The binary with a scrubbed environment pointing at this world.
@@ -128,6 +176,27 @@ impl World {
                 .unwrap();
             assert!(resp.status().is_success(), "{:?}", resp.text());
         }
+    }
+
+    /// The names of the account's custom fields of `kind` (`leads`), read as amoCRM's
+    /// interface would (marked by hand, so neither rate-limited nor counted).
+    pub fn field_names(&self, kind: &str) -> Vec<String> {
+        let resp = reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/api/v4/{kind}/custom_fields?limit=250",
+                self.sandbox.base_url()
+            ))
+            .bearer_auth(self.sandbox.issue_access_token())
+            .header(sandbox::BY_HAND, "1")
+            .send()
+            .unwrap();
+        let body: serde_json::Value = resp.json().unwrap_or_default();
+        body["_embedded"]["custom_fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// Makes the cached dictionaries stale: the lead option `option` gets an id amoCRM does

@@ -1,17 +1,13 @@
-//! [`Crm`] over the amoCRM API v4: paths, paging, chunking and rejected-item handling.
-//!
-//! Writes go in chunks of the configured batch size (amoCRM's hard limit is 250 per request;
-//! 50 is its recommendation; a rejected chunk costs one retry of its good items). amoCRM rejects a whole write request when one item
-//! is invalid, so a rejected chunk is split: the items named in `validation-errors` are set
-//! aside and the rest is sent again.
+//! [`Crm`] over the amoCRM API v4: paths, paging and the account's quirks. Every write
+//! goes through the write path of [`super::write`], in chunks of the configured batch size.
 
-use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::client::{AmoClient, Flow, Job, JobFeed, RequestStats};
+use super::client::{AmoClient, RequestStats};
+use super::write::{in_batches, Fed, Listed};
 use crate::crm::{
-    array_text, BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, Item,
-    ItemErrors, Link, PipelineDef, StatusDef, UserDef, Write, WriteFeed,
+    BatchOutcome, Created, Crm, CrmError, Dictionaries, EnumDef, FieldDef, Item, Link, PipelineDef,
+    StatusDef, UserDef, Write, WriteFeed,
 };
 use crate::rules::EntityKind;
 
@@ -59,6 +55,15 @@ impl<'a> AmoCrm<'a> {
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch = n.clamp(1, CHUNK);
         self
+    }
+
+    /// A contact with its leads embedded (`with=leads`), as a call is filed against it;
+    /// `None` when it no longer exists.
+    pub fn contact_with_leads(&self, id: i64) -> Result<Option<Value>, CrmError> {
+        self.client.get(
+            &format!("/api/v4/contacts/{id}"),
+            &[("with".into(), "leads".into())],
+        )
     }
 
     /// The underlying client (for `auth` and raw calls).
@@ -123,32 +128,30 @@ impl<'a> AmoCrm<'a> {
         patch: bool,
         on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
     ) -> Result<(), CrmError> {
-        let parts = in_batches(items, self.batch);
-        // One write per request's worth, through the same feed as a backfill's writes.
-        let lanes = self.in_flight.min(parts.len()).max(1);
-        let mut each = Each {
-            kind,
-            patch,
-            parts: parts.into_iter(),
-            next: 0,
-            on_answer,
-            failure: None,
-        };
-        self.client.run_fed(lanes, &mut self.fed(&mut each))?;
-        match each.failure {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let writes = in_batches(items, self.batch)
+            .into_iter()
+            .map(|part| match patch {
+                true => Write::Update(part),
+                false => Write::Create(part),
+            })
+            .collect();
+        self.write_list(kind, writes, on_answer)
     }
 
-    /// `feed`'s writes as the client's jobs.
-    fn fed<'f>(&self, feed: &'f mut dyn WriteFeed) -> Fed<'f> {
-        Fed {
-            feed,
-            batch: self.batch,
-            jobs: Vec::new(),
-            open: std::collections::HashMap::new(),
-        }
+    /// Sends `writes` (each a request's worth), up to `in_flight` at once, through the
+    /// write path of a pipelined run ([`Fed`]); the first error starts nothing new and is
+    /// returned once the open requests are in.
+    fn write_list(
+        &self,
+        kind: EntityKind,
+        writes: Vec<Write>,
+        on_answer: &mut dyn FnMut(BatchOutcome) -> bool,
+    ) -> Result<(), CrmError> {
+        let lanes = self.in_flight.min(writes.len()).max(1);
+        let mut list = Listed::new(kind, writes, on_answer);
+        self.client
+            .run_fed(lanes, &mut Fed::new(&mut list, self.batch))?;
+        list.finish()
     }
 
     /// [`Self::write_chunks`] with every request's outcome gathered into one.
@@ -165,335 +168,24 @@ impl<'a> AmoCrm<'a> {
         })?;
         Ok(all)
     }
-
-    /// Sends `bodies` to `path` (POST), up to `in_flight` at once; the first error wins.
-    fn post_all(&self, path: &str, bodies: Vec<Value>) -> Result<Vec<Option<Value>>, CrmError> {
-        let n = bodies.len();
-        let jobs = bodies
-            .into_iter()
-            .map(|b| Job {
-                method: reqwest::Method::POST,
-                path: path.to_string(),
-                query: Vec::new(),
-                body: Some(Bytes::from(b.to_string())),
-            })
-            .collect();
-        let mut answers = vec![None; n];
-        let mut failure = None;
-        self.client
-            .run_many(jobs, self.in_flight, &mut |i, r| match r {
-                Ok(v) => {
-                    answers[i] = v;
-                    Flow::Continue(Vec::new())
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    Flow::Stop
-                }
-            })?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(answers),
-        }
-    }
 }
 
-/// The body of one link request.
-fn link_body(links: &[Link]) -> Value {
-    Value::Array(
-        links
-            .iter()
-            .map(|l| {
-                let mut v = json!({"entity_id": l.from_id, "to_entity_id": l.to_id, "to_entity_type": l.to_kind.collection()});
-                if l.is_main {
-                    v["metadata"] = json!({"is_main": true});
-                }
-                v
-            })
-            .collect(),
-    )
-}
-
-/// A [`WriteFeed`]'s writes as the client's jobs: a write may become several requests (a
-/// link list longer than a batch; a rejected chunk sent again without the items amoCRM
-/// named), and the feed hears once, when the last of them is answered.
-struct Fed<'f> {
-    feed: &'f mut dyn WriteFeed,
-    batch: usize,
-    /// Per job number: the write it serves, its kind, and (creates and updates) what was
-    /// sent.
-    jobs: Vec<(u64, EntityKind, Option<Sent>)>,
-    /// Per write: requests not answered yet, and what the answered ones gave.
-    open: std::collections::HashMap<u64, (usize, Result<BatchOutcome, CrmError>)>,
-}
-
-/// One create or update request on its way: its body (shared with the job, not copied),
-/// the `request_id` of each item (to match the answer), whether it was a PATCH, and its
-/// round (1: sent again without the items amoCRM rejected). The items themselves are read
-/// back from the body only when a rejection asks for the good ones to be sent again.
-struct Sent {
-    body: Bytes,
-    ids: Vec<String>,
-    patch: bool,
-    round: u8,
-}
-
-impl Fed<'_> {
-    fn job(kind: EntityKind, method: reqwest::Method, suffix: &str, body: Bytes) -> Job {
-        Job {
-            method,
-            path: format!("/api/v4/{}{suffix}", kind.collection()),
-            query: Vec::new(),
-            body: Some(body),
-        }
-    }
-
-    /// Jobs for `items` in requests of the batch size; each body is JSON text built from
-    /// the items' texts.
-    fn items(
-        &mut self,
-        id: u64,
-        kind: EntityKind,
-        items: Vec<Item>,
-        patch: bool,
-        round: u8,
-    ) -> Vec<Job> {
-        let method = if patch {
-            reqwest::Method::PATCH
-        } else {
-            reqwest::Method::POST
-        };
-        in_batches(items, self.batch)
-            .into_iter()
-            .map(|part| {
-                let body = Bytes::from(array_text(&part));
-                let sent = Sent {
-                    body: body.clone(),
-                    ids: part.iter().map(|i| i.request_id().to_string()).collect(),
-                    patch,
-                    round,
-                };
-                self.jobs.push((id, kind, Some(sent)));
-                Self::job(kind, method.clone(), "", body)
-            })
-            .collect()
-    }
-}
-
-/// [`Crm::write_each`] as a [`WriteFeed`]: a fixed list of requests' worth of items, each
-/// answer handed on as it arrives; the first error is kept and stops new requests.
-struct Each<'a> {
-    kind: EntityKind,
-    patch: bool,
-    parts: std::vec::IntoIter<Vec<Item>>,
-    next: u64,
-    on_answer: &'a mut dyn FnMut(BatchOutcome) -> bool,
-    failure: Option<CrmError>,
-}
-
-impl WriteFeed for Each<'_> {
-    fn more(&mut self, room: usize, _idle: bool) -> Vec<(u64, EntityKind, Write)> {
-        if self.failure.is_some() {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for part in self.parts.by_ref().take(room.max(1)) {
-            self.next += 1;
-            let write = if self.patch {
-                Write::Update(part)
-            } else {
-                Write::Create(part)
-            };
-            out.push((self.next, self.kind, write));
-        }
-        out
-    }
-
-    fn answered(&mut self, _id: u64, result: Result<BatchOutcome, CrmError>) -> bool {
-        match result {
-            Ok(outcome) => (self.on_answer)(outcome) && self.failure.is_none(),
-            Err(e) => {
-                self.failure.get_or_insert(e);
-                false
-            }
-        }
-    }
-}
-
-impl JobFeed for Fed<'_> {
-    fn more(&mut self, room: usize, idle: bool) -> Vec<Job> {
-        let mut out = Vec::new();
-        for (id, kind, write) in self.feed.more(room, idle) {
-            let jobs = match write {
-                Write::Create(items) => self.items(id, kind, items, false, 0),
-                Write::Update(items) => self.items(id, kind, items, true, 0),
-                Write::Link(links) => links
-                    .chunks(self.batch)
-                    .map(|chunk| {
-                        self.jobs.push((id, kind, None));
-                        Self::job(
-                            kind,
-                            reqwest::Method::POST,
-                            "/link",
-                            Bytes::from(link_body(chunk).to_string()),
-                        )
-                    })
-                    .collect(),
-            };
-            if jobs.is_empty() {
-                // Nothing to send: answered at once, as an empty write.
-                if !self.feed.answered(id, Ok(BatchOutcome::default())) {
-                    break;
-                }
-                continue;
-            }
-            self.open
-                .insert(id, (jobs.len(), Ok(BatchOutcome::default())));
-            out.extend(jobs);
-        }
-        out
-    }
-
-    fn meanwhile(&mut self) -> bool {
-        self.feed.meanwhile()
-    }
-
-    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow {
-        let (id, kind) = (self.jobs[index].0, self.jobs[index].1);
-        let sent = self.jobs[index].2.take();
-        let mut again = Vec::new();
-        let part = match sent {
-            None => result.map(|_| BatchOutcome::default()),
-            Some(sent) => match chunk_outcome(kind, sent.patch, &sent.ids, result) {
-                Ok((outcome, rest)) => {
-                    if !rest.is_empty() && sent.round == 0 {
-                        let items = items_of(&sent.body, &rest);
-                        again = self.items(id, kind, items, sent.patch, 1);
-                    }
-                    Ok(outcome)
-                }
-                Err(e) => Err(e),
-            },
-        };
-        let Some((left, sum)) = self.open.get_mut(&id) else {
-            return Flow::Continue(again);
-        };
-        *left = *left - 1 + again.len();
-        match (&mut *sum, part) {
-            (Ok(s), Ok(p)) => s.merge(p),
-            // The first error is the write's answer.
-            (Ok(_), Err(e)) => *sum = Err(e),
-            (Err(_), _) => {}
-        }
-        if *left > 0 {
-            return Flow::Continue(again);
-        }
-        let (_, result) = self.open.remove(&id).expect("open write");
-        if self.feed.answered(id, result) {
-            Flow::Continue(again)
-        } else {
-            Flow::Stop
-        }
-    }
-}
-
-/// One write request's outcome, and the `request_id`s of the items to send again (its
-/// good items after a rejection naming others). `pending`: the request's `request_id`s.
-fn chunk_outcome(
-    kind: EntityKind,
-    patch: bool,
-    pending: &[String],
-    result: Result<Option<Value>, CrmError>,
-) -> Result<(BatchOutcome, Vec<String>), CrmError> {
-    let mut outcome = BatchOutcome::default();
-    match result {
-        Ok(v) => {
-            let v = v.unwrap_or(Value::Null);
-            let returned = v
-                .pointer(&format!("/_embedded/{}", kind.collection()))
+/// Every value of a contact's PHONE fields (amoCRM names the standard field by its
+/// `field_code` in every answer).
+fn phones_of(contact: &Value) -> impl Iterator<Item = &str> {
+    contact
+        .get("custom_fields_values")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("field_code").and_then(Value::as_str) == Some("PHONE"))
+        .flat_map(|f| {
+            f.get("values")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for (i, item) in returned.iter().enumerate() {
-                let rid = match item.get("request_id") {
-                    Some(Value::String(s)) => s.clone(),
-                    _ => pending.get(i).cloned().unwrap_or_default(),
-                };
-                if let (false, Some(id)) = (patch, item.get("id").and_then(Value::as_i64)) {
-                    outcome.created.push(Created {
-                        request_id: rid.clone(),
-                        id,
-                    });
-                }
-                outcome.applied.push(rid);
-            }
-            Ok((outcome, Vec::new()))
-        }
-        Err(CrmError::Validation {
-            items: bad,
-            request,
-            detail,
-        }) => {
-            // amoCRM may name items by our request_id or by their index.
-            let mut rejected = Vec::new();
-            for b in bad {
-                let rid = if pending.contains(&b.request_id) {
-                    b.request_id.clone()
-                } else if let Some(n) = b
-                    .request_id
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| pending.get(i))
-                {
-                    n.clone()
-                } else {
-                    // Cannot tell which item: the whole chunk stays rejected.
-                    return Err(CrmError::Validation {
-                        request,
-                        detail,
-                        items: vec![b],
-                    });
-                };
-                rejected.push(ItemErrors {
-                    request_id: rid,
-                    errors: b.errors,
-                });
-            }
-            let rest: Vec<String> = pending
-                .iter()
-                .filter(|p| !rejected.iter().any(|r| &r.request_id == *p))
-                .cloned()
-                .collect();
-            outcome.rejected = rejected;
-            Ok((outcome, rest))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// `items` in requests' worth of at most `batch` each, moved, not copied.
-fn in_batches(items: Vec<Item>, batch: usize) -> Vec<Vec<Item>> {
-    let mut parts = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        parts.push(items.by_ref().take(batch.max(1)).collect());
-    }
-    parts
-}
-
-/// The items of a request's `body` whose `request_id` is in `keep`, read back from the
-/// text that was sent (only after a rejection, so nothing else holds them meanwhile).
-fn items_of(body: &[u8], keep: &[String]) -> Vec<Item> {
-    let items: Vec<Value> = serde_json::from_slice(body).unwrap_or_default();
-    items
-        .iter()
-        .filter(|v| {
-            v.get("request_id")
-                .and_then(Value::as_str)
-                .is_some_and(|r| keep.iter().any(|k| k == r))
+                .into_iter()
+                .flatten()
         })
-        .map(Item::new)
-        .collect()
+        .filter_map(|v| v.get("value").and_then(Value::as_str))
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -607,6 +299,28 @@ impl Crm for AmoCrm<'_> {
         .unwrap_or_default())
     }
 
+    fn contacts_by_phone(&self, phone: &str, with_leads: bool) -> Result<Vec<Value>, CrmError> {
+        let mut q = vec![
+            ("query".to_string(), crate::phone::search_key(phone)),
+            ("limit".to_string(), "50".to_string()),
+        ];
+        if with_leads {
+            q.push(("with".to_string(), "leads".to_string()));
+        }
+        let found = self.client.get("/api/v4/contacts", &q)?;
+        let hits = found
+            .and_then(|v| {
+                v.pointer("/_embedded/contacts")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        Ok(hits
+            .into_iter()
+            .filter(|c| phones_of(c).any(|p| crate::phone::same(p, phone)))
+            .collect())
+    }
+
     fn get(&self, kind: EntityKind, id: i64) -> Result<Option<Value>, CrmError> {
         self.client.get(
             &format!("/api/v4/{}/{id}", kind.collection()),
@@ -682,13 +396,16 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn write_fed(&self, feed: &mut dyn WriteFeed) -> Result<(), CrmError> {
-        self.client.run_fed(self.in_flight, &mut self.fed(feed))
+        self.client
+            .run_fed(self.in_flight, &mut Fed::new(feed, self.batch))
     }
 
     fn link(&self, kind: EntityKind, links: Vec<Link>) -> Result<(), CrmError> {
-        let path = format!("/api/v4/{}/link", kind.collection());
-        let bodies = links.chunks(self.batch).map(link_body).collect();
-        self.post_all(&path, bodies).map(drop)
+        let writes = links
+            .chunks(self.batch)
+            .map(|c| Write::Link(c.to_vec()))
+            .collect();
+        self.write_list(kind, writes, &mut |_| true)
     }
 
     fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Value)) -> Result<(), CrmError> {
@@ -765,12 +482,11 @@ impl Crm for AmoCrm<'_> {
     }
 
     fn add_notes(&self, kind: EntityKind, notes: Vec<Value>) -> Result<(), CrmError> {
-        let path = format!("/api/v4/{}/notes", kind.collection());
-        let bodies = notes
+        let writes = notes
             .chunks(self.batch)
-            .map(|c| Value::Array(c.to_vec()))
+            .map(|c| Write::Notes(c.to_vec()))
             .collect();
-        self.post_all(&path, bodies).map(drop)
+        self.write_list(kind, writes, &mut |_| true)
     }
 
     fn notes_of(&self, kind: EntityKind, id: i64) -> Result<Vec<Value>, CrmError> {
@@ -792,29 +508,19 @@ impl Crm for AmoCrm<'_> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
-    fn a_rejected_request_sends_again_only_its_good_items_read_back_from_the_body() {
-        let items: Vec<Item> = ["service:1", "service:2", "service:3"]
-            .iter()
-            .map(|r| Item::new(&json!({"name": format!("Lead {r}"), "request_id": r})))
-            .collect();
-        let body = array_text(&items);
-        let ids: Vec<String> = items.iter().map(|i| i.request_id().to_string()).collect();
-        // amoCRM names the bad item by its index in the request.
-        let rejection = CrmError::Validation {
-            request: "POST /api/v4/leads".into(),
-            detail: "validation-errors".into(),
-            items: vec![ItemErrors {
-                request_id: "1".into(),
-                errors: vec![],
-            }],
-        };
-        let (outcome, rest) = chunk_outcome(EntityKind::Lead, false, &ids, Err(rejection)).unwrap();
-        assert_eq!(outcome.rejected[0].request_id, "service:2");
-        assert_eq!(rest, ["service:1", "service:3"]);
-        let again = items_of(body.as_bytes(), &rest);
-        assert_eq!(again, [items[0].clone(), items[2].clone()]);
+    fn a_contacts_phones_are_the_values_of_its_phone_fields_only() {
+        let c = json!({"custom_fields_values": [
+            {"field_id": 1, "field_code": "PHONE", "values": [{"value": "+7 916 000-11-22"}, {"value": "8 495 123 45 67"}]},
+            {"field_id": 2, "field_code": "EMAIL", "values": [{"value": "79160001122@x.example"}]},
+            {"field_id": 3, "values": [{"value": "79161112233"}]},
+        ]});
+        let phones: Vec<&str> = phones_of(&c).collect();
+        assert_eq!(phones, ["+7 916 000-11-22", "8 495 123 45 67"]);
+        assert_eq!(phones_of(&json!({"id": 1})).count(), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! The amoCRM HTTP client: every request goes through [`AmoClient::request`], which paces,
-//! authorizes, retries and classifies.
+//! The amoCRM HTTP client: every request goes pace → auth → send → classify → retry, one at
+//! a time on the calling thread ([`AmoClient::execute`]), or several at once in the lane
+//! pool ([`AmoClient::run_fed`], in [`lanes`]) built from the same steps.
 //!
 //! Retry policy (after cargo's `network/retry.rs`):
 //! - 429: wait `retry_after` (body) or `Retry-After` (header), at least 1 s; every process
@@ -15,20 +16,26 @@
 //!   at [`retry::MAX_TIMEOUT`]). A request that ends unreachable then stops the run
 //!   ([`Outage`]): nothing new starts, on any lane or in any later call of this client.
 
+mod lanes;
+
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::oauth::{TokenManager, TokenSource};
+use super::classify::{classify, truncate, Answer, Attempt, Verdict};
+use super::oauth::{CurrentToken, TokenManager, TokenSource};
 use super::outage::Outage;
 use super::pace::Pacer;
 use super::retry::{self, backoff, describe_transport};
-use crate::crm::{CrmError, FieldError, ItemErrors};
+use crate::crm::CrmError;
 use crate::store::{Store, TokenRecord};
+
+pub use lanes::{Flow, JobFeed};
 
 /// Counters for the run summary and the benchmark.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -121,292 +128,118 @@ impl<'a> AmoClient<'a> {
 
     /// GET; `Ok(None)` is amoCRM's 204 "nothing found".
     pub fn get(&self, path: &str, query: &[(String, String)]) -> Result<Option<Value>, CrmError> {
-        self.request(Method::GET, path, query, None)
+        self.execute(Job::new(Method::GET, path, query.to_vec(), None))
     }
 
     /// POST (creates: not idempotent).
     pub fn post(&self, path: &str, body: &Value) -> Result<Option<Value>, CrmError> {
-        self.request(Method::POST, path, &[], Some(body))
+        self.execute(Job::new(Method::POST, path, Vec::new(), Some(body)))
     }
 
     /// PATCH (updates: idempotent, safe to retry).
     pub fn patch(&self, path: &str, body: &Value) -> Result<Option<Value>, CrmError> {
-        self.request(Method::PATCH, path, &[], Some(body))
+        self.execute(Job::new(Method::PATCH, path, Vec::new(), Some(body)))
     }
 
-    /// Sends one request with pacing, authorization, retries and classification.
-    pub fn request(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(String, String)],
-        body: Option<&Value>,
-    ) -> Result<Option<Value>, CrmError> {
-        let job = Job {
-            method,
-            path: path.to_string(),
-            query: query.to_vec(),
-            body: body.map(|b| bytes::Bytes::from(b.to_string())),
-        };
-        let mut answer = None;
-        self.run_many(vec![job], 1, &mut |_, r| {
-            answer = Some(r);
-            Flow::Continue(Vec::new())
-        })?;
-        answer.unwrap_or(Ok(None))
+    /// Sends one request on the calling thread: pace → auth → send → classify → retry,
+    /// until it is answered, refused, or out of its retry budget. An unreachable end stops
+    /// the run ([`Outage`]).
+    pub fn execute(&self, job: Job) -> Result<Option<Value>, CrmError> {
+        let mut token = self.start_run()?;
+        let mut t = Try::new(job);
+        // A lone request is never cancelled: only a pool's stop does that.
+        let never = AtomicBool::new(false);
+        loop {
+            let work = self
+                .begin_try(&mut t, &token, 0)
+                .map_err(|e| self.noted(e))?;
+            let started = Instant::now();
+            let Some(answer) = send_once(&self.http, &self.pacer, &work, &never) else {
+                return Err(self.not_sent(&t));
+            };
+            match self.judge(&mut t, answer, started.elapsed()) {
+                Next::Done(r) => return r.map_err(|e| self.noted(e)),
+                Next::Retry(wait) => self.pause(wait),
+                Next::Refresh => token = self.refresh(&mut t)?,
+            }
+        }
     }
 
-    /// Sends `jobs` with up to `lanes` requests open at once (the pacer still allows at
-    /// most `rps` *starts* per second, across processes). Retries, 429s and token refreshes
-    /// are handled here, on the calling thread; worker threads only send. `on_answer` gets
-    /// each job's final result (by its index, in the order answers arrive) and may add jobs
-    /// (a chunk sent again without its rejected items) or stop: then nothing new starts, and
-    /// the answers of requests already open are still delivered, so no created entity goes
-    /// unrecorded. A 429 or a 5xx slows every lane: the 429 through the shared penalty, the
-    /// 5xx through a pause of this process's pacer.
-    pub fn run_many(
-        &self,
-        jobs: Vec<Job>,
-        lanes: usize,
-        on_answer: &mut dyn FnMut(usize, Result<Option<Value>, CrmError>) -> Flow,
-    ) -> Result<(), CrmError> {
-        let lanes = lanes.min(jobs.len().max(1));
-        let mut feed = Fixed {
-            jobs: Some(jobs),
-            on_answer,
-        };
-        self.run_fed(lanes, &mut feed)
-    }
-
-    /// [`Self::run_many`] for a caller that hands out jobs as it goes ([`JobFeed`]): it is
-    /// asked for more whenever a lane is free, and may read and plan while requests are
-    /// open, so a long run keeps `lanes` requests open without pausing between rounds.
-    /// Jobs are numbered in the order they are handed out (by `more` or by an answer).
-    ///
-    /// The first job that ends unreachable after its retries stops the run for good
-    /// ([`Outage`]): its error goes to the feed, nothing new starts, retries of the open
-    /// jobs are not sent (each is answered "not sent"), and once the open requests are in,
-    /// the error is returned. A later call fails at once, sending nothing.
-    pub fn run_fed(&self, lanes: usize, feed: &mut dyn JobFeed) -> Result<(), CrmError> {
+    /// The token a run (one request, or a pool) starts with; nothing starts once the run
+    /// stopped, or without a token.
+    fn start_run(&self) -> Result<CurrentToken, CrmError> {
         if let Some(e) = self.outage.refuse("the next request") {
             return Err(e);
         }
-        let mut token = match self.tokens.current(&self.http, &self.pacer) {
-            Ok(t) => t,
-            Err(e) => {
-                self.outage.note(&e);
-                return Err(e);
-            }
-        };
-        let mut tries: Vec<Try> = Vec::new();
-        let mut queue: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-        let lanes = lanes.clamp(1, 64);
-        let (work_tx, work_rx) = std::sync::mpsc::channel::<Work>();
-        let work_rx = std::sync::Mutex::new(work_rx);
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Answer, Duration)>();
-        // Set on a stop: requests not on the wire yet are not sent.
-        let cancel = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            for _ in 0..lanes {
-                let done_tx = done_tx.clone();
-                let work_rx = &work_rx;
-                let (http, pacer, cancel) = (&self.http, &self.pacer, &cancel);
-                scope.spawn(move || loop {
-                    let next = work_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok(w)) = next else { break };
-                    let started = Instant::now();
-                    let answer = send_once(http, pacer, &w, cancel);
-                    if done_tx.send((w.index, answer, started.elapsed())).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(done_tx);
-            let mut open = 0usize;
-            let mut stopped = false;
-            let mut fatal: Option<CrmError> = None;
-            loop {
-                while open < lanes && !stopped {
-                    if queue.is_empty() {
-                        for job in feed.more(lanes - open, open == 0) {
-                            queue.push_back(tries.len());
-                            tries.push(Try::new(job));
-                        }
-                    }
-                    let Some(i) = queue.pop_front() else { break };
-                    let t = &mut tries[i];
-                    t.attempt += 1;
-                    let out_of_time = t.attempt > 1 && super::retry::out_of_time();
-                    if out_of_time {
-                        let err = CrmError::Unreachable {
-                            request: t.label(),
-                            detail: format!(
-                                "gave up after {} attempt(s): the time for this run ran out; last: {}",
-                                t.attempt - 1,
-                                t.last_failure
-                            ),
-                        };
-                        if self.outage.note(&err) {
-                            fatal.get_or_insert(copy(&err));
-                        }
-                        feed.answered(i, Err(err));
-                        stopped = true;
-                        cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-                        continue;
-                    }
-                    {
-                        let mut s = self.stats.borrow_mut();
-                        s.requests += 1;
-                        if t.job.method != Method::GET {
-                            s.writes += 1;
-                        }
-                        if t.attempt > 1 {
-                            s.retries += 1;
-                        }
-                    }
-                    t.generation = token.generation;
-                    t.first_sent.get_or_insert_with(Instant::now);
-                    let work = Work {
-                        index: i,
-                        method: t.job.method.clone(),
-                        url: format!("{}{}", self.base_url, t.job.path),
-                        token: token.token.clone(),
-                        query: t.job.query.clone(),
-                        body: t.job.body.clone(),
-                    };
-                    if work_tx.send(work).is_err() {
-                        break;
-                    }
-                    open += 1;
-                }
-                if open == 0 {
-                    break;
-                }
-                // Requests are open: the caller reads and plans until an answer is in.
-                let next = loop {
-                    match done_rx.try_recv() {
-                        Ok(d) => break Some(d),
-                        Err(std::sync::mpsc::TryRecvError::Empty) => {
-                            if stopped || !feed.meanwhile() {
-                                break done_rx.recv().ok();
-                            }
-                        }
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break None,
-                    }
-                };
-                let Some((i, answer, took)) = next else {
-                    break;
-                };
-                open -= 1;
-                if matches!(answer, Answer::Cancelled) {
-                    {
-                        let mut s = self.stats.borrow_mut();
-                        s.requests -= 1;
-                        if tries[i].job.method != Method::GET {
-                            s.writes -= 1;
-                        }
-                    }
-                    // Never on the wire: answered "not sent", so its items are counted.
-                    let err = self.not_sent(&tries[i]);
-                    tries[i].job.body = None;
-                    feed.answered(i, Err(err));
-                    continue;
-                }
-                let next = self.classify(&mut tries[i], answer, took);
-                if matches!(next, Next::Done(_)) {
-                    // A long fed run must not keep every body it sent.
-                    tries[i].job.body = None;
-                }
-                match next {
-                    Next::Done(r) => {
-                        // The one stop decision: an unreachable answer ends the run.
-                        let outage = match &r {
-                            Err(e) if self.outage.note(e) => Some(copy(e)),
-                            _ => None,
-                        };
-                        let flow = feed.answered(i, r);
-                        if let Some(e) = outage {
-                            fatal.get_or_insert(e);
-                            stopped = true;
-                            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-                        }
-                        match flow {
-                            Flow::Stop => {
-                                stopped = true;
-                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-                            }
-                            Flow::Continue(more) => {
-                                for job in more {
-                                    let n = tries.len();
-                                    tries.push(Try::new(job));
-                                    if stopped {
-                                        // A chunk sent again without its rejected items,
-                                        // after the stop: answered, never left waiting.
-                                        let err = self.not_sent(&tries[n]);
-                                        feed.answered(n, Err(err));
-                                    } else {
-                                        queue.push_back(n);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Next::Retry(wait) => {
-                        if stopped {
-                            // Not tried again: its items are answered, so none is forgotten.
-                            let err = self.not_sent(&tries[i]);
-                            tries[i].job.body = None;
-                            feed.answered(i, Err(err));
-                            continue;
-                        }
-                        if let Some(w) = wait {
-                            self.pacer.pause(w.as_millis() as u64);
-                        }
-                        // First in line: a failing request keeps its lane until it is
-                        // answered or gives up, so an outage never starts the next job
-                        // (each would pay the whole retry budget again; issue 22).
-                        queue.push_front(i);
-                    }
-                    Next::Refresh => {
-                        match self.tokens.after_unauthorized(
-                            tries[i].generation,
-                            &self.http,
-                            &self.pacer,
-                        ) {
-                            Ok(t) => {
-                                token = t;
-                                tries[i].attempt -= 1;
-                                if stopped {
-                                    let err = self.not_sent(&tries[i]);
-                                    feed.answered(i, Err(err));
-                                } else {
-                                    queue.push_front(i);
-                                }
-                            }
-                            Err(e) => {
-                                self.outage.note(&e);
-                                stopped = true;
-                                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-                                if fatal.is_none() {
-                                    fatal = Some(e);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            // Jobs handed out but never started (the run stopped first): answered "not
-            // sent", so the caller counts and queues their items instead of losing track.
-            while let Some(i) = queue.pop_front() {
-                let err = self.not_sent(&tries[i]);
-                feed.answered(i, Err(err));
-            }
-            drop(work_tx);
-            match fatal {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
+        self.tokens
+            .current(&self.http, &self.pacer)
+            .map_err(|e| self.noted(e))
+    }
+
+    /// `e`, recorded by the outage latch when it stops the run.
+    fn noted(&self, e: CrmError) -> CrmError {
+        self.outage.note(&e);
+        e
+    }
+
+    /// Starts try number `t.attempt + 1` of `t` as the pool's job `index`: counted, and
+    /// bearing `token`. A retry is not started once the time for this run ran out
+    /// ([`retry::out_of_time`]): the request then ends unreachable.
+    fn begin_try(&self, t: &mut Try, token: &CurrentToken, index: usize) -> Result<Work, CrmError> {
+        t.attempt += 1;
+        if t.attempt > 1 && retry::out_of_time() {
+            return Err(CrmError::Unreachable {
+                request: t.label(),
+                detail: format!(
+                    "gave up after {} attempt(s): the time for this run ran out; last: {}",
+                    t.attempt - 1,
+                    t.last_failure
+                ),
+            });
+        }
+        self.count(&t.job.method, t.attempt, 1);
+        t.generation = token.generation;
+        t.first_sent.get_or_insert_with(Instant::now);
+        Ok(Work {
+            index,
+            method: t.job.method.clone(),
+            url: format!("{}{}", self.base_url, t.job.path),
+            token: token.token.clone(),
+            query: t.job.query.clone(),
+            body: t.job.body.clone(),
         })
+    }
+
+    /// Counts a try as sent (`by` 1), or takes back one that was not (`by` -1).
+    fn count(&self, method: &Method, attempt: u32, by: i64) {
+        let add = |n: &mut u64| *n = n.saturating_add_signed(by);
+        let mut s = self.stats.borrow_mut();
+        add(&mut s.requests);
+        if *method != Method::GET {
+            add(&mut s.writes);
+        }
+        if attempt > 1 && by > 0 {
+            s.retries += 1;
+        }
+    }
+
+    /// Before a retry: every lane of this process pauses for `wait` (none: a 429's
+    /// penalty already holds every process back).
+    fn pause(&self, wait: Option<Duration>) {
+        if let Some(w) = wait {
+            self.pacer.pause(w.as_millis() as u64);
+        }
+    }
+
+    /// After a 401: a fresh token (or the one another process already refreshed to); the
+    /// refresh does not count as a try. Failing to get one stops the run.
+    fn refresh(&self, t: &mut Try) -> Result<CurrentToken, CrmError> {
+        let token = self
+            .tokens
+            .after_unauthorized(t.generation, &self.http, &self.pacer)
+            .map_err(|e| self.noted(e))?;
+        t.attempt -= 1;
+        Ok(token)
     }
 
     /// The error for a request the stopped run does not send (again).
@@ -425,132 +258,47 @@ impl<'a> AmoClient<'a> {
             })
     }
 
-    /// Retry after `wait`, or give up when the next try could not end inside the budget
-    /// ([`retry::may_retry`]): then the request ends unreachable, which stops the run.
-    fn retry_or_give_up(&self, t: &Try, wait: Duration, pause: bool) -> Next {
-        let spent = t.first_sent.map_or(Duration::ZERO, |s| s.elapsed());
-        if retry::may_retry(t.attempt, spent, wait, self.timeout) {
-            return Next::Retry(pause.then_some(wait));
-        }
-        Next::Done(Err(CrmError::Unreachable {
-            request: t.label(),
-            detail: format!(
-                "gave up after {} attempt{} in {:.1} s (the retry budget is {} s); last: {}",
-                t.attempt,
-                if t.attempt == 1 { "" } else { "s" },
-                spent.as_secs_f64(),
-                retry::BUDGET.as_secs(),
-                t.last_failure
-            ),
-        }))
-    }
-
-    /// What to do after one try: finish (success or a final error), retry, or refresh the
-    /// token and retry.
-    fn classify(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
+    /// Acts on one try's answer: logs it, counts a 429 and penalizes every process with
+    /// its wait, and turns [`classify`]'s verdict into the next step.
+    fn judge(&self, t: &mut Try, answer: Answer, took: Duration) -> Next {
         let request = t.label();
-        let idempotent = t.job.method != Method::POST;
-        let (status, retry_header, is_html, text) = match answer {
-            Answer::Cancelled => {
-                return Next::Done(Err(CrmError::Unreachable {
-                    request,
-                    detail: "not sent: the batch stopped".into(),
-                }))
-            }
-            Answer::Lost { detail, reached } => {
+        match &answer {
+            Answer::Lost { detail, .. } => {
                 crate::log::verbose(&format!("{request} failed: {detail}"));
-                // A connect failure never reached amoCRM; anything later may have.
-                if !reached || idempotent {
-                    t.last_failure = detail;
-                    return self.retry_or_give_up(t, backoff(t.attempt), true);
-                }
-                return Next::Done(Err(CrmError::Ambiguous { request, detail }));
             }
-            Answer::Http {
-                status,
-                retry_header,
-                is_html,
-                text,
-            } => (status, retry_header, is_html, text),
+            Answer::Http { status, text, .. } => {
+                crate::log::verbose(&format!("{request} → {status} in {} ms", took.as_millis()));
+                crate::log::debug(&format!("{request} answer: {}", truncate(text, 2000)));
+            }
+        }
+        if let Some(wait) = answer.penalty() {
+            self.stats.borrow_mut().status_429 += 1;
+            self.pacer.penalize(wait.as_millis() as u64);
+        }
+        let at = Attempt {
+            method: &t.job.method,
+            request: &request,
+            number: t.attempt,
+            refreshes: t.refreshes,
+            spent: t.first_sent.map_or(Duration::ZERO, |s| s.elapsed()),
+            timeout: self.timeout,
+            backoff: backoff(t.attempt),
         };
-        crate::log::verbose(&format!("{request} → {status} in {} ms", took.as_millis()));
-        crate::log::debug(&format!("{request} answer: {}", truncate(&text, 2000)));
-        let done = |r| Next::Done(r);
-        match status {
-            204 => done(Ok(None)),
-            200..=299 => {
-                if text.trim().is_empty() {
-                    return done(Ok(None));
-                }
-                done(
-                    serde_json::from_str(&text)
-                        .map(Some)
-                        .map_err(|e| CrmError::Decode {
-                            request,
-                            detail: e.to_string(),
-                        }),
-                )
+        match classify(&at, answer) {
+            Verdict::Done(v) => Next::Done(Ok(v)),
+            Verdict::Failed(e) => Next::Done(Err(e)),
+            Verdict::Retry {
+                wait,
+                lanes,
+                failure,
+            } => {
+                t.last_failure = failure;
+                Next::Retry(lanes.then_some(wait))
             }
-            401 => {
-                // The token a refresh hands over may be another process's refresh, made
-                // before a second expiry or revocation this request has not seen: one more
-                // refresh covers that. A 401 after that means amoCRM rejects the tokens it
-                // issues (an authorization for another account's `base_url`).
-                if t.refreshes >= MAX_REFRESHES {
-                    return done(Err(CrmError::AuthNeeded {
-                        detail: "amoCRM rejects the freshly refreshed token".into(),
-                        advice:
-                            "re-authorize: `amocrm-bin auth --code CODE`; check that `base_url` is \
-                                 the account the integration was authorized in"
-                                .into(),
-                    }));
-                }
+            Verdict::Refresh => {
                 t.refreshes += 1;
                 Next::Refresh
             }
-            429 => {
-                self.stats.borrow_mut().status_429 += 1;
-                let body_wait = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("retry_after").and_then(Value::as_u64));
-                let secs = body_wait.or(retry_header).unwrap_or(1).clamp(1, 300);
-                self.pacer.penalize(secs * 1000);
-                t.last_failure = format!("429 Too Many Requests (retry after {secs} s)");
-                self.retry_or_give_up(t, Duration::from_secs(secs), false)
-            }
-            403 if is_html || serde_json::from_str::<Value>(&text).is_err() => {
-                done(Err(CrmError::Blocked))
-            }
-            403 => done(Err(CrmError::Forbidden {
-                request,
-                detail: problem_detail(&text),
-            })),
-            402 => done(Err(CrmError::PaymentRequired)),
-            400 | 422 => {
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                let items = validation_items(&v);
-                if !items.is_empty() {
-                    return done(Err(CrmError::Validation {
-                        request,
-                        detail: problem_detail(&text),
-                        items,
-                    }));
-                }
-                done(Err(CrmError::Http {
-                    request,
-                    status,
-                    detail: problem_detail(&text),
-                }))
-            }
-            500..=599 => {
-                t.last_failure = format!("HTTP {status}: {}", problem_detail(&text));
-                self.retry_or_give_up(t, backoff(t.attempt), true)
-            }
-            _ => done(Err(CrmError::Http {
-                request,
-                status,
-                detail: problem_detail(&text),
-            })),
         }
     }
 }
@@ -569,46 +317,22 @@ pub struct Job {
     pub body: Option<bytes::Bytes>,
 }
 
-/// The caller of [`AmoClient::run_fed`]: hands out jobs and takes their answers.
-pub trait JobFeed {
-    /// Jobs to start now, ideally at most `room`; `idle` when no request is open, and then
-    /// an empty answer ends the run.
-    fn more(&mut self, room: usize, idle: bool) -> Vec<Job>;
-    /// Work to do while requests are open (reading, planning); true when some was done and
-    /// there may be more.
-    fn meanwhile(&mut self) -> bool {
-        false
-    }
-    /// A job's final result, by its number.
-    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow;
-}
-
-/// The jobs of [`AmoClient::run_many`], all known up front.
-struct Fixed<'f> {
-    jobs: Option<Vec<Job>>,
-    on_answer: &'f mut dyn FnMut(usize, Result<Option<Value>, CrmError>) -> Flow,
-}
-
-impl JobFeed for Fixed<'_> {
-    /// All at once, so they are numbered before any job an answer adds.
-    fn more(&mut self, _room: usize, _idle: bool) -> Vec<Job> {
-        self.jobs.take().unwrap_or_default()
-    }
-    fn answered(&mut self, index: usize, result: Result<Option<Value>, CrmError>) -> Flow {
-        (self.on_answer)(index, result)
+impl Job {
+    /// A request to `path` with `query`, and `body` as JSON text.
+    pub fn new(
+        method: Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        body: Option<&Value>,
+    ) -> Job {
+        Job {
+            method,
+            path: path.to_string(),
+            query,
+            body: body.map(|b| bytes::Bytes::from(b.to_string())),
+        }
     }
 }
-
-/// After an answer: go on (with more jobs), or start nothing new.
-pub enum Flow {
-    /// Keep going; send these too.
-    Continue(Vec<Job>),
-    /// Start nothing new; answers of open requests still arrive.
-    Stop,
-}
-
-/// Refreshes one request may ask for before a 401 means the tokens are not accepted.
-const MAX_REFRESHES: u8 = 2;
 
 /// A job and its retry state.
 struct Try {
@@ -639,7 +363,7 @@ impl Try {
     }
 }
 
-/// What a worker thread sends.
+/// One try, ready for the wire (in a pool, by a lane's thread).
 struct Work {
     index: usize,
     method: Method,
@@ -649,21 +373,7 @@ struct Work {
     body: Option<bytes::Bytes>,
 }
 
-/// What one try brought back.
-enum Answer {
-    /// Not sent: the batch stopped while it waited for the pacer.
-    Cancelled,
-    /// No (complete) answer; `reached` is false when the connection never opened.
-    Lost { detail: String, reached: bool },
-    /// An HTTP answer.
-    Http {
-        status: u16,
-        retry_header: Option<u64>,
-        is_html: bool,
-        text: String,
-    },
-}
-
+/// The step after a try, [`classify`]'s verdict as the client acts on it.
 enum Next {
     Done(Result<Option<Value>, CrmError>),
     /// Try again, after this pause of every lane (none: the pacer's penalty already waits).
@@ -671,24 +381,16 @@ enum Next {
     Refresh,
 }
 
-/// One paced try, on a worker thread.
-fn send_once(
-    http: &Client,
-    pacer: &Pacer,
-    w: &Work,
-    cancel: &std::sync::atomic::AtomicBool,
-) -> Answer {
-    use std::sync::atomic::Ordering;
+/// One paced try; `None` when it was not sent (the run stopped while it waited).
+fn send_once(http: &Client, pacer: &Pacer, w: &Work, cancel: &AtomicBool) -> Option<Answer> {
     if cancel.load(Ordering::SeqCst) {
-        return Answer::Cancelled;
+        return None;
     }
     // A stop also ends a wait for the pacer (a 429's penalty may be minutes).
-    let Some(ticket) = pacer.acquire_unless(cancel) else {
-        return Answer::Cancelled;
-    };
+    let ticket = pacer.acquire_unless(cancel)?;
     if cancel.load(Ordering::SeqCst) {
         // The slot stays taken: it costs a moment of pace, never an extra arrival.
-        return Answer::Cancelled;
+        return None;
     }
     let mut builder = http
         .request(w.method.clone(), &w.url)
@@ -706,14 +408,14 @@ fn send_once(
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
-            return Answer::Lost {
+            return Some(Answer::Lost {
                 detail: describe_transport(&e),
                 reached: !e.is_connect(),
-            }
+            })
         }
     };
     let status = resp.status().as_u16();
-    let retry_header = resp
+    let retry_after = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
@@ -724,10 +426,10 @@ fn send_once(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.contains("html"))
         .unwrap_or(false);
-    match resp.text() {
+    Some(match resp.text() {
         Ok(text) => Answer::Http {
             status,
-            retry_header,
+            retry_after,
             is_html,
             text,
         },
@@ -735,84 +437,8 @@ fn send_once(
             detail: describe_transport(&e),
             reached: true,
         },
-    }
+    })
 }
 
-/// A copy of an unreachable error (to hand one to the feed and return the other).
-fn copy(e: &CrmError) -> CrmError {
-    match e {
-        CrmError::Unreachable { request, detail } => CrmError::Unreachable {
-            request: request.clone(),
-            detail: detail.clone(),
-        },
-        other => CrmError::Unreachable {
-            request: String::new(),
-            detail: other.to_string(),
-        },
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// `title: detail` of a problem+json body, or the body's start.
-fn problem_detail(text: &str) -> String {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => {
-            let title = v.get("title").and_then(Value::as_str).unwrap_or("");
-            let detail = v.get("detail").and_then(Value::as_str).unwrap_or("");
-            match (title.is_empty(), detail.is_empty()) {
-                (false, false) => format!("{title}: {detail}"),
-                (false, true) => title.to_string(),
-                (true, false) => detail.to_string(),
-                _ => truncate(text, 200).to_string(),
-            }
-        }
-        Err(_) => truncate(text.trim(), 200).to_string(),
-    }
-}
-
-/// Parses `validation-errors` into per-item field errors.
-pub fn validation_items(v: &Value) -> Vec<ItemErrors> {
-    let Some(list) = v.get("validation-errors").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|item| ItemErrors {
-            request_id: match item.get("request_id") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            },
-            errors: item
-                .get("errors")
-                .and_then(Value::as_array)
-                .map(|errs| {
-                    errs.iter()
-                        .map(|e| FieldError {
-                            code: e
-                                .get("code")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            path: e
-                                .get("path")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            detail: e
-                                .get("detail")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests;

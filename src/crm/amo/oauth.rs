@@ -73,7 +73,7 @@ fn auth_needed(detail: impl Into<String>, advice: impl Into<String>) -> CrmError
 }
 
 const REAUTH: &str = "generate a new authorization code in amoCRM (Settings → Integrations → \
-     your integration → Keys and access) and run `amocrm-bin auth --code CODE` within 20 minutes";
+     your integration → Keys and scopes) and run `amocrm-bin auth --code CODE` within 20 minutes";
 
 /// Reads, refreshes and stores tokens.
 pub struct TokenManager<'a> {
@@ -121,7 +121,7 @@ impl TokenManager<'_> {
         match &self.source {
             TokenSource::LongLived(_) => Err(auth_needed(
                 "the long-lived token was rejected (revoked or expired)",
-                "issue a new long-lived token in amoCRM (integration → Keys and access) and put it in \
+                "issue a new long-lived token in amoCRM (integration → Keys and scopes) and put it in \
                  the variable named by `long_lived_token_env`",
             )),
             TokenSource::OAuth(creds) => self.refresh(creds, generation, http, pacer),

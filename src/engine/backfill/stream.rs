@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{Input, Pipeline, Progress, LOCK_BREATHER};
 use crate::billing::{IdList, Service};
 use crate::crm::{BatchOutcome, CrmError, Link, Write, WriteFeed};
+use crate::engine::order::{depends_on, ORDER};
 use crate::engine::plan::{Applying, Plan};
 use crate::engine::queue::{sends, Sends};
 use crate::engine::Engine;
@@ -147,14 +148,11 @@ impl Stream<'_, '_> {
         if !self.input_done() {
             return false;
         }
-        match kind {
-            EntityKind::Company => true,
-            EntityKind::Contact => self.pl.clients.is_empty() && !self.pl.busy(EntityKind::Company),
-            EntityKind::Lead => {
-                self.pl.clients.is_empty()
-                    && !self.pl.busy(EntityKind::Company)
-                    && !self.pl.busy(EntityKind::Contact)
-            }
+        // What depends on nothing never waits; the rest waits for the clients still to be
+        // planned and for everything it depends on to be written.
+        match depends_on(kind) {
+            [] => true,
+            deps => self.pl.clients.is_empty() && deps.iter().all(|k| !self.pl.busy(*k)),
         }
     }
 
@@ -166,7 +164,7 @@ impl Stream<'_, '_> {
         out: &mut Vec<(u64, EntityKind, Write)>,
     ) -> anyhow::Result<usize> {
         let mut groups = 0;
-        for kind in [EntityKind::Company, EntityKind::Contact, EntityKind::Lead] {
+        for kind in ORDER {
             let all = self.may_flush(kind, idle);
             let batch = self.pl.batch;
             let plans = self.pl.queue_mut(kind).take(batch, all);
@@ -267,7 +265,7 @@ impl Stream<'_, '_> {
     /// kind is queued or on its way (or nothing at all is open).
     fn hand_out_links(&mut self, idle: bool, out: &mut Vec<(u64, EntityKind, Write)>) {
         let batch = self.pl.batch;
-        for kind in [EntityKind::Company, EntityKind::Contact, EntityKind::Lead] {
+        for kind in ORDER {
             let quiet = idle || !self.pl.busy(kind);
             loop {
                 let pool = self.links.entry(kind).or_default();

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::Engine;
 use crate::billing::Service;
+use crate::engine::decide::returning_manager;
 use crate::rules::condition::Facts;
 use crate::rules::EntityKind;
 
@@ -12,9 +13,9 @@ impl Engine<'_> {
     /// Adjusts a lead's payload before it is hashed and planned; returns report lines.
     ///
     /// A bound lead only gets its rule's stage into the payload (so a billing change that
-    /// changes the stage changes the hash) and a pending rule for `lifecycle_update`. A new
-    /// lead is created in the rule's stage, for the manager the rules pick, and gets its
-    /// follow-ups (notes, task) queued for after the create.
+    /// changes the stage changes the hash) and a pending rule for the update's decision
+    /// (`engine::decide`). A new lead is created in the rule's stage, for the manager the
+    /// rules pick, and gets its follow-ups (notes, task) queued for after the create.
     pub(in crate::engine) fn lifecycle_plan_lead(
         &self,
         service: &Service,
@@ -50,17 +51,7 @@ impl Engine<'_> {
             .and_then(|l| l.get("id").and_then(Value::as_i64));
         let mut responsible = lost
             .as_ref()
-            .and_then(|l| l.get("responsible_user_id").and_then(Value::as_i64))
-            .filter(|r| {
-                let users = &self.resolved.dict.users;
-                users.is_empty() || users.iter().any(|u| u.id == *r && u.active)
-            })
-            .map(|r| {
-                (
-                    r,
-                    format!("manager of the lost lead #{}", lost_id.unwrap_or(0)),
-                )
-            });
+            .and_then(|l| returning_manager(l, &self.resolved.dict.users));
         if responsible.is_none() && self.life.assignment.is_some() {
             let client = self.billing.client(&service.client_id)?;
             responsible = self.lead_manager(&client, f)?;

@@ -9,7 +9,8 @@
 //!   its lead's status in amoCRM (`lead.*`), links to BILLmanager pages (`*.page_url`);
 //! - **planning a lead** ([`Engine::lifecycle_plan_lead`]): the status a `[[lifecycle.status]]`
 //!   rule gives, the responsible manager, a returning client's lost lead, link notes;
-//! - **updating** ([`Engine::lifecycle_update`], called by `upsert` with what amoCRM holds):
+//! - **updating** (`stage_decision`, part of the planner's pure decision in
+//!   `engine::decide`, with what amoCRM holds):
 //!   whether the status may move (never a lead an operator closed by hand unless the rule
 //!   says so, never back when only a manager moved it);
 //! - **after a batch** ([`Engine::lifecycle_after`]): the stages we set, recorded in the
@@ -42,6 +43,9 @@ use crate::rules::EntityKind;
 use crate::store::Stage;
 
 pub use resolve::{resolve, Life};
+pub(in crate::engine) use status::{
+    decide as stage_decision, Decision as StageDecision, RuleTarget,
+};
 
 /// amoCRM's closed statuses (the same ids in every pipeline).
 pub const WON: i64 = 142;
@@ -93,9 +97,9 @@ pub(super) struct TaskSpec {
 pub(super) struct Pending {
     /// Created in this stage; `true` when a status rule chose it.
     pub create_stage: Option<(Stage, bool)>,
-    /// A status rule's stage, for `lifecycle_update` to decide about.
+    /// A status rule's stage, for the update's decision (`engine::decide`).
     pub rule: Option<status::RuleTarget>,
-    /// Set by an update (filled in by `lifecycle_update`).
+    /// Set by an update (filled in once the decision moves the lead).
     pub moved: Option<Stage>,
     /// Notes and tasks that follow a create.
     pub notes: Vec<NoteSpec>,

@@ -8,7 +8,7 @@
 //! - the lead is not closed (won/lost) by hand — closed by us counts as open — unless the
 //!   rule has `override_closed = true`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{closed_by_hand, Engine};
 use crate::billing::Service;
@@ -112,7 +112,7 @@ impl Engine<'_> {
     }
 
     /// A status's name for messages.
-    pub(super) fn stage_name(&self, stage: Stage) -> String {
+    pub(in crate::engine) fn stage_name(&self, stage: Stage) -> String {
         self.resolved
             .dict
             .pipelines
@@ -174,63 +174,28 @@ impl Engine<'_> {
         }
     }
 
-    /// Called by `upsert` with what amoCRM holds: adds the status move to the PATCH body
-    /// when a status rule asks for one and [`decide`] allows it.
-    pub(in crate::engine) fn lifecycle_update(
+    /// What the status decision of a lead being updated needs ([`crate::engine::decide`]):
+    /// its pending rule's stage, and what the store knows of the lead amoCRM holds.
+    pub(in crate::engine) fn stage_inputs(
         &self,
         kind: EntityKind,
         key: &str,
         remote: &Value,
-        body: &mut Map<String, Value>,
-        changes: &mut Vec<(String, String)>,
-        warnings: &mut Vec<String>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<(RuleTarget, LeadState)>> {
         if kind != EntityKind::Lead {
-            return Ok(());
+            return Ok(None);
         }
         let Some(target) = self.pending_mut(kind, key, |p| p.rule.clone()) else {
-            return Ok(());
+            return Ok(None);
         };
-        let (Some(id), Some(p), Some(s)) = (
+        let (Some(id), Some(_), Some(_)) = (
             remote.get("id").and_then(Value::as_i64),
             remote.get("pipeline_id").and_then(Value::as_i64),
             remote.get("status_id").and_then(Value::as_i64),
         ) else {
-            return Ok(());
+            return Ok(None);
         };
-        let known = self.store.life_lead(id)?;
-        match decide(&target, (p, s), &known) {
-            Decision::AlreadyThere => {
-                if !self.dry_run && known.rule != Some(target.stage) {
-                    self.store.life_lead_rule(id, target.stage)?;
-                }
-            }
-            Decision::ManagerMoved => {}
-            Decision::ClosedByHand => warnings.push(format!(
-                "status left at `{}`: an operator closed the lead by hand ({} would move it to `{}`; \
-                 `override_closed = true` allows that)",
-                self.stage_name((p, s)),
-                target.label,
-                self.stage_name(target.stage)
-            )),
-            Decision::Move => {
-                body.insert("pipeline_id".into(), Value::from(target.stage.0));
-                body.insert("status_id".into(), Value::from(target.stage.1));
-                // Our moves are a robot's: the events API then tells them from a manager's.
-                body.insert("updated_by".into(), Value::from(0));
-                changes.push((
-                    "status".into(),
-                    format!(
-                        "{} → {} ({})",
-                        self.stage_name((p, s)),
-                        self.stage_name(target.stage),
-                        target.label
-                    ),
-                ));
-                self.pending_mut(kind, key, |p| p.moved = Some(target.stage));
-            }
-        }
-        Ok(())
+        Ok(Some((target, self.store.life_lead(id)?)))
     }
 }
 
