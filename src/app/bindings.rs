@@ -47,7 +47,8 @@ pub struct Found {
     pub bindings: Vec<Hit>,
 }
 
-/// Finds bindings of a kind (or of all kinds) by a query ([`hits`] says how).
+/// Finds bindings of a kind (or of all kinds) by a query: a BILLmanager id, an amoCRM id or
+/// link, or text in the BILLmanager key.
 pub fn search(ctx: &Context, kind: Option<EntityKind>, query: &str) -> anyhow::Result<Found> {
     let kinds: Vec<EntityKind> = match kind {
         Some(k) => vec![k],

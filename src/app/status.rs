@@ -18,7 +18,7 @@ use super::Context;
 pub struct Status {
     /// The store's path.
     pub store: PathBuf,
-    /// The authorization ([`auth`]'s object).
+    /// The authorization: account, access-token expiry, refresh token.
     pub auth: Value,
     /// The outbox, oldest first.
     pub items: Vec<OutboxItem>,
@@ -127,7 +127,7 @@ impl Status {
         })
     }
 
-    /// The calls line ([`calls_line`]).
+    /// Stored calls by state, with what to run for unparsed and pending ones.
     pub fn calls_line(&self) -> Option<String> {
         calls_line(&self.calls)
     }
