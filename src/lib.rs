@@ -15,8 +15,10 @@
 //!   contacts, leads and tasks: stored first, pushed after, replayed after an outage.
 //! - [`setup`] prepares and verifies an installation (`init`, `setup-fields`, `check`) with the
 //!   engine's own resolvers; it never syncs, and the engine never imports it.
-//! - The binary's `cli` module (not part of this library) parses arguments and prints; the
-//!   library never prints to stdout.
+//! - [`app`] is the use-case layer on top: one function per command over a [`app::Context`]
+//!   built once, returning an outcome; nothing in the library imports it.
+//! - The binary's `cli` module (not part of this library) parses arguments, calls one `app`
+//!   function and prints its outcome; the library never prints to stdout.
 //!
 //! # Invariants
 //! - A binding is written right after the amoCRM write that created the entity succeeded.
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod app;
 pub mod billing;
 pub mod calls;
 pub mod crash;

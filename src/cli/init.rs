@@ -1,20 +1,15 @@
-//! `init` and `setup-fields`: from a connection-only rule file and an authorization to rules
-//! that `check` accepts, without guessing names (setup::init, setup::new_fields decide).
+//! `init` and `setup-fields`: the rules and the custom fields from the live account
+//! ([`amocrm_bin::app::init`]); this asks before creating and prints.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use amocrm_bin::crm::amo::AmoCrm;
-use amocrm_bin::crm::{Crm as _, CrmError};
+use amocrm_bin::app::{self, init::FieldsPlan};
 use amocrm_bin::exit::{ExitStatus, Failure};
-use amocrm_bin::rules::{EntityKind, RuleSet};
-use amocrm_bin::setup::init::{render_rules, CONNECTION_TABLES};
-use amocrm_bin::setup::new_fields::{create_body, missing_fields, NewField};
-use amocrm_bin::store::Store;
-use anyhow::Context as _;
+use amocrm_bin::setup::new_fields::NewField;
 use clap::Args;
-use serde_json::{json, Value};
 
-use super::{context, Cli};
+use super::output::print;
+use super::Cli;
 
 /// `init` options.
 #[derive(Debug, Args)]
@@ -32,74 +27,28 @@ pub struct SetupFieldsArgs {
     pub yes: bool,
 }
 
-/// The account's name as `auth` stored it, else its URL.
-fn account_name(rules: &RuleSet, store: &Store) -> anyhow::Result<String> {
-    Ok(store
-        .tokens()?
-        .and_then(|t| t.account_name)
-        .unwrap_or_else(|| rules.file.amocrm.base_url.clone()))
-}
-
 /// Runs `init`.
 pub fn init(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitStatus> {
-    let rules = context::rules(cli)?;
-    let text = amocrm_bin::rules::read_text(&rules.path)
-        .with_context(|| format!("cannot read `{}`", rules.path.display()))?;
-    let table: toml::Table = toml::from_str(&text).context("the rule file is not TOML")?;
-    let extra: Vec<&String> = table
-        .keys()
-        .filter(|k| !CONNECTION_TABLES.contains(&k.as_str()))
-        .collect();
-    if !extra.is_empty() && !args.print {
-        return Err(Failure::usage(
-            format!(
-                "`{}` already holds rules ({}); init only adds rules to a file with the \
-                 connection alone",
-                rules.path.display(),
-                extra
-                    .iter()
-                    .map(|k| format!("[{k}]"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "run `amocrm-bin init --print` to see the rules it would write, and copy what you \
-             need; or keep only [amocrm], [billmanager], [store], [log] and run init again",
-        )
-        .into());
-    }
-    let store = context::store(&rules)?;
-    let crm = AmoCrm::new(context::client(&rules, &store, true)?);
-    let dict = crm.dictionaries()?;
-    let account = account_name(&rules, &store)?;
-    let generated = render_rules(&dict, &account);
+    let rules = app::load_rules(&cli.config)?;
+    let path = rules.path.clone();
+    let made = app::init::init(rules, args.print)?;
     if args.print {
-        print!("{}", generated.trim_start());
+        print!("{}", made.generated.trim_start());
         println!();
         return Ok(ExitStatus::Ok);
     }
-    let mut body = text;
-    if !body.ends_with('\n') {
-        body.push('\n');
-    }
-    body.push_str(&generated);
-    body.push('\n');
-    // Check before writing: a file init made must load.
-    RuleSet::parse(&body, &rules.path).context("the rules init wrote do not load (a bug)")?;
-    write_keeping_mode(&rules.path, &body)?;
     if !cli.quiet {
-        let main = dict
-            .pipelines
-            .iter()
-            .find(|p| p.is_main)
-            .or(dict.pipelines.first());
         eprintln!(
-            "wrote the rules for amoCRM account {account} into `{}`: {} pipeline(s){}, {} user(s); \
+            "wrote the rules for amoCRM account {} into `{}`: {} pipeline(s){}, {} user(s); \
              [lifecycle] and [calls] are there commented out",
-            rules.path.display(),
-            dict.pipelines.len(),
-            main.map(|p| format!(" (new leads go to `{}`)", p.name))
+            made.account,
+            path.display(),
+            made.pipelines,
+            made.main_pipeline
+                .as_ref()
+                .map(|p| format!(" (new leads go to `{p}`)"))
                 .unwrap_or_default(),
-            dict.users.len()
+            made.users
         );
         eprintln!(
             "next: `amocrm-bin setup-fields` creates the custom fields the rules map, then \
@@ -109,98 +58,39 @@ pub fn init(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Ok)
 }
 
-/// Rewrites the rule file in place (its mode, 0600 on a panel host, stays as it was).
-fn write_keeping_mode(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
-}
-
 /// Runs `setup-fields`.
 pub fn setup_fields(cli: &Cli, args: &SetupFieldsArgs) -> anyhow::Result<ExitStatus> {
-    let rules = context::rules(cli)?;
-    let store = context::store(&rules)?;
-    let crm = AmoCrm::new(context::client(&rules, &store, true)?);
-    let dict = crm.dictionaries()?;
-    let account = account_name(&rules, &store)?;
-    let (create, skipped) = missing_fields(&rules, &dict, args.yes);
-    for s in &skipped {
-        println!("skipped: {}: {}", s.key, s.reason);
-    }
-    if create.is_empty() {
-        if cli.json {
-            println!(
-                "{}",
-                json!({"ok": skipped.is_empty(), "created": [], "skipped": skipped.len()})
-            );
-        } else if !cli.quiet {
-            eprintln!(
-                "every field the rules map exists in amoCRM account {account}; nothing to create"
-            );
+    let ctx = app::Context::open(&cli.config)?;
+    let fields = app::init::setup_fields(&ctx, args.yes, &mut |plan: &FieldsPlan| {
+        for s in &plan.skipped {
+            println!("skipped: {}: {}", s.key, s.reason);
         }
-        return Ok(if skipped.is_empty() {
-            ExitStatus::Ok
-        } else {
-            ExitStatus::Usage
-        });
-    }
-    if !cli.json {
-        println!("fields to create in amoCRM account {account}:");
-        for f in &create {
-            println!("  {}", describe(f));
+        if plan.create.is_empty() {
+            return Ok(true);
         }
-    }
-    if !args.yes && !confirm(create.len(), &account)? {
+        if !cli.json {
+            println!("fields to create in amoCRM account {}:", plan.account);
+            for f in &plan.create {
+                println!("  {}", describe(f));
+            }
+        }
+        Ok(args.yes || confirm(plan.create.len(), &plan.account)?)
+    })?;
+    if fields.declined {
         eprintln!("nothing created");
-        return Ok(ExitStatus::Ok);
+        return Ok(fields.status());
     }
-    let mut made = Vec::new();
-    for kind in [EntityKind::Contact, EntityKind::Company, EntityKind::Lead] {
-        let batch: Vec<&NewField> = create.iter().filter(|f| f.kind == kind).collect();
-        if batch.is_empty() {
-            continue;
+    print(cli, &fields, |f| {
+        if f.made.is_empty() {
+            if !cli.quiet {
+                eprintln!(
+                    "every field the rules map exists in amoCRM account {}; nothing to create",
+                    f.account
+                );
+            }
+            return;
         }
-        let path = format!("/api/v4/{}/custom_fields", kind.collection());
-        let answer = crm
-            .client()
-            .post(&path, &create_body(&batch))
-            .map_err(|e| with_admin_hint(e, &made))?;
-        let ids: Vec<(String, i64)> = answer
-            .as_ref()
-            .and_then(|v| v.pointer("/_embedded/custom_fields"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|f| Some((f.get("name")?.as_str()?.to_string(), f.get("id")?.as_i64()?)))
-            .collect();
-        for f in batch {
-            let id = ids.iter().find(|(n, _)| *n == f.name).map(|(_, id)| *id);
-            made.push((f.clone(), id));
-        }
-    }
-    // The next sync must see the new fields, not the hour-old cached dictionaries.
-    let fresh = crm.dictionaries()?;
-    let base_url = &rules.file.amocrm.base_url;
-    store.cache_put("dictionaries", base_url, &serde_json::to_string(&fresh)?)?;
-    if cli.json {
-        let list: Vec<Value> = made
-            .iter()
-            .map(|(f, id)| {
-                json!({"entity": f.kind.as_str(), "key": f.key, "name": f.name,
-                                  "code": f.code, "type": f.field_type, "id": id})
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"ok": skipped.is_empty(), "created": list, "skipped": skipped.len()})
-        );
-    } else {
-        for (f, id) in &made {
+        for (f, id) in &f.made {
             println!(
                 "created: {} field `{}`{}",
                 f.kind.as_str(),
@@ -211,12 +101,8 @@ pub fn setup_fields(cli: &Cli, args: &SetupFieldsArgs) -> anyhow::Result<ExitSta
         if !cli.quiet {
             eprintln!("next: `amocrm-bin check`");
         }
-    }
-    Ok(if skipped.is_empty() {
-        ExitStatus::Ok
-    } else {
-        ExitStatus::Usage
-    })
+    })?;
+    Ok(fields.status())
 }
 
 fn describe(f: &NewField) -> String {
@@ -253,34 +139,5 @@ fn confirm(n: usize, account: &str) -> anyhow::Result<bool> {
     Ok(matches!(
         line.trim().to_lowercase().as_str(),
         "y" | "yes" | "д" | "да"
-    ))
-}
-
-/// A refused create most often means the authorizing user is not an administrator.
-fn with_admin_hint(e: CrmError, made: &[(NewField, Option<i64>)]) -> anyhow::Error {
-    let done = if made.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " ({} field(s) were created before; running setup-fields again skips them)",
-            made.len()
-        )
-    };
-    let hint = match &e {
-        CrmError::Forbidden { .. } => format!(
-            "only an amoCRM administrator may add fields: authorize with an administrator's \
-             code (`amocrm-bin auth --code`), or create the fields by hand{done}"
-        ),
-        CrmError::Validation { .. } => format!(
-            "amoCRM refused a definition (the path above names it, e.g. a name or code another \
-             field already has): rename the key in the rule file and run setup-fields again{done}"
-        ),
-        _ => format!("run setup-fields again once amoCRM answers{done}"),
-    };
-    let status = amocrm_bin::exit::Classify::exit_status(&e);
-    anyhow::Error::new(e).context(Failure::new(
-        status,
-        "amoCRM did not create the custom fields",
-        Some(hint),
     ))
 }

@@ -20,7 +20,6 @@ mod calls;
 mod capture;
 mod check;
 mod completions;
-mod context;
 mod drain;
 mod hook;
 mod init;

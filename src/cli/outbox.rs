@@ -1,98 +1,62 @@
-//! `outbox list|drop|retry`: the operator's hands on the queue. `status` shows it; these
-//! remove junk (an item for an entity that will never sync) or retry one item after fixing
-//! its cause, without retrying everything as `drain --all` does.
+//! `outbox list|drop|retry`: the operator's hands on the queue ([`amocrm_bin::app::outbox`]).
 
-use amocrm_bin::exit::{ExitStatus, Failure};
+use amocrm_bin::app::{self, outbox::Which};
+use amocrm_bin::exit::ExitStatus;
 use amocrm_bin::log::redact;
-use amocrm_bin::store::{OutboxItem, OutboxSelector};
-use serde_json::json;
 
-use super::args::{EntityArg, OutboxArgs, OutboxCommand, Which};
-use super::{context, Cli};
+use super::args::{EntityArg, OutboxArgs, OutboxCommand};
+use super::{output, Cli};
 
-impl Which {
-    fn selector(&self) -> anyhow::Result<OutboxSelector> {
-        match (self.id, self.entity, &self.elid, self.parked) {
-            (Some(id), ..) => Ok(OutboxSelector::Id(id)),
-            (None, Some(e), Some(elid), _) => Ok(OutboxSelector::Entity {
-                // The hook queues a user's own events under `user`.
-                kind: match e {
-                    EntityArg::User => "user".to_string(),
-                    other => other.kind().as_str().to_string(),
-                },
-                bm_id: elid.trim().to_string(),
+impl super::args::Which {
+    /// The library's selector words for these flags.
+    fn which(&self) -> Which<'_> {
+        Which {
+            id: self.id,
+            // The hook queues a user's own events under `user`.
+            kind: self.entity.map(|e| match e {
+                EntityArg::User => "user",
+                other => other.kind().as_str(),
             }),
-            (None, None, None, true) => Ok(OutboxSelector::Parked),
-            _ => Err(Failure::usage(
-                "say which items",
-                "pass --id N (from `amocrm-bin outbox list`), --entity KIND --elid N, or --parked",
-            )
-            .into()),
+            elid: self.elid.as_deref(),
+            parked: self.parked,
         }
     }
 }
 
 /// Runs `outbox`.
 pub fn exec(cli: &Cli, args: &OutboxArgs) -> anyhow::Result<ExitStatus> {
-    let rules = context::rules(cli)?;
-    let store = context::store(&rules)?;
-    match &args.command {
+    let ctx = app::Context::open(&cli.config)?;
+    let changed = match &args.command {
         OutboxCommand::List { parked } => {
-            let items: Vec<OutboxItem> = store
-                .outbox_items()?
-                .into_iter()
-                .filter(|i| !parked || i.parked)
-                .collect();
-            if cli.json {
-                println!(
-                    "{}",
-                    redact(&json!({"ok": true, "items": items}).to_string())
-                );
-                return Ok(ExitStatus::Ok);
-            }
-            for i in &items {
-                println!(
-                    "{:<5} {:<8} {:<10} {}{} attempt(s), queued by {}",
-                    i.id,
-                    i.kind,
-                    i.bm_id,
-                    if i.parked { "parked, " } else { "" },
-                    i.attempts,
-                    i.reason
-                );
-                if let Some(e) = &i.last_error {
-                    println!("      last error: {}", redact(e));
+            let listed = app::outbox::list(&ctx, *parked)?;
+            output::print(cli, &listed, |l| {
+                for i in &l.items {
+                    println!(
+                        "{:<5} {:<8} {:<10} {}{} attempt(s), queued by {}",
+                        i.id,
+                        i.kind,
+                        i.bm_id,
+                        if i.parked { "parked, " } else { "" },
+                        i.attempts,
+                        i.reason
+                    );
+                    if let Some(e) = &i.last_error {
+                        println!("      last error: {}", redact(e));
+                    }
                 }
-            }
-            if !cli.quiet {
-                eprintln!("{} item(s)", items.len());
-            }
-            Ok(ExitStatus::Ok)
+                if !cli.quiet {
+                    eprintln!("{} item(s)", l.items.len());
+                }
+            })?;
+            return Ok(ExitStatus::Ok);
         }
-        OutboxCommand::Drop(which) => {
-            let n = store.outbox_drop(&which.selector()?)?;
-            report(cli, "dropped", n)
+        OutboxCommand::Drop(which) => app::outbox::drop(&ctx, &which.which())?,
+        OutboxCommand::Retry(which) => app::outbox::retry(&ctx, &which.which())?,
+    };
+    output::print(cli, &changed, |c| {
+        if !cli.quiet {
+            eprintln!("{} item(s) {}", c.items, c.what);
         }
-        OutboxCommand::Retry(which) => {
-            let n = store.outbox_retry(&which.selector()?)?;
-            report(cli, "made due now (run `amocrm-bin drain`)", n)
-        }
-    }
-}
-
-fn report(cli: &Cli, what: &str, n: usize) -> anyhow::Result<ExitStatus> {
-    if n == 0 {
-        return Err(Failure::usage(
-            "no queued item matches",
-            "`amocrm-bin outbox list` shows the queue with each item's id",
-        )
-        .into());
-    }
-    amocrm_bin::log::record(&format!("outbox: {n} item(s) {what}"));
-    if cli.json {
-        println!("{}", json!({"ok": true, "items": n}));
-    } else if !cli.quiet {
-        eprintln!("{n} item(s) {what}");
-    }
+    })?;
     Ok(ExitStatus::Ok)
 }

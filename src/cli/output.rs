@@ -1,22 +1,21 @@
 //! Rendering run reports: a readable plan/summary for humans, JSON for `--json`.
 
-use amocrm_bin::crm::amo::RequestStats;
+use amocrm_bin::app::Ran;
 use amocrm_bin::engine::{Action, Report};
-use serde_json::json;
+use serde::Serialize;
 
 use super::Cli;
 
-/// The JSON summary (also stored in the run journal).
-pub fn summary_json(report: &Report, stats: &RequestStats) -> serde_json::Value {
-    json!({
-        "dry_run": report.dry_run,
-        "counts": report.counts(),
-        "unlinked": report.unlinked,
-        "requests": stats,
-        "panel": {"calls": report.panel.calls, "forms": report.panel.forms, "millis": report.panel.millis},
-        "followups": report.followups,
-        "exit_code": report.exit_status().code(),
-    })
+/// The one printer: with `--json` the outcome's JSON (secrets redacted) on stdout, else its
+/// text as `text` writes it.
+pub fn print<T: Serialize>(cli: &Cli, outcome: &T, text: impl FnOnce(&T)) -> anyhow::Result<()> {
+    if cli.json {
+        let v = serde_json::to_value(outcome)?;
+        println!("{}", amocrm_bin::log::redact(&v.to_string()));
+    } else {
+        text(outcome);
+    }
+    Ok(())
 }
 
 /// One line per note or task that failed and stays queued (it names the entity and why).
@@ -40,17 +39,12 @@ pub fn queued_lines(report: &Report) -> Vec<String> {
 
 /// Prints the report: every entity with its action, reason and (with -v or in a dry run)
 /// the fields sent.
-pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Result<()> {
-    if cli.json {
-        let mut v = summary_json(report, stats);
-        v["ok"] = json!(
-            report.outcomes.iter().all(|o| o.action != Action::Failed)
-                && report.followups.queued_total() == 0
-        );
-        v["outcomes"] = serde_json::to_value(&report.outcomes)?;
-        println!("{}", amocrm_bin::log::redact(&v.to_string()));
-        return Ok(());
-    }
+pub fn report(cli: &Cli, ran: &Ran) -> anyhow::Result<()> {
+    print(cli, ran, |ran| text(cli, ran))
+}
+
+fn text(cli: &Cli, ran: &Ran) {
+    let (report, stats) = (&ran.report, &ran.stats);
     let detailed = report.dry_run || cli.verbose > 0;
     for o in &report.outcomes {
         let verb = match (report.dry_run, o.action) {
@@ -108,7 +102,6 @@ pub fn report(cli: &Cli, report: &Report, stats: &RequestStats) -> anyhow::Resul
             report.panel.millis as f64 / 1000.0
         );
     }
-    Ok(())
 }
 
 /// One line per kind with the counts that are not zero, worded for a dry run as "would".
@@ -150,4 +143,11 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
         .chain(report.phoneless_line())
         .chain(report.followups.any().then(|| report.followups.line()))
         .collect()
+}
+
+/// A timestamp as `status`, `bindings` and `pull` show it.
+pub fn stamp(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
 }

@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use amocrm_bin::calls::report::{build, chart, human_secs, table};
-use amocrm_bin::calls::{svg, CallSetup};
-use amocrm_bin::crm::Dictionaries;
-use amocrm_bin::exit::{ExitStatus, Failure};
+use amocrm_bin::app;
+use amocrm_bin::calls::report::{chart, human_secs, table};
+use amocrm_bin::exit::ExitStatus;
 use clap::{Args, Subcommand};
-use serde_json::json;
 
-use super::{context, Cli};
+use super::output::print;
+use super::Cli;
 
 /// `report` options.
 #[derive(Debug, Args)]
@@ -46,58 +45,33 @@ pub struct CallsReportArgs {
 /// Runs `report`.
 pub fn exec(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitStatus> {
     let ReportCommand::Calls(a) = &args.command;
-    let rules = context::rules(cli)?;
-    let store = context::store(&rules)?;
-    let setup = CallSetup::from_rules(&rules)?;
-    let to = amocrm_bin::store::now() + 1;
-    let from = to - 1 - i64::from(a.days) * 86_400;
-    let calls = store.calls_between(from, to)?;
-    // User names from the last dictionaries read, whatever their age: a name is a label.
-    let dict: Option<Dictionaries> = store
-        .cache_get(
-            "dictionaries",
-            &rules.file.amocrm.base_url,
-            10 * 365 * 86_400,
-        )?
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let report = build(&calls, &setup, dict.as_ref(), a.days, from, to);
-    if let Some(path) = &a.svg {
-        std::fs::write(path, svg::render(&report)).map_err(|e| {
-            Failure::usage(
-                format!("cannot write the SVG to `{}`: {e}", path.display()),
-                "pass a writable path with --svg",
-            )
-        })?;
-    }
-    if cli.json {
+    let ctx = app::Context::open(&cli.config)?;
+    let calls = app::report::calls(&ctx, a.days, a.svg.as_deref())?;
+    print(cli, &calls, |c| {
+        let report = &c.report;
         println!(
-            "{}",
-            json!({"ok": true, "report": report, "svg": a.svg.as_ref().map(|p| p.display().to_string())})
+            "calls from {} to {} ({} day(s))\n",
+            &report.from[..16.min(report.from.len())].replace('T', " "),
+            &report.to[..16.min(report.to.len())].replace('T', " "),
+            a.days
         );
-        return Ok(ExitStatus::Ok);
-    }
-    println!(
-        "calls from {} to {} ({} day(s))\n",
-        &report.from[..16.min(report.from.len())].replace('T', " "),
-        &report.to[..16.min(report.to.len())].replace('T', " "),
-        a.days
-    );
-    print!("{}", table(&report));
-    println!();
-    print!("{}", chart(&report, 50));
-    let t = &report.totals;
-    println!(
-        "\n{} internal call(s) not counted; {} outside working hours; {} not yet in amoCRM",
-        t.internal, report.outside_working_hours, t.pending_delivery
-    );
-    if t.missed.count > 0 {
+        print!("{}", table(report));
+        println!();
+        print!("{}", chart(report, 50));
+        let t = &report.totals;
         println!(
-            "missed calls waited {} on average",
-            human_secs(t.missed.average_secs)
+            "\n{} internal call(s) not counted; {} outside working hours; {} not yet in amoCRM",
+            t.internal, report.outside_working_hours, t.pending_delivery
         );
-    }
-    if let Some(p) = &a.svg {
-        eprintln!("chart written to {}", p.display());
-    }
+        if t.missed.count > 0 {
+            println!(
+                "missed calls waited {} on average",
+                human_secs(t.missed.average_secs)
+            );
+        }
+        if let Some(p) = &c.svg {
+            eprintln!("chart written to {p}");
+        }
+    })?;
     Ok(ExitStatus::Ok)
 }

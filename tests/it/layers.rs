@@ -1,7 +1,8 @@
 //! The library's top-level modules form layers without circles (README "How it works"):
 //! read from the `crate::…` paths in `src/`, the import graph between `rules`, `store`,
 //! `crm`, `calls`, `engine`, … has no cycle, and `exit` (which knows every layer's errors)
-//! is imported by none of them. The binary's `cli` sits above the library and is left out.
+//! is imported by none of them but `app`, the use-case layer on top, which nothing imports.
+//! The binary's `cli` sits above the library: it talks to `app`, never to `store` or `crm`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -190,8 +191,10 @@ fn top_level_modules_import_each_other_without_circles() {
         "top-level modules",
         "move the shared piece below both (see README \"How it works\")",
     );
+    // `app`, the use-case layer, sits above `exit`; every other module sits below it.
     let into_exit: Vec<String> = graph
         .iter()
+        .filter(|(from, _)| *from != "app")
         .filter_map(|(from, to)| to.get("exit").map(|at| format!("{from} ({at})")))
         .collect();
     assert!(
@@ -209,6 +212,67 @@ fn edges_into(graph: &Graph, from: &str, rooms: &[&str]) -> Vec<String> {
             Some(format!("{to} ({at})"))
         })
         .collect()
+}
+
+#[test]
+fn nothing_in_the_library_imports_the_use_case_layer() {
+    let graph = library_graph();
+    // Really read: `app` builds on the engine, the store and the client.
+    for to in ["engine", "store", "crm", "exit"] {
+        assert!(graph["app"].contains_key(to), "app → {to}: {graph:?}");
+    }
+    let into_app: Vec<String> = graph
+        .iter()
+        .filter_map(|(from, to)| to.get("app").map(|at| format!("{from} ({at})")))
+        .collect();
+    assert!(
+        into_app.is_empty(),
+        "app sits on top of the library; these import it back: {into_app:?}"
+    );
+}
+
+/// Where the binary (`src/main.rs`, `src/cli/**`) names one of `rooms` through
+/// `amocrm_bin::` (grouped imports included), each as `room (file:line)`.
+fn binary_edges_into(rooms: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("src/main.rs")];
+    rust_files(&root.join("src/cli"), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // A grouped `use` may span lines: read each statement whole.
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for to in referenced_after(&code, "amocrm_bin::") {
+            if rooms.contains(&to.as_str()) {
+                found.push(format!("{to} ({})", file.display()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_cli_talks_to_the_use_case_layer_not_to_the_store_or_the_client() {
+    // The reader sees grouped and plain paths.
+    assert_eq!(
+        referenced_after(
+            "use amocrm_bin::{app, store::Store}; amocrm_bin::crm::amo::AmoCrm::new",
+            "amocrm_bin::"
+        ),
+        ["app", "store", "crm"]
+    );
+    // Really read: the CLI calls `app`.
+    assert!(!binary_edges_into(&["app"]).is_empty());
+    let direct = binary_edges_into(&["store", "crm"]);
+    assert!(
+        direct.is_empty(),
+        "src/cli and src/main.rs go through `amocrm_bin::app` (re-export what they print): \
+         {direct:?}"
+    );
 }
 
 #[test]
@@ -328,5 +392,18 @@ fn files_inside_setup_import_each_other_without_circles() {
         &graph,
         "files of src/setup",
         "move the shared piece into a file both import (as finding.rs holds the findings)",
+    );
+}
+
+#[test]
+fn files_inside_app_import_each_other_without_circles() {
+    let graph = files_graph("src/app", "crate::app::");
+    // Really read: `check` takes the account's name from `init`, `backfill` starts the
+    // hook's drain.
+    assert!(graph["check"].contains_key("init") && graph["backfill"].contains_key("hook"));
+    assert_acyclic(
+        &graph,
+        "files of src/app",
+        "move the shared piece into a file both import (as run.rs holds a run's result)",
     );
 }

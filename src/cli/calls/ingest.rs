@@ -2,16 +2,17 @@
 
 use std::io::Read;
 
-use amocrm_bin::calls::parse::item_object;
-use amocrm_bin::calls::ringostat::key_use;
-use amocrm_bin::calls::{parse_body, CallSetup};
+use amocrm_bin::app::calls::explain::{Explained, Explanation};
+use amocrm_bin::calls::CallSetup;
 use amocrm_bin::exit::{ExitStatus, Failure};
-use serde_json::{json, Value};
 
-use super::intake::{format, intake_word, parsed, take, to_push};
-use super::push::{outcome_json, outcome_line, push_all, worst};
+use amocrm_bin::app::calls::intake_word;
+use amocrm_bin::app::calls::push::{outcome_line, worst};
+use amocrm_bin::app::{self};
+
 use super::IngestArgs;
-use crate::cli::{context, Cli};
+use crate::cli::output::print;
+use crate::cli::Cli;
 
 fn read_input(args: &IngestArgs) -> anyhow::Result<String> {
     let cap = amocrm_bin::calls::MAX_INGEST_INPUT;
@@ -49,11 +50,10 @@ fn read_input(args: &IngestArgs) -> anyhow::Result<String> {
 
 /// Runs `calls ingest` (not as CGI).
 pub fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
-    let rules = context::rules(cli)?;
-    let store = context::store(&rules)?;
-    let setup = CallSetup::from_rules(&rules)?;
+    let ctx = app::Context::open(&cli.config)?;
+    let setup = CallSetup::from_rules(&ctx.rules)?;
     let body = read_input(args)?;
-    let taken = match take(&store, &setup, &body, format(args.format))? {
+    let intaken = match app::calls::take(&ctx, setup, &body, args.format.format())? {
         Ok(t) => t,
         Err(why) => {
             return Err(Failure::usage(
@@ -64,7 +64,7 @@ pub fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     if !cli.json {
-        for t in &taken {
+        for t in &intaken.taken {
             match &t.error {
                 None => println!(
                     "call {:<5} {}: {}",
@@ -80,94 +80,35 @@ pub fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    let ids = to_push(&store, &parsed(&taken))?;
-    super::push::start_ingest_budget();
-    let pushed = if args.no_push {
-        Vec::new()
-    } else {
-        push_all(&rules, &store, &setup, &ids)
-    };
-    let refused = taken.iter().filter(|t| t.error.is_some()).count();
-    let (status, hint) = match worst(&pushed) {
-        Some(w) => w,
-        None if refused > 0 => (
-            ExitStatus::Usage,
-            Some("the refused items are kept as `unparsed`: fix `[calls.ringostat_keys]` and run `amocrm-bin calls reparse`, or send them again fixed; the others were stored".into()),
-        ),
-        None => (ExitStatus::Ok, None),
-    };
-    if cli.json {
-        let items: Vec<Value> = taken
-            .iter()
-            .map(|t| match &t.error {
-                None => json!({"position": t.position, "call_id": t.call_id, "id": t.intake.id(), "intake": intake_word(t.intake)}),
-                Some(e) => json!({"position": t.position, "error": e, "unparsed_id": t.intake.id()}),
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({
-                "ok": status == ExitStatus::Ok,
-                "exit_code": status.code(),
-                "items": items,
-                "pushed": pushed.iter().map(outcome_json).collect::<Vec<_>>(),
-                "hint": hint,
-            })
-        );
-    } else {
-        for p in &pushed {
+    let ingested = app::calls::ingest(&ctx, intaken, args.no_push)?;
+    print(cli, &ingested, |i| {
+        for p in &i.pushed {
             println!("{}", outcome_line(p));
         }
-        if let Some(h) = hint.filter(|_| status != ExitStatus::Ok) {
+        if let Some(h) = i.hint.as_ref().filter(|_| i.status != ExitStatus::Ok) {
             eprintln!("hint: {h}");
-            if status != ExitStatus::Usage || worst(&pushed).is_some() {
+            if i.status != ExitStatus::Usage || worst(&i.pushed).is_some() {
                 eprintln!("hint: the calls are stored; after fixing, run `amocrm-bin replay-calls --days N`");
             }
         }
-    }
-    Ok(status)
+    })?;
+    Ok(ingested.status)
 }
 
 /// `calls ingest --explain`: for each item, the keys it carried, which ones the key map
 /// read (and for what), which it looked for in vain, and the event it became. Nothing is
 /// stored or sent.
 pub fn explain(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
-    let rules = context::rules(cli)?;
-    let setup = CallSetup::from_rules(&rules)?;
+    let rules = app::load_rules(&cli.config)?;
     let body = read_input(args)?;
-    let items = parse_body(
-        &body,
-        &setup.parse_options(format(args.format), setup.now()),
-    )
-    .map_err(|why| {
-        Failure::usage(
-            format!("cannot read the call events: {why}"),
-            "send one webhook body as Ringostat posts it (JSON or form fields)",
-        )
-    })?;
-    let mut out = Vec::new();
-    for item in &items {
-        let keys = item_object(&item.raw).map(|o| key_use(&o, &setup.keys));
-        let event = match &item.event {
-            Ok(e) => json!({
-                "provider": e.provider, "call_id": e.call_id, "direction": e.direction.as_str(),
-                "status": e.status.as_str(), "provider_status": e.provider_status,
-                "is_callback": e.is_callback, "client_phone": e.client_phone,
-                "started_at": e.started_at.to_rfc3339(), "billsec": e.billsec,
-            }),
-            Err(e) => json!({"error": e}),
-        };
-        if cli.json {
-            out.push(json!({
-                "position": item.position,
-                "carried": keys.as_ref().map(|k| k.carried.clone()),
-                "read": keys.as_ref().map(|k| k.read.iter().map(|(n, key, v)| json!({"name": n, "key": key, "value": v})).collect::<Vec<_>>()),
-                "absent": keys.as_ref().map(|k| k.absent.iter().map(|(n, key)| json!({"name": n, "key": key})).collect::<Vec<_>>()),
-                "unused": keys.as_ref().map(|k| k.unused.clone()),
-                "event": event,
-            }));
-            continue;
-        }
+    let explanation = app::calls::explain::explain(&rules, &body, args.format.format())?;
+    print(cli, &explanation, text)?;
+    Ok(ExitStatus::Ok)
+}
+
+/// Each item's keys and event, for a person setting up the key map.
+fn text(explanation: &Explanation) {
+    for Explained { item, keys } in &explanation.items {
         println!("item {}", item.position);
         if let Some(k) = &keys {
             println!("  carried: {}", k.carried.join(", "));
@@ -216,8 +157,4 @@ pub fn explain(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
             Err(e) => println!("  → not readable: {e}"),
         }
     }
-    if cli.json {
-        println!("{}", json!({"ok": true, "items": out}));
-    }
-    Ok(ExitStatus::Ok)
 }

@@ -1,13 +1,9 @@
 //! `calls ingest` (stdin, `--file`, JSON lines, CGI), `calls list`, `calls reparse` and
-//! `replay-calls`, one file per subcommand.
-//!
-//! Order of work, always: store → parse → store every event → answer (print, or the CGI
-//! response) → push. A push failure never loses an event: it stays pending with its error
-//! and `replay-calls --days N` sends it later, oldest first. An item that cannot be parsed
-//! is stored as `unparsed` and read again by `calls reparse`.
+//! `replay-calls`, one file per subcommand; the work is [`amocrm_bin::app::calls`]'s.
 
 use std::path::PathBuf;
 
+use amocrm_bin::calls::Format;
 use amocrm_bin::exit::ExitStatus;
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -15,9 +11,7 @@ use super::Cli;
 
 mod cgi;
 mod ingest;
-mod intake;
 mod list;
-mod push;
 mod reparse;
 mod replay;
 
@@ -76,6 +70,17 @@ pub enum FormatArg {
     Ringostat,
     /// The neutral schema `amocrm-bin.call/1`.
     Neutral,
+}
+
+impl FormatArg {
+    /// The parser's format for the command-line choice.
+    fn format(self) -> Format {
+        match self {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::Ringostat => Format::Ringostat,
+            FormatArg::Neutral => Format::Neutral,
+        }
+    }
 }
 
 /// `calls ingest` options.

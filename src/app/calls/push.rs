@@ -1,13 +1,11 @@
 //! Pushing stored calls to amoCRM, shared by every subcommand, and how outcomes read.
 
-use amocrm_bin::calls::{CallSetup, PushOutcome, Pusher};
-use amocrm_bin::crm::amo::AmoCrm;
-use amocrm_bin::exit::{classify, ExitStatus};
-use amocrm_bin::rules::RuleSet;
-use amocrm_bin::store::Store;
 use serde_json::{json, Value};
 
-use crate::cli::context;
+use crate::calls::{CallSetup, PushOutcome, Pusher};
+use crate::exit::{classify, ExitStatus};
+
+use crate::app::Context;
 
 /// The result of pushing one call.
 pub struct Pushed {
@@ -21,21 +19,16 @@ pub struct Pushed {
     pub hint: Option<String>,
 }
 
-/// Starts the bounded push time of `calls ingest` and the CGI handler (the library's
-/// [`amocrm_bin::calls::start_ingest_budget`]).
-pub fn start_ingest_budget() {
-    amocrm_bin::calls::start_ingest_budget();
-}
-
 /// Pushes calls in order; after a failure that concerns every call (authorization,
 /// amoCRM unreachable, rule file), the rest are recorded as not sent with that error.
-pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) -> Vec<Pushed> {
+pub fn push_all(ctx: &Context, setup: &CallSetup, ids: &[i64]) -> Vec<Pushed> {
+    let (rules, store) = (&ctx.rules, &ctx.store);
     let mut out = Vec::new();
     let failed = |e: &anyhow::Error| {
         let (status, hint) = classify(e);
-        (amocrm_bin::log::redact(&format!("{e:#}")), status, hint)
+        (crate::log::redact(&format!("{e:#}")), status, hint)
     };
-    let client = match context::client(rules, store, true) {
+    let crm = match ctx.crm() {
         Ok(c) => c,
         Err(e) => {
             let (text, status, hint) = failed(&e);
@@ -51,7 +44,6 @@ pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) 
             return out;
         }
     };
-    let crm = AmoCrm::new(client);
     let pusher = Pusher::new(store, setup, rules, &crm);
     let mut stop: Option<(String, ExitStatus, Option<String>)> = None;
     for &id in ids {
@@ -75,13 +67,13 @@ pub fn push_all(rules: &RuleSet, store: &Store, setup: &CallSetup, ids: &[i64]) 
                     hint: None,
                 };
                 // The words `calls ingest` prints, not a Rust `Debug` value.
-                amocrm_bin::log::record(&outcome_line(&pushed));
+                crate::log::record(&outcome_line(&pushed));
                 out.push(pushed)
             }
             Err(e) => {
                 let (text, status, hint) = failed(&e);
-                amocrm_bin::log::record(&format!("call {id}: push failed: {text}"));
-                if amocrm_bin::calls::concerns_every_call(status) {
+                crate::log::record(&format!("call {id}: push failed: {text}"));
+                if crate::calls::concerns_every_call(status) {
                     stop = Some((text.clone(), status, hint.clone()));
                 }
                 out.push(Pushed {

@@ -1,19 +1,8 @@
 //! What every way in shares: parse a body, store each item (an event, or the item's text
 //! as `unparsed` with its error), and pick the stored calls to push.
 
-use amocrm_bin::calls::{parse_body, CallSetup, Format};
-use amocrm_bin::store::{CallRecord, CallState, Intake, Store};
-
-use super::FormatArg;
-
-/// The parser's format for the command-line choice.
-pub fn format(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Auto => Format::Auto,
-        FormatArg::Ringostat => Format::Ringostat,
-        FormatArg::Neutral => Format::Neutral,
-    }
-}
+use crate::calls::{parse_body, CallSetup, Format};
+use crate::store::{CallRecord, CallState, Intake, Store};
 
 /// One item of a body after intake.
 pub struct Taken {
@@ -45,9 +34,9 @@ pub fn intake_word(i: Intake) -> &'static str {
 
 /// Keeps an item that could not be parsed, with the reason, for `calls reparse`.
 fn keep_unparsed(store: &Store, raw: &str, error: &str) -> anyhow::Result<Intake> {
-    let record = CallRecord::unparsed(raw, error, amocrm_bin::store::now());
+    let record = CallRecord::unparsed(raw, error, crate::store::now());
     let intake = store.call_intake(&record, 0)?;
-    amocrm_bin::log::record(&format!(
+    crate::log::record(&format!(
         "call item not parsed, kept as unparsed call {}: {error}",
         intake.id()
     ));
@@ -76,7 +65,7 @@ pub fn take(
         match item.event {
             Ok(e) => {
                 let intake = setup.store(store, &e)?;
-                amocrm_bin::log::record(&format!(
+                crate::log::record(&format!(
                     "call {}:{} {}",
                     e.provider,
                     e.call_id,
