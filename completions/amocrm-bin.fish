@@ -26,7 +26,7 @@ end
 
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -s V -l version -d 'Print version'
@@ -53,7 +53,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l config -d
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l status -d 'Show the stored authorization (never the tokens)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l refresh -d 'Refresh the token pair now'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand auth" -s V -l version -d 'Print version'
@@ -62,21 +62,21 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l sample-d
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l strict -d 'Warnings count as problems too (exit 2): tags the account does not have yet'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l print -d 'Print the rules on stdout instead of appending them to the rule file'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l yes -d 'Create the fields without asking'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand setup-fields" -s V -l version -d 'Print version'
@@ -88,7 +88,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l elid -d '
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l dry-run -d 'Print the plan without writing to amoCRM'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s V -l version -d 'Print version'
@@ -100,13 +100,13 @@ user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the 
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l dry-run -d 'Print the plan without writing to amoCRM'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and not __fish_seen_subcommand_from list search show forget" -s V -l version -d 'Print version'
@@ -120,7 +120,7 @@ company\t'A BILLmanager payer → an amoCRM company'
 user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
@@ -130,7 +130,7 @@ company\t'A BILLmanager payer → an amoCRM company'
 user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the user\'s client)'"
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from search" -s V -l version -d 'Print version'
@@ -141,7 +141,7 @@ user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the 
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l elid -d 'BILLmanager id: client id for `contact` (lists its users\' contacts), user id for `user`, payer id or INN for `company`, service id for `lead`' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
@@ -152,20 +152,20 @@ user\t'One BILLmanager user, by user id → its amoCRM contact (sync pushes the 
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l elid -d 'BILLmanager id' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand bindings; and __fish_seen_subcommand_from forget" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -l days -d 'How many days back' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand replay-calls" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and not __fish_seen_subcommand_from ingest list reparse" -s V -l version -d 'Print version'
@@ -180,7 +180,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l no-push -d 'Only store; `replay-calls` sends later'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l explain -d 'Store nothing, send nothing: print the keys each event carried, which ones the key map read, and what the event became (to set up `[calls.ringostat_keys]`)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from ingest" -s V -l version -d 'Print version'
@@ -188,20 +188,20 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l pending -d 'Only calls amoCRM has not acknowledged, and items that could not be parsed'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l no-push -d 'Only re-parse and store; `replay-calls` sends later'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand calls; and __fish_seen_subcommand_from reparse" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and not __fish_seen_subcommand_from calls" -s V -l version -d 'Print version'
@@ -210,7 +210,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -l svg -d 'Also draw the hour chart into this SVG file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand report; and __fish_seen_subcommand_from calls" -s V -l version -d 'Print version'
@@ -218,13 +218,13 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -l config -
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -l all -d 'Retry every item now, parked and backed-off ones too (after fixing the cause)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -l background -d 'As started by the hook: log only to the log file, and exit 0 when another run holds the lock (that run picks the items up)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand drain" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __fish_seen_subcommand_from list drop retry" -s V -l version -d 'Print version'
@@ -234,7 +234,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and not __
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l parked -d 'Only parked items'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
@@ -247,7 +247,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l parked -d 'Every parked item'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from drop" -s V -l version -d 'Print version'
@@ -260,46 +260,46 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l parked -d 'Every parked item'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -l runs -d 'How many of the last runs to show' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand status" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -l dry-run -d 'Print what would be done without writing to amoCRM'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand nudge" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand pull" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand capture" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -l dir -d 'Write every page (amocrm-bin.1 and one per subcommand) into this directory instead of printing amocrm-bin.1' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -s q -l quiet -d 'Only errors on stderr'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -s q -l quiet -d 'Only failures: a run that ends well prints nothing (for cron), one with failures its summary and errors'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand man" -s V -l version -d 'Print version'

@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// Only failures: a run that ends well prints nothing (for cron), one with failures its
+    /// summary and errors.
     #[arg(
         short,
         long,

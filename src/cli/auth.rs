@@ -15,8 +15,10 @@ pub fn exec(cli: &Cli, args: &AuthArgs) -> anyhow::Result<ExitStatus> {
         (None, true) => AuthAction::Refresh,
         (None, false) => AuthAction::Status,
     };
+    // Showing the authorization is a question; exchanging or rotating it is a run.
+    let quiet_if_ok = !matches!(action, AuthAction::Status);
     let authorization = app::auth::auth(&ctx, action)?;
-    output::print(cli, &authorization, |t| {
+    let print = |t: &app::auth::Authorization| {
         let account = match (&t.account_name, t.account_id) {
             (Some(n), Some(id)) => format!("{n} (id {id})"),
             _ => "unknown (not yet read)".into(),
@@ -40,6 +42,11 @@ pub fn exec(cli: &Cli, args: &AuthArgs) -> anyhow::Result<ExitStatus> {
                 "absent"
             }
         );
-    })?;
+    };
+    if quiet_if_ok {
+        output::print_run(cli, &authorization, ExitStatus::Ok, print)?;
+    } else {
+        output::print(cli, &authorization, print)?;
+    }
     Ok(ExitStatus::Ok)
 }

@@ -98,7 +98,8 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         }
         Some(e) => {
             // An outage stopped it: what was sent, before the error says what was not.
-            if done.stopped && !cli.quiet {
+            // A failure: printed under `-q` too, so cron's mail says what was sent.
+            if done.stopped {
                 let report = &done.ran.report;
                 println!("backfill since {since} stopped (amoCRM unreachable); sent before it:");
                 print_counts(report, &done.ran.stats, done.started, "created", "updated");
@@ -116,7 +117,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
         }
         None => {}
     }
-    output::print(cli, &done, |b| text(cli, args, since, b))?;
+    output::print_run(cli, &done, done.status, |b| text(cli, args, since, b))?;
     Ok(done.status)
 }
 

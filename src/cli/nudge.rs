@@ -11,7 +11,7 @@ use super::{output, Cli};
 pub fn exec(cli: &Cli, args: &NudgeArgs) -> anyhow::Result<ExitStatus> {
     let ctx = app::Context::open(&cli.config)?;
     let nudged = app::nudge::nudge(&ctx, args.dry_run)?;
-    output::print(cli, &nudged, |n| {
+    output::print_run(cli, &nudged, nudged.status, |n| {
         let report = &n.report;
         for i in &report.items {
             let entity = i

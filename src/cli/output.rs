@@ -2,6 +2,7 @@
 
 use amocrm_bin::app::Ran;
 use amocrm_bin::engine::{Action, Report};
+use amocrm_bin::exit::ExitStatus;
 use serde::Serialize;
 
 use super::Cli;
@@ -16,6 +17,21 @@ pub fn print<T: Serialize>(cli: &Cli, outcome: &T, text: impl FnOnce(&T)) -> any
         text(outcome);
     }
     Ok(())
+}
+
+/// [`print`] for a run cron may start. Under `-q` a run that ends well prints nothing: cron
+/// mails whatever a job prints, every five minutes. A run with failures prints its text, so
+/// the mail says what failed; `--json` always answers.
+pub fn print_run<T: Serialize>(
+    cli: &Cli,
+    outcome: &T,
+    status: ExitStatus,
+    text: impl FnOnce(&T),
+) -> anyhow::Result<()> {
+    if cli.quiet && !cli.json && status == ExitStatus::Ok {
+        return Ok(());
+    }
+    print(cli, outcome, text)
 }
 
 /// One line per note or task that failed and stays queued (it names the entity and why).
@@ -41,6 +57,12 @@ pub fn queued_lines(report: &Report) -> Vec<String> {
 /// the fields sent.
 pub fn report(cli: &Cli, ran: &Ran) -> anyhow::Result<()> {
     print(cli, ran, |ran| text(cli, ran))
+}
+
+/// [`report`] for a run that ended with `status`: silent under `-q` when it ended well
+/// ([`print_run`]).
+pub fn report_run(cli: &Cli, ran: &Ran, status: ExitStatus) -> anyhow::Result<()> {
+    print_run(cli, ran, status, |ran| text(cli, ran))
 }
 
 fn text(cli: &Cli, ran: &Ran) {

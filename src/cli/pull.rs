@@ -4,14 +4,14 @@
 use amocrm_bin::app;
 use amocrm_bin::exit::ExitStatus;
 
-use super::output::{print, stamp};
+use super::output::{print_run, stamp};
 use super::Cli;
 
 /// Runs `pull`.
 pub fn exec(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let ctx = app::Context::open(&cli.config)?;
     let pulled = app::pull::pull(&ctx)?;
-    print(cli, &pulled, |p| {
+    print_run(cli, &pulled, ExitStatus::Ok, |p| {
         let r = &p.pulled;
         println!(
             "pulled {} lead status changes ({} leads, {} closed by hand) since {}",

@@ -18,6 +18,6 @@ pub fn exec(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitStatus> {
             dry_run: args.dry_run,
         },
     )?;
-    output::report(cli, &ran)?;
+    output::report_run(cli, &ran, status)?;
     Ok(status)
 }

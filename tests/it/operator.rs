@@ -696,15 +696,24 @@ fn cron_and_systemd_examples_run_against_the_sandbox() {
     assert!(cron.contains("\nAMOCRM_BIN_CONFIG=/usr/local/mgr5/etc/amocrm-bin.toml\n"));
     let jobs = cron_jobs(&cron);
     assert_eq!(jobs.len(), 4, "{jobs:?}");
-    for job in &jobs {
-        let (rc, out, err) = run(assert_cmd::Command::new("sh")
-            .args(["-c", job])
-            .env_clear()
-            .env("PATH", path_with_bin())
-            .env("AMOCRM_BIN_CONFIG", &w.rules)
-            .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
-            .current_dir(w.dir.path()));
-        assert_eq!(rc, 0, "cron job `{job}`:\n{out}{err}");
+    // Cron mails whatever a job prints: a job that succeeds prints nothing, on the first
+    // run (which creates everything) and on the unchanged runs every five minutes after.
+    for round in ["first", "unchanged"] {
+        for job in &jobs {
+            let (rc, out, err) = run(assert_cmd::Command::new("sh")
+                .args(["-c", job])
+                .env_clear()
+                .env("PATH", path_with_bin())
+                .env("AMOCRM_BIN_CONFIG", &w.rules)
+                .env("AMOCRM_BIN_TEST_BACKOFF_MS", "20")
+                .current_dir(w.dir.path()));
+            assert_eq!(rc, 0, "cron job `{job}`:\n{out}{err}");
+            assert_eq!(
+                (out.as_str(), err.as_str()),
+                ("", ""),
+                "{round} run of cron job `{job}` would send a mail"
+            );
+        }
     }
     assert!(
         !w.sandbox.entities("leads").is_empty(),

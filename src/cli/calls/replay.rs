@@ -10,7 +10,7 @@ use amocrm_bin::exit::ExitStatus;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ReplayArgs;
-use crate::cli::output::print;
+use crate::cli::output::print_run;
 use crate::cli::Cli;
 
 /// Runs `replay-calls --days N`.
@@ -40,7 +40,7 @@ pub fn replay(cli: &Cli, args: &ReplayArgs) -> anyhow::Result<ExitStatus> {
         }
         FetchStep::Start { .. } => {}
     })?;
-    print(cli, &replayed, |r| {
+    print_run(cli, &replayed, replayed.status, |r| {
         for p in &r.pushed {
             println!("{}", outcome_line(p));
         }
