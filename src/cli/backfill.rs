@@ -126,7 +126,8 @@ fn text(cli: &Cli, args: &BackfillArgs, since: NaiveDate, done: &Backfilled) {
     let ran = &done.ran;
     let (report, stats) = (&ran.report, &ran.stats);
     if cli.verbose > 0 || args.dry_run {
-        let _ = output::report(cli, ran);
+        // Each entity's line; the counts follow once, in the table below.
+        output::entity_lines(cli, ran);
     }
     println!(
         "backfill since {since}{}:",

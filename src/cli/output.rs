@@ -53,20 +53,35 @@ pub fn queued_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Prints the report: every entity with its action, reason and (with -v or in a dry run)
-/// the fields sent.
-pub fn report(cli: &Cli, ran: &Ran) -> anyhow::Result<()> {
-    print(cli, ran, |ran| text(cli, ran))
-}
-
-/// [`report`] for a run that ended with `status`: silent under `-q` when it ended well
-/// ([`print_run`]).
+/// Prints a run's report (every entity with its action and reason; with `-v` or in a dry run
+/// the fields sent; then the counts), silent under `-q` when it ended well ([`print_run`]).
 pub fn report_run(cli: &Cli, ran: &Ran, status: ExitStatus) -> anyhow::Result<()> {
     print_run(cli, ran, status, |ran| text(cli, ran))
 }
 
 fn text(cli: &Cli, ran: &Ran) {
+    entity_lines(cli, ran);
     let (report, stats) = (&ran.report, &ran.stats);
+    if !cli.quiet {
+        for line in summary_lines(report) {
+            eprintln!("{line}");
+        }
+        eprintln!(
+            "requests: {} ({} writes, {} × 429); BILLmanager: {} calls ({} forms) in {:.1} s",
+            stats.requests,
+            stats.writes,
+            stats.status_429,
+            report.panel.calls,
+            report.panel.forms,
+            report.panel.millis as f64 / 1000.0
+        );
+    }
+}
+
+/// One line per entity with its action and reason (with `-v` or in a dry run, the fields
+/// sent), then what was not linked and what stays queued; no counts.
+pub fn entity_lines(cli: &Cli, ran: &Ran) {
+    let report = &ran.report;
     let detailed = report.dry_run || cli.verbose > 0;
     for o in &report.outcomes {
         let verb = match (report.dry_run, o.action) {
@@ -109,20 +124,6 @@ fn text(cli: &Cli, ran: &Ran) {
     }
     for line in queued_lines(report) {
         println!("{line}");
-    }
-    if !cli.quiet {
-        for line in summary_lines(report) {
-            eprintln!("{line}");
-        }
-        eprintln!(
-            "requests: {} ({} writes, {} × 429); BILLmanager: {} calls ({} forms) in {:.1} s",
-            stats.requests,
-            stats.writes,
-            stats.status_429,
-            report.panel.calls,
-            report.panel.forms,
-            report.panel.millis as f64 / 1000.0
-        );
     }
 }
 

@@ -727,3 +727,28 @@ fn a_connection_lost_mid_backfill_gives_a_short_error_with_method_path_and_cause
         assert!(line.chars().count() <= 300, "a long line: {line}");
     }
 }
+
+/// A backfill says its counts once: the table on stdout, not a second summary on stderr,
+/// also with -v and in a dry run (which list every entity first).
+#[test]
+fn a_backfill_prints_its_summary_once() {
+    let w = World::new();
+    w.authorize();
+    for args in [
+        &["backfill", "--since", "2024-01-01", "--dry-run"][..],
+        &["-v", "backfill", "--since", "2024-01-01"],
+        &["backfill", "--since", "2024-01-01"],
+    ] {
+        let (rc, out, err) = run(w.cmd().args(args));
+        assert_eq!(rc, 0, "{args:?}: {out}{err}");
+        let tables = out.matches("backfill since 2024-01-01").count();
+        assert_eq!(tables, 1, "{args:?}: {out}");
+        for line in out.lines().chain(err.lines()) {
+            assert!(
+                !line.starts_with("lead: ") && !line.starts_with("contact: "),
+                "{args:?}: a second summary: {line}"
+            );
+            assert!(!line.starts_with("requests: "), "{args:?}: {line}");
+        }
+    }
+}
