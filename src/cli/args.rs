@@ -214,13 +214,11 @@ pub enum Command {
     #[command(after_long_help = examples!(
         "amocrm-bin completions bash > /etc/bash_completion.d/amocrm-bin",
     ))]
-    #[command(hide = true)]
     Completions(super::completions::CompletionsArgs),
     /// Print the man page, or write every page into a directory.
     #[command(after_long_help = examples!(
         "amocrm-bin man --dir /usr/local/share/man/man1",
     ))]
-    #[command(hide = true)]
     Man(super::completions::ManArgs),
 }
 

@@ -52,3 +52,18 @@ fn a_429_storm_is_ridden_out_without_exceeding_7_per_second() {
     );
     assert!(!w.sandbox.entities("leads").is_empty());
 }
+
+/// README lists `completions` and `man` among the commands; the top-level help shows them.
+#[test]
+fn the_top_level_help_lists_completions_and_man() {
+    let w = World::new();
+    let (rc, out, err) = run(w.cmd().arg("--help"));
+    assert_eq!(rc, 0, "{err}");
+    for command in ["completions", "man"] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{command} "))),
+            "{command} missing from:\n{out}"
+        );
+    }
+}
