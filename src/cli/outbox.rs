@@ -29,16 +29,17 @@ pub fn exec(cli: &Cli, args: &OutboxArgs) -> anyhow::Result<ExitStatus> {
     let changed = match &args.command {
         OutboxCommand::List { parked } => {
             let listed = app::outbox::list(&ctx, *parked)?;
+            let now = chrono::Utc::now().timestamp();
             output::print(cli, &listed, |l| {
                 for i in &l.items {
                     println!(
-                        "{:<5} {:<8} {:<10} {}{} attempt(s), queued by {}",
+                        "{:<5} {:<8} {:<10} {} attempt(s), queued by {}; {}",
                         i.id,
                         i.kind,
                         i.bm_id,
-                        if i.parked { "parked, " } else { "" },
                         i.attempts,
-                        i.reason
+                        i.reason,
+                        output::outbox_standing(i.parked, i.next_attempt_at, now)
                     );
                     if let Some(e) = &i.last_error {
                         println!("      last error: {}", redact(e));

@@ -169,6 +169,18 @@ pub fn summary_lines(report: &Report) -> Vec<String> {
 }
 
 /// A timestamp as `status`, `bindings` and `pull` show it.
+/// Where a queued item stands, in the one wording `status` and `outbox list` share.
+pub fn outbox_standing(parked: bool, next_attempt_at: i64, now: i64) -> String {
+    if parked {
+        "parked: retried only by hand".into()
+    } else if next_attempt_at > now {
+        format!("waiting to retry, next try {}", stamp(next_attempt_at))
+    } else {
+        "due now".into()
+    }
+}
+
+/// A Unix time as the CLI prints it (UTC).
 pub fn stamp(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())

@@ -77,16 +77,12 @@ fn text(s: &app::status::Status) {
         println!("  {title}:");
         for i in list.iter() {
             println!(
-                "    {:<8} {:<10} {} attempt(s), queued by {}, next try {}",
+                "    {:<8} {:<10} {} attempt(s), queued by {}; {}",
                 i.kind,
                 i.bm_id,
                 i.attempts,
                 i.reason,
-                if i.parked {
-                    "only by hand".to_string()
-                } else {
-                    stamp(i.next_attempt_at)
-                }
+                super::output::outbox_standing(i.parked, i.next_attempt_at, s.now)
             );
             if let Some(e) = &i.last_error {
                 println!("      last error: {}", redact(e));

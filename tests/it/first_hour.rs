@@ -752,3 +752,35 @@ fn a_backfill_prints_its_summary_once() {
         }
     }
 }
+
+/// `status` and `outbox list` say where a queued item stands in the same words.
+#[test]
+fn status_and_outbox_list_agree_on_words() {
+    let w = World::new();
+    w.authorize();
+    // amoCRM keeps failing a lead write: the item is queued to be tried again later.
+    w.sandbox.inject(Fault::Status {
+        code: 503,
+        count: 1000,
+        path_prefix: Some("/api/v4/leads".into()),
+    });
+    let (rc, _, err) = run(w
+        .cmd()
+        .env("AMOCRM_BIN_TEST_BACKOFF_MS", "5")
+        .args(["sync", "--entity", "lead", "--elid", "401"]));
+    assert_ne!(rc, 0, "{err}");
+    let (_, status, _) = run(w.cmd().arg("status"));
+    let (_, listed, _) = run(w.cmd().args(["outbox", "list"]));
+    let standing = |text: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| l.contains("401") && l.contains("queued by"))
+            .unwrap_or_else(|| panic!("no line for 401 in:\n{text}"));
+        line.split("queued by").nth(1).unwrap().trim().to_string()
+    };
+    assert_eq!(standing(&status), standing(&listed), "{status}\n{listed}");
+    assert!(
+        standing(&status).contains("waiting to retry, next try"),
+        "{status}"
+    );
+}
