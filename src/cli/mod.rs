@@ -87,11 +87,34 @@ pub fn main() -> ExitCode {
         return hook::main();
     }
     // A web server runs a CGI program without arguments: that is the call-tracking webhook.
-    let raw = if raw.len() == 1 && std::env::var_os("REQUEST_METHOD").is_some() {
+    let cgi = raw.len() == 1 && std::env::var_os("REQUEST_METHOD").is_some();
+    let raw = if cgi {
         vec![raw[0].clone(), "calls".into(), "ingest".into()]
     } else {
         raw
     };
+    // An empty AMOCRM_BIN_CONFIG (a web server's or cron's file with `=` and nothing after it)
+    // would reach clap as "a value is required for '--config'", a flag nobody passed.
+    let given = raw
+        .iter()
+        .any(|a| a == "--config" || a.starts_with("--config="));
+    if !given && std::env::var_os("AMOCRM_BIN_CONFIG").is_some_and(|v| v.is_empty()) {
+        let reason = "AMOCRM_BIN_CONFIG is set but empty";
+        let hint = format!(
+            "set it to the rule file's path where this runs (the web server's or cron's \
+             environment), or unset it to use {}",
+            amocrm_bin::rules::DEFAULT_PATH
+        );
+        if cgi {
+            calls::cgi::respond(
+                500,
+                &serde_json::json!({"ok": false, "error": reason, "hint": hint}),
+            );
+        } else {
+            eprintln!("error: {reason}\nhint: {hint}");
+        }
+        return ExitCode::from(ExitStatus::Usage.code());
+    }
     let args = rewrite_legacy(raw);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,

@@ -784,3 +784,37 @@ fn status_and_outbox_list_agree_on_words() {
         "{status}"
     );
 }
+
+/// A web server's environment with `AMOCRM_BIN_CONFIG=` and nothing after it: the webhook
+/// gets a proper 500 answer with the reason, not clap's words about a flag nobody passed.
+#[test]
+fn an_empty_config_variable_under_cgi_answers_500_with_the_reason() {
+    let bin = assert_cmd::cargo::cargo_bin!("amocrm-bin");
+    let (rc, out, err) = run(assert_cmd::Command::new(bin)
+        .env_clear()
+        .env("AMOCRM_BIN_CONFIG", "")
+        .env("REQUEST_METHOD", "POST")
+        .env("CONTENT_TYPE", "application/json")
+        .write_stdin("{}"));
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        out.starts_with("Status: 500 Internal Server Error\r\n"),
+        "{out}"
+    );
+    let body: Value = serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap().trim()).unwrap();
+    assert_eq!(body["error"], "AMOCRM_BIN_CONFIG is set but empty", "{out}");
+    assert!(
+        !out.contains("--config") && !err.contains("--config"),
+        "{out}{err}"
+    );
+    // On a terminal or in cron the same reason, as an error with its hint.
+    let (rc, out, err) = run(assert_cmd::Command::new(bin)
+        .env_clear()
+        .env("AMOCRM_BIN_CONFIG", "")
+        .arg("status"));
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        err.starts_with("error: AMOCRM_BIN_CONFIG is set but empty\nhint: "),
+        "{err}"
+    );
+}

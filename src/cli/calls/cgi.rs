@@ -12,7 +12,7 @@ use super::IngestArgs;
 use crate::cli::Cli;
 
 /// Writes a complete CGI response.
-fn respond(status: u16, body: &Value) {
+pub fn respond(status: u16, body: &Value) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::Cli;
 
-mod cgi;
+pub(super) mod cgi;
 mod ingest;
 mod list;
 mod reparse;
