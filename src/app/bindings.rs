@@ -28,12 +28,19 @@ pub struct Listed {
     pub ok: bool,
     /// The bindings.
     pub bindings: Vec<Binding>,
+    /// The keys bound through another key: payers sharing a company by INN, services
+    /// joined to another service's lead.
+    pub aliases: Vec<Alias>,
 }
 
-/// Every binding of a kind (or of all kinds).
+/// Every binding of a kind (or of all kinds), and every alias.
 pub fn list(ctx: &Context, kind: Option<EntityKind>) -> anyhow::Result<Listed> {
-    let bindings = ctx.store.bindings(kind.map(EntityKind::as_str))?;
-    Ok(Listed { ok: true, bindings })
+    let kind = kind.map(EntityKind::as_str);
+    Ok(Listed {
+        ok: true,
+        bindings: ctx.store.bindings(kind)?,
+        aliases: ctx.store.aliases(kind)?,
+    })
 }
 
 /// What `bindings search` found.
@@ -54,7 +61,10 @@ pub fn search(ctx: &Context, kind: Option<EntityKind>, query: &str) -> anyhow::R
         Some(k) => vec![k],
         None => vec![EntityKind::Contact, EntityKind::Company, EntityKind::Lead],
     };
-    let bindings = hits(&ctx.store, &kinds, query)?;
+    let mut bindings = hits(&ctx.store, &kinds, query)?;
+    if kinds.contains(&EntityKind::Contact) {
+        client_hits(ctx, query.trim(), &mut bindings)?;
+    }
     Ok(Found {
         ok: true,
         query: query.to_string(),
@@ -222,6 +232,38 @@ fn client_user_keys(ctx: &Context, client: &str) -> anyhow::Result<Vec<String>> 
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Contacts are bound per user, so a client id (`bindings search 101`, what an operator
+/// copies from the panel's client list) is asked of the panel for its users. A number the
+/// panel has no client for, or a panel that cannot answer, adds nothing: the store's own
+/// matches stand.
+fn client_hits(ctx: &Context, query: &str, hits: &mut Vec<Hit>) -> anyhow::Result<()> {
+    if query.is_empty() || !query.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    let users = match ctx.billing().and_then(|b| Ok(b.client(query)?)) {
+        Ok(client) => client.users,
+        Err(e) => {
+            crate::log::debug(&format!("bindings search: client {query} not read: {e:#}"));
+            return Ok(());
+        }
+    };
+    for user in users {
+        let key = format!("user:{}", user.id);
+        if let Some(b) = ctx.store.binding(EntityKind::Contact.as_str(), &key)? {
+            if !hits
+                .iter()
+                .any(|h| h.binding.kind == b.kind && h.binding.bm_id == b.bm_id)
+            {
+                hits.push(Hit {
+                    binding: b,
+                    matched: format!("user of client {query}"),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A binding `bindings search` found, and why it matched.

@@ -33,7 +33,17 @@ pub fn exec(cli: &Cli, args: &BindingsArgs) -> anyhow::Result<ExitStatus> {
                         stamp(b.synced_at)
                     );
                 }
-                eprintln!("{} binding(s)", l.bindings.len());
+                for a in &l.aliases {
+                    println!(
+                        "{:<8} {:<24} → {} ({})",
+                        a.kind, a.bm_id, a.target_id, a.reason
+                    );
+                }
+                eprintln!(
+                    "{} binding(s), {} key(s) bound through another",
+                    l.bindings.len(),
+                    l.aliases.len()
+                );
             })?;
         }
         BindingsCommand::Search { query, entity } => {

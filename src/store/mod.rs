@@ -13,6 +13,7 @@
 //! ## Files
 //! The store is created with mode 0600 before SQLite opens it: it holds OAuth tokens.
 
+mod aliases;
 mod bindings;
 mod cache;
 mod calls;

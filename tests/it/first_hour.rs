@@ -818,3 +818,37 @@ fn an_empty_config_variable_under_cgi_answers_500_with_the_reason() {
         "{err}"
     );
 }
+
+/// `bindings search` with a client id (what the panel's client list shows) finds its users'
+/// contacts; `bindings list` shows the keys bound through another: payers sharing a company
+/// by INN and a service joined to another's lead.
+#[test]
+fn bindings_search_finds_a_client_and_list_shows_joined_services_and_payer_aliases() {
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["backfill", "--since", "2024-01-01"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let (rc, out, err) = run(w.cmd().args(["bindings", "search", "101"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("contact  user:201") && l.ends_with("(user of client 101)")),
+        "{out}"
+    );
+    let (rc, out, err) = run(w.cmd().args(["bindings", "list"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("lead     service:406")
+            && l.contains("→ service:405")
+            && l.contains("joined its lead")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("company  payer:301") && l.contains("→ inn:7701234567")),
+        "{out}"
+    );
+    let (_, json, _) = run(w.cmd().args(["bindings", "list", "--json"]));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(v["aliases"].as_array().is_some_and(|a| a.len() >= 2), "{v}");
+}
