@@ -21,6 +21,17 @@ pub struct CallsReport {
     pub report: CallReport,
     /// Where the chart was drawn, if asked.
     pub svg: Option<String>,
+    /// Stored calls older than the window (see [`outside_window`]).
+    pub older: u64,
+}
+
+/// The hint for calls a window of `days` leaves out, if any.
+pub fn outside_window(older: u64, days: u32) -> Option<String> {
+    (older > 0).then(|| {
+        format!(
+            "{older} stored call(s) fall outside the last {days} day(s); use `--days` to see them"
+        )
+    })
 }
 
 /// Builds the report of the last `days` days (and draws its chart into `svg`).
@@ -51,5 +62,6 @@ pub fn calls(ctx: &Context, days: u32, svg_path: Option<&Path>) -> anyhow::Resul
         ok: true,
         report,
         svg: svg_path.map(|p| p.display().to_string()),
+        older: store.calls_before(from)?,
     })
 }

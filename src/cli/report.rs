@@ -72,6 +72,9 @@ pub fn exec(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitStatus> {
         if let Some(p) = &c.svg {
             eprintln!("chart written to {p}");
         }
+        if let Some(hint) = app::report::outside_window(c.older, a.days) {
+            eprintln!("hint: {hint}");
+        }
     })?;
     Ok(ExitStatus::Ok)
 }

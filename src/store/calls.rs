@@ -525,6 +525,19 @@ impl Store {
         )
     }
 
+    /// How many stored calls started before `t` (`calls list` and `report calls` say how
+    /// many their window leaves out).
+    pub fn calls_before(&self, t: i64) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM calls WHERE started_at < ?1",
+                params![t],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("count calls", e))
+    }
+
     /// Records a failed push; the call stays pending with the error.
     pub fn call_failed(&self, id: i64, error: &str) -> Result<()> {
         self.conn

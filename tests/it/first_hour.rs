@@ -852,3 +852,38 @@ fn bindings_search_finds_a_client_and_list_shows_joined_services_and_payer_alias
     let v: Value = serde_json::from_str(&json).unwrap();
     assert!(v["aliases"].as_array().is_some_and(|a| a.len() >= 2), "{v}");
 }
+
+/// A call older than the window: `calls list` and `report calls` say it is left out and how
+/// to see it, instead of showing nothing.
+#[test]
+fn calls_outside_the_window_are_counted_with_a_hint() {
+    let w = World::new();
+    w.authorize();
+    let ten_days_ago = (chrono::Utc::now() - chrono::Duration::days(10))
+        .with_timezone(&chrono::FixedOffset::east_opt(3 * 3600).unwrap())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let old = serde_json::json!({
+        "uniqueid": "old-1", "calldate": ten_days_ago, "call_type": "in",
+        "caller": "79160000001", "caller_number": "79160000001", "dst": "74950000000",
+        "disposition": "PROPER", "duration": "70", "billsec": "60",
+    });
+    let (rc, out, err) = run(w
+        .cmd()
+        .args(["calls", "ingest"])
+        .write_stdin(old.to_string()));
+    assert_eq!(rc, 0, "{out}{err}");
+    let hint = "hint: 1 stored call(s) fall outside the last 7 day(s); use `--days` to see them";
+    let (rc, out, err) = run(w.cmd().args(["calls", "list", "--days", "7"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains(hint), "{err}");
+    let (rc, _, err) = run(w.cmd().args(["report", "calls", "--days", "7"]));
+    assert_eq!(rc, 0, "{err}");
+    assert!(err.contains(hint), "{err}");
+    // A window that holds it: no hint.
+    let (rc, out, err) = run(w.cmd().args(["calls", "list", "--days", "11"]));
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!err.contains("hint:"), "{err}");
+}

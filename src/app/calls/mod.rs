@@ -36,6 +36,8 @@ pub struct Listed {
     /// The call-tracking setup (its time zone shows the times).
     #[serde(skip)]
     pub setup: CallSetup,
+    /// Stored calls older than the window ([`crate::app::report::outside_window`]).
+    pub older: u64,
 }
 
 /// The calls of the last `days` days (`pending`: only those amoCRM has not acknowledged,
@@ -54,6 +56,7 @@ pub fn list(ctx: &Context, days: u32, pending: bool) -> anyhow::Result<Listed> {
         ok: true,
         calls,
         setup,
+        older: ctx.store.calls_before(from)?,
     })
 }
 

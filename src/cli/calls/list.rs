@@ -47,6 +47,9 @@ pub fn list(cli: &Cli, args: &ListArgs) -> anyhow::Result<ExitStatus> {
             );
         }
         eprintln!("{} call(s)", l.calls.len());
+        if let Some(hint) = app::report::outside_window(l.older, args.days) {
+            eprintln!("hint: {hint}");
+        }
         if unparsed > 0 {
             eprintln!("hint: fix `[calls.ringostat_keys]` (see `amocrm-bin calls ingest --explain`), then run `amocrm-bin calls reparse`");
         }
