@@ -1,239 +1,193 @@
-//! The edit forms of a run (read from the panel, or kept from earlier runs), spooled to a
-//! temporary file like the lists (`docs/billmanager.md` §13.7): 33 000 payer forms would
-//! otherwise hold tens of MB as field maps, twice (the run's cache and the copy kept for
-//! the next run). In memory stays one entry of 16 bytes per form: its key, packed, and
-//! where in the file its fields are, with the row hash it was read for and when.
+//! The edit forms of a run (read from the panel, or kept from earlier runs) in a temporary
+//! table of the run's [`Scratch`] database, like the lists (`docs/billmanager.md` §13.7):
+//! 33 000 payer forms would otherwise hold tens of MB as field maps, twice (the run's
+//! cache and the copy kept for the next run). Each row is one form, keyed by its function,
+//! `elid` and whether it is the run's own or kept, with the list-row hash it was read for
+//! and when.
 
-use std::collections::HashMap;
-use std::io;
+use std::sync::Arc;
 
-use super::ids::plain_number;
-use super::list::Spool;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::error::BillingError;
 use super::model::Attrs;
+use super::scratch::{self, Scratch};
 use super::CachedForm;
 
-/// The form functions whose keys pack into a number (index into this table).
-const FUNCS: [&str; 2] = ["account.edit", "profile.edit"];
+/// The forms table: `run` is 1 for the run's own forms (read, or taken over) and 0 for
+/// those kept from earlier runs; `fresh` marks a form read from the panel in this run and
+/// not yet handed back to be kept.
+const TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS form (
+    func TEXT NOT NULL, elid TEXT NOT NULL, run INTEGER NOT NULL, fresh INTEGER NOT NULL,
+    row_hash TEXT NOT NULL, fetched_at INTEGER NOT NULL, attrs TEXT NOT NULL,
+    PRIMARY KEY (func, elid, run)) WITHOUT ROWID";
 
-/// Field names under which a spooled form carries what it was read for (a panel's field
-/// names never hold a NUL).
-const ROW_HASH: &str = "\0row_hash";
-const FETCHED_AT: &str = "\0fetched_at";
+const WHAT: &str = "the panel's edit forms";
 
-/// Marks an index entry as read from the panel in this run (to be kept for the next one);
-/// the rest is the form's offset in the spool (below 2^40).
-const FRESH: u64 = 1 << 63;
-
-/// A form's key: its function and `elid`. Packed into one number for `account.edit` and
-/// `profile.edit` of a plain id below 2^32 (every form real panels give), else text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum FormKey {
-    Packed(u64),
-    Text(Box<str>),
-}
-
-/// The cache key of form `func` for `elid`.
-pub(super) fn key(func: &str, elid: &str) -> FormKey {
-    match (FUNCS.iter().position(|f| *f == func), plain_number(elid)) {
-        (Some(f), Some(id)) => FormKey::Packed(((f as u64) << 32) | u64::from(id)),
-        _ => FormKey::Text(format!("{func}?elid={elid}").into()),
-    }
-}
-
-impl FormKey {
-    /// The function and `elid` back.
-    fn parts(&self) -> (String, String) {
-        match self {
-            FormKey::Packed(k) => (
-                FUNCS[(k >> 32) as usize].to_string(),
-                (k & u64::from(u32::MAX)).to_string(),
-            ),
-            FormKey::Text(t) => {
-                let (func, elid) = t.split_once("?elid=").unwrap_or((t, ""));
-                (func.to_string(), elid.to_string())
-            }
-        }
-    }
-}
-
-/// Form key → spool entry (offset, and the [`FRESH`] mark): 16 bytes a form.
-#[derive(Default)]
-struct Index {
-    packed: HashMap<u64, u64>,
-    text: HashMap<Box<str>, u64>,
-}
-
-impl Index {
-    fn get(&self, k: &FormKey) -> Option<u64> {
-        match k {
-            FormKey::Packed(n) => self.packed.get(n).copied(),
-            FormKey::Text(t) => self.text.get(t).copied(),
-        }
-    }
-
-    fn insert(&mut self, k: FormKey, v: u64) {
-        match k {
-            FormKey::Packed(n) => self.packed.insert(n, v),
-            FormKey::Text(t) => self.text.insert(t, v),
-        };
-    }
-
-    fn remove(&mut self, k: &FormKey) -> Option<u64> {
-        match k {
-            FormKey::Packed(n) => self.packed.remove(n),
-            FormKey::Text(t) => self.text.remove(t),
-        }
-    }
-
-    /// Every entry marked [`FRESH`], unmarked.
-    fn take_fresh(&mut self) -> Vec<(FormKey, u64)> {
-        let mut out = Vec::new();
-        for (k, v) in self.packed.iter_mut().filter(|(_, v)| **v & FRESH != 0) {
-            *v &= !FRESH;
-            out.push((FormKey::Packed(*k), *v));
-        }
-        for (k, v) in self.text.iter_mut().filter(|(_, v)| **v & FRESH != 0) {
-            *v &= !FRESH;
-            out.push((FormKey::Text(k.clone()), *v));
-        }
-        out
-    }
-}
-
-/// Forms by function and `elid`: the run's own, and those kept from earlier runs. What each
-/// was read for (row hash, time) is spooled with its fields, so memory keeps 16 bytes a
-/// form: 33 334 payer forms took about 6 MB as keyed entries with their hashes as text.
-#[derive(Default)]
+/// Forms by function and `elid`: the run's own, and those kept from earlier runs.
 pub(super) struct Forms {
-    spool: Option<Spool>,
-    run: Index,
-    kept: Index,
+    scratch: Arc<Scratch>,
+    ready: bool,
 }
 
 impl Forms {
-    fn write(&mut self, attrs: &Attrs, row_hash: &str, fetched_at: i64) -> io::Result<u64> {
-        let spool = match &mut self.spool {
-            Some(s) => s,
-            none => none.insert(Spool::new()?),
-        };
-        let mut record = attrs.clone();
-        record.insert(ROW_HASH.into(), row_hash.into());
-        record.insert(FETCHED_AT.into(), fetched_at.to_string());
-        let at = spool.push(&record)?;
-        spool.flush()?;
-        Ok(at)
+    /// No forms yet; the table is made on first use.
+    pub fn new(scratch: Arc<Scratch>) -> Forms {
+        Forms {
+            scratch,
+            ready: false,
+        }
     }
 
-    /// A spooled form: its fields, the row hash it was read for, and when.
-    fn read(&self, at: u64) -> io::Result<(Attrs, String, i64)> {
-        let mut attrs = match &self.spool {
-            Some(s) => s.read(at & !FRESH)?,
-            None => return Err(io::Error::other("no form was kept")),
-        };
-        let row_hash = attrs.remove(ROW_HASH).unwrap_or_default();
-        let fetched_at = attrs
-            .remove(FETCHED_AT)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        Ok((attrs, row_hash, fetched_at))
+    /// Runs `f` on the connection, once the table exists.
+    fn with<R>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, BillingError> {
+        let ready = &mut self.ready;
+        self.scratch.with(WHAT, |conn| {
+            if !*ready {
+                conn.execute_batch(TABLE)
+                    .map_err(|e| scratch::error(WHAT, e))?;
+                *ready = true;
+            }
+            f(conn).map_err(|e| scratch::error(WHAT, e))
+        })
     }
 
-    /// Whether form `key` was already read (or taken over) in this run.
-    pub fn has(&self, key: &FormKey) -> bool {
-        self.run.get(key).is_some()
+    /// Whether form `func` of `elid` was already read (or taken over) in this run.
+    pub fn has(&mut self, func: &str, elid: &str) -> Result<bool, BillingError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT 1 FROM form WHERE func = ?1 AND elid = ?2 AND run = 1")?
+                .exists([func, elid])
+        })
     }
 
-    /// The run's form `key`, if read already.
-    pub fn get(&self, key: &FormKey) -> io::Result<Option<Attrs>> {
-        self.run
-            .get(key)
-            .map(|at| self.read(at).map(|(attrs, _, _)| attrs))
-            .transpose()
+    /// The run's form `func` of `elid`, if read already.
+    pub fn get(&mut self, func: &str, elid: &str) -> Result<Option<Attrs>, BillingError> {
+        let text = self.with(|c| {
+            c.prepare_cached("SELECT attrs FROM form WHERE func = ?1 AND elid = ?2 AND run = 1")?
+                .query_row([func, elid], |r| r.get::<_, String>(0))
+                .optional()
+        })?;
+        text.map(|t| scratch::decode(WHAT, &t)).transpose()
     }
 
-    /// Adds a form read in this run (`fresh`) or taken over from an earlier one.
+    /// Adds a form read from the panel in this run (to be kept for the next one).
     pub fn put(
         &mut self,
-        key: FormKey,
+        func: &str,
+        elid: &str,
         attrs: &Attrs,
         row_hash: &str,
         fetched_at: i64,
-        fresh: bool,
-    ) -> io::Result<()> {
-        let at = self.write(attrs, row_hash, fetched_at)?;
-        self.run.insert(key, if fresh { at | FRESH } else { at });
-        Ok(())
+    ) -> Result<(), BillingError> {
+        self.write(func, elid, true, attrs, row_hash, fetched_at)
     }
 
     /// Keeps a form from an earlier run, to be taken over while its row is unchanged.
-    pub fn keep(&mut self, form: CachedForm) -> io::Result<()> {
-        let at = self.write(&form.attrs, &form.row_hash, form.fetched_at)?;
-        self.kept.insert(key(&form.func, &form.elid), at);
-        Ok(())
+    pub fn keep(&mut self, form: CachedForm) -> Result<(), BillingError> {
+        let CachedForm {
+            func,
+            elid,
+            row_hash,
+            fetched_at,
+            attrs,
+        } = form;
+        self.write(&func, &elid, false, &attrs, &row_hash, fetched_at)
     }
 
-    /// Takes over the kept form `key` when it was read for `row_hash` after `oldest`.
+    /// Stores a form of the run (read in it, so fresh) or kept from an earlier one.
+    fn write(
+        &mut self,
+        func: &str,
+        elid: &str,
+        run: bool,
+        attrs: &Attrs,
+        row_hash: &str,
+        fetched_at: i64,
+    ) -> Result<(), BillingError> {
+        let attrs = scratch::encode(attrs);
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO form (func, elid, run, fresh, row_hash, fetched_at, attrs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![func, elid, run, run, row_hash, fetched_at, attrs])
+            .map(drop)
+        })
+    }
+
+    /// Takes over the kept form `func` of `elid` when it was read for `row_hash` after
+    /// `oldest`; a kept form not taken over is dropped.
     pub fn take_kept(
         &mut self,
-        key: &FormKey,
+        func: &str,
+        elid: &str,
         row_hash: &str,
         oldest: i64,
-    ) -> io::Result<Option<Attrs>> {
-        let Some(at) = self.kept.remove(key) else {
-            return Ok(None);
-        };
-        let (attrs, read_for, fetched_at) = self.read(at)?;
-        if read_for != row_hash || fetched_at <= oldest {
-            return Ok(None);
-        }
-        self.run.insert(key.clone(), at);
-        Ok(Some(attrs))
+    ) -> Result<Option<Attrs>, BillingError> {
+        let text = self.with(|c| {
+            let taken = c
+                .prepare_cached(
+                    "UPDATE OR REPLACE form SET run = 1, fresh = 0
+                     WHERE func = ?1 AND elid = ?2 AND run = 0 AND row_hash = ?3 AND fetched_at > ?4
+                     RETURNING attrs",
+                )?
+                .query_row(params![func, elid, row_hash, oldest], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?;
+            if taken.is_none() {
+                c.prepare_cached("DELETE FROM form WHERE func = ?1 AND elid = ?2 AND run = 0")?
+                    .execute([func, elid])?;
+            }
+            Ok(taken)
+        })?;
+        text.map(|t| scratch::decode(WHAT, &t)).transpose()
     }
 
     /// Hands over, once, each form read from the panel in this run.
-    pub fn each_fresh(&mut self, f: &mut dyn FnMut(CachedForm)) -> io::Result<()> {
-        for (key, at) in self.run.take_fresh() {
-            let (attrs, row_hash, fetched_at) = self.read(at)?;
-            let (func, elid) = key.parts();
-            f(CachedForm {
-                func,
-                elid,
-                row_hash,
-                fetched_at,
-                attrs,
-            });
-        }
-        Ok(())
+    pub fn each_fresh(&mut self, f: &mut dyn FnMut(CachedForm)) -> Result<(), BillingError> {
+        let mut damaged = None;
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT func, elid, row_hash, fetched_at, attrs FROM form WHERE run = 1 AND fresh = 1",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let attrs: String = r.get(4)?;
+                match scratch::decode(WHAT, &attrs) {
+                    Ok(attrs) => f(CachedForm {
+                        func: r.get(0)?,
+                        elid: r.get(1)?,
+                        row_hash: r.get(2)?,
+                        fetched_at: r.get(3)?,
+                        attrs,
+                    }),
+                    Err(e) => damaged = Some(e),
+                }
+            }
+            c.prepare_cached("UPDATE form SET fresh = 0 WHERE run = 1 AND fresh = 1")?
+                .execute([])
+                .map(drop)
+        })?;
+        damaged.map_or(Ok(()), Err)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{key, FormKey, Forms};
+    use std::sync::Arc;
+
+    use super::Forms;
+    use crate::billing::scratch::Scratch;
     use crate::billing::tests::support::attrs;
     use crate::billing::CachedForm;
 
     #[test]
-    fn keys_pack_for_plain_ids_of_known_forms_and_give_their_parts_back() {
-        assert!(matches!(key("profile.edit", "33334"), FormKey::Packed(_)));
-        assert_ne!(key("profile.edit", "7"), key("account.edit", "7"));
-        for (func, elid) in [
-            ("profile.edit", "33334"),
-            ("account.edit", "0"),
-            ("account.edit", "4294967295"),
-            ("profile.edit", "007"),
-            ("profile.edit", "4294967296"),
-            ("vds.edit", "12"),
-        ] {
-            assert_eq!(key(func, elid).parts(), (func.into(), elid.into()));
-        }
-        assert!(matches!(key("profile.edit", "007"), FormKey::Text(_)));
-        assert!(matches!(key("vds.edit", "12"), FormKey::Text(_)));
-    }
-
-    #[test]
     fn kept_forms_are_taken_over_only_for_the_same_row_and_fresh_ones_handed_back_once() {
-        let mut forms = Forms::default();
+        let mut forms = Forms::new(Arc::new(Scratch::default()));
         let form = |elid: &str, hash: &str, at: i64| CachedForm {
             func: "profile.edit".into(),
             elid: elid.into(),
@@ -245,41 +199,35 @@ mod tests {
         forms.keep(form("2", "h2", 100)).unwrap();
         forms.keep(form("3", "h3", 10)).unwrap();
         forms.keep(form("x-4", "h4", 100)).unwrap();
+        let p = "profile.edit";
 
         // Same row, young enough: taken over, and then the run has it.
-        let k1 = key("profile.edit", "1");
         assert_eq!(
-            forms.take_kept(&k1, "h1", 50).unwrap(),
+            forms.take_kept(p, "1", "h1", 50).unwrap(),
             Some(attrs(&[("vatnum", "771")]))
         );
-        assert!(forms.has(&k1));
-        assert_eq!(forms.get(&k1).unwrap(), Some(attrs(&[("vatnum", "771")])));
-        // The row changed, or the form is too old: not taken (and not kept any more).
-        let k2 = key("profile.edit", "2");
-        assert_eq!(forms.take_kept(&k2, "changed", 50).unwrap(), None);
-        assert!(!forms.has(&k2));
-        assert_eq!(forms.take_kept(&k2, "h2", 50).unwrap(), None);
-        let k3 = key("profile.edit", "3");
-        assert_eq!(forms.take_kept(&k3, "h3", 50).unwrap(), None);
-        // A key that does not pack works the same.
-        let k4 = key("profile.edit", "x-4");
+        assert!(forms.has(p, "1").unwrap());
         assert_eq!(
-            forms.take_kept(&k4, "h4", 50).unwrap(),
+            forms.get(p, "1").unwrap(),
+            Some(attrs(&[("vatnum", "771")]))
+        );
+        // The row changed, or the form is too old: not taken (and not kept any more).
+        assert_eq!(forms.take_kept(p, "2", "changed", 50).unwrap(), None);
+        assert!(!forms.has(p, "2").unwrap());
+        assert_eq!(forms.take_kept(p, "2", "h2", 50).unwrap(), None);
+        assert_eq!(forms.take_kept(p, "3", "h3", 50).unwrap(), None);
+        // Any id works the same.
+        assert_eq!(
+            forms.take_kept(p, "x-4", "h4", 50).unwrap(),
             Some(attrs(&[("vatnum", "77x-4")]))
         );
 
         // Fresh forms come back once, with what they were read for; taken-over ones never.
         forms
-            .put(k2.clone(), &attrs(&[("vatnum", "new")]), "h2b", 200, true)
+            .put(p, "2", &attrs(&[("vatnum", "new")]), "h2b", 200)
             .unwrap();
         forms
-            .put(
-                key("account.edit", "9"),
-                &attrs(&[("country", "RU")]),
-                "c9",
-                201,
-                true,
-            )
+            .put("account.edit", "9", &attrs(&[("country", "RU")]), "c9", 201)
             .unwrap();
         let mut handed = Vec::new();
         forms.each_fresh(&mut |f| handed.push(f)).unwrap();
@@ -307,6 +255,9 @@ mod tests {
         let mut again = 0;
         forms.each_fresh(&mut |_| again += 1).unwrap();
         assert_eq!(again, 0);
-        assert_eq!(forms.get(&k2).unwrap(), Some(attrs(&[("vatnum", "new")])));
+        assert_eq!(
+            forms.get(p, "2").unwrap(),
+            Some(attrs(&[("vatnum", "new")]))
+        );
     }
 }

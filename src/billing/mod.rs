@@ -26,6 +26,7 @@ mod mgrctl;
 pub mod model;
 mod open;
 mod reader;
+mod scratch;
 pub mod stream;
 mod transport;
 pub mod values;

@@ -2,7 +2,8 @@
 //!
 //! Which functions it calls (`docs/billmanager.md` §13):
 //! - the lists `account`, `user`, `profile` and `item`, each read **whole, once per run**,
-//!   streamed into a temporary file and indexed by id and by owning client ([`List`]).
+//!   streamed into a temporary table of the run's scratch database and indexed by id
+//!   and by owning client ([`List`]).
 //!   Real panels filter only with `filter=on&<column>=<value>`, and `account` filters by
 //!   the client's *name* (facts D3), so the earlier `account=<id>` hints were ignored
 //!   anyway; one whole-list read also serves every later lookup of the run;
@@ -25,10 +26,11 @@ use chrono::NaiveDate;
 use super::convert;
 use super::envelope::{self, Call};
 use super::error::BillingError;
-use super::forms::{self, Forms};
+use super::forms::Forms;
 use super::ids::IdList;
-use super::list::{entity_of, spool_error, List};
+use super::list::{entity_of, List};
 use super::model::{Attrs, Client, PanelStats, Payer, Service, Unlinked, User};
+use super::scratch::Scratch;
 use super::transport::Transport;
 use super::values::{first, id_order};
 use super::{BillingSource, CachedForm, Sample};
@@ -36,8 +38,10 @@ use super::{BillingSource, CachedForm, Sample};
 /// Reads BILLmanager through a [`Transport`], caching lists and forms for the run.
 pub struct PanelReader<T> {
     transport: T,
+    /// The run's private database the lists and forms wait in.
+    scratch: Arc<Scratch>,
     lists: Mutex<HashMap<String, Arc<List>>>,
-    /// Forms of this run and kept from earlier runs (spooled, see [`Forms`]).
+    /// Forms of this run and kept from earlier runs (see [`Forms`]).
     forms: Mutex<Forms>,
     unlinked: Mutex<Vec<Unlinked>>,
     calls: AtomicU64,
@@ -54,10 +58,12 @@ pub struct PanelReader<T> {
 impl<T: Transport> PanelReader<T> {
     /// A reader over `transport` with an empty cache.
     pub fn new(transport: T) -> Self {
+        let scratch = Arc::new(Scratch::default());
         PanelReader {
             transport,
+            forms: Mutex::new(Forms::new(scratch.clone())),
+            scratch,
             lists: Mutex::new(HashMap::new()),
-            forms: Mutex::new(Forms::default()),
             unlinked: Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
             forms_read: AtomicU64::new(0),
@@ -109,21 +115,15 @@ impl<T: Transport> PanelReader<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         crate::log::debug(&format!("billmanager: {func}"));
         let started = Instant::now();
-        // Streamed: each row goes from the answer into the spooled list as it is parsed;
+        // Streamed: each row goes from the answer into the list's table as it is parsed;
         // no `Value` tree and no list of `Attrs` is ever built.
-        let mut list = List::new(func)?;
-        let mut spooled = Ok(());
-        let read = self.transport.open(func, &[]).and_then(|r| {
-            super::stream::each_row(r, &call, &mut |row| {
-                if spooled.is_ok() {
-                    spooled = list.push(&row);
-                }
-            })
+        let read = List::load(&self.scratch, func, |sink| {
+            let r = self.transport.open(func, &[])?;
+            super::stream::each_row(r, &call, sink)
         });
         self.micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        read?;
-        spooled.map_err(|e| spool_error(func, e))?;
+        let mut list = read?;
         // Rows that name their client by name are matched against the `account` list.
         let accounts = match list.needs_accounts() {
             true => Some(self.list("account")?),
@@ -146,17 +146,13 @@ impl<T: Transport> PanelReader<T> {
         id: &str,
         row_hash: &str,
     ) -> Result<Attrs, BillingError> {
-        let key = forms::key(func, id);
         let now = chrono::Utc::now().timestamp();
         {
             let mut forms = self.lock_forms();
-            if let Some(hit) = forms.get(&key).map_err(|e| spool_error(func, e))? {
+            if let Some(hit) = forms.get(func, id)? {
                 return Ok(hit);
             }
-            let kept = forms
-                .take_kept(&key, row_hash, now - self.max_age_secs)
-                .map_err(|e| spool_error(func, e))?;
-            if let Some(form) = kept {
+            if let Some(form) = forms.take_kept(func, id, row_hash, now - self.max_age_secs)? {
                 return Ok(form);
             }
         }
@@ -173,9 +169,7 @@ impl<T: Transport> PanelReader<T> {
                 id: id.to_string(),
             });
         }
-        self.lock_forms()
-            .put(key, &form, row_hash, now, true)
-            .map_err(|e| spool_error(func, e))?;
+        self.lock_forms().put(func, id, &form, row_hash, now)?;
         Ok(form)
     }
 
@@ -499,8 +493,9 @@ impl<T: Transport> BillingSource for PanelReader<T> {
                 }
             }
         }
-        let cached = self.lock_forms();
-        jobs.retain(|(func, _, id, _)| !cached.has(&forms::key(func, id)));
+        let mut cached = self.lock_forms();
+        // A form whose cache cannot be asked is read, and its failure met, by the sync.
+        jobs.retain(|(func, _, id, _)| !cached.has(func, id).unwrap_or(false));
         drop(cached);
         let next = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
