@@ -27,10 +27,10 @@
 //! open and let go for a moment every [`LOCK_BREATHER`], so an operator's `sync` waits
 //! seconds, not the whole backfill.
 
+mod ahead;
 mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::companies::company_key;
@@ -38,6 +38,7 @@ use super::queue::Queue;
 use super::Engine;
 use crate::billing::{Client, IdList, Payer, Service};
 use crate::rules::EntityKind;
+use ahead::{Ahead, FinishGuard, StopGuard};
 use stream::Stream;
 
 /// How long the write lock is held before it is let go for a moment (once the open writes
@@ -213,8 +214,7 @@ impl Engine<'_> {
             IdList::default()
         };
         let chunk = opts.chunk.max(1);
-        let read_chunks = AtomicUsize::new(0);
-        let prefetched = AtomicUsize::new(0);
+        let ahead = Ahead::default();
         let mut stream = Stream {
             engine: self,
             pl: Pipeline {
@@ -229,8 +229,7 @@ impl Engine<'_> {
             leads_wanted,
             since: opts.since,
             progress,
-            read_chunks: &read_chunks,
-            prefetched: &prefetched,
+            ahead: &ahead,
             groups: HashMap::new(),
             writes: HashMap::new(),
             links: HashMap::new(),
@@ -248,28 +247,21 @@ impl Engine<'_> {
         }
         // The forms of the next chunks are read on another thread, at most two chunks
         // ahead, so panel time overlaps amoCRM time instead of adding to it.
-        let done = AtomicBool::new(false);
         let billing = self.billing;
         let result = std::thread::scope(|s| {
-            let (ahead, done, ids) = (&read_chunks, &done, &client_ids);
-            let fetched = &prefetched;
+            let (ahead, ids) = (&ahead, &client_ids);
             s.spawn(move || {
+                let _stop = StopGuard(ahead);
                 for n in 0..ids.len().div_ceil(chunk) {
-                    let part = ids.part(n * chunk, chunk);
-                    while n > ahead.load(Ordering::Relaxed) + 1 && !done.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    if done.load(Ordering::Relaxed) {
+                    if !ahead.may_fetch(n) {
                         break;
                     }
-                    billing.prefetch(&part);
-                    fetched.fetch_add(1, Ordering::Release);
+                    billing.prefetch(&ids.part(n * chunk, chunk));
+                    ahead.fetched();
                 }
-                fetched.store(usize::MAX, Ordering::Release);
             });
-            let sent = self.crm.write_fed(&mut stream);
-            done.store(true, Ordering::Relaxed);
-            sent
+            let _finish = FinishGuard(ahead);
+            self.crm.write_fed(&mut stream)
         });
         drop(stream.lock.take());
         let failure = match (stream.error.take(), result) {
