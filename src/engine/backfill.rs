@@ -263,6 +263,8 @@ impl Engine<'_> {
             let _finish = FinishGuard(ahead);
             self.crm.write_fed(&mut stream)
         });
+        // The write lock goes: what was read ahead may be changed by another process.
+        self.store.forget_primed();
         drop(stream.lock.take());
         let failure = match (stream.error.take(), result) {
             (Some(e), _) => Some(e),
@@ -338,13 +340,10 @@ impl Engine<'_> {
             .iter()
             .filter_map(|(c, ps)| self.company_payer(ps).map(|p| (c, p)))
             .collect();
-        self.preload_if_unbound(
-            EntityKind::Company,
-            &payers
-                .iter()
-                .map(|(_, p)| company_key(p))
-                .collect::<Vec<_>>(),
-        )?;
+        let company_keys: Vec<String> = payers.iter().map(|(_, p)| company_key(p)).collect();
+        self.store
+            .prime_bindings("company", company_keys.iter().map(String::as_str))?;
+        self.preload_if_unbound(EntityKind::Company, &company_keys)?;
         self.prefetch_companies(payers.iter().copied(), true)?;
         let mut planned = BTreeSet::new();
         for (c, p) in &payers {
@@ -360,6 +359,8 @@ impl Engine<'_> {
             .iter()
             .flat_map(|(c, _)| c.users.iter().map(|u| format!("user:{}", u.id)))
             .collect();
+        self.store
+            .prime_bindings("contact", user_keys.iter().map(String::as_str))?;
         self.preload_if_unbound(EntityKind::Contact, &user_keys)?;
         pl.clients.extend(clients);
         Ok(())
@@ -391,6 +392,7 @@ impl Engine<'_> {
         if !missing.is_empty() {
             self.feed_clients(pl, missing, true)?;
         }
+        self.prime_for_leads(&services, &pl.owners)?;
         self.prefetch_leads(&services, &pl.owners)?;
         // Only leads that may be created need the lookup index: a service a rule skips
         // stays unbound for good and must not cost a walk of every lead on each run.
@@ -407,6 +409,31 @@ impl Engine<'_> {
         let mut sorted = services;
         sorted.sort_by_key(|s| (s.created_at, s.id.parse::<u64>().unwrap_or(u64::MAX)));
         pl.services.extend(sorted);
+        Ok(())
+    }
+
+    /// Reads ahead, in one read, the bindings planning these services' leads asks for:
+    /// each lead's, and its client's company and contacts.
+    fn prime_for_leads(
+        &self,
+        services: &[Service],
+        owners: &BTreeMap<String, (Client, Vec<Payer>)>,
+    ) -> anyhow::Result<()> {
+        let leads: Vec<String> = services
+            .iter()
+            .map(|s| format!("service:{}", s.id))
+            .collect();
+        self.store
+            .prime_bindings("lead", leads.iter().map(String::as_str))?;
+        let (mut companies, mut contacts) = (Vec::new(), Vec::new());
+        for (client, payers) in owners.values() {
+            companies.extend(self.company_payer(payers).map(company_key));
+            contacts.extend(client.users.iter().map(|u| format!("user:{}", u.id)));
+        }
+        self.store
+            .prime_bindings("company", companies.iter().map(String::as_str))?;
+        self.store
+            .prime_bindings("contact", contacts.iter().map(String::as_str))?;
         Ok(())
     }
 

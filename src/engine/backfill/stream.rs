@@ -87,6 +87,9 @@ impl Stream<'_, '_> {
     /// Reads and feeds in the next chunk of clients or services.
     fn read_chunk(&mut self) -> anyhow::Result<()> {
         let e = self.engine;
+        // The chunk's bindings are read ahead ([`crate::store::Store::prime_bindings`]);
+        // the last chunk's are forgotten, so memory holds one chunk's.
+        e.store.forget_primed();
         match &mut self.input {
             Input::Clients(pos) => {
                 let part = self.client_ids.part(*pos, self.chunk);
@@ -310,6 +313,8 @@ impl Stream<'_, '_> {
         }
         self.lock = self.engine.write_lock()?;
         self.locked_at = Instant::now();
+        // Another process may have written while the lock was let go.
+        self.engine.store.forget_primed();
         Ok(true)
     }
 
