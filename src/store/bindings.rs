@@ -276,8 +276,16 @@ impl Store {
             .map_err(|e| self.err("read aliases", e))
     }
 
-    /// Makes `bm_id` share the amoCRM entity of `target_id`.
+    /// Makes `bm_id` share the amoCRM entity of `target_id`. An alias already on record
+    /// is left as it is: every backfill re-states each payer's alias, and a write per payer
+    /// cost an unchanged run thousands of write transactions.
     pub fn put_alias(&self, kind: &str, bm_id: &str, target_id: &str, reason: &str) -> Result<()> {
+        if self
+            .alias(kind, bm_id)?
+            .is_some_and(|a| a.target_id == target_id && a.reason == reason)
+        {
+            return Ok(());
+        }
         self.forget_primed();
         self.conn
             .execute(

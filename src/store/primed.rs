@@ -160,9 +160,17 @@ mod tests {
         s.put_alias("lead", "service:4", "service:1", "re-order")
             .unwrap();
         assert_eq!(s.binding("lead", "service:4").unwrap().unwrap().amo_id, 10);
+        // Re-stating an alias on record writes nothing and keeps what was primed.
+        s.prime_bindings("lead", keys).unwrap();
+        s.put_alias("lead", "service:4", "service:1", "re-order")
+            .unwrap();
+        assert!(s.primed.borrow().binding("lead", "service:4").is_some());
+        s.put_alias("lead", "service:4", "service:2", "re-order")
+            .unwrap();
+        assert_eq!(s.binding("lead", "service:4").unwrap().unwrap().amo_id, 20);
         s.prime_bindings("lead", keys).unwrap();
         s.forget_binding("lead", "service:1").unwrap();
         assert_eq!(s.binding("lead", "service:1").unwrap(), None);
-        assert_eq!(s.alias("lead", "service:4").unwrap(), None);
+        assert_eq!(s.binding("lead", "service:4").unwrap().unwrap().amo_id, 20);
     }
 }
