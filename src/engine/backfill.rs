@@ -27,10 +27,10 @@
 //! open and let go for a moment every [`LOCK_BREATHER`], so an operator's `sync` waits
 //! seconds, not the whole backfill.
 
+mod ahead;
 mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::companies::company_key;
@@ -38,6 +38,7 @@ use super::queue::Queue;
 use super::Engine;
 use crate::billing::{Client, IdList, Payer, Service};
 use crate::rules::EntityKind;
+use ahead::{Ahead, FinishGuard, StopGuard};
 use stream::Stream;
 
 /// How long the write lock is held before it is let go for a moment (once the open writes
@@ -214,8 +215,7 @@ impl Engine<'_> {
             IdList::default()
         };
         let chunk = opts.chunk.max(1);
-        let read_chunks = AtomicUsize::new(0);
-        let prefetched = AtomicUsize::new(0);
+        let ahead = Ahead::default();
         let mut stream = Stream {
             engine: self,
             pl: Pipeline {
@@ -230,8 +230,7 @@ impl Engine<'_> {
             leads_wanted,
             since: opts.since,
             progress,
-            read_chunks: &read_chunks,
-            prefetched: &prefetched,
+            ahead: &ahead,
             groups: HashMap::new(),
             writes: HashMap::new(),
             links: HashMap::new(),
@@ -249,29 +248,24 @@ impl Engine<'_> {
         }
         // The forms of the next chunks are read on another thread, at most two chunks
         // ahead, so panel time overlaps amoCRM time instead of adding to it.
-        let done = AtomicBool::new(false);
         let billing = self.billing;
         let result = std::thread::scope(|s| {
-            let (ahead, done, ids) = (&read_chunks, &done, &client_ids);
-            let fetched = &prefetched;
+            let (ahead, ids) = (&ahead, &client_ids);
             s.spawn(move || {
+                let _stop = StopGuard(ahead);
                 for n in 0..ids.len().div_ceil(chunk) {
-                    let part = ids.part(n * chunk, chunk);
-                    while n > ahead.load(Ordering::Relaxed) + 1 && !done.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    if done.load(Ordering::Relaxed) {
+                    if !ahead.may_fetch(n) {
                         break;
                     }
-                    billing.prefetch(&part);
-                    fetched.fetch_add(1, Ordering::Release);
+                    billing.prefetch(&ids.part(n * chunk, chunk));
+                    ahead.fetched();
                 }
-                fetched.store(usize::MAX, Ordering::Release);
             });
-            let sent = self.crm.write_fed(&mut stream);
-            done.store(true, Ordering::Relaxed);
-            sent
+            let _finish = FinishGuard(ahead);
+            self.crm.write_fed(&mut stream)
         });
+        // The write lock goes: what was read ahead may be changed by another process.
+        self.store.forget_primed();
         drop(stream.lock.take());
         let failure = match (stream.error.take(), result) {
             (Some(e), _) => Some(e),
@@ -347,13 +341,10 @@ impl Engine<'_> {
             .iter()
             .filter_map(|(c, ps)| self.company_payer(ps).map(|p| (c, p)))
             .collect();
-        self.preload_if_unbound(
-            EntityKind::Company,
-            &payers
-                .iter()
-                .map(|(_, p)| company_key(p))
-                .collect::<Vec<_>>(),
-        )?;
+        let company_keys: Vec<String> = payers.iter().map(|(_, p)| company_key(p)).collect();
+        self.store
+            .prime_bindings("company", company_keys.iter().map(String::as_str))?;
+        self.preload_if_unbound(EntityKind::Company, &company_keys)?;
         self.prefetch_companies(payers.iter().copied(), true)?;
         let mut planned = BTreeSet::new();
         for (c, p) in &payers {
@@ -369,6 +360,8 @@ impl Engine<'_> {
             .iter()
             .flat_map(|(c, _)| c.users.iter().map(|u| format!("user:{}", u.id)))
             .collect();
+        self.store
+            .prime_bindings("contact", user_keys.iter().map(String::as_str))?;
         self.preload_if_unbound(EntityKind::Contact, &user_keys)?;
         pl.clients.extend(clients);
         Ok(())
@@ -400,6 +393,7 @@ impl Engine<'_> {
         if !missing.is_empty() {
             self.feed_clients(pl, missing, true)?;
         }
+        self.prime_for_leads(&services, &pl.owners)?;
         self.prefetch_leads(&services, &pl.owners)?;
         // Only leads that may be created need the lookup index: a service a rule skips
         // stays unbound for good and must not cost a walk of every lead on each run.
@@ -416,6 +410,31 @@ impl Engine<'_> {
         let mut sorted = services;
         sorted.sort_by_key(|s| (s.created_at, s.id.parse::<u64>().unwrap_or(u64::MAX)));
         pl.services.extend(sorted);
+        Ok(())
+    }
+
+    /// Reads ahead, in one read, the bindings planning these services' leads asks for:
+    /// each lead's, and its client's company and contacts.
+    fn prime_for_leads(
+        &self,
+        services: &[Service],
+        owners: &BTreeMap<String, (Client, Vec<Payer>)>,
+    ) -> anyhow::Result<()> {
+        let leads: Vec<String> = services
+            .iter()
+            .map(|s| format!("service:{}", s.id))
+            .collect();
+        self.store
+            .prime_bindings("lead", leads.iter().map(String::as_str))?;
+        let (mut companies, mut contacts) = (Vec::new(), Vec::new());
+        for (client, payers) in owners.values() {
+            companies.extend(self.company_payer(payers).map(company_key));
+            contacts.extend(client.users.iter().map(|u| format!("user:{}", u.id)));
+        }
+        self.store
+            .prime_bindings("company", companies.iter().map(String::as_str))?;
+        self.store
+            .prime_bindings("contact", contacts.iter().map(String::as_str))?;
         Ok(())
     }
 

@@ -60,6 +60,9 @@ pub(super) const FORGET_ALIASES_TO: &str = "DELETE FROM aliases WHERE kind = ?1 
 impl Store {
     /// The binding of a BILLmanager entity, following an alias if there is one.
     pub fn binding(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
+        if let Some(primed) = self.primed.borrow().binding(kind, bm_id) {
+            return Ok(primed);
+        }
         let direct = self.binding_exact(kind, bm_id)?;
         if direct.is_some() {
             return Ok(direct);
@@ -71,7 +74,7 @@ impl Store {
     }
 
     /// Prepared once per connection: a backfill asks this several times per entity.
-    fn binding_exact(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
+    pub(super) fn binding_exact(&self, kind: &str, bm_id: &str) -> Result<Option<Binding>> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM bindings WHERE kind = ?1 AND bm_id = ?2"
@@ -123,6 +126,7 @@ impl Store {
     /// If another BILLmanager entity was bound to the same amoCRM entity (an operator merged
     /// two contacts in amoCRM, say), the older binding becomes an alias of this one.
     pub fn put_binding(&self, b: &Binding) -> Result<()> {
+        self.forget_primed();
         // IMMEDIATE: take the write lock before reading, so a commit by another process
         // between our read and our write cannot make SQLite fail with SQLITE_BUSY_SNAPSHOT
         // (the busy timeout does not cover that case).
@@ -210,6 +214,7 @@ impl Store {
 
     /// Removes a binding (and aliases to it); the next sync searches amoCRM again.
     pub fn forget_binding(&self, kind: &str, bm_id: &str) -> Result<bool> {
+        self.forget_primed();
         let n = self
             .conn
             .execute(
@@ -232,6 +237,14 @@ impl Store {
 
     /// The alias of a BILLmanager entity, if it is represented by another one.
     pub fn alias(&self, kind: &str, bm_id: &str) -> Result<Option<Alias>> {
+        if let Some(primed) = self.primed.borrow().alias(kind, bm_id) {
+            return Ok(primed);
+        }
+        self.alias_stored(kind, bm_id)
+    }
+
+    /// The alias as the store holds it (nothing primed).
+    pub(super) fn alias_stored(&self, kind: &str, bm_id: &str) -> Result<Option<Alias>> {
         self.conn
             .prepare_cached(
                 "SELECT kind, bm_id, target_id, reason FROM aliases WHERE kind = ?1 AND bm_id = ?2",
@@ -263,8 +276,17 @@ impl Store {
             .map_err(|e| self.err("read aliases", e))
     }
 
-    /// Makes `bm_id` share the amoCRM entity of `target_id`.
+    /// Makes `bm_id` share the amoCRM entity of `target_id`. An alias already on record
+    /// is left as it is: every backfill re-states each payer's alias, and a write per payer
+    /// cost an unchanged run thousands of write transactions.
     pub fn put_alias(&self, kind: &str, bm_id: &str, target_id: &str, reason: &str) -> Result<()> {
+        if self
+            .alias(kind, bm_id)?
+            .is_some_and(|a| a.target_id == target_id && a.reason == reason)
+        {
+            return Ok(());
+        }
+        self.forget_primed();
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO aliases (kind, bm_id, target_id, reason, created_at)

@@ -25,6 +25,7 @@ mod lifecycle;
 mod migrations;
 mod outbox;
 mod panel;
+mod primed;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Bindings and aliases read ahead for a batch ([`Store::prime_bindings`]).
+    primed: std::cell::RefCell<primed::Primed>,
 }
 
 impl Store {
@@ -74,6 +77,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            primed: Default::default(),
         })
     }
 
@@ -90,7 +94,11 @@ impl Store {
             action: "migrate the schema",
             source,
         })?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            primed: Default::default(),
+        })
     }
 
     /// Where the store lives (lock files sit next to it).

@@ -2,10 +2,9 @@
 //! whenever a lane is free and hands it each answer; in between it reads the panel and plans.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::{Input, Pipeline, Progress, LOCK_BREATHER};
+use super::{Ahead, Input, Pipeline, Progress, LOCK_BREATHER};
 use crate::billing::{IdList, Service};
 use crate::crm::{BatchOutcome, CrmError, Link, Write, WriteFeed};
 use crate::engine::order::{depends_on, ORDER};
@@ -37,11 +36,9 @@ pub(super) struct Stream<'e, 'a> {
     pub(super) leads_wanted: bool,
     pub(super) since: chrono::NaiveDate,
     pub(super) progress: &'e dyn Progress,
-    /// Client chunks read so far (the form reader stays at most two ahead).
-    pub(super) read_chunks: &'e AtomicUsize,
-    /// Client chunks whose forms the form reader has read (`usize::MAX` once it stopped):
-    /// a chunk is read after its forms, so no form is read twice.
-    pub(super) prefetched: &'e AtomicUsize,
+    /// The hand-over with the form reader: a client chunk is read after its forms, so no
+    /// form is read twice, and the reader stays at most two chunks ahead.
+    pub(super) ahead: &'e Ahead,
     pub(super) groups: HashMap<u64, Group>,
     /// Create and update writes on their way: their group, and whether they are the
     /// group's updates (true) or creates (false).
@@ -91,15 +88,15 @@ impl Stream<'_, '_> {
     /// Reads and feeds in the next chunk of clients or services.
     fn read_chunk(&mut self) -> anyhow::Result<()> {
         let e = self.engine;
+        // The chunk's bindings are read ahead ([`crate::store::Store::prime_bindings`]);
+        // the last chunk's are forgotten, so memory holds one chunk's.
+        e.store.forget_primed();
         match &mut self.input {
             Input::Clients(pos) => {
                 let part = self.client_ids.part(*pos, self.chunk);
                 *pos += part.len();
                 let end = *pos >= self.client_ids.len();
-                let n = self.read_chunks.fetch_add(1, Ordering::Relaxed);
-                while self.prefetched.load(Ordering::Acquire) <= n {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
+                self.ahead.start_chunk();
                 let mut clients = Vec::with_capacity(part.len());
                 for id in &part {
                     clients.push((e.billing.client(id)?, e.billing.payers_of(id)?));
@@ -314,6 +311,8 @@ impl Stream<'_, '_> {
         }
         self.lock = self.engine.write_lock()?;
         self.locked_at = Instant::now();
+        // Another process may have written while the lock was let go.
+        self.engine.store.forget_primed();
         Ok(true)
     }
 
