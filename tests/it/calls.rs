@@ -300,6 +300,10 @@ fn an_internal_call_creates_nothing_in_amocrm() {
     );
     let (rc, out2, err) = ingest(&w, &own.to_string(), &[]);
     assert_eq!(rc, 0, "{out2}{err}");
+    // The intake line says what `status` will count: stored, and not sent.
+    for line in [&out, &out2] {
+        assert!(line.contains(": stored, not sent: internal call"), "{line}");
+    }
     for kind in ["contacts", "leads", "calls", "tasks"] {
         assert!(w.sandbox.entities(kind).is_empty(), "{kind} created");
     }

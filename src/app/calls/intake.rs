@@ -14,6 +14,21 @@ pub struct Taken {
     pub intake: Intake,
     /// Why the item could not be parsed.
     pub error: Option<String>,
+    /// Why a stored call will not be sent (an internal call, an interim event), as `status`
+    /// and `calls list` count it: the intake line says so instead of a bare "stored".
+    pub skipped: Option<String>,
+}
+
+impl Taken {
+    /// How intake went, in words, with the reason a stored call is not sent.
+    pub fn words(&self) -> String {
+        match (&self.skipped, self.intake) {
+            (Some(why), Intake::New(_) | Intake::Replaced(_)) => {
+                format!("{}, not sent: {why}", intake_word(self.intake))
+            }
+            _ => intake_word(self.intake).to_string(),
+        }
+    }
 }
 
 /// How intake went, in words.
@@ -65,24 +80,34 @@ pub fn take(
         match item.event {
             Ok(e) => {
                 let intake = setup.store(store, &e)?;
-                crate::log::record(&format!(
-                    "call {}:{} {}",
-                    e.provider,
-                    e.call_id,
-                    intake_word(intake)
-                ));
-                out.push(Taken {
+                let skipped = match intake {
+                    Intake::New(id) | Intake::Replaced(id) => store
+                        .call(id)?
+                        .filter(|c| c.call.state == CallState::Skipped)
+                        .map(|c| c.call.detail.unwrap_or_default()),
+                    Intake::Duplicate { .. } => None,
+                };
+                let taken = Taken {
                     position: item.position,
                     call_id: e.call_id,
                     intake,
                     error: None,
-                })
+                    skipped,
+                };
+                crate::log::record(&format!(
+                    "call {}:{} {}",
+                    e.provider,
+                    taken.call_id,
+                    taken.words()
+                ));
+                out.push(taken)
             }
             Err(msg) => out.push(Taken {
                 position: item.position,
                 call_id: String::new(),
                 intake: keep_unparsed(store, &item.raw, &msg)?,
                 error: Some(msg),
+                skipped: None,
             }),
         }
     }

@@ -6,7 +6,6 @@ use amocrm_bin::app::calls::explain::{Explained, Explanation};
 use amocrm_bin::calls::CallSetup;
 use amocrm_bin::exit::{ExitStatus, Failure};
 
-use amocrm_bin::app::calls::intake_word;
 use amocrm_bin::app::calls::push::{outcome_line, worst};
 use amocrm_bin::app::{self};
 
@@ -66,12 +65,7 @@ pub fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitStatus> {
     if !cli.json {
         for t in &intaken.taken {
             match &t.error {
-                None => println!(
-                    "call {:<5} {}: {}",
-                    t.intake.id(),
-                    t.call_id,
-                    intake_word(t.intake)
-                ),
+                None => println!("call {:<5} {}: {}", t.intake.id(), t.call_id, t.words()),
                 Some(e) => println!(
                     "item {:<5} refused (kept as unparsed call {}): {e}",
                     t.position,
