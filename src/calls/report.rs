@@ -275,28 +275,28 @@ pub fn table(r: &CallReport) -> String {
         .map(|m| m.manager.chars().count())
         .max()
         .unwrap_or(0)
-        .max(7);
+        .clamp(7, NAME_WIDTH);
     let cell = |b: &Bucket| {
         format!(
-            "{:>4} {:>9} {:>7}",
+            "{:>4} {:>9} {:>8}",
             b.count,
             human_secs(b.total_secs),
             human_secs(b.average_secs)
         )
     };
     let mut out = format!(
-        "{:<width$}  {:^22}  {:^22}  {:^22}\n{:<width$}  {h}  {h}  {h}\n",
+        "{:<width$}  {:^23}  {:^23}  {:^23}\n{:<width$}  {h}  {h}  {h}\n",
         "",
         "inbound",
         "outbound",
         "missed",
         "manager",
-        h = format!("{:>4} {:>9} {:>7}", "n", "total", "avg"),
+        h = format!("{:>4} {:>9} {:>8}", "n", "total", "avg"),
     );
     for m in &r.managers {
         out.push_str(&format!(
             "{:<width$}  {}  {}  {}\n",
-            m.manager,
+            fit(&m.manager, width),
             cell(&m.inbound),
             cell(&m.outbound),
             cell(&m.missed)
@@ -310,6 +310,22 @@ pub fn table(r: &CallReport) -> String {
         cell(&r.totals.missed)
     ));
     out
+}
+
+/// The widest manager column: with the three 23-character columns (an average of an hour
+/// or more is 8 characters) the table stays within 100 characters, what a terminal and a
+/// cron mail show without wrapping.
+const NAME_WIDTH: usize = 100 - 3 * (23 + 2);
+
+/// `name` cut to `width` characters, its end shown as `…` when cut (`--json` keeps it whole).
+fn fit(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        name.to_string()
+    } else {
+        let mut cut: String = name.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
 }
 
 /// Calls per working hour as a terminal bar chart (█ inbound, ▓ outbound, ░ missed), the
@@ -363,6 +379,31 @@ mod tests {
         assert_eq!(human_secs(35), "35s");
         assert_eq!(human_secs(245), "4m05s");
         assert_eq!(human_secs(3723), "1h02m03s");
+    }
+
+    #[test]
+    fn the_table_stays_within_100_characters_with_a_long_unmapped_name() {
+        let mut b = Bucket::default();
+        b.add(3723);
+        let row = |name: &str| ManagerRow {
+            manager: name.into(),
+            inbound: b,
+            outbound: b,
+            missed: b,
+        };
+        let r = CallReport {
+            managers: vec![
+                row("Anna (office)"),
+                row("Ringostat employee 1203 <sip:1203@office.example.com> (not mapped)"),
+            ],
+            ..CallReport::default()
+        };
+        let text = table(&r);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 100, "{} chars: {line}", line.chars().count());
+        }
+        assert!(text.contains("Anna (office)  "), "{text}");
+        assert!(text.contains("Ringostat employee 1203 …"), "{text}");
     }
 
     /// A call at 23:30 Kyiv time on each side of a clock change is counted at 23:00 of
