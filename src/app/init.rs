@@ -11,7 +11,12 @@ use crate::crm::{Crm as _, CrmError};
 use crate::exit::{ExitStatus, Failure};
 use crate::rules::{EntityKind, RuleSet};
 use crate::setup::init::{render_rules, CONNECTION_TABLES};
-use crate::setup::new_fields::{create_body, missing_fields, NewField, Skipped};
+use crate::setup::new_fields::{
+    create_body, missing_fields, offer_sampled, sampled_for, NewField, Skipped,
+};
+
+/// Clients and services read for the selects' options: `check`'s default sample.
+const SAMPLE: usize = 50;
 
 use super::Context;
 
@@ -167,7 +172,20 @@ pub fn setup_fields(
 ) -> anyhow::Result<Fields> {
     let crm = ctx.crm()?;
     let dict = crm.dictionaries()?;
-    let (create, skipped) = missing_fields(&ctx.rules, &dict, near_ok);
+    let (mut create, skipped) = missing_fields(&ctx.rules, &dict, near_ok);
+    // A select gets the options the panel's values need, as many as `check` samples.
+    let wanted = sampled_for(&create, &ctx.rules);
+    if !wanted.is_empty() {
+        match crate::setup::panel_sample::sample_values(&ctx.rules, &wanted, SAMPLE) {
+            Ok(sample) => {
+                offer_sampled(&mut create, &ctx.rules, &sample);
+            }
+            Err(e) => crate::log::warn(&format!(
+                "setup-fields: BILLmanager could not be read for the selects' options ({e:#}); \
+                 `amocrm-bin check` names the values no option covers"
+            )),
+        }
+    }
     let plan = FieldsPlan {
         account: account_name(ctx)?,
         create,

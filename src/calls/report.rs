@@ -400,7 +400,11 @@ mod tests {
         };
         let text = table(&r);
         for line in text.lines() {
-            assert!(line.chars().count() <= 100, "{} chars: {line}", line.chars().count());
+            assert!(
+                line.chars().count() <= 100,
+                "{} chars: {line}",
+                line.chars().count()
+            );
         }
         assert!(text.contains("Anna (office)  "), "{text}");
         assert!(text.contains("Ringostat employee 1203 …"), "{text}");

@@ -8,6 +8,8 @@
 //! with those options, page URLs url fields, everything else text. So `check` passes on the
 //! fields this creates.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{json, Value};
 
 use super::attr_kind::{attr_kind, AttrKind};
@@ -147,6 +149,58 @@ pub fn missing_fields(
         }
     }
     (create, skipped)
+}
+
+/// The attributes whose panel values decide the options of the selects in `create`: those a
+/// value map does not close with a `default` (a map with a default covers every value).
+pub fn sampled_for(create: &[NewField], rules: &RuleSet) -> BTreeSet<String> {
+    create
+        .iter()
+        .filter(|f| f.field_type == "select")
+        .filter_map(|f| open_source(rules, f).map(|(from, _)| from.to_string()))
+        .collect()
+}
+
+/// Adds to each select in `create` the sampled panel values its value map sends nowhere, so
+/// `check` right after `setup-fields` finds every sampled value covered (a value that is an
+/// option is sent as itself). Returns how many options were added.
+pub fn offer_sampled(
+    create: &mut [NewField],
+    rules: &RuleSet,
+    sample: &BTreeMap<String, BTreeSet<String>>,
+) -> usize {
+    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    let mut added = 0;
+    for f in create.iter_mut().filter(|f| f.field_type == "select") {
+        let Some((from, map)) = open_source(rules, f) else {
+            continue;
+        };
+        for v in sample.get(from).into_iter().flatten() {
+            let covered = map.keys().any(|k| same(k, v)) || f.options.iter().any(|o| same(o, v));
+            if !covered && f.options.len() < MAX_OPTIONS {
+                f.options.push(v.trim().to_string());
+                added += 1;
+            }
+        }
+    }
+    added
+}
+
+/// Options offered per select at most (a sample of a free-text attribute is not a list).
+const MAX_OPTIONS: usize = 100;
+
+/// The attribute and value map of `f`'s mapping when no `default` closes it.
+fn open_source<'r>(
+    rules: &'r RuleSet,
+    f: &NewField,
+) -> Option<(&'r str, BTreeMap<String, String>)> {
+    match rules.file.fields.of(f.kind).get(&f.key)? {
+        FieldSource::Attribute(a) => Some((a.as_str(), BTreeMap::new())),
+        FieldSource::Detailed(d) if d.default.is_none() => {
+            Some((d.from.as_deref()?, d.map.clone()))
+        }
+        FieldSource::Detailed(_) => None,
+    }
 }
 
 /// The request body for the fields of one kind, sorted after the account's own fields.

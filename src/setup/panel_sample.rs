@@ -48,6 +48,16 @@ pub fn sample_problems(
     }
 }
 
+/// The values of the `wanted` attributes in a sample of up to `n` clients and `n` services
+/// (`setup-fields` offers them as select options).
+pub fn sample_values(
+    rules: &crate::rules::RuleSet,
+    wanted: &BTreeSet<String>,
+    n: usize,
+) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    read_sample(&rules.file.billmanager, wanted, n).map(|(values, _)| values)
+}
+
 /// Values of the `wanted` attributes, and every attribute name seen.
 type Sample = (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>);
 

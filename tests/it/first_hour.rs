@@ -887,3 +887,34 @@ fn calls_outside_the_window_are_counted_with_a_hint() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(!err.contains("hint:"), "{err}");
 }
+
+/// A select `setup-fields` creates from a value map without a `default` gets the panel's
+/// values the map sends nowhere as options of their own, so `check` right after it finds
+/// every sampled value covered.
+#[test]
+fn setup_fields_offers_the_sampled_panel_values_as_options_and_check_passes_after_it() {
+    let w = World::with(
+        SandboxConfig {
+            seed: sandbox::Seed::fresh(),
+            ..SandboxConfig::default()
+        },
+        |r| r.replace(", default = \"Other\" }", " }"),
+    );
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["setup-fields", "--yes"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("contact `Country`: select"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("United States"),
+        "the panel's value is offered: {line}"
+    );
+    assert!(!line.contains("Россия"), "a mapped value is not: {line}");
+    let (_, out, err) = run(w.cmd().arg("check"));
+    assert!(
+        !out.contains("problem: fields.contact.\"Country\""),
+        "{out}{err}"
+    );
+}
