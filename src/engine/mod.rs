@@ -24,6 +24,7 @@ mod contacts;
 mod decide;
 mod diff;
 pub mod facts;
+pub mod labels;
 mod leads;
 pub mod lifecycle;
 mod lookup;
@@ -112,6 +113,12 @@ impl<'a> Engine<'a> {
     pub fn report(&self) -> Report {
         let mut r = self.report.borrow().clone();
         r.panel = self.billing.stats();
+        // In words: stages, pipelines and users by name, dates as dates.
+        for o in &mut r.outcomes {
+            for (key, value) in &mut o.changes {
+                (*key, *value) = labels::readable(o.kind, key, value, &self.resolved.dict);
+            }
+        }
         r
     }
 

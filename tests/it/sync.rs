@@ -232,9 +232,13 @@ fn dry_run_prints_the_plan_field_by_field_and_writes_nothing() {
     assert_eq!(w.sandbox.stats().writes, 0);
     assert!(out.contains("would create"), "{out}");
     assert!(
-        out.contains("Product = ") && out.contains("pipeline_id = "),
+        out.contains("Product = ") && out.contains("pipeline = Sales (3177727)"),
         "{out}"
     );
+    // Dates as dates, stages by name: what a person checks before the real run.
+    assert!(out.contains("          Expires = 20"), "{out}");
+    assert!(out.contains("          status = "), "{out}");
+    assert!(!out.contains("status_id = "), "{out}");
     assert!(w.sandbox.entities("leads").is_empty());
 }
 
