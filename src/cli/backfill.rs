@@ -34,15 +34,16 @@ impl Progress for Bars {
                 .with_key(
                     "eta_known",
                     |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = w.write_str(&eta_text(s.pos(), s.len(), s.eta()));
+                        let _ = w.write_str(&eta_text(s.pos(), s.len(), s.elapsed(), s.eta()));
                     },
                 )
                 .progress_chars("=> "),
         );
-        // The summary's names: the client bar makes contacts and companies, the other leads.
+        // What the bars count: the panel's clients (each makes its contacts and companies,
+        // which the summary counts in rows of their own) and services (leads).
         bar.set_prefix(match kind {
-            EntityKind::Lead => "lead",
-            _ => "contact/company",
+            EntityKind::Lead => "services",
+            _ => "clients",
         });
         self.bars.borrow_mut().push((kind, bar));
     }
@@ -54,15 +55,24 @@ impl Progress for Bars {
     }
 }
 
+/// How long a bar runs before it shows an ETA.
+const ETA_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Items per second as a whole number ("12/s", not "12.3456/s").
 fn rate_text(per_sec: f64) -> String {
     format!("{}/s", per_sec.round() as u64)
 }
 
-/// " ETA 41s" once there is something to estimate from: none before the first item (it
-/// said "ETA 0s" at 0/N) and none when done.
-fn eta_text(pos: u64, len: Option<u64>, eta: std::time::Duration) -> String {
-    if pos > 0 && pos < len.unwrap_or(0) {
+/// " ETA 41s" once there is a rate to estimate from: none before the first item (it said
+/// "ETA 0s" at 0/N), none in the first seconds (a first chunk read at panel speed is no rate
+/// for the run) and none when done.
+fn eta_text(
+    pos: u64,
+    len: Option<u64>,
+    elapsed: std::time::Duration,
+    eta: std::time::Duration,
+) -> String {
+    if pos > 0 && pos < len.unwrap_or(0) && elapsed >= ETA_AFTER {
         format!(" ETA {}s", eta.as_secs())
     } else {
         String::new()
@@ -222,8 +232,10 @@ mod tests {
     fn progress_shows_whole_rates_and_no_eta_before_the_first_item() {
         assert_eq!(rate_text(12.3456), "12/s");
         assert_eq!(rate_text(0.0), "0/s");
-        assert_eq!(eta_text(0, Some(100), Duration::ZERO), "");
-        assert_eq!(eta_text(10, Some(100), Duration::from_secs(41)), " ETA 41s");
-        assert_eq!(eta_text(100, Some(100), Duration::ZERO), "");
+        let s = Duration::from_secs;
+        assert_eq!(eta_text(0, Some(100), s(9), Duration::ZERO), "");
+        assert_eq!(eta_text(10, Some(100), s(9), s(41)), " ETA 41s");
+        assert_eq!(eta_text(10, Some(100), s(2), s(41)), "", "no rate yet");
+        assert_eq!(eta_text(100, Some(100), s(9), Duration::ZERO), "");
     }
 }
