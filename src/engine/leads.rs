@@ -21,6 +21,9 @@ pub(super) const CREATE_ONLY: [&str; 5] = [
     "_embedded",
 ];
 
+/// The amoCRM id a dry run gives a lead it only planned to create (amoCRM ids are positive).
+pub(super) const PLANNED: i64 = 0;
+
 impl Engine<'_> {
     /// Syncs a service's lead, and first the contact and company it links to.
     /// The payer, the ordering user and the facts of a service.
@@ -301,7 +304,8 @@ impl Engine<'_> {
         let days = self.rules.file.sync.new_purchase_timeout_days as i64;
         let mut out = Vec::new();
         for (s, b) in self.reorder_targets(service)? {
-            let lost = self.lost_blocks_join(b.amo_id)?;
+            // A lead a dry run only planned is not lost: it does not exist yet.
+            let lost = b.amo_id != PLANNED && self.lost_blocks_join(b.amo_id)?;
             let age = service
                 .created_at
                 .zip(s.created_at)
@@ -347,8 +351,21 @@ impl Engine<'_> {
         earlier.sort_by_key(|s| s.created_at);
         let mut out = Vec::new();
         for s in earlier.into_iter().rev() {
-            if let Some(b) = self.store.binding("lead", &format!("service:{}", s.id))? {
+            let key = format!("service:{}", s.id);
+            if let Some(b) = self.store.binding("lead", &key)? {
                 out.push((s, b));
+            } else if self.dry_leads.borrow().contains(&key) {
+                // Only planned in this dry run: the real run creates it first, then joins.
+                out.push((
+                    s,
+                    crate::store::Binding {
+                        kind: "lead".into(),
+                        bm_id: key,
+                        amo_id: PLANNED,
+                        payload_hash: String::new(),
+                        synced_at: 0,
+                    },
+                ));
             }
         }
         Ok(out)

@@ -67,6 +67,9 @@ pub struct Engine<'a> {
     /// What the panel says now of entities adopted under `adopt = "fill"` that are being
     /// written, recorded once their write is answered ([`Engine::record_filled`]).
     filled: RefCell<std::collections::HashMap<(EntityKind, String), String>>,
+    /// A dry run's leads planned to be created (their keys): a re-order later in the same
+    /// run joins one as the real run would join the lead once created.
+    dry_leads: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> Engine<'a> {
@@ -95,6 +98,7 @@ impl<'a> Engine<'a> {
             life,
             life_state: RefCell::default(),
             filled: RefCell::default(),
+            dry_leads: RefCell::default(),
         })
     }
 
@@ -304,6 +308,9 @@ impl<'a> Engine<'a> {
             let outcomes = plans
                 .iter()
                 .map(|p| {
+                    if kind == EntityKind::Lead && matches!(p.op, plan::Op::Create(_)) {
+                        self.dry_leads.borrow_mut().insert(p.key.clone());
+                    }
                     let o = p.dry_outcome();
                     if let Some(id) = o.amo_id {
                         ids.insert(p.key.clone(), id);

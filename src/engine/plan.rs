@@ -104,7 +104,10 @@ impl Plan {
                 "no change since last push".into(),
             ),
             Op::Skip(r) => self.outcome(Action::Skipped, None, r.clone()),
-            Op::Join { id, reason, .. } => self.outcome(Action::Joined, Some(*id), reason.clone()),
+            // A lead this dry run only planned has no id yet.
+            Op::Join { id, reason, .. } => {
+                self.outcome(Action::Joined, (*id > 0).then_some(*id), reason.clone())
+            }
         }
     }
 }

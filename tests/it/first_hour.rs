@@ -918,3 +918,49 @@ fn setup_fields_offers_the_sampled_panel_values_as_options_and_check_passes_afte
         "{out}{err}"
     );
 }
+
+/// A dry run plans what the run then does: the same counts of created, updated, unchanged,
+/// skipped and joined entities, on the example account and on a fresh one. A re-order whose
+/// first lead is itself only planned in the same run shows as joined.
+#[test]
+fn dry_run_counts_equal_the_run_counts_on_the_example_and_a_fresh_account() {
+    for fresh in [false, true] {
+        let cfg = if fresh {
+            SandboxConfig {
+                seed: sandbox::Seed::fresh(),
+                ..SandboxConfig::default()
+            }
+        } else {
+            SandboxConfig::default()
+        };
+        // A fresh account gets the connection part of the example and the rules `init`
+        // writes from the account, as the quick start does.
+        let w = World::with(cfg, |r| {
+            if fresh {
+                r[..r.find("\n[sync]").unwrap()].to_string()
+            } else {
+                r
+            }
+        });
+        w.authorize();
+        if fresh {
+            for args in [&["init"][..], &["setup-fields", "--yes"]] {
+                let (rc, out, err) = run(w.cmd().args(args));
+                assert_eq!(rc, 0, "{args:?}: {out}{err}");
+            }
+        }
+        let counts = |args: &[&str]| -> Value {
+            let (rc, out, err) = run(w.cmd().args(args));
+            assert_eq!(rc, 0, "{args:?}: {out}{err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v["counts"].clone()
+        };
+        let planned = counts(&["backfill", "--since", "2024-01-01", "--dry-run", "--json"]);
+        let done = counts(&["backfill", "--since", "2024-01-01", "--json"]);
+        assert_eq!(planned, done, "fresh account: {fresh}");
+        assert!(
+            done["lead"]["joined"].as_u64() >= Some(1),
+            "the example has a re-order: {done}"
+        );
+    }
+}
