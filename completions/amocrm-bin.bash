@@ -454,12 +454,16 @@ _amocrm__bin() {
             return 0
             ;;
         amocrm__subcmd__bin__subcmd__init)
-            opts="-v -q -h -V --print --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --print --since --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -35,7 +35,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "check" -d 'Ch
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "init" -d 'Write the rules from the live account into the rule file: its pipelines, stages and users, the fields the sync needs, optional parts commented out'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "setup-fields" -d 'Create the custom fields the rules map but the account lacks, with their codes and select options (asks first)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "sync" -d 'Sync one BILLmanager entity into amoCRM now'
-complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "backfill" -d 'Send everything created since a date (cron, first run, recovery)'
+complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "backfill" -d 'Send everything created since the go-live date (cron, first run, recovery)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "bindings" -d 'List, search, show or forget bindings between BILLmanager and amoCRM entities'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "replay-calls" -d 'Re-send stored call events amoCRM has not acknowledged, oldest first'
 complete -c amocrm-bin -n "__fish_amocrm_bin_needs_command" -f -a "calls" -d 'Call-tracking events (Ringostat webhooks, neutral schema): ingest and list'
@@ -66,6 +66,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s q -l qui
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand check" -s V -l version -d 'Print version'
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l since -d 'Your go-live date (YYYY-MM-DD), written as `[sync] since`: entities created before it are never sent, and cron\'s `backfill` reads it from there. Unset: written commented out' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l config -d 'The rule file' -r -F
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -l print -d 'Print the rules on stdout instead of appending them to the rule file'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand init" -s v -l verbose -d 'More detail on stderr (-v requests and decisions, -vv internals). Never shows secrets'
@@ -92,7 +93,7 @@ complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s q -l quie
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -l json -d 'Machine-readable output on stdout (diagnostics stay on stderr)'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand sync" -s V -l version -d 'Print version'
-complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l since -d 'First creation date to send (YYYY-MM-DD)' -r
+complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l since -d 'First creation date to send (YYYY-MM-DD); without it, the rule file\'s `[sync] since` (the go-live date cron\'s run reads)' -r
 complete -c amocrm-bin -n "__fish_amocrm_bin_using_subcommand backfill" -l entity -d 'Only this kind: `contact` sends clients\' users with the companies they join, `company` sends companies only, `lead` sends services with the contacts and companies their leads link to' -r -f -a "lead\t'A BILLmanager service/order → an amoCRM lead'
 contact\t'A BILLmanager client, by client id → one amoCRM contact per user of the client'
 company\t'A BILLmanager payer → an amoCRM company'

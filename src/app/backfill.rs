@@ -62,6 +62,22 @@ pub fn parse_since(text: &str) -> anyhow::Result<NaiveDate> {
     )
 }
 
+/// The first creation date a backfill sends: `--since` when given, else the rule file's
+/// `[sync] since`, the one go-live date cron's run reads; neither is a usage error.
+pub fn first_day(
+    given: Option<NaiveDate>,
+    rules: &crate::rules::RuleSet,
+) -> anyhow::Result<NaiveDate> {
+    given.or(rules.file.sync.since).ok_or_else(|| {
+        Failure::usage(
+            "backfill needs a first creation date, and the rule file sets none",
+            "set your go-live date once as `since = \"YYYY-MM-DD\"` under `[sync]` in the rule \
+             file (cron's backfill reads it), or pass `--since YYYY-MM-DD`",
+        )
+        .into()
+    })
+}
+
 /// The summary as `--json` prints it: with the error, its causes and its advice when an
 /// outage stopped the run.
 impl Serialize for Backfilled {

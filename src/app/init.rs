@@ -45,7 +45,11 @@ pub struct Initialized {
 
 /// Generates the rules from the live account; unless `print_only`, appends them to the rule
 /// file, which must hold the connection alone.
-pub fn init(rules: RuleSet, print_only: bool) -> anyhow::Result<Initialized> {
+pub fn init(
+    rules: RuleSet,
+    print_only: bool,
+    since: Option<chrono::NaiveDate>,
+) -> anyhow::Result<Initialized> {
     let text = crate::rules::read_text(&rules.path)
         .with_context(|| format!("cannot read `{}`", rules.path.display()))?;
     let table: toml::Table = toml::from_str(&text).context("the rule file is not TOML")?;
@@ -73,7 +77,7 @@ pub fn init(rules: RuleSet, print_only: bool) -> anyhow::Result<Initialized> {
     let ctx = Context::with_rules(rules)?;
     let dict = ctx.crm()?.dictionaries()?;
     let account = account_name(&ctx)?;
-    let generated = render_rules(&dict, &account);
+    let generated = render_rules(&dict, &account, since);
     let main_pipeline = dict
         .pipelines
         .iter()

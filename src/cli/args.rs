@@ -117,13 +117,15 @@ pub enum Command {
         "amocrm-bin sync --entity lead --elid 42 --dry-run",
     ))]
     Sync(SyncArgs),
-    /// Send everything created since a date (cron, first run, recovery).
+    /// Send everything created since the go-live date (cron, first run, recovery).
     ///
-    /// Entities already in amoCRM and unchanged cost nothing, so it is safe to re-run; an
-    /// interrupted backfill is simply run again.
+    /// The date is the rule file's `[sync] since` unless `--since` gives another. Entities
+    /// already in amoCRM and unchanged cost nothing, so it is safe to re-run; an interrupted
+    /// backfill is simply run again.
     #[command(after_long_help = examples!(
-        "amocrm-bin backfill --since 2024-01-01 --dry-run   what would be sent",
-        "amocrm-bin backfill --since 2024-01-01             send it",
+        "amocrm-bin backfill --dry-run                      what would be sent since [sync] since",
+        "amocrm-bin backfill                                send it (what cron runs)",
+        "amocrm-bin backfill --since 2024-01-01             from another date, this once",
         "amocrm-bin backfill --since 2025-06-01 --entity lead --json",
     ))]
     Backfill(BackfillArgs),
@@ -299,9 +301,10 @@ pub struct SyncArgs {
 /// `backfill` options.
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
-    /// First creation date to send (YYYY-MM-DD).
+    /// First creation date to send (YYYY-MM-DD); without it, the rule file's `[sync] since`
+    /// (the go-live date cron's run reads).
     #[arg(long, value_name = "YYYY-MM-DD")]
-    pub since: String,
+    pub since: Option<String>,
     /// Only this kind: `contact` sends clients' users with the companies they join,
     /// `company` sends companies only, `lead` sends services with the contacts and
     /// companies their leads link to.

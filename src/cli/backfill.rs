@@ -81,8 +81,13 @@ fn eta_text(
 
 /// Runs `backfill`.
 pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
-    let since = app::backfill::parse_since(&args.since)?;
+    let given = args
+        .since
+        .as_deref()
+        .map(app::backfill::parse_since)
+        .transpose()?;
     let ctx = app::Context::open(&cli.config)?;
+    let since = app::backfill::first_day(given, &ctx.rules)?;
     let show_bars = std::io::stderr().is_terminal() && !cli.quiet && !cli.json;
     let bars = Bars {
         multi: MultiProgress::new(),

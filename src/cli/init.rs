@@ -17,6 +17,11 @@ pub struct InitArgs {
     /// Print the rules on stdout instead of appending them to the rule file.
     #[arg(long)]
     pub print: bool,
+    /// Your go-live date (YYYY-MM-DD), written as `[sync] since`: entities created before it
+    /// are never sent, and cron's `backfill` reads it from there. Unset: written commented
+    /// out.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<String>,
 }
 
 /// `setup-fields` options.
@@ -29,9 +34,14 @@ pub struct SetupFieldsArgs {
 
 /// Runs `init`.
 pub fn init(cli: &Cli, args: &InitArgs) -> anyhow::Result<ExitStatus> {
+    let since = args
+        .since
+        .as_deref()
+        .map(app::backfill::parse_since)
+        .transpose()?;
     let rules = app::load_rules(&cli.config)?;
     let path = rules.path.clone();
-    let made = app::init::init(rules, args.print)?;
+    let made = app::init::init(rules, args.print, since)?;
     if args.print {
         print!("{}", made.generated.trim_start());
         println!();

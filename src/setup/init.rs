@@ -5,6 +5,7 @@
 //! (`[lifecycle]`, `[calls]`, skip and tag rules) is written commented out, with the account's
 //! own names filled in, so uncommenting a part gives a rule `check` accepts.
 
+use chrono::NaiveDate;
 use std::fmt::Write as _;
 
 use crate::crm::{Dictionaries, PipelineDef, UserDef};
@@ -13,7 +14,7 @@ use crate::crm::{Dictionaries, PipelineDef, UserDef};
 pub const CONNECTION_TABLES: &[&str] = &["amocrm", "billmanager", "store", "log", "hook"];
 
 /// The rule part `init` appends, for `account` (its name, for the header).
-pub fn render_rules(dict: &Dictionaries, account: &str) -> String {
+pub fn render_rules(dict: &Dictionaries, account: &str, since: Option<NaiveDate>) -> String {
     let mut out = String::new();
     let main = main_pipeline(dict);
     let responsible = dict
@@ -28,11 +29,19 @@ pub fn render_rules(dict: &Dictionaries, account: &str) -> String {
          # installs it as /usr/share/doc/amocrm-bin/examples/rules.toml) and in README.md."
     );
     out.push_str("\n[sync]\n");
+    // The one go-live date: cron's `backfill` reads it, no command line repeats it.
     out.push_str(
-        "# Entities created before this date are never sent; set your go-live date.\n\
-         # since = \"2024-01-01\"\n\
-         # Tags every synced contact, company and lead gets.\n\
-         default_tags = [\"BILL\"]\n",
+        "# Entities created before this date are never sent: your go-live date. The periodic\n\
+         # `amocrm-bin backfill` (cron) reads it from here.\n",
+    );
+    match since {
+        Some(d) => {
+            let _ = writeln!(out, "since = \"{d}\"");
+        }
+        None => out.push_str("# since = \"2024-01-01\"\n"),
+    }
+    out.push_str(
+        "# Tags every synced contact, company and lead gets.\ndefault_tags = [\"BILL\"]\n",
     );
     out.push_str(
         "# Responsible user for new entities (name, e-mail or id). The account's users:\n",
@@ -240,7 +249,7 @@ mod tests {
             }],
             current_user_id: Some(7),
         };
-        let text = render_rules(&dict, "ООО Ромашка");
+        let text = render_rules(&dict, "ООО Ромашка", None);
         assert!(text.contains("pipeline = \"Воронка\"\nstatus = \"Первичный контакт\""));
         assert!(text.contains("responsible = \"olga@example.ru\""));
         assert!(text.contains("# [calls]") && text.contains("# [lifecycle.pullback]"));

@@ -964,3 +964,28 @@ fn dry_run_counts_equal_the_run_counts_on_the_example_and_a_fresh_account() {
         );
     }
 }
+
+/// One go-live date: `backfill` without `--since` sends from the rule file's `[sync] since`;
+/// with neither it says where to set it.
+#[test]
+fn backfill_without_since_uses_the_rule_files_go_live_date_or_says_where_to_set_it() {
+    let w = World::new();
+    w.authorize();
+    let (rc, out, err) = run(w.cmd().args(["backfill", "--json"]));
+    assert_eq!(rc, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["since"], "2024-01-01", "{v}");
+    assert!(v["counts"]["lead"]["created"].as_u64() > Some(0), "{v}");
+    let none = World::with(SandboxConfig::default(), |r| {
+        r.replace("\nsince = \"2024-01-01\"\n", "\n")
+    });
+    none.authorize();
+    let (rc, out, err) = run(none.cmd().arg("backfill"));
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        err.contains("backfill needs a first creation date")
+            && err.contains("`since = \"YYYY-MM-DD\"` under `[sync]`"),
+        "{err}"
+    );
+    assert!(none.sandbox.entities("leads").is_empty());
+}

@@ -639,6 +639,25 @@ fn readme_quick_start_runs_as_written_against_a_fresh_account() {
         .args(["backfill", "--since", "2024-01-01", "--json"]));
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(w.sandbox.entities("leads").len(), leads.len());
+    // The rule file holds the one go-live date (`init --since`): the shipped cron jobs run
+    // on it as they are, and on this unchanged account they print nothing, so cron mails
+    // nothing.
+    assert!(rules.contains("\nsince = \"2024-01-01\"\n"), "{rules}");
+    let cron = std::fs::read_to_string(root().join("examples/cron/amocrm-bin")).unwrap();
+    for job in cron_jobs(&cron) {
+        let (rc, out, err) = run(assert_cmd::Command::new("sh")
+            .args(["-c", &job])
+            .env_clear()
+            .env("PATH", path_with_bin())
+            .env("AMOCRM_BIN_CONFIG", &w.rules)
+            .current_dir(w.dir.path()));
+        assert_eq!(
+            (rc, out.as_str(), err.as_str()),
+            (0, "", ""),
+            "cron job `{job}`"
+        );
+    }
+    assert_eq!(w.sandbox.entities("leads").len(), leads.len());
 }
 
 /// Every ```cron block of the README is the shipped cron file, byte for byte.
