@@ -16,13 +16,28 @@ use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
 use super::args::BackfillArgs;
 use super::{output, Cli};
 
-/// Progress bars per kind, drawn only when stderr is a terminal.
+/// Progress bars per kind under a line saying the phase, drawn only when stderr is a
+/// terminal.
 struct Bars {
     multi: MultiProgress,
     bars: std::cell::RefCell<Vec<(EntityKind, ProgressBar)>>,
+    phase: std::cell::OnceCell<ProgressBar>,
 }
 
 impl Progress for Bars {
+    fn phase(&self, what: &'static str) {
+        let line = self.phase.get_or_init(|| {
+            let p = self.multi.add(ProgressBar::new_spinner());
+            p.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            p.enable_steady_tick(std::time::Duration::from_millis(200));
+            p
+        });
+        line.set_message(what);
+    }
+
     fn start(&self, kind: EntityKind, total: u64) {
         let bar = self.multi.add(ProgressBar::new(total));
         bar.set_style(
@@ -92,6 +107,7 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let bars = Bars {
         multi: MultiProgress::new(),
         bars: Default::default(),
+        phase: Default::default(),
     };
     let progress: &dyn Progress = if show_bars { &bars } else { &Silent };
     let req = BackfillRequest {
@@ -103,6 +119,9 @@ pub fn exec(cli: &Cli, args: &BackfillArgs) -> anyhow::Result<ExitStatus> {
     let done = app::backfill::backfill(&ctx, &req, progress);
     for (_, b) in bars.bars.borrow().iter() {
         b.finish();
+    }
+    if let Some(p) = bars.phase.get() {
+        p.finish_and_clear();
     }
     let done = done?;
     match done.error {

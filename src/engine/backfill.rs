@@ -47,16 +47,27 @@ pub const LOCK_BREATHER: Duration = Duration::from_secs(30);
 
 /// Receives progress (the CLI draws bars with it).
 pub trait Progress {
+    /// What the run is doing now ([`READING_LISTS`], [`SENDING`], [`FINISHING`]), so a bar
+    /// at 0 while the panel answers, or at 100% while writes are still open, says why.
+    fn phase(&self, what: &'static str);
     /// A phase starts with `total` items.
     fn start(&self, kind: EntityKind, total: u64);
     /// `n` more items are done.
     fn advance(&self, kind: EntityKind, n: u64);
 }
 
+/// The phase while the panel's lists are read, before any item is counted.
+pub const READING_LISTS: &str = "reading the panel's lists";
+/// The phase while items are read, planned and sent.
+pub const SENDING: &str = "reading, planning and sending";
+/// The phase once every item is read and planned: the last writes are still on their way.
+pub const FINISHING: &str = "every item read and planned; waiting for amoCRM's last answers";
+
 /// No progress display.
 pub struct Silent;
 
 impl Progress for Silent {
+    fn phase(&self, _: &'static str) {}
     fn start(&self, _: EntityKind, _: u64) {}
     fn advance(&self, _: EntityKind, _: u64) {}
 }
@@ -206,6 +217,7 @@ impl Engine<'_> {
             None | Some(EntityKind::Contact) | Some(EntityKind::Company)
         );
         let leads_wanted = matches!(opts.only, None | Some(EntityKind::Lead));
+        progress.phase(READING_LISTS);
         // Packed and sorted: 100 000 ids as `String`s (and a set of those fed) cost ~12 MB.
         let client_ids = if clients_wanted {
             let mut ids = self.billing.client_id_list(opts.since)?;
@@ -243,6 +255,7 @@ impl Engine<'_> {
         if clients_wanted {
             progress.start(EntityKind::Contact, client_ids.len() as u64);
         }
+        progress.phase(SENDING);
         if client_ids.is_empty() {
             stream.next_phase()?;
         }

@@ -80,7 +80,10 @@ impl Stream<'_, '_> {
                 self.progress.start(EntityKind::Lead, ids.len() as u64);
                 Input::Services(ids, 0)
             }
-            _ => Input::Done,
+            _ => {
+                self.progress.phase(super::FINISHING);
+                Input::Done
+            }
         };
         Ok(())
     }
@@ -128,6 +131,7 @@ impl Stream<'_, '_> {
                 e.feed_services(&mut self.pl, services, self.client_ids)?;
                 self.progress.advance(EntityKind::Lead, part.len() as u64);
                 if end {
+                    self.progress.phase(super::FINISHING);
                     self.input = Input::Done;
                 }
             }
