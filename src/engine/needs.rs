@@ -9,7 +9,7 @@ use crate::rules::RuleSet;
 pub fn client_fields(rules: &RuleSet) -> Vec<Vec<String>> {
     let mut needs = vec![REGISTERED.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for name in rules
-        .attributes
+        .attributes()
         .iter()
         .filter_map(|a| a.strip_prefix("client."))
     {

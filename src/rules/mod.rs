@@ -67,9 +67,24 @@ pub struct RuleSet {
     pub path: PathBuf,
     /// The parsed content, with relative paths already resolved.
     pub file: RuleFile,
-    /// The panel attributes the file names anywhere ([`attributes::referenced`]), read from
-    /// the same parse, so no layer reads the rule file a second time.
-    pub attributes: std::collections::BTreeSet<String>,
+    /// The text it was parsed from, for [`RuleSet::attributes`].
+    source: Source,
+}
+
+/// The rule file's text and, once asked for, the attributes it names. Kept so no layer
+/// reads the file a second time; walked only by the runs that need it (the engine, `check`),
+/// not by the hook, which answers inside a panel request.
+#[derive(Clone)]
+struct Source {
+    text: String,
+    attributes: std::sync::OnceLock<std::collections::BTreeSet<String>>,
+}
+
+/// The text can hold an inline `client_secret`: a debug print shows only its size.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<rule file text, {} bytes>", self.text.len())
+    }
 }
 
 impl RuleSet {
@@ -137,13 +152,13 @@ impl RuleSet {
                 problems,
             });
         }
-        // The typed parse succeeded, so the untyped one does too (the fallback is unreachable
-        // and would only name no attribute).
-        let doc: toml::Value = text.parse().unwrap_or(toml::Value::Boolean(false));
         Ok(RuleSet {
             path: path.to_path_buf(),
             file,
-            attributes: attributes::referenced(&doc),
+            source: Source {
+                text: text.to_string(),
+                attributes: std::sync::OnceLock::new(),
+            },
         })
     }
 
@@ -168,6 +183,21 @@ impl RuleSet {
         if let Some(p) = self.file.amocrm.client_secret_file.as_mut() {
             abs(p);
         }
+    }
+
+    /// The panel attributes the file names anywhere ([`attributes::referenced`]), from the
+    /// text it was loaded from, walked once on first use.
+    pub fn attributes(&self) -> &std::collections::BTreeSet<String> {
+        self.source.attributes.get_or_init(|| {
+            // The typed parse succeeded, so the untyped one does too (the fallback is
+            // unreachable and would only name no attribute).
+            let doc: toml::Value = self
+                .source
+                .text
+                .parse()
+                .unwrap_or(toml::Value::Boolean(false));
+            attributes::referenced(&doc)
+        })
     }
 
     /// The integration's secret key, from wherever the rule file says it lives.

@@ -109,7 +109,7 @@ pub fn survey(rules: &RuleSet, findings: &mut Vec<Finding>) -> Vec<Source> {
             ),
         });
     }
-    let found = sources(&rules.attributes, &samples);
+    let found = sources(rules.attributes(), &samples);
     for p in found.iter().filter(|p| p.from.is_none() && !p.computed) {
         findings.push(Finding {
             severity: Severity::Warning,
