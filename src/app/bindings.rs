@@ -242,28 +242,29 @@ fn client_hits(ctx: &Context, query: &str, hits: &mut Vec<Hit>) -> anyhow::Resul
     if query.is_empty() || !query.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(());
     }
-    let users = match ctx.billing().and_then(|b| Ok(b.client(query)?)) {
-        Ok(client) => client.users,
+    let keys = match client_user_keys(ctx, query) {
+        Ok(keys) => keys,
         Err(e) => {
             crate::log::debug(&format!("bindings search: client {query} not read: {e:#}"));
             return Ok(());
         }
     };
-    for user in users {
-        let key = format!("user:{}", user.id);
+    for key in keys {
         if let Some(b) = ctx.store.binding(EntityKind::Contact.as_str(), &key)? {
-            if !hits
-                .iter()
-                .any(|h| h.binding.kind == b.kind && h.binding.bm_id == b.bm_id)
-            {
-                hits.push(Hit {
-                    binding: b,
-                    matched: format!("user of client {query}"),
-                });
-            }
+            add_hit(hits, b, format!("user of client {query}"));
         }
     }
     Ok(())
+}
+
+/// Adds a match unless the same binding is in `hits` already (its first reason stays).
+fn add_hit(hits: &mut Vec<Hit>, binding: Binding, matched: String) {
+    let seen = hits
+        .iter()
+        .any(|h| h.binding.kind == binding.kind && h.binding.bm_id == binding.bm_id);
+    if !seen {
+        hits.push(Hit { binding, matched });
+    }
 }
 
 /// A binding `bindings search` found, and why it matched.
@@ -282,17 +283,7 @@ pub struct Hit {
 fn hits(store: &Store, kinds: &[EntityKind], query: &str) -> anyhow::Result<Vec<Hit>> {
     let q = query.trim();
     let mut hits: Vec<Hit> = Vec::new();
-    let mut push = |b: Binding, matched: String| {
-        if !hits
-            .iter()
-            .any(|h| h.binding.kind == b.kind && h.binding.bm_id == b.bm_id)
-        {
-            hits.push(Hit {
-                binding: b,
-                matched,
-            });
-        }
-    };
+    let mut push = |b: Binding, matched: String| add_hit(&mut hits, b, matched);
     // A link copied from amoCRM names the kind and the id.
     if let Some((kind, id)) = amo_link(q) {
         if kinds.contains(&kind) {

@@ -41,6 +41,16 @@ pub fn find_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a FieldDef>
         })
 }
 
+/// The name or code of a field one typo away from `key` (`Prodcut` → `Product`), when
+/// [`find_field`] found none: the resolver's "did you mean" and `setup-fields`' refusal to
+/// create a near-duplicate ask the same question.
+pub fn near_field<'a>(fields: &'a [FieldDef], key: &str) -> Option<&'a str> {
+    let names = fields
+        .iter()
+        .flat_map(|f| std::iter::once(f.name.as_str()).chain(f.code.as_deref()));
+    crate::spelling::closest(key, names)
+}
+
 /// Finds a user by id, e-mail or name.
 pub fn find_user(dict: &Dictionaries, key: &str) -> Result<i64, String> {
     let key = key.trim();

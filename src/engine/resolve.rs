@@ -101,10 +101,7 @@ pub fn resolve(rules: &RuleSet, dict: Dictionaries) -> Result<Resolved, RulesErr
                             .join(", ")
                     )
                 };
-                let names = defs
-                    .iter()
-                    .flat_map(|d| std::iter::once(d.name.as_str()).chain(d.code.as_deref()));
-                let message = match crate::spelling::closest(key, names) {
+                let message = match crate::crm::names::near_field(&defs, key) {
                     // A typo: creating the field would make a near-duplicate.
                     Some(near) => format!(
                         "no amoCRM {} field with id, code or name `{key}`; did you mean \

@@ -71,10 +71,8 @@ pub fn missing_fields(
                 continue;
             }
             let path = format!("fields.{}.\"{key}\"", kind.as_str());
-            let names = defs
-                .iter()
-                .flat_map(|d| std::iter::once(d.name.as_str()).chain(d.code.as_deref()));
-            if let Some(near) = crate::spelling::closest(key, names).filter(|_| !near_ok) {
+            let near = crate::crm::names::near_field(&defs, key).filter(|_| !near_ok);
+            if let Some(near) = near {
                 skipped.push(Skipped {
                     key: path,
                     reason: format!(
